@@ -1,0 +1,239 @@
+"""CRM core: object types, their typed properties, records, associations and the audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
+
+NAME_VALIDATOR = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,99}$",
+    "Use lowercase letters, digits and underscores, starting with a letter.",
+)
+
+
+class ObjectType(models.Model):
+    """A kind of CRM record: a standard one (contacts, companies, …) or a custom one."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR],
+                            help_text="Internal name used in the API, e.g. contacts.")
+    label_singular = models.CharField(max_length=100)
+    label_plural = models.CharField(max_length=100)
+    is_custom = models.BooleanField(default=True, editable=False)
+    primary_property = models.CharField(
+        max_length=100, blank=True,
+        help_text="Property shown as the record's name, e.g. email for contacts.")
+    list_properties = models.JSONField(
+        default=list, blank=True,
+        help_text="Properties shown as columns in the admin record list, in order.")
+    search_properties = models.JSONField(
+        default=list, blank=True,
+        help_text="Properties the admin search box matches (emails exactly, others by prefix).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["is_custom", "label_plural"]
+
+    def __str__(self) -> str:
+        return self.label_plural
+
+
+class Property(models.Model):
+    """A typed property definition of an object type; values live in Record.properties."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", "Single-line text"
+        TEXTAREA = "textarea", "Multi-line text"
+        NUMBER = "number", "Number"
+        BOOLEAN = "boolean", "Boolean"
+        DATE = "date", "Date"
+        DATETIME = "datetime", "Date and time"
+        ENUMERATION = "enumeration", "Dropdown select"
+        MULTISELECT = "multiselect", "Multiple checkboxes"
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone number"
+        URL = "url", "URL"
+
+    OPTION_TYPES = frozenset({Type.ENUMERATION, Type.MULTISELECT})
+
+    object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE,
+                                    related_name="property_definitions")
+    name = models.CharField(max_length=100, validators=[NAME_VALIDATOR],
+                            help_text="Internal name, used in the API and in backups.")
+    label = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    group = models.CharField(max_length=100, default="information")
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.TEXT)
+    display_order = models.IntegerField(default=0)
+    is_builtin = models.BooleanField(default=False, editable=False,
+                                     help_text="Created with the object type; cannot be deleted.")
+    unique = models.BooleanField(
+        default=False, help_text="No two active records may share a value; usable as upsert key.")
+    sensitive = models.BooleanField(
+        default=False, help_text="Holds sensitive data: shown only to users allowed to see it.")
+    read_only = models.BooleanField(
+        default=False, help_text="Users and the API cannot write it; only Concord itself does.")
+    restricted = models.BooleanField(
+        default=False, help_text="Only the chosen users and groups may view or edit it.")
+    restricted_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                              related_name="+")
+    restricted_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["object_type", "group", "display_order", "name"]
+        verbose_name_plural = "properties"
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "name"],
+                                    name="crm_property_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type.name}.{self.name}"
+
+    @property
+    def has_options(self) -> bool:
+        return self.type in self.OPTION_TYPES
+
+
+class PropertyOption(models.Model):
+    """One allowed value of an enumeration or multi-select property."""
+
+    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="options")
+    value = models.CharField(max_length=200)
+    label = models.CharField(max_length=200)
+    display_order = models.IntegerField(default=0)
+    hidden = models.BooleanField(default=False, help_text="Kept for old values; not offered.")
+
+    class Meta:
+        ordering = ["display_order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["property", "value"],
+                                    name="crm_propertyoption_unique_value"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Record(models.Model):
+    """A CRM record: property values as JSON, with per-property last change time and source."""
+
+    object_type = models.ForeignKey(ObjectType, on_delete=models.PROTECT, related_name="records")
+    properties = models.JSONField(default=dict, blank=True)
+    # {property name: {"at": ISO time, "source": "api" | "integration:3" | …}}
+    property_changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(db_index=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The active-records list of one object type, newest first: the hot path of the
+            # admin changelist and the API.
+            models.Index(fields=["object_type", "-id"], condition=Q(archived_at__isnull=True),
+                         name="crm_record_active_idx"),
+            models.Index(fields=["object_type", "archived_at"],
+                         condition=Q(archived_at__isnull=False), name="crm_record_archived_idx"),
+            # Lookups by email (search, upsert by email, the API filter) must not scan.
+            models.Index(KeyTransform("email", "properties"), "object_type",
+                         name="crm_record_email_idx"),
+        ]
+        permissions = [("view_sensitive_values", "Can view and edit sensitive property values")]
+
+    def __str__(self) -> str:
+        name = self.display_name
+        return name or f"{self.object_type.label_singular} #{self.pk}"
+
+    @property
+    def display_name(self) -> str:
+        values = self.properties or {}
+        ot = self.object_type
+        if ot.name == "contacts":
+            full = " ".join(filter(None, [values.get("firstname"), values.get("lastname")]))
+            if full:
+                return full
+        value = values.get(ot.primary_property) if ot.primary_property else None
+        return str(value) if value not in (None, "") else ""
+
+
+class ArchivedRecord(Record):
+    """Records in the recycle bin (an admin view of Record)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "recycle bin record"
+        verbose_name_plural = "recycle bin"
+
+
+class AssociationDefinition(models.Model):
+    """A kind of link between two object types, optionally labelled (e.g. "Primary")."""
+
+    from_object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE, related_name="+")
+    to_object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=100, blank=True,
+                             help_text="Blank for the unlabelled association.")
+    from_limit = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="How many records of the target type one source record may have (blank: any).")
+    to_limit = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="How many source records one target record may have (blank: any).")
+
+    class Meta:
+        ordering = ["from_object_type", "to_object_type", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["from_object_type", "to_object_type", "label"],
+                                    name="crm_assocdef_unique_label"),
+        ]
+
+    def __str__(self) -> str:
+        label = f" ({self.label})" if self.label else ""
+        return f"{self.from_object_type.name} → {self.to_object_type.name}{label}"
+
+
+class Association(models.Model):
+    """A labelled link from one record to another."""
+
+    definition = models.ForeignKey(AssociationDefinition, on_delete=models.CASCADE,
+                                   related_name="associations")
+    from_record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    to_record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "from_record", "to_record"],
+                                    name="crm_association_unique"),
+        ]
+        indexes = [models.Index(fields=["to_record", "definition"], name="crm_assoc_to_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_record_id} → {self.to_record_id} ({self.definition})"
+
+
+class AuditEvent(models.Model):
+    """Who changed what: a user, the API, an integration, a restore or a sync property."""
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=100)
+    verb = models.CharField(max_length=50)
+    object_type = models.ForeignKey(ObjectType, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+")
+    target_id = models.BigIntegerField(null=True, blank=True)
+    target_repr = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "target_id", "-at"],
+                                name="crm_audit_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.target_repr or self.target_id} by {self.source}"

@@ -1,0 +1,112 @@
+"""Reads of the CRM: ordered, joined querysets and lookups. Nothing here writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from crm.errors import CrmError
+from crm.models import Association, AssociationDefinition, AuditEvent, ObjectType, Record
+from crm.schema import Schema
+from crm.values import InvalidValue, coerce_value
+
+
+def get_object_type(*, name: str) -> ObjectType:
+    return ObjectType.objects.get(name=name)
+
+
+def list_object_types() -> QuerySet[ObjectType]:
+    return ObjectType.objects.order_by("is_custom", "label_plural")
+
+
+def list_records(*, object_type: ObjectType, archived: bool = False) -> QuerySet[Record]:
+    """Active records (or those in the recycle bin) of one object type, newest first."""
+    return (Record.objects.filter(object_type=object_type, archived_at__isnull=not archived)
+            .select_related("object_type").order_by("-pk"))
+
+
+def filter_records_by_properties(queryset: QuerySet[Record], *, schema: Schema,
+                                 filters: Mapping[str, str], user=None) -> QuerySet[Record]:
+    """Keep records whose properties equal the given values (coerced by type).
+
+    Raises CrmError naming the property for an unknown property, a value of the wrong type, or a
+    property the user may not see (filtering on it would leak its values).
+    """
+    for name, raw in filters.items():
+        spec = schema.specs.get(name)
+        if spec is None or not schema.can_view(user, name):
+            raise CrmError(f"unknown property {name!r} of {schema.object_type.name}")
+        if raw == "":
+            queryset = queryset.filter(**{f"properties__{name}__isnull": True})
+            continue
+        try:
+            value = coerce_value(spec, raw)
+        except InvalidValue as exc:
+            raise CrmError(f"filter on {name}: {exc}") from None
+        if connection.vendor == "postgresql":
+            # Containment is served by the GIN index over properties, for any property.
+            queryset = queryset.filter(properties__contains={name: value})
+        elif spec.type == "multiselect":
+            for item in value:
+                # SQLite has no JSON containment: match the quoted item in the stored array.
+                queryset = queryset.filter(**{f"properties__{name}__contains": f'"{item}"'})
+        else:
+            queryset = queryset.filter(**{f"properties__{name}": value})
+    return queryset
+
+
+def search_records(queryset: QuerySet[Record], *, object_type: ObjectType,
+                   term: str) -> QuerySet[Record]:
+    """The admin search box: an email matches exactly (indexed), other terms by prefix."""
+    term = term.strip()
+    if not term:
+        return queryset
+    if "@" in term:
+        return queryset.filter(properties__email=term.lower())
+    if term.isdigit():
+        return queryset.filter(pk=int(term))
+    condition = Q()
+    for name in object_type.search_properties or [object_type.primary_property]:
+        if name:
+            condition |= Q(**{f"properties__{name}__istartswith": term})
+    return queryset.filter(condition) if condition else queryset.none()
+
+
+def list_associations(*, record: Record | None = None) -> QuerySet[Association]:
+    """Associations, optionally those touching one record, with both ends and labels joined."""
+    queryset = Association.objects.select_related(
+        "definition__from_object_type", "definition__to_object_type",
+        "from_record__object_type", "to_record__object_type").order_by("-pk")
+    if record is not None:
+        queryset = queryset.filter(Q(from_record=record) | Q(to_record=record))
+    return queryset
+
+
+def list_association_definitions() -> QuerySet[AssociationDefinition]:
+    return AssociationDefinition.objects.select_related("from_object_type", "to_object_type")
+
+
+def list_audit_events() -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.select_related("actor", "object_type").order_by("-at", "-pk")
+
+
+def estimate_count(queryset: QuerySet) -> int:
+    """A row count without a full COUNT(*): the planner's estimate on PostgreSQL.
+
+    Small results are counted exactly; only when the planner expects many rows is its estimate
+    returned, since counting a million rows costs more than the page itself.
+    """
+    if connection.vendor != "postgresql":
+        return queryset.count()
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        import json
+
+        plan = json.loads(plan)
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    return queryset.count() if estimate < 10_000 else estimate

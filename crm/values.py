@@ -1,0 +1,213 @@
+"""Validation and coercion of property values by type.
+
+Every write passes each value through `coerce_value`, which returns the canonical stored form
+(JSON-friendly) or raises `InvalidValue` with a message a user can act on. `None` and "" clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.utils.dateparse import parse_date, parse_datetime
+
+TEXT_MAX_LENGTH = 65_536
+_email_validator = EmailValidator()
+_url_validator = URLValidator(schemes=["http", "https"])
+_PHONE_RE = re.compile(r"^\+?[0-9 ().\-/]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit its property's type; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PropertySpec:
+    """What coercion needs to know of a property, loaded once per write."""
+
+    name: str
+    type: str
+    options: frozenset[str] = frozenset()
+
+
+def coerce_value(spec: PropertySpec, raw: object) -> object | None:
+    """Return the stored form of `raw` for the property, or raise InvalidValue."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    coerce = _COERCERS[spec.type]
+    return coerce(spec, raw)
+
+
+def _text(spec: PropertySpec, raw: object) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        raise InvalidValue(f"expected text, got {_kind(raw)}")
+    value = str(raw)
+    if len(value) > TEXT_MAX_LENGTH:
+        raise InvalidValue(f"is {len(value)} characters long; the limit is {TEXT_MAX_LENGTH}")
+    return value
+
+
+def _number(spec: PropertySpec, raw: object) -> int | float:
+    if isinstance(raw, bool):
+        raise InvalidValue("expected a number, got a boolean")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise InvalidValue("expected a finite number")
+        return int(raw) if raw.is_integer() and abs(raw) < 2**53 else raw
+    if isinstance(raw, Decimal | str):
+        try:
+            number = Decimal(str(raw).strip().replace(",", ""))
+        except InvalidOperation:
+            raise InvalidValue(f"{raw!r} is not a number") from None
+        if not number.is_finite():
+            raise InvalidValue("expected a finite number")
+        if number == number.to_integral_value() and abs(number) < 2**53:
+            return int(number)
+        return float(number)
+    raise InvalidValue(f"expected a number, got {_kind(raw)}")
+
+
+def _boolean(spec: PropertySpec, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    raise InvalidValue(f"{raw!r} is not a boolean; use true or false")
+
+
+def _date(spec: PropertySpec, raw: object) -> str:
+    if isinstance(raw, dt.datetime):
+        return raw.date().isoformat()
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    if isinstance(raw, str):
+        try:
+            parsed = parse_date(raw.strip())
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed.isoformat()
+    raise InvalidValue(f"{raw!r} is not a date; use YYYY-MM-DD")
+
+
+def _datetime(spec: PropertySpec, raw: object) -> str:
+    value: dt.datetime | None = None
+    if isinstance(raw, dt.datetime):
+        value = raw
+    elif isinstance(raw, str):
+        try:
+            value = parse_datetime(raw.strip().replace("Z", "+00:00"))
+        except ValueError:
+            value = None
+    if value is None:
+        raise InvalidValue(f"{raw!r} is not a date and time; use ISO 8601 with a time zone")
+    if value.tzinfo is None:
+        raise InvalidValue(f"{raw!r} has no time zone; add Z or an offset such as +02:00")
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _enumeration(spec: PropertySpec, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue(f"expected one of the options, got {_kind(raw)}")
+    value = raw.strip()
+    if value not in spec.options:
+        raise InvalidValue(f"{value!r} is not an option; allowed: {_list(spec.options)}")
+    return value
+
+
+def _multiselect(spec: PropertySpec, raw: object) -> list[str] | None:
+    if isinstance(raw, str):
+        items: Iterable[object] = raw.split(";")
+    elif isinstance(raw, list | tuple):
+        items = raw
+    else:
+        raise InvalidValue(
+            f"expected a list of options or a ';'-separated string, got {_kind(raw)}")
+    values: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidValue(f"expected option values as text, got {_kind(item)}")
+        value = item.strip()
+        if not value or value in values:
+            continue
+        if value not in spec.options:
+            raise InvalidValue(f"{value!r} is not an option; allowed: {_list(spec.options)}")
+        values.append(value)
+    return values or None
+
+
+def _email(spec: PropertySpec, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue(f"expected an email address, got {_kind(raw)}")
+    value = raw.strip().lower()
+    try:
+        _email_validator(value)
+    except ValidationError:
+        raise InvalidValue(f"{raw!r} is not a valid email address") from None
+    return value
+
+
+def _phone(spec: PropertySpec, raw: object) -> str:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str):
+        raise InvalidValue(f"expected a phone number, got {_kind(raw)}")
+    value = raw.strip()
+    if not _PHONE_RE.match(value) or sum(c.isdigit() for c in value) < 3:
+        raise InvalidValue(f"{raw!r} is not a phone number")
+    return value
+
+
+def _url(spec: PropertySpec, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue(f"expected a URL, got {_kind(raw)}")
+    value = raw.strip()
+    if "://" not in value:
+        value = f"https://{value}"
+    try:
+        _url_validator(value)
+    except ValidationError:
+        raise InvalidValue(f"{raw!r} is not a valid http(s) URL") from None
+    return value
+
+
+def _kind(raw: object) -> str:
+    return {bool: "a boolean", dict: "an object", list: "a list", int: "a number",
+            float: "a number", str: "text"}.get(type(raw), type(raw).__name__)
+
+
+def _list(options: Iterable[str]) -> str:
+    shown = sorted(options)
+    more = f" … ({len(shown)} in all)" if len(shown) > 10 else ""
+    return ", ".join(shown[:10]) + more
+
+
+_COERCERS = {
+    "text": _text,
+    "textarea": _text,
+    "number": _number,
+    "boolean": _boolean,
+    "date": _date,
+    "datetime": _datetime,
+    "enumeration": _enumeration,
+    "multiselect": _multiselect,
+    "email": _email,
+    "phone": _phone,
+    "url": _url,
+}

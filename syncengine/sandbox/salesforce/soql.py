@@ -1,0 +1,502 @@
+"""A parser and evaluator for the subset of SOQL the sandbox understands.
+
+Grammar (keywords case-insensitive)::
+
+    SELECT (COUNT() | path [, path]...) FROM Object
+      [WHERE condition] [ORDER BY path [ASC|DESC] [NULLS FIRST|LAST], ...]
+      [LIMIT n] [OFFSET n]
+
+    condition := term (OR term)* ; term := factor (AND factor)* ; factor := NOT factor | atom
+    atom      := '(' condition ')' | path op value | path [NOT] IN (values) | path [NOT] LIKE 'x'
+                 | ISBLANK(path) | REGEX(path, 'pattern')
+
+ISBLANK/REGEX and a field on the right-hand side are not SOQL: they exist so the org file's
+validation rules and trigger conditions can reuse this one small expression language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SoqlSyntaxError(ValueError):
+    """A malformed query; the server reports it as MALFORMED_QUERY."""
+
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>'(?:[^'\\]|\\.)*')
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<date>\d{4}-\d{2}-\d{2})
+  | (?P<number>-?\d+(?:\.\d+)?)
+  | (?P<op>!=|<>|<=|>=|=|<|>)
+  | (?P<punct>[(),])
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?::\d+)?)
+    """,
+    re.VERBOSE,
+)
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    position: int
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper()
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN_RE.match(text, position)
+        if not match:
+            raise SoqlSyntaxError(f"unexpected token: '{text[position:position + 10]}'")
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append(Token(kind, match.group(), position))
+        position = match.end()
+    return tokens
+
+
+# --- AST ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any  # str, float, int, bool, None; dates as 'YYYY-MM-DD', datetimes canonical strings
+    kind: str  # string | number | boolean | null | date | datetime
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    path: str
+
+
+Operand = Literal | FieldRef
+
+
+@dataclass(frozen=True)
+class Compare:
+    path: str
+    op: str
+    operand: Operand
+
+
+@dataclass(frozen=True)
+class InList:
+    path: str
+    values: tuple[Literal, ...]
+    negated: bool
+
+
+@dataclass(frozen=True)
+class Like:
+    path: str
+    pattern: str
+    negated: bool
+
+
+@dataclass(frozen=True)
+class IsBlank:
+    path: str
+
+
+@dataclass(frozen=True)
+class Regex:
+    path: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # AND | OR
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    part: Condition
+
+
+Condition = Compare | InList | Like | IsBlank | Regex | BoolOp | Not
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    path: str
+    descending: bool = False
+    nulls_last: bool = False
+
+
+@dataclass
+class Query:
+    sobject: str
+    fields: list[str] = field(default_factory=list)
+    is_count: bool = False
+    where: Condition | None = None
+    order_by: list[OrderItem] = field(default_factory=list)
+    limit: int | None = None
+    offset: int = 0
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """Salesforce's wire format for datetimes: always UTC, milliseconds, '+0000'."""
+    value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """Accepts ISO-8601 with 'Z', '+00:00' or '+0000' offsets (and naive = UTC)."""
+    text = text.strip().replace("Z", "+00:00")
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+# --- Parser ------------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = tokenize(text)
+        self.index = 0
+
+    def peek(self, offset: int = 0) -> Token | None:
+        index = self.index + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def next(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise SoqlSyntaxError("unexpected end of query")
+        self.index += 1
+        return token
+
+    def at_keyword(self, *words: str) -> bool:
+        token = self.peek()
+        return token is not None and token.kind == "ident" and token.upper in words
+
+    def expect_keyword(self, word: str) -> None:
+        token = self.next()
+        if token.kind != "ident" or token.upper != word:
+            raise SoqlSyntaxError(f"unexpected token: '{token.text}', expected {word}")
+
+    def expect_punct(self, char: str) -> None:
+        token = self.next()
+        if token.text != char:
+            raise SoqlSyntaxError(f"unexpected token: '{token.text}', expected '{char}'")
+
+    def path(self) -> str:
+        token = self.next()
+        if token.kind != "ident" or ":" in token.text:
+            raise SoqlSyntaxError(f"unexpected token: '{token.text}'")
+        return token.text
+
+    def at_end(self) -> bool:
+        return self.peek() is None
+
+    # SELECT ... FROM ...
+    def query(self) -> Query:
+        self.expect_keyword("SELECT")
+        fields: list[str] = []
+        is_count = False
+        if self.at_keyword("COUNT") and self.peek(1) and self.peek(1).text == "(":  # type: ignore[union-attr]
+            self.next()
+            self.expect_punct("(")
+            self.expect_punct(")")
+            is_count = True
+        else:
+            fields.append(self.path())
+            while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+                self.next()
+                fields.append(self.path())
+        self.expect_keyword("FROM")
+        query = Query(sobject=self.path(), fields=fields, is_count=is_count)
+        if self.at_keyword("WHERE"):
+            self.next()
+            query.where = self.condition()
+        if self.at_keyword("ORDER"):
+            self.next()
+            self.expect_keyword("BY")
+            query.order_by.append(self.order_item())
+            while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+                self.next()
+                query.order_by.append(self.order_item())
+        if self.at_keyword("LIMIT"):
+            self.next()
+            query.limit = self.integer()
+        if self.at_keyword("OFFSET"):
+            self.next()
+            query.offset = self.integer()
+        if not self.at_end():
+            raise SoqlSyntaxError(f"unexpected token: '{self.next().text}'")
+        return query
+
+    def integer(self) -> int:
+        token = self.next()
+        if token.kind != "number" or not token.text.isdigit():
+            raise SoqlSyntaxError(f"unexpected token: '{token.text}', expected a number")
+        return int(token.text)
+
+    def order_item(self) -> OrderItem:
+        path = self.path()
+        descending = False
+        if self.at_keyword("ASC", "DESC"):
+            descending = self.next().upper == "DESC"
+        nulls_last = descending  # Salesforce default: NULLS FIRST ascending, NULLS LAST descending
+        if self.at_keyword("NULLS"):
+            self.next()
+            token = self.next()
+            if token.upper not in ("FIRST", "LAST"):
+                raise SoqlSyntaxError(f"unexpected token: '{token.text}'")
+            nulls_last = token.upper == "LAST"
+        return OrderItem(path, descending, nulls_last)
+
+    # WHERE ...
+    def condition(self) -> Condition:
+        parts = [self.term()]
+        while self.at_keyword("OR"):
+            self.next()
+            parts.append(self.term())
+        return parts[0] if len(parts) == 1 else BoolOp("OR", tuple(parts))
+
+    def term(self) -> Condition:
+        parts = [self.factor()]
+        while self.at_keyword("AND"):
+            self.next()
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else BoolOp("AND", tuple(parts))
+
+    def factor(self) -> Condition:
+        if self.at_keyword("NOT"):
+            self.next()
+            return Not(self.factor())
+        return self.atom()
+
+    def atom(self) -> Condition:
+        token = self.peek()
+        if token is None:
+            raise SoqlSyntaxError("unexpected end of query")
+        if token.text == "(":
+            self.next()
+            inner = self.condition()
+            self.expect_punct(")")
+            return inner
+        nxt = self.peek(1)
+        if token.kind == "ident" and token.upper in ("ISBLANK", "REGEX") and nxt and nxt.text == "(":
+            self.next()
+            self.expect_punct("(")
+            path = self.path()
+            if token.upper == "ISBLANK":
+                self.expect_punct(")")
+                return IsBlank(path)
+            self.expect_punct(",")
+            pattern = self.literal()
+            self.expect_punct(")")
+            if pattern.kind != "string":
+                raise SoqlSyntaxError("REGEX needs a string pattern")
+            try:
+                re.compile(pattern.value)
+            except re.error as exc:
+                raise SoqlSyntaxError(f"invalid regular expression: {exc}") from exc
+            return Regex(path, pattern.value)
+        path = self.path()
+        negated = False
+        if self.at_keyword("NOT"):
+            self.next()
+            negated = True
+            if not self.at_keyword("IN", "LIKE"):
+                raise SoqlSyntaxError("expected IN or LIKE after NOT")
+        if self.at_keyword("IN"):
+            self.next()
+            self.expect_punct("(")
+            values = [self.literal()]
+            while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+                self.next()
+                values.append(self.literal())
+            self.expect_punct(")")
+            return InList(path, tuple(values), negated)
+        if self.at_keyword("LIKE"):
+            self.next()
+            pattern = self.literal()
+            if pattern.kind != "string":
+                raise SoqlSyntaxError("LIKE needs a string pattern")
+            return Like(path, pattern.value, negated)
+        op_token = self.next()
+        if op_token.kind != "op":
+            raise SoqlSyntaxError(f"unexpected token: '{op_token.text}'")
+        op = "!=" if op_token.text == "<>" else op_token.text
+        return Compare(path, op, self.operand())
+
+    def operand(self) -> Operand:
+        token = self.peek()
+        if (
+            token is not None
+            and token.kind == "ident"
+            and token.upper not in ("NULL", "TRUE", "FALSE", "TODAY", "YESTERDAY", "TOMORROW")
+        ):
+            return FieldRef(self.path())
+        return self.literal()
+
+    def literal(self) -> Literal:
+        token = self.next()
+        if token.kind == "string":
+            body = token.text[1:-1]
+            # Unknown escapes keep their backslash so REGEX patterns like '\\d' survive.
+            text = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
+            return Literal(text, "string")
+        if token.kind == "number":
+            number = float(token.text) if "." in token.text else int(token.text)
+            return Literal(number, "number")
+        if token.kind == "datetime":
+            try:
+                return Literal(format_datetime(parse_datetime(token.text)), "datetime")
+            except ValueError as exc:
+                raise SoqlSyntaxError(f"invalid datetime: {token.text}") from exc
+        if token.kind == "date":
+            return Literal(token.text, "date")
+        if token.kind == "ident":
+            word = token.upper
+            if word == "NULL":
+                return Literal(None, "null")
+            if word in ("TRUE", "FALSE"):
+                return Literal(word == "TRUE", "boolean")
+            today = dt.datetime.now(dt.UTC).date()
+            relative = {"TODAY": 0, "YESTERDAY": -1, "TOMORROW": 1}
+            if word in relative:
+                return Literal((today + dt.timedelta(days=relative[word])).isoformat(), "date")
+        raise SoqlSyntaxError(f"unexpected token: '{token.text}'")
+
+
+def parse_query(text: str) -> Query:
+    return _Parser(text).query()
+
+
+def parse_condition(text: str) -> Condition:
+    parser = _Parser(text)
+    condition = parser.condition()
+    if not parser.at_end():
+        raise SoqlSyntaxError(f"unexpected token: '{parser.next().text}'")
+    return condition
+
+
+def condition_paths(condition: Condition) -> Iterable[str]:
+    """Every field path a condition reads, so callers can validate them up front."""
+    if isinstance(condition, BoolOp):
+        for part in condition.parts:
+            yield from condition_paths(part)
+    elif isinstance(condition, Not):
+        yield from condition_paths(condition.part)
+    else:
+        yield condition.path
+        if isinstance(condition, Compare) and isinstance(condition.operand, FieldRef):
+            yield condition.operand.path
+
+
+# --- Evaluation --------------------------------------------------------------------------------
+
+Getter = Callable[[str], Any]
+
+
+def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
+    if isinstance(left, str) and isinstance(right, str):
+        # Datetime fields compared with a date literal compare on the date part.
+        if len(right) == 10 and len(left) > 10 and left[4] == "-" and left[10] == "T":
+            left = left[:10]
+        return left.lower(), right.lower()
+    if isinstance(left, bool) or isinstance(right, bool):
+        return bool(left), bool(right)
+    if isinstance(left, str) and isinstance(right, int | float):
+        try:
+            return float(left), right
+        except ValueError:
+            return left, str(right)
+    return left, right
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if op == "=":
+        if left is None or right is None:
+            return left is None and right is None
+        a, b = _comparable(left, right)
+        return a == b
+    if op == "!=":
+        if left is None or right is None:
+            return (left is None) != (right is None)
+        a, b = _comparable(left, right)
+        return a != b
+    if left is None or right is None:
+        return False
+    a, b = _comparable(left, right)
+    try:
+        if op == "<":
+            return a < b
+        if op == ">":
+            return a > b
+        if op == "<=":
+            return a <= b
+        return a >= b
+    except TypeError:
+        return False
+
+
+def like_to_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for char in pattern:
+        if char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("^" + "".join(parts) + "$", re.IGNORECASE | re.DOTALL)
+
+
+def evaluate(condition: Condition, get: Getter) -> bool:
+    """True when a record (seen through ``get(path)``) satisfies the condition."""
+    if isinstance(condition, BoolOp):
+        if condition.op == "AND":
+            return all(evaluate(part, get) for part in condition.parts)
+        return any(evaluate(part, get) for part in condition.parts)
+    if isinstance(condition, Not):
+        return not evaluate(condition.part, get)
+    value = get(condition.path)
+    if isinstance(condition, Compare):
+        operand = condition.operand
+        right = get(operand.path) if isinstance(operand, FieldRef) else operand.value
+        return _compare(value, condition.op, right)
+    if isinstance(condition, InList):
+        found = any(_compare(value, "=", literal.value) for literal in condition.values)
+        return found != condition.negated
+    if isinstance(condition, Like):
+        matched = value is not None and bool(like_to_regex(condition.pattern).match(str(value)))
+        return matched != condition.negated
+    if isinstance(condition, IsBlank):
+        return value is None or value == ""
+    if isinstance(condition, Regex):
+        # Like Salesforce's REGEX(): the whole value must match; blank values never match.
+        return value not in (None, "") and re.fullmatch(condition.pattern, str(value)) is not None
+    raise TypeError(condition)
+
+
+def sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, "")
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, str(value).lower())
