@@ -51,7 +51,7 @@ def filter_records_by_properties(queryset: QuerySet[Record], *, schema: Schema,
         elif spec.type == "multiselect":
             for item in value:
                 # SQLite has no JSON containment: match the quoted item in the stored array.
-                queryset = queryset.filter(**{f"properties__{name}__contains": f'"{item}"'})
+                queryset = queryset.filter(**{f"properties__{name}__icontains": f'"{item}"'})
         else:
             queryset = queryset.filter(**{f"properties__{name}": value})
     return queryset

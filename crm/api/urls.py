@@ -1,1 +1,21 @@
-urlpatterns = []
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from crm.api import views
+
+router = DefaultRouter()
+router.register("object-types", views.ObjectTypeViewSet, basename="object-type")
+router.register(r"object-types/(?P<object_type>[a-z][a-z0-9_]*)/properties",
+                views.PropertyViewSet, basename="property")
+router.register(r"objects/(?P<object_type>[a-z][a-z0-9_]*)/records", views.RecordViewSet,
+                basename="record")
+router.register("association-definitions", views.AssociationDefinitionViewSet,
+                basename="association-definition")
+router.register("associations", views.AssociationViewSet, basename="association")
+router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,160 @@
+"""Shapes of the CRM API. Serializers shape and check the request; services enforce rules."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from crm.models import Association, AssociationDefinition, AuditEvent, ObjectType, Property
+from crm.schema import Schema
+
+
+class ObjectTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ObjectType
+        fields = ["name", "label_singular", "label_plural", "is_custom", "primary_property",
+                  "created_at"]
+        read_only_fields = ["is_custom", "primary_property", "created_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class OptionSerializer(serializers.Serializer):
+    value = serializers.CharField(max_length=200)
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    hidden = serializers.BooleanField(required=False, default=False)
+
+
+class PropertySerializer(serializers.ModelSerializer):
+    options = OptionSerializer(many=True, required=False)
+    object_type = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Property
+        fields = ["name", "label", "description", "group", "type", "options", "display_order",
+                  "unique", "sensitive", "read_only", "restricted", "is_builtin", "object_type",
+                  "created_at", "updated_at"]
+        read_only_fields = ["is_builtin", "created_at", "updated_at"]
+        # Uniqueness and names are the service's to check, with its own messages.
+        extra_kwargs = {"name": {"validators": []}}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not instance.has_options:
+            data["options"] = []
+        return data
+
+
+class RecordSerializer(serializers.Serializer):
+    """A record with the property values the requesting user may see."""
+
+    id = serializers.IntegerField(read_only=True)
+    object_type = serializers.CharField(source="object_type.name", read_only=True)
+    properties = serializers.DictField(
+        help_text="Property values by internal name. On writes, null or \"\" clears a value.")
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    archived = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_archived(self, record) -> bool:
+        return record.archived_at is not None
+
+    def to_representation(self, record):
+        data = super().to_representation(record)
+        schema: Schema = self.context["schema"]
+        visible = self.context.get("visible_names")
+        if visible is None:
+            visible = set(schema.visible_names(self.context["request"].user))
+            self.context["visible_names"] = visible
+        wanted = self.context.get("wanted_names")
+        data["properties"] = {
+            name: value for name, value in record.properties.items()
+            if name in visible and (wanted is None or name in wanted)
+        }
+        return data
+
+
+class BatchInputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, min_value=1)
+    properties = serializers.DictField()
+
+
+class BatchRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["create", "update", "upsert"])
+    id_property = serializers.CharField(
+        required=False, help_text="For upserts: the unique property that matches records "
+        "(e.g. email). Without it, inputs with an id update and the others create.")
+    all_or_none = serializers.BooleanField(
+        default=True, help_text="If true, one invalid input refuses the whole batch.")
+    inputs = BatchInputSerializer(many=True)
+
+    def validate_inputs(self, inputs):
+        limit = settings.CONCORD_BATCH_MAX_INPUTS
+        if not inputs:
+            raise serializers.ValidationError("at least one input is required")
+        if len(inputs) > limit:
+            raise serializers.ValidationError(
+                f"{len(inputs)} inputs; a batch takes at most {limit}")
+        return inputs
+
+
+class BatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True)
+    action = serializers.ChoiceField(choices=["created", "updated", "unchanged"],
+                                     allow_null=True)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class BatchResponseSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True)
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class AssociationDefinitionSerializer(serializers.ModelSerializer):
+    from_object_type = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    to_object_type = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = AssociationDefinition
+        fields = ["id", "from_object_type", "to_object_type", "label", "from_limit", "to_limit"]
+
+
+class AssociationSerializer(serializers.ModelSerializer):
+    label = serializers.CharField(source="definition.label", read_only=True)
+    from_object_type = serializers.CharField(source="definition.from_object_type.name",
+                                             read_only=True)
+    to_object_type = serializers.CharField(source="definition.to_object_type.name",
+                                           read_only=True)
+
+    class Meta:
+        model = Association
+        fields = ["id", "definition", "label", "from_record", "to_record", "from_object_type",
+                  "to_object_type", "created_at"]
+        read_only_fields = fields
+
+
+class AssociationCreateSerializer(serializers.Serializer):
+    from_record = serializers.IntegerField(min_value=1)
+    to_record = serializers.IntegerField(min_value=1)
+    definition = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="The association definition's id; or give `label` instead.")
+    label = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="The label (\"\" for unlabelled); the definition is found by the records' "
+        "object types.")
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    object_type = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor", "source", "verb", "object_type", "target_id",
+                  "target_repr", "detail"]

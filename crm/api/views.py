@@ -1,0 +1,331 @@
+"""CRM API views: each wires a serializer, filters, pagination and a selector to a service."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
+from rest_framework.response import Response
+
+from crm import selectors, sources
+from crm.api import serializers as s
+from crm.errors import AssociationError, CrmError
+from crm.models import (
+    Association,
+    AssociationDefinition,
+    AuditEvent,
+    ObjectType,
+    Property,
+    Record,
+)
+from crm.schema import load_schema
+from crm.services import associations as association_services
+from crm.services import records as record_services
+from crm.services import schema as schema_services
+
+PROPERTY_FILTER_PREFIX = "property."
+
+
+class NewestFirstCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+class IsStaffOrReadOnly(BasePermission):
+    """Reading is for every signed-in user; changing the schema is for staff."""
+
+    def has_permission(self, request, view):
+        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+class ObjectTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Object types: the standard ones and custom ones staff create."""
+
+    serializer_class = s.ObjectTypeSerializer
+    permission_classes = [IsStaffOrReadOnly]
+    lookup_field = "name"
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.list_object_types()
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = schema_services.create_object_type(
+            name=data["name"], label_singular=data["label_singular"],
+            label_plural=data["label_plural"], actor=self.request.user, source=sources.API)
+
+
+class PropertyViewSet(viewsets.ModelViewSet):
+    """The properties of one object type, with their options."""
+
+    serializer_class = s.PropertySerializer
+    permission_classes = [IsStaffOrReadOnly]
+    lookup_field = "name"
+    lookup_url_kwarg = "property_name"
+    pagination_class = None
+
+    def get_object_type(self) -> ObjectType:
+        if not hasattr(self, "_object_type"):
+            self._object_type = get_object_or_404(ObjectType, name=self.kwargs["object_type"])
+        return self._object_type
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no object type
+            return Property.objects.none()
+        return (self.get_object_type().property_definitions
+                .select_related("object_type").prefetch_related("options"))
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        options = data.pop("options", [])
+        serializer.instance = schema_services.create_property(
+            object_type=self.get_object_type(), name=data.pop("name"), label=data.pop("label"),
+            type=data.pop("type", "text"), options=options, actor=self.request.user,
+            source=sources.API, **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        options = data.pop("options", None)
+        serializer.instance = schema_services.update_property(
+            prop=serializer.instance, changes=data, options=options, actor=self.request.user,
+            source=sources.API)
+
+    def perform_destroy(self, instance):
+        schema_services.delete_property(prop=instance, actor=self.request.user,
+                                        source=sources.API)
+
+
+class RecordFilter(filters.FilterSet):
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+
+    class Meta:
+        model = Record
+        fields = []
+
+
+RECORD_LIST_PARAMETERS = [
+    OpenApiParameter("property.<name>", OpenApiTypes.STR, description=(
+        "Keep records whose property equals the value (coerced by the property's type; "
+        "empty matches records without a value), e.g. `property.email=ada@example.com`. "
+        "Repeat for several properties.")),
+    OpenApiParameter("properties", OpenApiTypes.STR, description=(
+        "Comma-separated property names to return (default: all you may see).")),
+    OpenApiParameter("archived", OpenApiTypes.BOOL, description="List the recycle bin."),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=RECORD_LIST_PARAMETERS))
+class RecordViewSet(viewsets.ModelViewSet):
+    """Records of one object type. DELETE moves a record to the recycle bin."""
+
+    serializer_class = s.RecordSerializer
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = RecordFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_object_type(self) -> ObjectType:
+        if not hasattr(self, "_object_type"):
+            self._object_type = get_object_or_404(ObjectType, name=self.kwargs["object_type"])
+        return self._object_type
+
+    def get_schema(self):
+        if not hasattr(self, "_schema"):
+            self._schema = load_schema(self.get_object_type())
+        return self._schema
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "object_type" in self.kwargs:
+            context["schema"] = self.get_schema()
+            wanted = self.request.query_params.get("properties")
+            if wanted:
+                context["wanted_names"] = {n.strip() for n in wanted.split(",") if n.strip()}
+        return context
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no object type
+            return Record.objects.none()
+        archived = (self.action in ("list", "retrieve", "restore")
+                    and self.request.query_params.get("archived") in ("1", "true"))
+        if self.action == "restore":
+            archived = True
+        queryset = selectors.list_records(object_type=self.get_object_type(), archived=archived)
+        if self.action == "list":
+            property_filters = {
+                key[len(PROPERTY_FILTER_PREFIX):]: value
+                for key, value in self.request.query_params.items()
+                if key.startswith(PROPERTY_FILTER_PREFIX)
+            }
+            if property_filters:
+                try:
+                    queryset = selectors.filter_records_by_properties(
+                        queryset, schema=self.get_schema(), filters=property_filters,
+                        user=self.request.user)
+                except CrmError as exc:
+                    raise ValidationError({"detail": exc.message}) from None
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = record_services.create_record(
+            object_type=self.get_object_type(), properties=serializer.validated_data["properties"],
+            actor=request.user, source=sources.API)
+        return Response(self.get_serializer(record).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        record = self.get_object()
+        serializer = self.get_serializer(record, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        properties = serializer.validated_data.get("properties", {})
+        record = record_services.update_record(record=record, properties=properties,
+                                               actor=request.user, source=sources.API)
+        return Response(self.get_serializer(record).data)
+
+    def perform_destroy(self, instance):
+        record_services.archive_records(object_type=instance.object_type,
+                                        record_ids=[instance.pk], actor=self.request.user,
+                                        source=sources.API)
+
+    @extend_schema(request=None, responses=s.RecordSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, *args, **kwargs):
+        """Bring a record back from the recycle bin."""
+        record = self.get_object()
+        record_services.restore_records(object_type=record.object_type, record_ids=[record.pk],
+                                        actor=request.user, source=sources.API)
+        record.refresh_from_db()
+        return Response(self.get_serializer(record).data)
+
+    @extend_schema(request=s.BatchRequestSerializer, responses=s.BatchResponseSerializer)
+    @action(detail=False, methods=["post"])
+    def batch(self, request, *args, **kwargs):
+        """Create, update or upsert up to 100 records, with a result per input."""
+        serializer = s.BatchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["action"] == "update" and any("id" not in i for i in data["inputs"]):
+            raise ValidationError({"inputs": ["every input of an update needs an id"]})
+        result = record_services.write_records(
+            object_type=self.get_object_type(),
+            inputs=[record_services.RecordInput(properties=i["properties"], id=i.get("id"))
+                    for i in data["inputs"]],
+            mode=data["action"], id_property=data.get("id_property"),
+            all_or_none=data["all_or_none"], actor=request.user, source=sources.API)
+        body = {
+            "results": [{"index": i.index, "id": i.id, "action": i.action, "errors": i.errors}
+                        for i in result.items],
+            "created": result.count("created"), "updated": result.count("updated"),
+            "unchanged": result.count("unchanged"),
+            "failed": sum(1 for i in result.items if i.errors),
+        }
+        return Response(body)
+
+
+class AssociationDefinitionViewSet(viewsets.ReadOnlyModelViewSet):
+    """The kinds of association between object types, with their labels and limits."""
+
+    serializer_class = s.AssociationDefinitionSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.list_association_definitions()
+
+
+class AssociationFilter(filters.FilterSet):
+    record = filters.NumberFilter(method="filter_record", label="Either end is this record")
+
+    class Meta:
+        model = Association
+        fields = ["definition", "from_record", "to_record"]
+
+    def filter_record(self, queryset, name, value):
+        return queryset.filter(Q(from_record_id=value) | Q(to_record_id=value))
+
+
+class AssociationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                         viewsets.GenericViewSet):
+    """Labelled links between records."""
+
+    serializer_class = s.AssociationSerializer
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = AssociationFilter
+
+    def get_queryset(self):
+        return selectors.list_associations()
+
+    @extend_schema(request=s.AssociationCreateSerializer, responses=s.AssociationSerializer)
+    def create(self, request, *args, **kwargs):
+        serializer = s.AssociationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        records = {r.pk: r for r in Record.objects.filter(
+            pk__in=[data["from_record"], data["to_record"]])}
+        from_record, to_record = records.get(data["from_record"]), records.get(data["to_record"])
+        if from_record is None or to_record is None:
+            missing = data["from_record"] if from_record is None else data["to_record"]
+            raise AssociationError(f"record {missing} does not exist")
+        definition = _find_definition(data, from_record, to_record)
+        association = association_services.associate(
+            definition=definition, from_record=from_record, to_record=to_record,
+            actor=request.user, source=sources.API)
+        association = self.get_queryset().get(pk=association.pk)
+        return Response(self.get_serializer(association).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        association_services.dissociate(associations=[instance], actor=self.request.user,
+                                        source=sources.API)
+
+
+def _find_definition(data, from_record: Record, to_record: Record) -> AssociationDefinition:
+    if "definition" in data:
+        definition = AssociationDefinition.objects.filter(pk=data["definition"]).first()
+        if definition is None:
+            raise AssociationError(f"association definition {data['definition']} does not exist")
+        return definition
+    label = data.get("label", "")
+    definition = AssociationDefinition.objects.filter(
+        from_object_type_id=from_record.object_type_id,
+        to_object_type_id=to_record.object_type_id, label=label).first()
+    if definition is None:
+        raise AssociationError(
+            f"no association{f' labelled {label!r}' if label else ''} is defined from "
+            f"record {from_record.pk}'s object type to record {to_record.pk}'s")
+    return definition
+
+
+class AuditEventFilter(filters.FilterSet):
+    object_type = filters.CharFilter(field_name="object_type__name")
+    since = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["object_type", "target_id", "verb", "source", "actor"]
+
+
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """Who changed what, newest first (staff only)."""
+
+    serializer_class = s.AuditEventSerializer
+    permission_classes = [IsAdminUser]
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self):
+        return selectors.list_audit_events()

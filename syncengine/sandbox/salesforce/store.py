@@ -1,0 +1,339 @@
+"""The org's state: records, API usage, OAuth tokens, settings and bulk jobs in one SQLite file.
+
+Records are also held in memory (loaded at start, written through on every commit) because SOQL
+is evaluated in Python and the write path must be fast: one SQLite transaction with
+``executemany`` per API call, WAL journal, and ``synchronous=NORMAL`` (durable enough for a
+sandbox, and it keeps a collections call well under a millisecond of fsync time).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .org import OrgDef
+
+Record = dict[str, Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    sobject TEXT NOT NULL,
+    data TEXT NOT NULL,
+    deleted_date TEXT
+);
+CREATE TABLE IF NOT EXISTS api_usage (
+    minute INTEGER PRIMARY KEY,   -- epoch minute; the rolling 24 h window sums 1440 of them
+    calls INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,           -- access | refresh | code
+    data TEXT NOT NULL,
+    expires_at REAL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS bulk_jobs (
+    id TEXT PRIMARY KEY,
+    info TEXT NOT NULL,
+    upload TEXT NOT NULL DEFAULT '',
+    results TEXT
+);
+"""
+
+WINDOW_MINUTES = 24 * 60
+
+
+def unique_key(value: Any, case_sensitive: bool) -> str:
+    text = str(value)
+    return text if case_sensitive else text.lower()
+
+
+def match_key(record: Record, fields: list[str]) -> tuple[str, ...] | None:
+    """A duplicate rule's key: the lowercased matched fields, or None when any is blank."""
+    values = [record.get(f) for f in fields]
+    if any(v in (None, "") for v in values):
+        return None
+    return tuple(str(v).strip().lower() for v in values)
+
+
+class Store:
+    """Thread-safe state of one org. Callers hold ``lock`` around read-modify-write sequences."""
+
+    def __init__(self, path: Path, org: OrgDef) -> None:
+        self.path = path
+        self.org = org
+        self.lock = threading.RLock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._load_records()
+
+    # --- records -------------------------------------------------------------------------------
+
+    def _load_records(self) -> None:
+        self.records: dict[str, Record] = {}
+        self.by_sobject: dict[str, dict[str, Record]] = {name: {} for name in self.org.objects}
+        self.deleted_dates: dict[str, str] = {}
+        # (sobject, field) -> normalised value -> ids of live records holding it
+        self.unique_index: dict[tuple[str, str], dict[str, set[str]]] = {
+            (o.name, f.name): {} for o in self.org.objects.values() for f in o.unique_fields
+        }
+        # duplicate rule name -> match key -> ids of live records, so rules never scan a table
+        self.match_index: dict[str, dict[tuple[str, ...], set[str]]] = {
+            rule.name: {} for rule in self.org.duplicate_rules
+        }
+        for record_id, sobject, data, deleted_date in self._db.execute(
+            "SELECT id, sobject, data, deleted_date FROM records"
+        ):
+            if sobject not in self.by_sobject:
+                continue  # the org file no longer defines this object
+            record = json.loads(data)
+            self._remember(record_id, sobject, record)
+            if deleted_date:
+                self.deleted_dates[record_id] = deleted_date
+
+    def _index(self, sobject: str, record: Record, add: bool) -> None:
+        if record.get("IsDeleted"):
+            return
+        obj = self.org.objects[sobject]
+        for f in obj.unique_fields:
+            value = record.get(f.name)
+            if value in (None, ""):
+                continue
+            bucket = self.unique_index[(sobject, f.name)].setdefault(
+                unique_key(value, f.case_sensitive), set()
+            )
+            if add:
+                bucket.add(record["Id"])
+            else:
+                bucket.discard(record["Id"])
+        for rule in self.org.duplicate_rules:
+            if rule.sobject != sobject:
+                continue
+            key = match_key(record, rule.match_fields)
+            if key is None:
+                continue
+            bucket = self.match_index[rule.name].setdefault(key, set())
+            if add:
+                bucket.add(record["Id"])
+            else:
+                bucket.discard(record["Id"])
+
+    def _remember(self, record_id: str, sobject: str, record: Record) -> None:
+        old = self.records.get(record_id)
+        if old is not None:
+            self._index(sobject, old, add=False)
+        self.records[record_id] = record
+        self.by_sobject[sobject][record_id] = record
+        self._index(sobject, record, add=True)
+
+    def get(self, record_id: str) -> Record | None:
+        return self.records.get(record_id)
+
+    def iter_sobject(self, sobject: str) -> Iterator[Record]:
+        return iter(list(self.by_sobject.get(sobject, {}).values()))
+
+    def find_unique(self, sobject: str, field: str, value: Any, case_sensitive: bool) -> set[str]:
+        """Ids of live records whose unique/external-id ``field`` equals ``value``."""
+        index = self.unique_index.get((sobject, field))
+        if index is None:
+            return set()
+        return set(index.get(unique_key(value, case_sensitive), ()))
+
+    def find_matches(self, rule_name: str, key: tuple[str, ...]) -> set[str]:
+        return set(self.match_index.get(rule_name, {}).get(key, ()))
+
+    def commit(self, records: Iterable[tuple[str, Record]], deleted_dates: dict[str, str]) -> None:
+        """Persist full record images (sobject, record) in one transaction, then index them."""
+        rows = []
+        batch = list(records)
+        for sobject, record in batch:
+            record_id = record["Id"]
+            deleted = deleted_dates.get(record_id) if record.get("IsDeleted") else None
+            rows.append((record_id, sobject, json.dumps(record, separators=(",", ":")), deleted))
+        with self.lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO records (id, sobject, data, deleted_date) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            for (sobject, record), row in zip(batch, rows, strict=True):
+                self._remember(record["Id"], sobject, record)
+                if row[3]:
+                    self.deleted_dates[record["Id"]] = row[3]
+                else:
+                    self.deleted_dates.pop(record["Id"], None)
+
+    def reset_records(self) -> None:
+        with self.lock:
+            self._db.execute("DELETE FROM records")
+            self._db.execute("DELETE FROM bulk_jobs")
+            self._load_records()
+
+    # --- API usage (rolling 24 hours) ----------------------------------------------------------
+
+    def count_api_call(self, now: float | None = None) -> int:
+        """Record one call and return the usage over the last 24 hours, this call included."""
+        minute = int((now or time.time()) // 60)
+        with self.lock:
+            self._db.execute(
+                "INSERT INTO api_usage (minute, calls) VALUES (?, 1) "
+                "ON CONFLICT(minute) DO UPDATE SET calls = calls + 1",
+                (minute,),
+            )
+            return self.api_calls_used(now)
+
+    def api_calls_used(self, now: float | None = None) -> int:
+        minute = int((now or time.time()) // 60)
+        with self.lock:
+            (used,) = self._db.execute(
+                "SELECT COALESCE(SUM(calls), 0) FROM api_usage WHERE minute > ?",
+                (minute - WINDOW_MINUTES,),
+            ).fetchone()
+        return int(used)
+
+    def set_api_calls_used(self, used: int) -> None:
+        """Control API: pretend ``used`` calls happened in the last minute (tests of the limit)."""
+        with self.lock:
+            self._db.execute("DELETE FROM api_usage")
+            if used > 0:
+                self._db.execute(
+                    "INSERT INTO api_usage (minute, calls) VALUES (?, ?)",
+                    (int(time.time() // 60), used),
+                )
+
+    # --- settings ------------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self.lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                (key, json.dumps(value)),
+            )
+
+    def delete_setting(self, key: str) -> None:
+        with self.lock:
+            self._db.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    # --- OAuth tokens --------------------------------------------------------------------------
+
+    def save_token(self, token: str, kind: str, data: dict[str, Any], expires_at: float | None) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO tokens (token, kind, data, expires_at, revoked) "
+                "VALUES (?, ?, ?, ?, 0)",
+                (token, kind, json.dumps(data), expires_at),
+            )
+
+    def load_token(self, token: str, kind: str) -> tuple[dict[str, Any], float | None, bool] | None:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT data, expires_at, revoked FROM tokens WHERE token = ? AND kind = ?",
+                (token, kind),
+            ).fetchone()
+        if row is None:
+            return None
+        return json.loads(row[0]), row[1], bool(row[2])
+
+    def revoke_token(self, token: str) -> bool:
+        """Revoke a token; revoking a refresh token also revokes the access tokens it issued."""
+        with self.lock:
+            row = self._db.execute("SELECT kind FROM tokens WHERE token = ?", (token,)).fetchone()
+            if row is None:
+                return False
+            self._db.execute("UPDATE tokens SET revoked = 1 WHERE token = ?", (token,))
+            if row[0] == "refresh":
+                self._db.execute(
+                    "UPDATE tokens SET revoked = 1 WHERE kind = 'access' "
+                    "AND json_extract(data, '$.refresh_token') = ?",
+                    (token,),
+                )
+            return True
+
+    def expire_access_tokens(self) -> int:
+        with self.lock:
+            cursor = self._db.execute(
+                "UPDATE tokens SET expires_at = ? WHERE kind = 'access'", (time.time() - 1,)
+            )
+            return cursor.rowcount
+
+    def consume_code(self, code: str) -> bool:
+        """Mark an authorization code used; False when it already was (codes are single-use)."""
+        with self.lock:
+            cursor = self._db.execute(
+                "UPDATE tokens SET revoked = 1 WHERE token = ? AND kind = 'code' AND revoked = 0",
+                (code,),
+            )
+            return cursor.rowcount == 1
+
+    # --- bulk jobs -----------------------------------------------------------------------------
+
+    def save_job(self, job_id: str, info: dict[str, Any]) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT INTO bulk_jobs (id, info) VALUES (?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET info = excluded.info",
+                (job_id, json.dumps(info)),
+            )
+
+    def load_job(self, job_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._db.execute("SELECT info FROM bulk_jobs WHERE id = ?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self._db.execute("SELECT info FROM bulk_jobs ORDER BY rowid").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def append_job_upload(self, job_id: str, csv_text: str) -> None:
+        with self.lock:
+            self._db.execute(
+                "UPDATE bulk_jobs SET upload = upload || ? WHERE id = ?", (csv_text, job_id)
+            )
+
+    def job_upload(self, job_id: str) -> str:
+        with self.lock:
+            row = self._db.execute("SELECT upload FROM bulk_jobs WHERE id = ?", (job_id,)).fetchone()
+        return row[0] if row else ""
+
+    def save_job_results(self, job_id: str, results: dict[str, Any]) -> None:
+        with self.lock:
+            self._db.execute(
+                "UPDATE bulk_jobs SET results = ? WHERE id = ?", (json.dumps(results), job_id)
+            )
+
+    def job_results(self, job_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT results FROM bulk_jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def delete_job(self, job_id: str) -> bool:
+        with self.lock:
+            return self._db.execute("DELETE FROM bulk_jobs WHERE id = ?", (job_id,)).rowcount == 1
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
