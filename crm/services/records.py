@@ -79,12 +79,13 @@ def update_record(*, record: Record, properties: Mapping[str, object], actor=Non
 
 def write_records(*, object_type: ObjectType, inputs: Sequence[RecordInput], mode: Mode,
                   id_property: str | None = None, actor=None, source: str,
-                  all_or_none: bool = True) -> WriteResult:
+                  all_or_none: bool = True, dry_run: bool = False) -> WriteResult:
     """Create, update or upsert many records of one object type.
 
     Upserts match existing records by `id` or, with `id_property`, by that unique property
     (e.g. email). With `all_or_none` any invalid input refuses the whole batch
     (BatchValidationError); without it the valid inputs are written and the others reported.
+    With `dry_run` nothing is written: forms use it to show every error before saving.
     """
     sources.validate_source(source)
     schema = load_schema(object_type)
@@ -95,7 +96,8 @@ def write_records(*, object_type: ObjectType, inputs: Sequence[RecordInput], mod
         failed = {item.index: item.errors for item in plan.items if item.errors}
         if failed and all_or_none:
             raise BatchValidationError(failed)
-        _apply(schema, plan, actor, source)
+        if not dry_run:
+            _apply(schema, plan, actor, source)
     return WriteResult(items=plan.items)
 
 
