@@ -36,6 +36,7 @@ class WriteOp:
     external_field: str | None = None
     # Values only the platform may set (lead conversion); applied after the API checks.
     system_values: Record = field(default_factory=dict)
+    preset_error: ApiError | None = None  # a request-level problem found before the write
 
 
 @dataclass
@@ -367,6 +368,8 @@ class Writer:
             results: list[WriteResult] = []
             for op in ops:
                 try:
+                    if op.preset_error is not None:
+                        raise op.preset_error
                     results.append(getattr(batch, op.action)(op))
                 except _DuplicateExternalId as exc:
                     results.append(WriteResult(None, False, [exc], duplicate_ids=exc.matches))

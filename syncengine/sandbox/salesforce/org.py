@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from . import soql
+from .ids import MalformedIdError, to_18
 
 DEFAULT_ORG_PATH = Path(__file__).with_name("default_org.yaml")
 
@@ -370,10 +371,13 @@ def org_from_dict(data: dict[str, Any]) -> OrgDef:
         )
         for rule in data.get("triggers") or []
     ]
-    users = [
-        UserDef(u["username"], str(u["password"]), u["id"], u.get("name", u["username"]))
-        for u in data.get("users") or []
-    ]
+    try:
+        users = [
+            UserDef(u["username"], str(u["password"]), to_18(u["id"]), u.get("name", u["username"]))
+            for u in data.get("users") or []
+        ]
+    except MalformedIdError as exc:
+        raise OrgDefinitionError(f"user id {exc} is not a valid Salesforce id") from exc
     if not users:
         raise OrgDefinitionError("the org needs at least one user (the integration user)")
     oauth = data.get("oauth") or {}
