@@ -27,7 +27,7 @@ class ConcordAdminSite(admin.AdminSite):
              "admin_url": f"{url}?type={ot.name}",
              "add_url": f"{reverse('admin:crm_record_add')}?type={ot.name}",
              "view_only": False}
-            for ot in ObjectType.objects.order_by("is_custom", "label_plural")
+            for ot in ObjectType.objects.order_by("is_custom", "pk")
         ]
         return {"name": "Records", "app_label": "records", "app_url": url,
                 "has_module_perms": True, "models": models}

@@ -7,6 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -64,8 +65,20 @@ class ObjectTypeAdmin(admin.ModelAdmin):
         return False
 
 
+class PropertyOptionFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if self.instance.type in Property.OPTION_TYPES and not kept:
+            raise ValidationError("A dropdown or checkbox property needs at least one option.")
+        if kept and self.instance.type not in Property.OPTION_TYPES:
+            raise ValidationError(f"A {self.instance.get_type_display()} property has no "
+                                  "options; remove them or choose a dropdown type.")
+
+
 class PropertyOptionInline(admin.TabularInline):
     model = PropertyOption
+    formset = PropertyOptionFormSet
     fields = ["value", "label", "display_order", "hidden"]
     extra = 1
 
@@ -91,38 +104,42 @@ class PropertyAdmin(admin.ModelAdmin):
         return ["object_type", "name", "type"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        flags = {f: form.cleaned_data[f] for f in schema_services.EDITABLE_PROPERTY_FIELDS
-                 if f in form.cleaned_data and f not in ("label",)}
-        try:
-            if change:
-                schema_services.update_property(prop=obj, changes={**flags, "label": obj.label},
-                                                actor=request.user, source=sources.USER)
-            else:
-                created = schema_services.create_property(
-                    object_type=obj.object_type, name=obj.name, label=obj.label, type=obj.type,
-                    actor=request.user, source=sources.USER, **flags)
-                obj.pk = created.pk
-        except CrmError as exc:
-            # The form checks names and types; what remains (e.g. "cannot become unique")
-            # is rolled back with the whole change form.
-            transaction.set_rollback(True)
-            messages.error(request, exc.message)
+        pass  # save_related does the work: a new property needs its options in the same call
 
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not PropertyOption:
-            return super().save_formset(request, form, formset, change)
+    def save_related(self, request, form, formsets, change):
+        prop = form.instance
+        flags = {f: form.cleaned_data[f] for f in schema_services.EDITABLE_PROPERTY_FIELDS
+                 if f in form.cleaned_data and f != "label"}
+        options_formset = next(f for f in formsets if f.model is PropertyOption)
         options = [
             {"value": f.cleaned_data["value"], "label": f.cleaned_data.get("label"),
              "hidden": f.cleaned_data.get("hidden", False)}
-            for f in sorted(formset.forms, key=lambda f: f.cleaned_data.get("display_order") or 0)
+            for f in sorted(options_formset.forms,
+                            key=lambda f: f.cleaned_data.get("display_order") or 0)
             if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
         try:
-            schema_services.set_property_options(prop=form.instance, options=options,
-                                                 actor=request.user, source=sources.USER)
+            if change:
+                schema_services.update_property(
+                    prop=prop, changes={**flags, "label": prop.label},
+                    options=options if prop.has_options else None, actor=request.user,
+                    source=sources.USER)
+            else:
+                created = schema_services.create_property(
+                    object_type=prop.object_type, name=prop.name, label=prop.label,
+                    type=prop.type, options=options, actor=request.user, source=sources.USER,
+                    **flags)
+                prop.pk, prop._state.adding = created.pk, False
         except CrmError as exc:
+            # Raised after the form was accepted (e.g. "cannot become unique"): undo the
+            # whole change form and say why.
             transaction.set_rollback(True)
             messages.error(request, exc.message)
+            return
+        form.save_m2m()  # restricted users and groups
+        # The service saved the options; the admin's change message reads these.
+        options_formset.new_objects = options_formset.changed_objects = []
+        options_formset.deleted_objects = []
 
     def delete_model(self, request, obj):
         schema_services.delete_property(prop=obj, actor=request.user, source=sources.USER)
@@ -314,6 +331,9 @@ class RecordAdmin(_SchemaAwareAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
 
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj else []
+
     @admin.display(description="last change of each property")
     def last_changes(self, obj):
         rows = sorted(obj.property_changes.items(), key=lambda kv: kv[1].get("at", ""),
@@ -330,14 +350,10 @@ class RecordAdmin(_SchemaAwareAdmin):
             created = record_services.create_record(object_type=form.schema.object_type,
                                                     properties=values, actor=request.user,
                                                     source=sources.USER)
-            obj.pk = created.pk
+            # The admin goes on with `obj` (messages, redirect): make it the saved record.
+            obj.__dict__.update(created.__dict__)
+            obj.object_type = created.object_type
 
-    def save_related(self, request, form, formsets, change):
-        return  # associations are read-only here
-
-    def response_add(self, request, obj, post_url_continue=None):
-        obj = Record.objects.select_related("object_type").get(pk=obj.pk)
-        return super().response_add(request, obj, post_url_continue)
 
     def has_delete_permission(self, request, obj=None):
         return False  # records go to the recycle bin (an action), never straight away

@@ -18,7 +18,7 @@ def get_object_type(*, name: str) -> ObjectType:
 
 
 def list_object_types() -> QuerySet[ObjectType]:
-    return ObjectType.objects.order_by("is_custom", "label_plural")
+    return ObjectType.objects.order_by("is_custom", "pk")
 
 
 def list_records(*, object_type: ObjectType, archived: bool = False) -> QuerySet[Record]:

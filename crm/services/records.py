@@ -308,9 +308,11 @@ def _check_unique_values(schema: Schema, planned: list[_Planned]) -> None:
         return
     _lock_unique_values(schema)
     for name in names:
-        candidates = [p for p in planned if not p.item.errors and p.values.get(name) is not None]
+        # Inputs with errors elsewhere are checked too, so a form shows every error at once.
+        candidates = [p for p in planned if name not in p.item.errors
+                      and p.values.get(name) is not None]
         _flag_repeats(candidates, lambda p, n=name: p.values[n], name)
-        candidates = [p for p in candidates if not p.item.errors]
+        candidates = [p for p in candidates if name not in p.item.errors]
         holders = _existing_unique_values(
             schema.object_type, name, [p.values[name] for p in candidates],
             exclude_ids=[p.existing.pk for p in candidates if p.existing is not None])
@@ -323,7 +325,7 @@ def _check_unique_values(schema: Schema, planned: list[_Planned]) -> None:
 def _flag_repeats(planned: list[_Planned], key, label: str) -> None:
     seen: dict[object, int] = {}
     for p in planned:
-        if p.item.errors:
+        if label in p.item.errors:
             continue
         value = key(p)
         if value in seen:

@@ -5,6 +5,7 @@ The sandboxes import nothing from Concord; this command only parses options and 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -32,8 +33,8 @@ class Command(BaseCommand):
     def _run_salesforce(self, options: dict[str, Any]) -> None:
         from syncengine.sandbox.salesforce import serve
 
-        sandbox_dir = settings.BASE_DIR / "var" / "sandbox" if hasattr(settings, "BASE_DIR") else None
-        state = options["state"] or (sandbox_dir / "salesforce.sqlite3" if sandbox_dir else None)
+        sandbox_dir = Path(getattr(settings, "VAR_DIR", Path(settings.BASE_DIR) / "var")) / "sandbox"
+        state = options["state"] or sandbox_dir / "salesforce.sqlite3"
         serve(
             host=options["host"],
             port=options["port"],

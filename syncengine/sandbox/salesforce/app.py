@@ -29,7 +29,7 @@ class Dropped(Exception):
 class SandboxOrg:
     def __init__(self, org: OrgDef, state_path: Path, seed: int | None = None) -> None:
         self.org = org
-        self.org_loaded_at = time.time()
+        self.org_loaded_at = float(int(time.time()))  # HTTP dates have whole seconds
         self.store = Store(state_path, org)
         self.writer = Writer(self.store, org, seed=seed)
         self.queries = QueryEngine(self.store, org)

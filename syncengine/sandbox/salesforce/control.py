@@ -110,7 +110,8 @@ def handle(app: SandboxOrg, request: Request) -> Response:
         used, limit = app.api_usage()
         return Response.json({"daily_api_limit": limit, "api_calls_used": used})
     if head == "tokens" and rest == ["expire"] and method == "POST":
-        return Response.json({"expired": app.store.expire_access_tokens()})
+        token = request.json().get("access_token") if request.body else None
+        return Response.json({"expired": app.store.expire_access_tokens(token)})
     if head == "delete-log" and rest == ["purge"] and method == "POST":
         app.store.set_setting("delete_log_purged_at", now_stamp())
         return Response.json({"earliestDateAvailable": app.store.get_setting("delete_log_purged_at")})

@@ -144,8 +144,8 @@ class _Batch:
         check_required(obj, record)
         for f in obj.unique_fields:
             value = record.get(f.name)
-            if value in (None, ""):
-                continue
+            if not f.unique or value in (None, ""):
+                continue  # a non-unique external id may repeat (upserts on it then answer 300)
             others = self._ids_with_unique(obj, f, value) - {record["Id"]}
             if others:
                 raise ApiError(

@@ -60,6 +60,7 @@ class Cursor:
     records: list[dict[str, Any]]
     total: int
     touched: float
+    batch_size: int  # fixed when the query runs, like Salesforce's locator
 
 
 class QueryEngine:
@@ -209,7 +210,7 @@ class QueryEngine:
             return {"totalSize": result.total, "done": True, "records": records}
         cursor_id = self._ids.new_id("01g")
         with self._lock:
-            self._cursors[cursor_id] = Cursor(records, result.total, time.monotonic())
+            self._cursors[cursor_id] = Cursor(records, result.total, time.monotonic(), size)
             while len(self._cursors) > MAX_OPEN_CURSORS:
                 self._cursors.popitem(last=False)
         return self._page(cursor_id, 0, size, version)
@@ -238,8 +239,7 @@ class QueryEngine:
                 raise ApiError(
                     "INVALID_QUERY_LOCATOR", "invalid query locator", status=400
                 )
-            size = max(MIN_BATCH, min(MAX_BATCH, batch_size or self.org.query_batch_size))
-            return self._page(cursor_id, int(offset_text), size, version)
+            return self._page(cursor_id, int(offset_text), cursor.batch_size, version)
 
     def close_all(self) -> None:
         with self._lock:

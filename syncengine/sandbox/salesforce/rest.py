@@ -131,6 +131,8 @@ def sobjects(app: SandboxOrg, request: Request, version: str, parts: list[str]) 
 
 
 def _describe(app: SandboxOrg, request: Request, obj: ObjectDef, version: str) -> Response:
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_allowed(request.method, ["GET", "HEAD"])
     since = request.header("If-Modified-Since")
     if since:
         try:

@@ -7,6 +7,7 @@ import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .app import Dropped, SandboxOrg
@@ -111,14 +112,18 @@ def serve(
     out: object = None,
 ) -> None:
     """Run the Salesforce sandbox until interrupted (Ctrl-C / SIGTERM)."""
-    stream = out or sys.stdout
+    stream: Any = out or sys.stdout
     server, sandbox, ca_cert = make_server(
         host=host, port=port, org_file=org_file, state=state, ca_dir=ca_dir, seed=seed
     )
     actual_port = server.server_address[1]
-    print(f"Salesforce sandbox listening on https://{host}:{actual_port}", file=stream)  # type: ignore[arg-type]
-    print(f"CA certificate: {ca_cert}", file=stream)  # type: ignore[arg-type]
-    print(f"State: {sandbox.store.path}", file=stream, flush=True)  # type: ignore[arg-type]
+    for line in (
+        f"Salesforce sandbox listening on https://{host}:{actual_port}",
+        f"CA certificate: {ca_cert}",
+        f"State: {sandbox.store.path}",
+    ):
+        stream.write(line + "\n")
+    stream.flush()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -270,11 +270,18 @@ class Store:
                 )
             return True
 
-    def expire_access_tokens(self) -> int:
+    def expire_access_tokens(self, token: str | None = None) -> int:
+        """Control API: expire one access token, or all of them."""
         with self.lock:
-            cursor = self._db.execute(
-                "UPDATE tokens SET expires_at = ? WHERE kind = 'access'", (time.time() - 1,)
-            )
+            if token:
+                cursor = self._db.execute(
+                    "UPDATE tokens SET expires_at = ? WHERE kind = 'access' AND token = ?",
+                    (time.time() - 1, token),
+                )
+            else:
+                cursor = self._db.execute(
+                    "UPDATE tokens SET expires_at = ? WHERE kind = 'access'", (time.time() - 1,)
+                )
             return cursor.rowcount
 
     def consume_code(self, code: str) -> bool:
