@@ -23,14 +23,23 @@ class ConcordAdminSite(admin.AdminSite):
 
         url = reverse("admin:crm_record_changelist")
         models = [
-            {"name": ot.label_plural, "object_name": ot.name, "perms": {"view": True},
-             "admin_url": f"{url}?type={ot.name}",
-             "add_url": f"{reverse('admin:crm_record_add')}?type={ot.name}",
-             "view_only": False}
+            {
+                "name": ot.label_plural,
+                "object_name": ot.name,
+                "perms": {"view": True},
+                "admin_url": f"{url}?type={ot.name}",
+                "add_url": f"{reverse('admin:crm_record_add')}?type={ot.name}",
+                "view_only": False,
+            }
             for ot in ObjectType.objects.order_by("is_custom", "pk")
         ]
-        return {"name": "Records", "app_label": "records", "app_url": url,
-                "has_module_perms": True, "models": models}
+        return {
+            "name": "Records",
+            "app_label": "records",
+            "app_url": url,
+            "has_module_perms": True,
+            "models": models,
+        }
 
 
 class ConcordAdminConfig(AdminConfig):

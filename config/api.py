@@ -17,11 +17,15 @@ def exception_handler(exc, context):
     for schema changes.
     """
     if isinstance(exc, RecordValidationError):
-        body = {"detail": "Some property values are invalid; nothing was written.",
-                "errors": {"properties": exc.errors}}
+        body = {
+            "detail": "Some property values are invalid; nothing was written.",
+            "errors": {"properties": exc.errors},
+        }
     elif isinstance(exc, BatchValidationError):
-        body = {"detail": exc.message,
-                "errors": [{"index": i, "errors": e} for i, e in sorted(exc.errors.items())]}
+        body = {
+            "detail": exc.message,
+            "errors": [{"index": i, "errors": e} for i, e in sorted(exc.errors.items())],
+        }
     elif isinstance(exc, SchemaError) and exc.field:
         body = {"detail": exc.message, "errors": {exc.field: [exc.message]}}
     elif isinstance(exc, CrmError):

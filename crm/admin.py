@@ -7,11 +7,12 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.forms.models import BaseInlineFormSet
 from django.db import transaction
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from crm import selectors, sources
 from crm.errors import CrmError
@@ -37,12 +38,21 @@ TYPE_PARAM = "type"
 
 # --- schema -----------------------------------------------------------------------------------
 
+
 @admin.register(ObjectType)
 class ObjectTypeAdmin(admin.ModelAdmin):
     list_display = ["label_plural", "name", "is_custom", "primary_property", "records_link"]
     readonly_fields = ["is_custom", "created_at"]
-    fields = ["name", "label_singular", "label_plural", "primary_property", "list_properties",
-              "search_properties", "is_custom", "created_at"]
+    fields = [
+        "name",
+        "label_singular",
+        "label_plural",
+        "primary_property",
+        "list_properties",
+        "search_properties",
+        "is_custom",
+        "created_at",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "name"] if obj else self.readonly_fields
@@ -57,8 +67,12 @@ class ObjectTypeAdmin(admin.ModelAdmin):
             obj.save()
             return
         created = schema_services.create_object_type(
-            name=obj.name, label_singular=obj.label_singular, label_plural=obj.label_plural,
-            actor=request.user, source=sources.USER)
+            name=obj.name,
+            label_singular=obj.label_singular,
+            label_plural=obj.label_plural,
+            actor=request.user,
+            source=sources.USER,
+        )
         obj.pk, obj.is_custom = created.pk, True
 
     def has_delete_permission(self, request, obj=None):
@@ -72,8 +86,10 @@ class PropertyOptionFormSet(BaseInlineFormSet):
         if self.instance.type in Property.OPTION_TYPES and not kept:
             raise ValidationError("A dropdown or checkbox property needs at least one option.")
         if kept and self.instance.type not in Property.OPTION_TYPES:
-            raise ValidationError(f"A {self.instance.get_type_display()} property has no "
-                                  "options; remove them or choose a dropdown type.")
+            raise ValidationError(
+                f"A {self.instance.get_type_display()} property has no "
+                "options; remove them or choose a dropdown type."
+            )
 
 
 class PropertyOptionInline(admin.TabularInline):
@@ -85,19 +101,39 @@ class PropertyOptionInline(admin.TabularInline):
 
 @admin.register(Property)
 class PropertyAdmin(admin.ModelAdmin):
-    list_display = ["name", "label", "object_type", "type", "group", "unique", "sensitive",
-                    "restricted", "read_only"]
+    list_display = [
+        "name",
+        "label",
+        "object_type",
+        "type",
+        "group",
+        "unique",
+        "sensitive",
+        "restricted",
+        "read_only",
+    ]
     list_filter = ["object_type", "type", "sensitive", "restricted", "read_only"]
     list_select_related = ["object_type"]
     search_fields = ["name", "label"]
     inlines = [PropertyOptionInline]
     filter_horizontal = ["restricted_users", "restricted_groups"]
     fieldsets = [
-        (None, {"fields": ["object_type", "name", "label", "type", "group", "description",
-                           "display_order"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "object_type",
+                    "name",
+                    "label",
+                    "type",
+                    "group",
+                    "description",
+                    "display_order",
+                ]
+            },
+        ),
         ("Rules", {"fields": ["unique", "read_only", "sensitive"]}),
-        ("Restricted access", {"fields": ["restricted", "restricted_users",
-                                          "restricted_groups"]}),
+        ("Restricted access", {"fields": ["restricted", "restricted_users", "restricted_groups"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -108,27 +144,43 @@ class PropertyAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         prop = form.instance
-        flags = {f: form.cleaned_data[f] for f in schema_services.EDITABLE_PROPERTY_FIELDS
-                 if f in form.cleaned_data and f != "label"}
+        flags = {
+            f: form.cleaned_data[f]
+            for f in schema_services.EDITABLE_PROPERTY_FIELDS
+            if f in form.cleaned_data and f != "label"
+        }
         options_formset = next(f for f in formsets if f.model is PropertyOption)
         options = [
-            {"value": f.cleaned_data["value"], "label": f.cleaned_data.get("label"),
-             "hidden": f.cleaned_data.get("hidden", False)}
-            for f in sorted(options_formset.forms,
-                            key=lambda f: f.cleaned_data.get("display_order") or 0)
+            {
+                "value": f.cleaned_data["value"],
+                "label": f.cleaned_data.get("label"),
+                "hidden": f.cleaned_data.get("hidden", False),
+            }
+            for f in sorted(
+                options_formset.forms, key=lambda f: f.cleaned_data.get("display_order") or 0
+            )
             if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
         try:
             if change:
                 schema_services.update_property(
-                    prop=prop, changes={**flags, "label": prop.label},
-                    options=options if prop.has_options else None, actor=request.user,
-                    source=sources.USER)
+                    prop=prop,
+                    changes={**flags, "label": prop.label},
+                    options=options if prop.has_options else None,
+                    actor=request.user,
+                    source=sources.USER,
+                )
             else:
                 created = schema_services.create_property(
-                    object_type=prop.object_type, name=prop.name, label=prop.label,
-                    type=prop.type, options=options, actor=request.user, source=sources.USER,
-                    **flags)
+                    object_type=prop.object_type,
+                    name=prop.name,
+                    label=prop.label,
+                    type=prop.type,
+                    options=options,
+                    actor=request.user,
+                    source=sources.USER,
+                    **flags,
+                )
                 prop.pk, prop._state.adding = created.pk, False
         except CrmError as exc:
             # Raised after the form was accepted (e.g. "cannot become unique"): undo the
@@ -153,6 +205,7 @@ class AssociationDefinitionAdmin(admin.ModelAdmin):
 
 
 # --- records ----------------------------------------------------------------------------------
+
 
 class ObjectTypeFilter(admin.SimpleListFilter):
     title = "object type"
@@ -198,9 +251,15 @@ class AssociationInline(admin.TabularInline):
     verbose_name_plural = "associated records"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related(
-            "definition__from_object_type", "definition__to_object_type",
-            "to_record__object_type")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "definition__from_object_type",
+                "definition__to_object_type",
+                "to_record__object_type",
+            )
+        )
 
     @admin.display(description="record")
     def to_record_link(self, obj):
@@ -305,8 +364,7 @@ class RecordAdmin(_SchemaAwareAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         object_type = self.object_type_for(request)
-        return selectors.search_records(queryset, object_type=object_type,
-                                        term=search_term), False
+        return selectors.search_records(queryset, object_type=object_type, term=search_term), False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         object_type = self.object_type_for(request, obj)
@@ -321,11 +379,12 @@ class RecordAdmin(_SchemaAwareAdmin):
         for name, prop in schema.properties.items():
             if name in form.base_fields:
                 groups.setdefault(prop.group, []).append(name)
-        fieldsets = [(group.replace("information", " information").strip().capitalize(),
-                      {"fields": names}) for group, names in groups.items()]
+        fieldsets = [
+            (group.replace("information", " information").strip().capitalize(), {"fields": names})
+            for group, names in groups.items()
+        ]
         if obj is not None:
-            fieldsets.append(("Record", {"fields": self.readonly_fields,
-                                         "classes": ["collapse"]}))
+            fieldsets.append(("Record", {"fields": self.readonly_fields, "classes": ["collapse"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -336,37 +395,49 @@ class RecordAdmin(_SchemaAwareAdmin):
 
     @admin.display(description="last change of each property")
     def last_changes(self, obj):
-        rows = sorted(obj.property_changes.items(), key=lambda kv: kv[1].get("at", ""),
-                      reverse=True)
-        return format_html("<br>".join(f"{name}: {meta.get('at', '')[:19]} by {meta.get('source')}"
-                                       for name, meta in rows[:20])) if rows else "—"
+        rows = sorted(
+            obj.property_changes.items(), key=lambda kv: kv[1].get("at", ""), reverse=True
+        )
+        if not rows:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} by {}",
+            ((name, meta.get("at", "")[:19], meta.get("source")) for name, meta in rows[:20]),
+        )
 
     def save_model(self, request, obj, form, change):
         values = form.property_values()
         if change:
-            record_services.update_record(record=obj, properties=values, actor=request.user,
-                                          source=sources.USER)
+            record_services.update_record(
+                record=obj, properties=values, actor=request.user, source=sources.USER
+            )
         else:
-            created = record_services.create_record(object_type=form.schema.object_type,
-                                                    properties=values, actor=request.user,
-                                                    source=sources.USER)
+            created = record_services.create_record(
+                object_type=form.schema.object_type,
+                properties=values,
+                actor=request.user,
+                source=sources.USER,
+            )
             # The admin goes on with `obj` (messages, redirect): make it the saved record.
             obj.__dict__.update(created.__dict__)
             obj.object_type = created.object_type
 
-
     def has_delete_permission(self, request, obj=None):
         return False  # records go to the recycle bin (an action), never straight away
 
-    @admin.action(description="Move selected records to the recycle bin",
-                  permissions=["change"])
+    @admin.action(description="Move selected records to the recycle bin", permissions=["change"])
     def move_to_recycle_bin(self, request, queryset):
         object_type = self.object_type_for(request)
         ids = list(queryset.values_list("pk", flat=True))
-        count = record_services.archive_records(object_type=object_type, record_ids=ids,
-                                                actor=request.user, source=sources.USER)
-        self.message_user(request, f"Moved {count} records to the recycle bin; they can be "
-                          f"restored for {settings.CONCORD_RECYCLE_BIN_DAYS} days.")
+        count = record_services.archive_records(
+            object_type=object_type, record_ids=ids, actor=request.user, source=sources.USER
+        )
+        self.message_user(
+            request,
+            f"Moved {count} records to the recycle bin; they can be "
+            f"restored for {settings.CONCORD_RECYCLE_BIN_DAYS} days.",
+        )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is None and self.object_type_for(request) is None:
@@ -398,8 +469,9 @@ class RecycleBinAdmin(_SchemaAwareAdmin):
         object_type = self.object_type_for(request)
         ids = list(queryset.values_list("pk", flat=True))
         try:
-            count = record_services.restore_records(object_type=object_type, record_ids=ids,
-                                                    actor=request.user, source=sources.USER)
+            count = record_services.restore_records(
+                object_type=object_type, record_ids=ids, actor=request.user, source=sources.USER
+            )
         except CrmError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -417,12 +489,17 @@ class RecycleBinAdmin(_SchemaAwareAdmin):
 
 # --- associations and audit ---------------------------------------------------------------------
 
+
 @admin.register(Association)
 class AssociationAdmin(admin.ModelAdmin):
     list_display = ["from_record", "definition", "to_record", "created_at"]
     list_filter = ["definition"]
-    list_select_related = ["definition__from_object_type", "definition__to_object_type",
-                           "from_record__object_type", "to_record__object_type"]
+    list_select_related = [
+        "definition__from_object_type",
+        "definition__to_object_type",
+        "from_record__object_type",
+        "to_record__object_type",
+    ]
     raw_id_fields = ["from_record", "to_record"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -448,8 +525,12 @@ class AssociationAdmin(admin.ModelAdmin):
                         # checks types and limits exactly as the real write will.
                         with transaction.atomic():
                             association_services.associate(
-                                definition=definition, from_record=source, to_record=target,
-                                actor=request.user, source=sources.USER)
+                                definition=definition,
+                                from_record=source,
+                                to_record=target,
+                                actor=request.user,
+                                source=sources.USER,
+                            )
                             transaction.set_rollback(True)
                     except CrmError as exc:
                         raise ValidationError(exc.message) from None
@@ -459,15 +540,21 @@ class AssociationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         created = association_services.associate(
-            definition=obj.definition, from_record=obj.from_record, to_record=obj.to_record,
-            actor=request.user, source=sources.USER)
+            definition=obj.definition,
+            from_record=obj.from_record,
+            to_record=obj.to_record,
+            actor=request.user,
+            source=sources.USER,
+        )
         obj.pk, obj.created_at = created.pk, created.created_at
 
     @admin.action(description="Remove selected associations", permissions=["change"])
     def remove_selected(self, request, queryset):
         count = association_services.dissociate(
             associations=list(queryset.select_related("definition__from_object_type")),
-            actor=request.user, source=sources.USER)
+            actor=request.user,
+            source=sources.USER,
+        )
         self.message_user(request, f"Removed {count} associations.")
 
 
@@ -483,8 +570,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="target")
     def target_link(self, obj):
-        if obj.target_id and obj.object_type_id and obj.verb in (
-                "create", "update", "archive", "restore", "associate", "dissociate"):
+        if (
+            obj.target_id
+            and obj.object_type_id
+            and obj.verb in ("create", "update", "archive", "restore", "associate", "dissociate")
+        ):
             url = reverse("admin:crm_record_change", args=[obj.target_id])
             return format_html('<a href="{}">{}</a>', url, obj.target_repr or obj.target_id)
         return obj.target_repr or obj.target_id or ""

@@ -10,19 +10,37 @@ from crm.bulk_sql import insert_rows
 from crm.models import AuditEvent, ObjectType
 
 
-def record_audit(*, verb: str, source: str, actor=None, object_type: ObjectType | None = None,
-                 target_id: int | None = None, target_repr: str = "",
-                 detail: dict | None = None) -> AuditEvent:
+def record_audit(
+    *,
+    verb: str,
+    source: str,
+    actor=None,
+    object_type: ObjectType | None = None,
+    target_id: int | None = None,
+    target_repr: str = "",
+    detail: dict | None = None,
+) -> AuditEvent:
     """Write one audit event."""
     return AuditEvent.objects.create(
-        at=timezone.now(), actor=actor if _is_user(actor) else None, source=source, verb=verb,
-        object_type=object_type, target_id=target_id, target_repr=target_repr[:300],
+        at=timezone.now(),
+        actor=actor if _is_user(actor) else None,
+        source=source,
+        verb=verb,
+        object_type=object_type,
+        target_id=target_id,
+        target_repr=target_repr[:300],
         detail=detail or {},
     )
 
 
-def record_audit_many(*, verb: str, source: str, actor, object_type: ObjectType,
-                      targets: Iterable[tuple[int, str, dict]]) -> int:
+def record_audit_many(
+    *,
+    verb: str,
+    source: str,
+    actor,
+    object_type: ObjectType,
+    targets: Iterable[tuple[int, str, dict]],
+) -> int:
     """Write one audit event per (target id, target repr, detail), in bulk."""
     at = timezone.now()
     actor_id = actor.pk if _is_user(actor) else None
@@ -32,8 +50,16 @@ def record_audit_many(*, verb: str, source: str, actor, object_type: ObjectType,
     ]
     insert_rows(
         AuditEvent,
-        ["at", "actor_id", "source", "verb", "object_type_id", "target_id", "target_repr",
-         "detail"],
+        [
+            "at",
+            "actor_id",
+            "source",
+            "verb",
+            "object_type_id",
+            "target_id",
+            "target_repr",
+            "detail",
+        ],
         rows,
         json_columns={"detail"},
     )

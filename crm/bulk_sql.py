@@ -29,8 +29,13 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence],
-                *, json_columns: set[str] = frozenset()) -> None:
+def insert_rows(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    json_columns: set[str] = frozenset(),
+) -> None:
     """Insert rows (values in `columns` order) as fast as the database allows."""
     if not rows:
         return
@@ -53,8 +58,9 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     model.objects.bulk_create(objs, batch_size=500)
 
 
-def update_json_rows(model: type[models.Model], rows: Sequence[tuple[int, dict, dict, object]]
-                     ) -> None:
+def update_json_rows(
+    model: type[models.Model], rows: Sequence[tuple[int, dict, dict, object]]
+) -> None:
     """Set (properties, property_changes, updated_at) of records by id, in bulk."""
     if not rows:
         return
@@ -67,16 +73,23 @@ def update_json_rows(model: type[models.Model], rows: Sequence[tuple[int, dict, 
         )
         with connection.cursor() as cursor:
             for start in range(0, len(rows), 5000):
-                chunk = rows[start:start + 5000]
-                cursor.execute(sql, [
-                    [r[0] for r in chunk], [_JSON_DUMPS(r[1]) for r in chunk],
-                    [_JSON_DUMPS(r[2]) for r in chunk], [r[3] for r in chunk],
-                ])
+                chunk = rows[start : start + 5000]
+                cursor.execute(
+                    sql,
+                    [
+                        [r[0] for r in chunk],
+                        [_JSON_DUMPS(r[1]) for r in chunk],
+                        [_JSON_DUMPS(r[2]) for r in chunk],
+                        [r[3] for r in chunk],
+                    ],
+                )
         return
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {table} SET properties = %s, property_changes = %s, updated_at = %s "
             "WHERE id = %s",
-            [(_JSON_DUMPS(p), _JSON_DUMPS(c), connection.ops.adapt_datetimefield_value(u), pk)
-             for pk, p, c, u in rows],
+            [
+                (_JSON_DUMPS(p), _JSON_DUMPS(c), connection.ops.adapt_datetimefield_value(u), pk)
+                for pk, p, c, u in rows
+            ],
         )

@@ -12,8 +12,12 @@ from crm.services.records import RecordInput, write_records
 
 
 def _form_field(prop: Property, disabled: bool) -> forms.Field:
-    common = {"label": prop.label, "required": False, "disabled": disabled,
-              "help_text": prop.description or f"Internal name: {prop.name}"}
+    common = {
+        "label": prop.label,
+        "required": False,
+        "disabled": disabled,
+        "help_text": prop.description or f"Internal name: {prop.name}",
+    }
     options = [(o.value, o.label) for o in prop.options.all() if not o.hidden]
     match prop.type:
         case Property.Type.TEXTAREA:
@@ -23,13 +27,13 @@ def _form_field(prop: Property, disabled: bool) -> forms.Field:
         case Property.Type.ENUMERATION:
             return forms.ChoiceField(choices=[("", "—"), *options], **common)
         case Property.Type.MULTISELECT:
-            return forms.MultipleChoiceField(choices=options,
-                                             widget=forms.CheckboxSelectMultiple, **common)
+            return forms.MultipleChoiceField(
+                choices=options, widget=forms.CheckboxSelectMultiple, **common
+            )
         case Property.Type.DATE:
             return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
         case Property.Type.NUMBER:
-            return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-                                   **common)
+            return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
         case _:
             return forms.CharField(**common)
 
@@ -84,8 +88,11 @@ class RecordForm(forms.ModelForm):
             write_records(
                 object_type=self.schema.object_type,
                 inputs=[RecordInput(properties=self.property_values(), id=self.instance.pk)],
-                mode="update" if self.instance.pk else "create", actor=self.user,
-                source=sources.USER, dry_run=True)
+                mode="update" if self.instance.pk else "create",
+                actor=self.user,
+                source=sources.USER,
+                dry_run=True,
+            )
         except BatchValidationError as exc:
             for name, messages in exc.errors[0].items():
                 self.add_error(name if name in self.fields else None, messages)

@@ -18,20 +18,30 @@ NAME_VALIDATOR = RegexValidator(
 class ObjectType(models.Model):
     """A kind of CRM record: a standard one (contacts, companies, …) or a custom one."""
 
-    name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR],
-                            help_text="Internal name used in the API, e.g. contacts.")
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[NAME_VALIDATOR],
+        help_text="Internal name used in the API, e.g. contacts.",
+    )
     label_singular = models.CharField(max_length=100)
     label_plural = models.CharField(max_length=100)
     is_custom = models.BooleanField(default=True, editable=False)
     primary_property = models.CharField(
-        max_length=100, blank=True,
-        help_text="Property shown as the record's name, e.g. email for contacts.")
+        max_length=100,
+        blank=True,
+        help_text="Property shown as the record's name, e.g. email for contacts.",
+    )
     list_properties = models.JSONField(
-        default=list, blank=True,
-        help_text="Properties shown as columns in the admin record list, in order.")
+        default=list,
+        blank=True,
+        help_text="Properties shown as columns in the admin record list, in order.",
+    )
     search_properties = models.JSONField(
-        default=list, blank=True,
-        help_text="Properties the admin search box matches (emails exactly, others by prefix).")
+        default=list,
+        blank=True,
+        help_text="Properties the admin search box matches (emails exactly, others by prefix).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,27 +69,37 @@ class Property(models.Model):
 
     OPTION_TYPES = frozenset({Type.ENUMERATION, Type.MULTISELECT})
 
-    object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE,
-                                    related_name="property_definitions")
-    name = models.CharField(max_length=100, validators=[NAME_VALIDATOR],
-                            help_text="Internal name, used in the API and in backups.")
+    object_type = models.ForeignKey(
+        ObjectType, on_delete=models.CASCADE, related_name="property_definitions"
+    )
+    name = models.CharField(
+        max_length=100,
+        validators=[NAME_VALIDATOR],
+        help_text="Internal name, used in the API and in backups.",
+    )
     label = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     group = models.CharField(max_length=100, default="information")
     type = models.CharField(max_length=20, choices=Type.choices, default=Type.TEXT)
     display_order = models.IntegerField(default=0)
-    is_builtin = models.BooleanField(default=False, editable=False,
-                                     help_text="Created with the object type; cannot be deleted.")
+    is_builtin = models.BooleanField(
+        default=False, editable=False, help_text="Created with the object type; cannot be deleted."
+    )
     unique = models.BooleanField(
-        default=False, help_text="No two active records may share a value; usable as upsert key.")
+        default=False, help_text="No two active records may share a value; usable as upsert key."
+    )
     sensitive = models.BooleanField(
-        default=False, help_text="Holds sensitive data: shown only to users allowed to see it.")
+        default=False, help_text="Holds sensitive data: shown only to users allowed to see it."
+    )
     read_only = models.BooleanField(
-        default=False, help_text="Users and the API cannot write it; only Concord itself does.")
+        default=False, help_text="Users and the API cannot write it; only Concord itself does."
+    )
     restricted = models.BooleanField(
-        default=False, help_text="Only the chosen users and groups may view or edit it.")
-    restricted_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
-                                              related_name="+")
+        default=False, help_text="Only the chosen users and groups may view or edit it."
+    )
+    restricted_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+"
+    )
     restricted_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -88,8 +108,9 @@ class Property(models.Model):
         ordering = ["object_type", "group", "display_order", "name"]
         verbose_name_plural = "properties"
         constraints = [
-            models.UniqueConstraint(fields=["object_type", "name"],
-                                    name="crm_property_unique_name"),
+            models.UniqueConstraint(
+                fields=["object_type", "name"], name="crm_property_unique_name"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -112,8 +133,9 @@ class PropertyOption(models.Model):
     class Meta:
         ordering = ["display_order", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["property", "value"],
-                                    name="crm_propertyoption_unique_value"),
+            models.UniqueConstraint(
+                fields=["property", "value"], name="crm_propertyoption_unique_value"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,13 +157,20 @@ class Record(models.Model):
         indexes = [
             # The active-records list of one object type, newest first: the hot path of the
             # admin changelist and the API.
-            models.Index(fields=["object_type", "-id"], condition=Q(archived_at__isnull=True),
-                         name="crm_record_active_idx"),
-            models.Index(fields=["object_type", "archived_at"],
-                         condition=Q(archived_at__isnull=False), name="crm_record_archived_idx"),
+            models.Index(
+                fields=["object_type", "-id"],
+                condition=Q(archived_at__isnull=True),
+                name="crm_record_active_idx",
+            ),
+            models.Index(
+                fields=["object_type", "archived_at"],
+                condition=Q(archived_at__isnull=False),
+                name="crm_record_archived_idx",
+            ),
             # Lookups by email (search, upsert by email, the API filter) must not scan.
-            models.Index(KeyTransform("email", "properties"), "object_type",
-                         name="crm_record_email_idx"),
+            models.Index(
+                KeyTransform("email", "properties"), "object_type", name="crm_record_email_idx"
+            ),
         ]
         permissions = [("view_sensitive_values", "Can view and edit sensitive property values")]
 
@@ -175,20 +204,27 @@ class AssociationDefinition(models.Model):
 
     from_object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE, related_name="+")
     to_object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE, related_name="+")
-    label = models.CharField(max_length=100, blank=True,
-                             help_text="Blank for the unlabelled association.")
+    label = models.CharField(
+        max_length=100, blank=True, help_text="Blank for the unlabelled association."
+    )
     from_limit = models.PositiveIntegerField(
-        null=True, blank=True,
-        help_text="How many records of the target type one source record may have (blank: any).")
+        null=True,
+        blank=True,
+        help_text="How many records of the target type one source record may have (blank: any).",
+    )
     to_limit = models.PositiveIntegerField(
-        null=True, blank=True,
-        help_text="How many source records one target record may have (blank: any).")
+        null=True,
+        blank=True,
+        help_text="How many source records one target record may have (blank: any).",
+    )
 
     class Meta:
         ordering = ["from_object_type", "to_object_type", "label"]
         constraints = [
-            models.UniqueConstraint(fields=["from_object_type", "to_object_type", "label"],
-                                    name="crm_assocdef_unique_label"),
+            models.UniqueConstraint(
+                fields=["from_object_type", "to_object_type", "label"],
+                name="crm_assocdef_unique_label",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -199,16 +235,18 @@ class AssociationDefinition(models.Model):
 class Association(models.Model):
     """A labelled link from one record to another."""
 
-    definition = models.ForeignKey(AssociationDefinition, on_delete=models.CASCADE,
-                                   related_name="associations")
+    definition = models.ForeignKey(
+        AssociationDefinition, on_delete=models.CASCADE, related_name="associations"
+    )
     from_record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
     to_record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["definition", "from_record", "to_record"],
-                                    name="crm_association_unique"),
+            models.UniqueConstraint(
+                fields=["definition", "from_record", "to_record"], name="crm_association_unique"
+            ),
         ]
         indexes = [models.Index(fields=["to_record", "definition"], name="crm_assoc_to_idx")]
 
@@ -220,20 +258,23 @@ class AuditEvent(models.Model):
     """Who changed what: a user, the API, an integration, a restore or a sync property."""
 
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     source = models.CharField(max_length=100)
     verb = models.CharField(max_length=50)
-    object_type = models.ForeignKey(ObjectType, null=True, blank=True, on_delete=models.CASCADE,
-                                    related_name="+")
+    object_type = models.ForeignKey(
+        ObjectType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     target_id = models.BigIntegerField(null=True, blank=True)
     target_repr = models.CharField(max_length=300, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["object_type", "target_id", "-at"],
-                                name="crm_audit_target_idx")]
+        indexes = [
+            models.Index(fields=["object_type", "target_id", "-at"], name="crm_audit_target_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.verb} {self.target_repr or self.target_id} by {self.source}"

@@ -66,9 +66,9 @@ def _user_group_ids(user: User) -> set[int]:
 def load_schema(object_type: ObjectType) -> Schema:
     """Load every property of the object type with its options and restrictions."""
     props = list(
-        Property.objects.filter(object_type=object_type)
-        .prefetch_related(Prefetch("options", queryset=PropertyOption.objects.order_by(
-            "display_order", "pk")))
+        Property.objects.filter(object_type=object_type).prefetch_related(
+            Prefetch("options", queryset=PropertyOption.objects.order_by("display_order", "pk"))
+        )
     )
     properties = {p.name: p for p in props}
     specs = {
@@ -83,9 +83,11 @@ def load_schema(object_type: ObjectType) -> Schema:
     restricted = [p for p in props if p.restricted]
     if restricted:
         users = Property.restricted_users.through.objects.filter(
-            property__in=restricted).values_list("property__name", "user_id")
+            property__in=restricted
+        ).values_list("property__name", "user_id")
         groups = Property.restricted_groups.through.objects.filter(
-            property__in=restricted).values_list("property__name", "group_id")
+            property__in=restricted
+        ).values_list("property__name", "group_id")
         for name, user_id in users:
             schema._restricted_user_ids.setdefault(name, set()).add(user_id)
         for name, group_id in groups:

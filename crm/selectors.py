@@ -23,12 +23,16 @@ def list_object_types() -> QuerySet[ObjectType]:
 
 def list_records(*, object_type: ObjectType, archived: bool = False) -> QuerySet[Record]:
     """Active records (or those in the recycle bin) of one object type, newest first."""
-    return (Record.objects.filter(object_type=object_type, archived_at__isnull=not archived)
-            .select_related("object_type").order_by("-pk"))
+    return (
+        Record.objects.filter(object_type=object_type, archived_at__isnull=not archived)
+        .select_related("object_type")
+        .order_by("-pk")
+    )
 
 
-def filter_records_by_properties(queryset: QuerySet[Record], *, schema: Schema,
-                                 filters: Mapping[str, str], user=None) -> QuerySet[Record]:
+def filter_records_by_properties(
+    queryset: QuerySet[Record], *, schema: Schema, filters: Mapping[str, str], user=None
+) -> QuerySet[Record]:
     """Keep records whose properties equal the given values (coerced by type).
 
     Raises CrmError naming the property for an unknown property, a value of the wrong type, or a
@@ -57,8 +61,9 @@ def filter_records_by_properties(queryset: QuerySet[Record], *, schema: Schema,
     return queryset
 
 
-def search_records(queryset: QuerySet[Record], *, object_type: ObjectType,
-                   term: str) -> QuerySet[Record]:
+def search_records(
+    queryset: QuerySet[Record], *, object_type: ObjectType, term: str
+) -> QuerySet[Record]:
     """The admin search box: an email matches exactly (indexed), other terms by prefix."""
     term = term.strip()
     if not term:
@@ -77,8 +82,11 @@ def search_records(queryset: QuerySet[Record], *, object_type: ObjectType,
 def list_associations(*, record: Record | None = None) -> QuerySet[Association]:
     """Associations, optionally those touching one record, with both ends and labels joined."""
     queryset = Association.objects.select_related(
-        "definition__from_object_type", "definition__to_object_type",
-        "from_record__object_type", "to_record__object_type").order_by("-pk")
+        "definition__from_object_type",
+        "definition__to_object_type",
+        "from_record__object_type",
+        "to_record__object_type",
+    ).order_by("-pk")
     if record is not None:
         queryset = queryset.filter(Q(from_record=record) | Q(to_record=record))
     return queryset

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-USER = "user"          # a person in the admin
-API = "api"            # an integrator through the REST API
-SYSTEM = "system"      # Concord itself (demo seeding, purges)
+USER = "user"  # a person in the admin
+API = "api"  # an integrator through the REST API
+SYSTEM = "system"  # Concord itself (demo seeding, purges)
 IMPORT = "import"
 
 _SOURCE_RE = re.compile(r"^(user|api|system|import|(integration|restore|sync_property):\d+)$")

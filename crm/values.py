@@ -138,7 +138,8 @@ def _multiselect(spec: PropertySpec, raw: object) -> list[str] | None:
         items = raw
     else:
         raise InvalidValue(
-            f"expected a list of options or a ';'-separated string, got {_kind(raw)}")
+            f"expected a list of options or a ';'-separated string, got {_kind(raw)}"
+        )
     values: list[str] = []
     for item in items:
         if not isinstance(item, str):
@@ -188,8 +189,14 @@ def _url(spec: PropertySpec, raw: object) -> str:
 
 
 def _kind(raw: object) -> str:
-    return {bool: "a boolean", dict: "an object", list: "a list", int: "a number",
-            float: "a number", str: "text"}.get(type(raw), type(raw).__name__)
+    return {
+        bool: "a boolean",
+        dict: "an object",
+        list: "a list",
+        int: "a number",
+        float: "a number",
+        str: "text",
+    }.get(type(raw), type(raw).__name__)
 
 
 def _list(options: Iterable[str]) -> str:

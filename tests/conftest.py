@@ -28,10 +28,12 @@ def pytest_collection_modifyitems(config, items):
     has_redis = bool(os.environ.get("REDIS_URL"))
     reasons = {
         "postgres": None if has_pg else "needs PostgreSQL: set DATABASE_URL",
-        "worker": None if (has_pg and has_redis) else
-        "needs a real Celery worker: set DATABASE_URL (PostgreSQL) and REDIS_URL",
-        "browser": None if Path(CHROMIUM).exists() else
-        "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+        "worker": None
+        if (has_pg and has_redis)
+        else "needs a real Celery worker: set DATABASE_URL (PostgreSQL) and REDIS_URL",
+        "browser": None
+        if Path(CHROMIUM).exists()
+        else "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
     }
     for item in items:
         for marker, reason in reasons.items():
@@ -114,10 +116,29 @@ def celery_worker_process(transactional_db, settings):
     env = {**os.environ, "DATABASE_URL": url, "CONCORD_EAGER_TASKS": "0"}
     queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--concurrency=1", "-Q", queue, "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "-l", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     from config.celery import app
 
@@ -131,6 +152,14 @@ def celery_worker_process(transactional_db, settings):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        # The server may not have noticed the worker's connection close yet; the test
+        # database is dropped next, which any open session would block.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [db_name],
+            )
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):

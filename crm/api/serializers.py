@@ -13,8 +13,14 @@ from crm.schema import Schema
 class ObjectTypeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ObjectType
-        fields = ["name", "label_singular", "label_plural", "is_custom", "primary_property",
-                  "created_at"]
+        fields = [
+            "name",
+            "label_singular",
+            "label_plural",
+            "is_custom",
+            "primary_property",
+            "created_at",
+        ]
         read_only_fields = ["is_custom", "primary_property", "created_at"]
         extra_kwargs = {"name": {"validators": []}}
 
@@ -31,9 +37,23 @@ class PropertySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Property
-        fields = ["name", "label", "description", "group", "type", "options", "display_order",
-                  "unique", "sensitive", "read_only", "restricted", "is_builtin", "object_type",
-                  "created_at", "updated_at"]
+        fields = [
+            "name",
+            "label",
+            "description",
+            "group",
+            "type",
+            "options",
+            "display_order",
+            "unique",
+            "sensitive",
+            "read_only",
+            "restricted",
+            "is_builtin",
+            "object_type",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["is_builtin", "created_at", "updated_at"]
         # Uniqueness and names are the service's to check, with its own messages.
         extra_kwargs = {"name": {"validators": []}}
@@ -51,7 +71,8 @@ class RecordSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     object_type = serializers.CharField(source="object_type.name", read_only=True)
     properties = serializers.DictField(
-        help_text="Property values by internal name. On writes, null or \"\" clears a value.")
+        help_text='Property values by internal name. On writes, null or "" clears a value.'
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     archived = serializers.SerializerMethodField()
@@ -69,7 +90,8 @@ class RecordSerializer(serializers.Serializer):
             self.context["visible_names"] = visible
         wanted = self.context.get("wanted_names")
         data["properties"] = {
-            name: value for name, value in record.properties.items()
+            name: value
+            for name, value in record.properties.items()
             if name in visible and (wanted is None or name in wanted)
         }
         return data
@@ -83,10 +105,13 @@ class BatchInputSerializer(serializers.Serializer):
 class BatchRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["create", "update", "upsert"])
     id_property = serializers.CharField(
-        required=False, help_text="For upserts: the unique property that matches records "
-        "(e.g. email). Without it, inputs with an id update and the others create.")
+        required=False,
+        help_text="For upserts: the unique property that matches records "
+        "(e.g. email). Without it, inputs with an id update and the others create.",
+    )
     all_or_none = serializers.BooleanField(
-        default=True, help_text="If true, one invalid input refuses the whole batch.")
+        default=True, help_text="If true, one invalid input refuses the whole batch."
+    )
     inputs = BatchInputSerializer(many=True)
 
     def validate_inputs(self, inputs):
@@ -95,15 +120,15 @@ class BatchRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError("at least one input is required")
         if len(inputs) > limit:
             raise serializers.ValidationError(
-                f"{len(inputs)} inputs; a batch takes at most {limit}")
+                f"{len(inputs)} inputs; a batch takes at most {limit}"
+            )
         return inputs
 
 
 class BatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     id = serializers.IntegerField(allow_null=True)
-    action = serializers.ChoiceField(choices=["created", "updated", "unchanged"],
-                                     allow_null=True)
+    action = serializers.ChoiceField(choices=["created", "updated", "unchanged"], allow_null=True)
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
@@ -126,15 +151,23 @@ class AssociationDefinitionSerializer(serializers.ModelSerializer):
 
 class AssociationSerializer(serializers.ModelSerializer):
     label = serializers.CharField(source="definition.label", read_only=True)
-    from_object_type = serializers.CharField(source="definition.from_object_type.name",
-                                             read_only=True)
-    to_object_type = serializers.CharField(source="definition.to_object_type.name",
-                                           read_only=True)
+    from_object_type = serializers.CharField(
+        source="definition.from_object_type.name", read_only=True
+    )
+    to_object_type = serializers.CharField(source="definition.to_object_type.name", read_only=True)
 
     class Meta:
         model = Association
-        fields = ["id", "definition", "label", "from_record", "to_record", "from_object_type",
-                  "to_object_type", "created_at"]
+        fields = [
+            "id",
+            "definition",
+            "label",
+            "from_record",
+            "to_record",
+            "from_object_type",
+            "to_object_type",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -142,12 +175,16 @@ class AssociationCreateSerializer(serializers.Serializer):
     from_record = serializers.IntegerField(min_value=1)
     to_record = serializers.IntegerField(min_value=1)
     definition = serializers.IntegerField(
-        required=False, min_value=1,
-        help_text="The association definition's id; or give `label` instead.")
+        required=False,
+        min_value=1,
+        help_text="The association definition's id; or give `label` instead.",
+    )
     label = serializers.CharField(
-        required=False, allow_blank=True,
-        help_text="The label (\"\" for unlabelled); the definition is found by the records' "
-        "object types.")
+        required=False,
+        allow_blank=True,
+        help_text='The label ("" for unlabelled); the definition is found by the records\' '
+        "object types.",
+    )
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -156,5 +193,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "at", "actor", "source", "verb", "object_type", "target_id",
-                  "target_repr", "detail"]
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "source",
+            "verb",
+            "object_type",
+            "target_id",
+            "target_repr",
+            "detail",
+        ]

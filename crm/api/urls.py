@@ -6,12 +6,17 @@ from crm.api import views
 
 router = DefaultRouter()
 router.register("object-types", views.ObjectTypeViewSet, basename="object-type")
-router.register(r"object-types/(?P<object_type>[a-z][a-z0-9_]*)/properties",
-                views.PropertyViewSet, basename="property")
-router.register(r"objects/(?P<object_type>[a-z][a-z0-9_]*)/records", views.RecordViewSet,
-                basename="record")
-router.register("association-definitions", views.AssociationDefinitionViewSet,
-                basename="association-definition")
+router.register(
+    r"object-types/(?P<object_type>[a-z][a-z0-9_]*)/properties",
+    views.PropertyViewSet,
+    basename="property",
+)
+router.register(
+    r"objects/(?P<object_type>[a-z][a-z0-9_]*)/records", views.RecordViewSet, basename="record"
+)
+router.register(
+    "association-definitions", views.AssociationDefinitionViewSet, basename="association-definition"
+)
 router.register("associations", views.AssociationViewSet, basename="association")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 

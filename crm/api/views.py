@@ -47,8 +47,12 @@ class IsStaffOrReadOnly(BasePermission):
         return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
 
 
-class ObjectTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                        mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ObjectTypeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Object types: the standard ones and custom ones staff create."""
 
     serializer_class = s.ObjectTypeSerializer
@@ -62,8 +66,12 @@ class ObjectTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = schema_services.create_object_type(
-            name=data["name"], label_singular=data["label_singular"],
-            label_plural=data["label_plural"], actor=self.request.user, source=sources.API)
+            name=data["name"],
+            label_singular=data["label_singular"],
+            label_plural=data["label_plural"],
+            actor=self.request.user,
+            source=sources.API,
+        )
 
 
 class PropertyViewSet(viewsets.ModelViewSet):
@@ -83,27 +91,39 @@ class PropertyViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no object type
             return Property.objects.none()
-        return (self.get_object_type().property_definitions
-                .select_related("object_type").prefetch_related("options"))
+        return (
+            self.get_object_type()
+            .property_definitions.select_related("object_type")
+            .prefetch_related("options")
+        )
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         options = data.pop("options", [])
         serializer.instance = schema_services.create_property(
-            object_type=self.get_object_type(), name=data.pop("name"), label=data.pop("label"),
-            type=data.pop("type", "text"), options=options, actor=self.request.user,
-            source=sources.API, **data)
+            object_type=self.get_object_type(),
+            name=data.pop("name"),
+            label=data.pop("label"),
+            type=data.pop("type", "text"),
+            options=options,
+            actor=self.request.user,
+            source=sources.API,
+            **data,
+        )
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         options = data.pop("options", None)
         serializer.instance = schema_services.update_property(
-            prop=serializer.instance, changes=data, options=options, actor=self.request.user,
-            source=sources.API)
+            prop=serializer.instance,
+            changes=data,
+            options=options,
+            actor=self.request.user,
+            source=sources.API,
+        )
 
     def perform_destroy(self, instance):
-        schema_services.delete_property(prop=instance, actor=self.request.user,
-                                        source=sources.API)
+        schema_services.delete_property(prop=instance, actor=self.request.user, source=sources.API)
 
 
 class RecordFilter(filters.FilterSet):
@@ -118,12 +138,20 @@ class RecordFilter(filters.FilterSet):
 
 
 RECORD_LIST_PARAMETERS = [
-    OpenApiParameter("property.<name>", OpenApiTypes.STR, description=(
-        "Keep records whose property equals the value (coerced by the property's type; "
-        "empty matches records without a value), e.g. `property.email=ada@example.com`. "
-        "Repeat for several properties.")),
-    OpenApiParameter("properties", OpenApiTypes.STR, description=(
-        "Comma-separated property names to return (default: all you may see).")),
+    OpenApiParameter(
+        "property.<name>",
+        OpenApiTypes.STR,
+        description=(
+            "Keep records whose property equals the value (coerced by the property's type; "
+            "empty matches records without a value), e.g. `property.email=ada@example.com`. "
+            "Repeat for several properties."
+        ),
+    ),
+    OpenApiParameter(
+        "properties",
+        OpenApiTypes.STR,
+        description=("Comma-separated property names to return (default: all you may see)."),
+    ),
     OpenApiParameter("archived", OpenApiTypes.BOOL, description="List the recycle bin."),
 ]
 
@@ -159,22 +187,26 @@ class RecordViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no object type
             return Record.objects.none()
-        archived = (self.action in ("list", "retrieve", "restore")
-                    and self.request.query_params.get("archived") in ("1", "true"))
+        archived = self.action in ("list", "retrieve", "restore") and self.request.query_params.get(
+            "archived"
+        ) in ("1", "true")
         if self.action == "restore":
             archived = True
         queryset = selectors.list_records(object_type=self.get_object_type(), archived=archived)
         if self.action == "list":
             property_filters = {
-                key[len(PROPERTY_FILTER_PREFIX):]: value
+                key[len(PROPERTY_FILTER_PREFIX) :]: value
                 for key, value in self.request.query_params.items()
                 if key.startswith(PROPERTY_FILTER_PREFIX)
             }
             if property_filters:
                 try:
                     queryset = selectors.filter_records_by_properties(
-                        queryset, schema=self.get_schema(), filters=property_filters,
-                        user=self.request.user)
+                        queryset,
+                        schema=self.get_schema(),
+                        filters=property_filters,
+                        user=self.request.user,
+                    )
                 except CrmError as exc:
                     raise ValidationError({"detail": exc.message}) from None
         return queryset
@@ -183,8 +215,11 @@ class RecordViewSet(viewsets.ModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         record = record_services.create_record(
-            object_type=self.get_object_type(), properties=serializer.validated_data["properties"],
-            actor=request.user, source=sources.API)
+            object_type=self.get_object_type(),
+            properties=serializer.validated_data["properties"],
+            actor=request.user,
+            source=sources.API,
+        )
         return Response(self.get_serializer(record).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
@@ -192,22 +227,30 @@ class RecordViewSet(viewsets.ModelViewSet):
         serializer = self.get_serializer(record, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         properties = serializer.validated_data.get("properties", {})
-        record = record_services.update_record(record=record, properties=properties,
-                                               actor=request.user, source=sources.API)
+        record = record_services.update_record(
+            record=record, properties=properties, actor=request.user, source=sources.API
+        )
         return Response(self.get_serializer(record).data)
 
     def perform_destroy(self, instance):
-        record_services.archive_records(object_type=instance.object_type,
-                                        record_ids=[instance.pk], actor=self.request.user,
-                                        source=sources.API)
+        record_services.archive_records(
+            object_type=instance.object_type,
+            record_ids=[instance.pk],
+            actor=self.request.user,
+            source=sources.API,
+        )
 
     @extend_schema(request=None, responses=s.RecordSerializer)
     @action(detail=True, methods=["post"])
     def restore(self, request, *args, **kwargs):
         """Bring a record back from the recycle bin."""
         record = self.get_object()
-        record_services.restore_records(object_type=record.object_type, record_ids=[record.pk],
-                                        actor=request.user, source=sources.API)
+        record_services.restore_records(
+            object_type=record.object_type,
+            record_ids=[record.pk],
+            actor=request.user,
+            source=sources.API,
+        )
         record.refresh_from_db()
         return Response(self.get_serializer(record).data)
 
@@ -222,14 +265,23 @@ class RecordViewSet(viewsets.ModelViewSet):
             raise ValidationError({"inputs": ["every input of an update needs an id"]})
         result = record_services.write_records(
             object_type=self.get_object_type(),
-            inputs=[record_services.RecordInput(properties=i["properties"], id=i.get("id"))
-                    for i in data["inputs"]],
-            mode=data["action"], id_property=data.get("id_property"),
-            all_or_none=data["all_or_none"], actor=request.user, source=sources.API)
+            inputs=[
+                record_services.RecordInput(properties=i["properties"], id=i.get("id"))
+                for i in data["inputs"]
+            ],
+            mode=data["action"],
+            id_property=data.get("id_property"),
+            all_or_none=data["all_or_none"],
+            actor=request.user,
+            source=sources.API,
+        )
         body = {
-            "results": [{"index": i.index, "id": i.id, "action": i.action, "errors": i.errors}
-                        for i in result.items],
-            "created": result.count("created"), "updated": result.count("updated"),
+            "results": [
+                {"index": i.index, "id": i.id, "action": i.action, "errors": i.errors}
+                for i in result.items
+            ],
+            "created": result.count("created"),
+            "updated": result.count("updated"),
             "unchanged": result.count("unchanged"),
             "failed": sum(1 for i in result.items if i.errors),
         }
@@ -257,9 +309,13 @@ class AssociationFilter(filters.FilterSet):
         return queryset.filter(Q(from_record_id=value) | Q(to_record_id=value))
 
 
-class AssociationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                         mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                         viewsets.GenericViewSet):
+class AssociationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """Labelled links between records."""
 
     serializer_class = s.AssociationSerializer
@@ -274,22 +330,28 @@ class AssociationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         serializer = s.AssociationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        records = {r.pk: r for r in Record.objects.filter(
-            pk__in=[data["from_record"], data["to_record"]])}
+        records = {
+            r.pk: r for r in Record.objects.filter(pk__in=[data["from_record"], data["to_record"]])
+        }
         from_record, to_record = records.get(data["from_record"]), records.get(data["to_record"])
         if from_record is None or to_record is None:
             missing = data["from_record"] if from_record is None else data["to_record"]
             raise AssociationError(f"record {missing} does not exist")
         definition = _find_definition(data, from_record, to_record)
         association = association_services.associate(
-            definition=definition, from_record=from_record, to_record=to_record,
-            actor=request.user, source=sources.API)
+            definition=definition,
+            from_record=from_record,
+            to_record=to_record,
+            actor=request.user,
+            source=sources.API,
+        )
         association = self.get_queryset().get(pk=association.pk)
         return Response(self.get_serializer(association).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        association_services.dissociate(associations=[instance], actor=self.request.user,
-                                        source=sources.API)
+        association_services.dissociate(
+            associations=[instance], actor=self.request.user, source=sources.API
+        )
 
 
 def _find_definition(data, from_record: Record, to_record: Record) -> AssociationDefinition:
@@ -301,11 +363,14 @@ def _find_definition(data, from_record: Record, to_record: Record) -> Associatio
     label = data.get("label", "")
     definition = AssociationDefinition.objects.filter(
         from_object_type_id=from_record.object_type_id,
-        to_object_type_id=to_record.object_type_id, label=label).first()
+        to_object_type_id=to_record.object_type_id,
+        label=label,
+    ).first()
     if definition is None:
         raise AssociationError(
             f"no association{f' labelled {label!r}' if label else ''} is defined from "
-            f"record {from_record.pk}'s object type to record {to_record.pk}'s")
+            f"record {from_record.pk}'s object type to record {to_record.pk}'s"
+        )
     return definition
 
 

@@ -8,172 +8,436 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ObjectType',
+            name="ObjectType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Internal name used in the API, e.g. contacts.', max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_]{0,99}$', 'Use lowercase letters, digits and underscores, starting with a letter.')])),
-                ('label_singular', models.CharField(max_length=100)),
-                ('label_plural', models.CharField(max_length=100)),
-                ('is_custom', models.BooleanField(default=True, editable=False)),
-                ('primary_property', models.CharField(blank=True, help_text="Property shown as the record's name, e.g. email for contacts.", max_length=100)),
-                ('list_properties', models.JSONField(blank=True, default=list, help_text='Properties shown as columns in the admin record list, in order.')),
-                ('search_properties', models.JSONField(blank=True, default=list, help_text='Properties the admin search box matches (emails exactly, others by prefix).')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="Internal name used in the API, e.g. contacts.",
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9_]{0,99}$",
+                                "Use lowercase letters, digits and underscores, starting with a letter.",
+                            )
+                        ],
+                    ),
+                ),
+                ("label_singular", models.CharField(max_length=100)),
+                ("label_plural", models.CharField(max_length=100)),
+                ("is_custom", models.BooleanField(default=True, editable=False)),
+                (
+                    "primary_property",
+                    models.CharField(
+                        blank=True,
+                        help_text="Property shown as the record's name, e.g. email for contacts.",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "list_properties",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Properties shown as columns in the admin record list, in order.",
+                    ),
+                ),
+                (
+                    "search_properties",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Properties the admin search box matches (emails exactly, others by prefix).",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['is_custom', 'label_plural'],
+                "ordering": ["is_custom", "label_plural"],
             },
         ),
         migrations.CreateModel(
-            name='AssociationDefinition',
+            name="AssociationDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(blank=True, help_text='Blank for the unlabelled association.', max_length=100)),
-                ('from_limit', models.PositiveIntegerField(blank=True, help_text='How many records of the target type one source record may have (blank: any).', null=True)),
-                ('to_limit', models.PositiveIntegerField(blank=True, help_text='How many source records one target record may have (blank: any).', null=True)),
-                ('from_object_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.objecttype')),
-                ('to_object_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.objecttype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "label",
+                    models.CharField(
+                        blank=True,
+                        help_text="Blank for the unlabelled association.",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "from_limit",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="How many records of the target type one source record may have (blank: any).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "to_limit",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="How many source records one target record may have (blank: any).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "from_object_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.objecttype",
+                    ),
+                ),
+                (
+                    "to_object_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.objecttype",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['from_object_type', 'to_object_type', 'label'],
+                "ordering": ["from_object_type", "to_object_type", "label"],
             },
         ),
         migrations.CreateModel(
-            name='Property',
+            name="Property",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Internal name, used in the API and in backups.', max_length=100, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_]{0,99}$', 'Use lowercase letters, digits and underscores, starting with a letter.')])),
-                ('label', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('group', models.CharField(default='information', max_length=100)),
-                ('type', models.CharField(choices=[('text', 'Single-line text'), ('textarea', 'Multi-line text'), ('number', 'Number'), ('boolean', 'Boolean'), ('date', 'Date'), ('datetime', 'Date and time'), ('enumeration', 'Dropdown select'), ('multiselect', 'Multiple checkboxes'), ('email', 'Email'), ('phone', 'Phone number'), ('url', 'URL')], default='text', max_length=20)),
-                ('display_order', models.IntegerField(default=0)),
-                ('is_builtin', models.BooleanField(default=False, editable=False, help_text='Created with the object type; cannot be deleted.')),
-                ('unique', models.BooleanField(default=False, help_text='No two active records may share a value; usable as upsert key.')),
-                ('sensitive', models.BooleanField(default=False, help_text='Holds sensitive data: shown only to users allowed to see it.')),
-                ('read_only', models.BooleanField(default=False, help_text='Users and the API cannot write it; only Concord itself does.')),
-                ('restricted', models.BooleanField(default=False, help_text='Only the chosen users and groups may view or edit it.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('object_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='property_definitions', to='crm.objecttype')),
-                ('restricted_groups', models.ManyToManyField(blank=True, related_name='+', to='auth.group')),
-                ('restricted_users', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="Internal name, used in the API and in backups.",
+                        max_length=100,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9_]{0,99}$",
+                                "Use lowercase letters, digits and underscores, starting with a letter.",
+                            )
+                        ],
+                    ),
+                ),
+                ("label", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("group", models.CharField(default="information", max_length=100)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("text", "Single-line text"),
+                            ("textarea", "Multi-line text"),
+                            ("number", "Number"),
+                            ("boolean", "Boolean"),
+                            ("date", "Date"),
+                            ("datetime", "Date and time"),
+                            ("enumeration", "Dropdown select"),
+                            ("multiselect", "Multiple checkboxes"),
+                            ("email", "Email"),
+                            ("phone", "Phone number"),
+                            ("url", "URL"),
+                        ],
+                        default="text",
+                        max_length=20,
+                    ),
+                ),
+                ("display_order", models.IntegerField(default=0)),
+                (
+                    "is_builtin",
+                    models.BooleanField(
+                        default=False,
+                        editable=False,
+                        help_text="Created with the object type; cannot be deleted.",
+                    ),
+                ),
+                (
+                    "unique",
+                    models.BooleanField(
+                        default=False,
+                        help_text="No two active records may share a value; usable as upsert key.",
+                    ),
+                ),
+                (
+                    "sensitive",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Holds sensitive data: shown only to users allowed to see it.",
+                    ),
+                ),
+                (
+                    "read_only",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Users and the API cannot write it; only Concord itself does.",
+                    ),
+                ),
+                (
+                    "restricted",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Only the chosen users and groups may view or edit it.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "object_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="property_definitions",
+                        to="crm.objecttype",
+                    ),
+                ),
+                (
+                    "restricted_groups",
+                    models.ManyToManyField(blank=True, related_name="+", to="auth.group"),
+                ),
+                (
+                    "restricted_users",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'properties',
-                'ordering': ['object_type', 'group', 'display_order', 'name'],
+                "verbose_name_plural": "properties",
+                "ordering": ["object_type", "group", "display_order", "name"],
             },
         ),
         migrations.CreateModel(
-            name='PropertyOption',
+            name="PropertyOption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.CharField(max_length=200)),
-                ('label', models.CharField(max_length=200)),
-                ('display_order', models.IntegerField(default=0)),
-                ('hidden', models.BooleanField(default=False, help_text='Kept for old values; not offered.')),
-                ('property', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='options', to='crm.property')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value", models.CharField(max_length=200)),
+                ("label", models.CharField(max_length=200)),
+                ("display_order", models.IntegerField(default=0)),
+                (
+                    "hidden",
+                    models.BooleanField(
+                        default=False, help_text="Kept for old values; not offered."
+                    ),
+                ),
+                (
+                    "property",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="options",
+                        to="crm.property",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['display_order', 'pk'],
+                "ordering": ["display_order", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Record',
+            name="Record",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('property_changes', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('updated_at', models.DateTimeField(db_index=True)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('object_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='records', to='crm.objecttype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                ("property_changes", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("updated_at", models.DateTimeField(db_index=True)),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "object_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="records",
+                        to="crm.objecttype",
+                    ),
+                ),
             ],
             options={
-                'permissions': [('view_sensitive_values', 'Can view and edit sensitive property values')],
+                "permissions": [
+                    ("view_sensitive_values", "Can view and edit sensitive property values")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Association',
+            name="Association",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('definition', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='associations', to='crm.associationdefinition')),
-                ('from_record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.record')),
-                ('to_record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.record')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "definition",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="associations",
+                        to="crm.associationdefinition",
+                    ),
+                ),
+                (
+                    "from_record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.record",
+                    ),
+                ),
+                (
+                    "to_record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.record",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ArchivedRecord',
-            fields=[
-            ],
+            name="ArchivedRecord",
+            fields=[],
             options={
-                'verbose_name': 'recycle bin record',
-                'verbose_name_plural': 'recycle bin',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "recycle bin record",
+                "verbose_name_plural": "recycle bin",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('crm.record',),
+            bases=("crm.record",),
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True)),
-                ('source', models.CharField(max_length=100)),
-                ('verb', models.CharField(max_length=50)),
-                ('target_id', models.BigIntegerField(blank=True, null=True)),
-                ('target_repr', models.CharField(blank=True, max_length=300)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('object_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.objecttype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                ("source", models.CharField(max_length=100)),
+                ("verb", models.CharField(max_length=50)),
+                ("target_id", models.BigIntegerField(blank=True, null=True)),
+                ("target_repr", models.CharField(blank=True, max_length=300)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "object_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.objecttype",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['object_type', 'target_id', '-at'], name='crm_audit_target_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["object_type", "target_id", "-at"], name="crm_audit_target_idx"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='associationdefinition',
-            constraint=models.UniqueConstraint(fields=('from_object_type', 'to_object_type', 'label'), name='crm_assocdef_unique_label'),
+            model_name="associationdefinition",
+            constraint=models.UniqueConstraint(
+                fields=("from_object_type", "to_object_type", "label"),
+                name="crm_assocdef_unique_label",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='property',
-            constraint=models.UniqueConstraint(fields=('object_type', 'name'), name='crm_property_unique_name'),
+            model_name="property",
+            constraint=models.UniqueConstraint(
+                fields=("object_type", "name"), name="crm_property_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='propertyoption',
-            constraint=models.UniqueConstraint(fields=('property', 'value'), name='crm_propertyoption_unique_value'),
+            model_name="propertyoption",
+            constraint=models.UniqueConstraint(
+                fields=("property", "value"), name="crm_propertyoption_unique_value"
+            ),
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=models.Index(condition=models.Q(('archived_at__isnull', True)), fields=['object_type', '-id'], name='crm_record_active_idx'),
+            model_name="record",
+            index=models.Index(
+                condition=models.Q(("archived_at__isnull", True)),
+                fields=["object_type", "-id"],
+                name="crm_record_active_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=models.Index(condition=models.Q(('archived_at__isnull', False)), fields=['object_type', 'archived_at'], name='crm_record_archived_idx'),
+            model_name="record",
+            index=models.Index(
+                condition=models.Q(("archived_at__isnull", False)),
+                fields=["object_type", "archived_at"],
+                name="crm_record_archived_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=models.Index(django.db.models.fields.json.KeyTransform('email', 'properties'), models.F('object_type'), name='crm_record_email_idx'),
+            model_name="record",
+            index=models.Index(
+                django.db.models.fields.json.KeyTransform("email", "properties"),
+                models.F("object_type"),
+                name="crm_record_email_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='association',
-            index=models.Index(fields=['to_record', 'definition'], name='crm_assoc_to_idx'),
+            model_name="association",
+            index=models.Index(fields=["to_record", "definition"], name="crm_assoc_to_idx"),
         ),
         migrations.AddConstraint(
-            model_name='association',
-            constraint=models.UniqueConstraint(fields=('definition', 'from_record', 'to_record'), name='crm_association_unique'),
+            model_name="association",
+            constraint=models.UniqueConstraint(
+                fields=("definition", "from_record", "to_record"), name="crm_association_unique"
+            ),
         ),
     ]

@@ -9,10 +9,11 @@ def schedule(apps, schema_editor):
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="15", hour="3", day_of_week="*", day_of_month="*", month_of_year="*",
-        timezone="UTC")
+        minute="15", hour="3", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
+    )
     PeriodicTask.objects.get_or_create(
-        name=TASK_NAME, defaults={"task": "crm.purge_recycle_bin", "crontab": crontab})
+        name=TASK_NAME, defaults={"task": "crm.purge_recycle_bin", "crontab": crontab}
+    )
 
 
 def unschedule(apps, schema_editor):

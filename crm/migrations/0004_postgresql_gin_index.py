@@ -12,7 +12,8 @@ def create(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
             f"CREATE INDEX IF NOT EXISTS {INDEX} ON crm_record "
-            "USING gin (properties jsonb_path_ops)")
+            "USING gin (properties jsonb_path_ops)"
+        )
 
 
 def drop(apps, schema_editor):

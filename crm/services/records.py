@@ -61,25 +61,41 @@ class WriteResult:
 
 # --- public services ------------------------------------------------------------------------
 
-def create_record(*, object_type: ObjectType, properties: Mapping[str, object], actor=None,
-                  source: str) -> Record:
+
+def create_record(
+    *, object_type: ObjectType, properties: Mapping[str, object], actor=None, source: str
+) -> Record:
     """Create one record; raises RecordValidationError naming each bad property."""
     result = _write_one(object_type, RecordInput(properties=properties), "create", actor, source)
     return Record.objects.select_related("object_type").get(pk=result.id)
 
 
-def update_record(*, record: Record, properties: Mapping[str, object], actor=None,
-                  source: str) -> Record:
+def update_record(
+    *, record: Record, properties: Mapping[str, object], actor=None, source: str
+) -> Record:
     """Update some properties of one record (a None or "" value clears a property)."""
-    _write_one(record.object_type, RecordInput(properties=properties, id=record.pk), "update",
-               actor, source)
+    _write_one(
+        record.object_type,
+        RecordInput(properties=properties, id=record.pk),
+        "update",
+        actor,
+        source,
+    )
     record.refresh_from_db(fields=["properties", "property_changes", "updated_at"])
     return record
 
 
-def write_records(*, object_type: ObjectType, inputs: Sequence[RecordInput], mode: Mode,
-                  id_property: str | None = None, actor=None, source: str,
-                  all_or_none: bool = True, dry_run: bool = False) -> WriteResult:
+def write_records(
+    *,
+    object_type: ObjectType,
+    inputs: Sequence[RecordInput],
+    mode: Mode,
+    id_property: str | None = None,
+    actor=None,
+    source: str,
+    all_or_none: bool = True,
+    dry_run: bool = False,
+) -> WriteResult:
     """Create, update or upsert many records of one object type.
 
     Upserts match existing records by `id` or, with `id_property`, by that unique property
@@ -101,52 +117,86 @@ def write_records(*, object_type: ObjectType, inputs: Sequence[RecordInput], mod
     return WriteResult(items=plan.items)
 
 
-def archive_records(*, object_type: ObjectType, record_ids: Sequence[int], actor=None,
-                    source: str) -> int:
+def archive_records(
+    *, object_type: ObjectType, record_ids: Sequence[int], actor=None, source: str
+) -> int:
     """Move records to the recycle bin; they can be restored for the retention period."""
     sources.validate_source(source)
     with transaction.atomic():
-        records = list(Record.objects.select_for_update().filter(
-            object_type=object_type, pk__in=record_ids, archived_at__isnull=True))
+        records = list(
+            Record.objects.select_for_update().filter(
+                object_type=object_type, pk__in=record_ids, archived_at__isnull=True
+            )
+        )
         if not records:
             return 0
         ids = [r.pk for r in records]
         Record.objects.filter(pk__in=ids).update(archived_at=timezone.now())
-        record_audit_many(verb="archive", source=source, actor=actor, object_type=object_type,
-                          targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records])
-        hooks.emit_records_changed(hooks.RecordsChanged(
-            object_type=object_type, record_ids=tuple(ids), changed_properties=frozenset(),
-            source=source, kind="archived"))
+        record_audit_many(
+            verb="archive",
+            source=source,
+            actor=actor,
+            object_type=object_type,
+            targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records],
+        )
+        hooks.emit_records_changed(
+            hooks.RecordsChanged(
+                object_type=object_type,
+                record_ids=tuple(ids),
+                changed_properties=frozenset(),
+                source=source,
+                kind="archived",
+            )
+        )
     return len(ids)
 
 
-def restore_records(*, object_type: ObjectType, record_ids: Sequence[int], actor=None,
-                    source: str) -> int:
+def restore_records(
+    *, object_type: ObjectType, record_ids: Sequence[int], actor=None, source: str
+) -> int:
     """Bring records back from the recycle bin, unless their unique values are taken since."""
     sources.validate_source(source)
     cutoff = timezone.now() - dt.timedelta(days=settings.CONCORD_RECYCLE_BIN_DAYS)
     with transaction.atomic():
-        records = list(Record.objects.select_for_update().filter(
-            object_type=object_type, pk__in=record_ids, archived_at__isnull=False))
+        records = list(
+            Record.objects.select_for_update().filter(
+                object_type=object_type, pk__in=record_ids, archived_at__isnull=False
+            )
+        )
         expired = [r.pk for r in records if r.archived_at < cutoff]
         if expired:
-            raise CrmError(f"records {_ids(expired)} were archived more than "
-                           f"{settings.CONCORD_RECYCLE_BIN_DAYS} days ago and cannot be restored")
+            raise CrmError(
+                f"records {_ids(expired)} were archived more than "
+                f"{settings.CONCORD_RECYCLE_BIN_DAYS} days ago and cannot be restored"
+            )
         schema = load_schema(object_type)
         _lock_unique_values(schema)
         for name in _unique_names(schema):
             values = {r.properties[name]: r for r in records if r.properties.get(name) is not None}
             taken = _existing_unique_values(object_type, name, list(values), exclude_ids=())
             for value, holder in taken.items():
-                raise CrmError(f"cannot restore record {values[value].pk}: record {holder} "
-                               f"already has {name} {value!r}")
+                raise CrmError(
+                    f"cannot restore record {values[value].pk}: record {holder} "
+                    f"already has {name} {value!r}"
+                )
         ids = [r.pk for r in records]
         Record.objects.filter(pk__in=ids).update(archived_at=None, updated_at=timezone.now())
-        record_audit_many(verb="restore", source=source, actor=actor, object_type=object_type,
-                          targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records])
-        hooks.emit_records_changed(hooks.RecordsChanged(
-            object_type=object_type, record_ids=tuple(ids), changed_properties=frozenset(),
-            source=source, kind="restored"))
+        record_audit_many(
+            verb="restore",
+            source=source,
+            actor=actor,
+            object_type=object_type,
+            targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records],
+        )
+        hooks.emit_records_changed(
+            hooks.RecordsChanged(
+                object_type=object_type,
+                record_ids=tuple(ids),
+                changed_properties=frozenset(),
+                source=source,
+                kind="restored",
+            )
+        )
     return len(ids)
 
 
@@ -156,8 +206,11 @@ def purge_expired_records(*, now: dt.datetime | None = None, batch_size: int = 5
     purged = 0
     while True:
         with transaction.atomic():
-            batch = list(Record.objects.select_related("object_type")
-                         .filter(archived_at__lt=cutoff).order_by("pk")[:batch_size])
+            batch = list(
+                Record.objects.select_related("object_type")
+                .filter(archived_at__lt=cutoff)
+                .order_by("pk")[:batch_size]
+            )
             if not batch:
                 return purged
             by_type: dict[int, list[Record]] = defaultdict(list)
@@ -166,17 +219,28 @@ def purge_expired_records(*, now: dt.datetime | None = None, batch_size: int = 5
             for records in by_type.values():
                 object_type = records[0].object_type
                 ids = tuple(r.pk for r in records)
-                record_audit_many(verb="purge", source=sources.SYSTEM, actor=None,
-                                  object_type=object_type,
-                                  targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records])
-                hooks.emit_records_changed(hooks.RecordsChanged(
-                    object_type=object_type, record_ids=ids, changed_properties=frozenset(),
-                    source=sources.SYSTEM, kind="purged"))
+                record_audit_many(
+                    verb="purge",
+                    source=sources.SYSTEM,
+                    actor=None,
+                    object_type=object_type,
+                    targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records],
+                )
+                hooks.emit_records_changed(
+                    hooks.RecordsChanged(
+                        object_type=object_type,
+                        record_ids=ids,
+                        changed_properties=frozenset(),
+                        source=sources.SYSTEM,
+                        kind="purged",
+                    )
+                )
             Record.objects.filter(pk__in=[r.pk for r in batch]).delete()
             purged += len(batch)
 
 
 # --- planning: validate and compute changes, write nothing ----------------------------------
+
 
 @dataclass(slots=True)
 class _Planned:
@@ -196,17 +260,26 @@ class _Plan:
 
 def _write_one(object_type, record_input, mode, actor, source) -> ItemResult:
     try:
-        result = write_records(object_type=object_type, inputs=[record_input], mode=mode,
-                               actor=actor, source=source)
+        result = write_records(
+            object_type=object_type, inputs=[record_input], mode=mode, actor=actor, source=source
+        )
     except BatchValidationError as exc:
         raise RecordValidationError(exc.errors[0]) from None
     return result.items[0]
 
 
-def _plan(schema: Schema, inputs: Sequence[RecordInput], mode: Mode, id_property: str | None,
-          actor, source: str) -> _Plan:
-    planned = [_validate_input(schema, i, record_input, mode, actor, source)
-               for i, record_input in enumerate(inputs)]
+def _plan(
+    schema: Schema,
+    inputs: Sequence[RecordInput],
+    mode: Mode,
+    id_property: str | None,
+    actor,
+    source: str,
+) -> _Plan:
+    planned = [
+        _validate_input(schema, i, record_input, mode, actor, source)
+        for i, record_input in enumerate(inputs)
+    ]
     _match_existing(schema, planned, inputs, mode, id_property)
     _check_unique_values(schema, planned)
     plan = _Plan(items=[p.item for p in planned], creates=[], updates=[])
@@ -238,8 +311,9 @@ def _plan(schema: Schema, inputs: Sequence[RecordInput], mode: Mode, id_property
     return plan
 
 
-def _validate_input(schema: Schema, index: int, record_input: RecordInput, mode: Mode, actor,
-                    source: str) -> _Planned:
+def _validate_input(
+    schema: Schema, index: int, record_input: RecordInput, mode: Mode, actor, source: str
+) -> _Planned:
     item = ItemResult(index=index, id=record_input.id)
     values: dict[str, object] = {}
     if not isinstance(record_input.properties, Mapping):
@@ -266,8 +340,13 @@ def _validate_input(schema: Schema, index: int, record_input: RecordInput, mode:
     return _Planned(item=item, values=values)
 
 
-def _match_existing(schema: Schema, planned: list[_Planned], inputs: Sequence[RecordInput],
-                    mode: Mode, id_property: str | None) -> None:
+def _match_existing(
+    schema: Schema,
+    planned: list[_Planned],
+    inputs: Sequence[RecordInput],
+    mode: Mode,
+    id_property: str | None,
+) -> None:
     """Find the records that updates and upserts refer to, locked for this transaction."""
     if mode == "create":
         return
@@ -275,8 +354,16 @@ def _match_existing(schema: Schema, planned: list[_Planned], inputs: Sequence[Re
     by_id = [p for p in planned if inputs[p.item.index].id is not None]
     _flag_repeats(by_id, lambda p: inputs[p.item.index].id, "id")
     ids = {inputs[p.item.index].id for p in by_id if not p.item.errors}
-    found = {r.pk: r for r in _locked(Record.objects.filter(
-        object_type=object_type, pk__in=ids, archived_at__isnull=True))} if ids else {}
+    found = (
+        {
+            r.pk: r
+            for r in _locked(
+                Record.objects.filter(object_type=object_type, pk__in=ids, archived_at__isnull=True)
+            )
+        }
+        if ids
+        else {}
+    )
     for p in by_id:
         if p.item.errors:
             continue
@@ -309,13 +396,17 @@ def _check_unique_values(schema: Schema, planned: list[_Planned]) -> None:
     _lock_unique_values(schema)
     for name in names:
         # Inputs with errors elsewhere are checked too, so a form shows every error at once.
-        candidates = [p for p in planned if name not in p.item.errors
-                      and p.values.get(name) is not None]
+        candidates = [
+            p for p in planned if name not in p.item.errors and p.values.get(name) is not None
+        ]
         _flag_repeats(candidates, lambda p, n=name: p.values[n], name)
         candidates = [p for p in candidates if name not in p.item.errors]
         holders = _existing_unique_values(
-            schema.object_type, name, [p.values[name] for p in candidates],
-            exclude_ids=[p.existing.pk for p in candidates if p.existing is not None])
+            schema.object_type,
+            name,
+            [p.values[name] for p in candidates],
+            exclude_ids=[p.existing.pk for p in candidates if p.existing is not None],
+        )
         for p in candidates:
             holder = holders.get(p.values[name])
             if holder is not None and (p.existing is None or p.existing.pk != holder):
@@ -329,8 +420,9 @@ def _flag_repeats(planned: list[_Planned], key, label: str) -> None:
             continue
         value = key(p)
         if value in seen:
-            p.item.errors[label] = [f"{value!r} appears twice in this batch "
-                                    f"(also input {seen[value]})"]
+            p.item.errors[label] = [
+                f"{value!r} appears twice in this batch (also input {seen[value]})"
+            ]
         else:
             seen[value] = p.item.index
 
@@ -352,30 +444,31 @@ def _lock_unique_values(schema: Schema) -> None:
     # serialise writers of one object type's unique values for the rest of the transaction.
     if is_postgresql():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                           [0x0C0C, schema.object_type.pk])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x0C0C, schema.object_type.pk])
 
 
 def _records_by_unique_value(object_type: ObjectType, name: str, values: list) -> dict:
     records: dict[object, Record] = {}
     for start in range(0, len(values), 5000):
-        chunk = values[start:start + 5000]
-        queryset = Record.objects.filter(object_type=object_type, archived_at__isnull=True,
-                                         **{f"properties__{name}__in": chunk})
+        chunk = values[start : start + 5000]
+        queryset = Record.objects.filter(
+            object_type=object_type, archived_at__isnull=True, **{f"properties__{name}__in": chunk}
+        )
         for record in _locked(queryset):
             records[record.properties.get(name)] = record
     return records
 
 
-def _existing_unique_values(object_type: ObjectType, name: str, values: list,
-                            exclude_ids: Sequence[int]) -> dict[object, int]:
+def _existing_unique_values(
+    object_type: ObjectType, name: str, values: list, exclude_ids: Sequence[int]
+) -> dict[object, int]:
     holders: dict[object, int] = {}
     exclude = set(exclude_ids)
     for start in range(0, len(values), 5000):
-        chunk = values[start:start + 5000]
-        rows = (Record.objects.filter(object_type=object_type, archived_at__isnull=True,
-                                      **{f"properties__{name}__in": chunk})
-                .values_list("pk", f"properties__{name}"))
+        chunk = values[start : start + 5000]
+        rows = Record.objects.filter(
+            object_type=object_type, archived_at__isnull=True, **{f"properties__{name}__in": chunk}
+        ).values_list("pk", f"properties__{name}")
         for pk, value in rows:
             if pk not in exclude:
                 holders[value] = pk
@@ -387,6 +480,7 @@ def _locked(queryset):
 
 
 # --- applying: write the plan set-wise --------------------------------------------------------
+
 
 def _apply(schema: Schema, plan: _Plan, actor, source: str) -> None:
     now = timezone.now()
@@ -402,10 +496,20 @@ def _apply(schema: Schema, plan: _Plan, actor, source: str) -> None:
         ids = _insert_records(object_type, rows, now)
         for p, pk in zip(plan.creates, ids, strict=True):
             p.item.id = pk
-        record_audit_many(verb="create", source=source, actor=actor, object_type=object_type,
-                          targets=[(p.item.id, _repr(object_type, p.new_properties),
-                                    {"properties": sorted(p.new_properties)})
-                                   for p in plan.creates])
+        record_audit_many(
+            verb="create",
+            source=source,
+            actor=actor,
+            object_type=object_type,
+            targets=[
+                (
+                    p.item.id,
+                    _repr(object_type, p.new_properties),
+                    {"properties": sorted(p.new_properties)},
+                )
+                for p in plan.creates
+            ],
+        )
 
     if plan.updates:
         rows = []
@@ -415,18 +519,35 @@ def _apply(schema: Schema, plan: _Plan, actor, source: str) -> None:
                 changes[name] = stamp
             rows.append((p.existing.pk, p.new_properties, changes, now))
         update_json_rows(Record, rows)
-        record_audit_many(verb="update", source=source, actor=actor, object_type=object_type,
-                          targets=[(p.existing.pk, _repr(object_type, p.new_properties),
-                                    {"changes": _diff(p, sensitive)}) for p in plan.updates])
+        record_audit_many(
+            verb="update",
+            source=source,
+            actor=actor,
+            object_type=object_type,
+            targets=[
+                (
+                    p.existing.pk,
+                    _repr(object_type, p.new_properties),
+                    {"changes": _diff(p, sensitive)},
+                )
+                for p in plan.updates
+            ],
+        )
 
     for kind, group in (("created", plan.creates), ("updated", plan.updates)):
         by_changed: dict[frozenset[str], list[int]] = defaultdict(list)
         for p in group:
             by_changed[p.changed].append(p.item.id)
         for changed, ids in by_changed.items():
-            hooks.emit_records_changed(hooks.RecordsChanged(
-                object_type=object_type, record_ids=tuple(ids), changed_properties=changed,
-                source=source, kind=kind))
+            hooks.emit_records_changed(
+                hooks.RecordsChanged(
+                    object_type=object_type,
+                    record_ids=tuple(ids),
+                    changed_properties=changed,
+                    source=source,
+                    kind=kind,
+                )
+            )
 
 
 def _insert_records(object_type: ObjectType, rows: list[tuple[dict, dict]], now) -> list[int]:
@@ -434,15 +555,24 @@ def _insert_records(object_type: ObjectType, rows: list[tuple[dict, dict]], now)
         ids = allocate_ids(Record, len(rows))
         insert_rows(
             Record,
-            ["id", "object_type_id", "properties", "property_changes", "created_at",
-             "updated_at"],
-            [(pk, object_type.pk, props, changes, now, now)
-             for pk, (props, changes) in zip(ids, rows, strict=True)],
+            ["id", "object_type_id", "properties", "property_changes", "created_at", "updated_at"],
+            [
+                (pk, object_type.pk, props, changes, now, now)
+                for pk, (props, changes) in zip(ids, rows, strict=True)
+            ],
             json_columns={"properties", "property_changes"},
         )
         return ids
-    records = [Record(object_type=object_type, properties=props, property_changes=changes,
-                      created_at=now, updated_at=now) for props, changes in rows]
+    records = [
+        Record(
+            object_type=object_type,
+            properties=props,
+            property_changes=changes,
+            created_at=now,
+            updated_at=now,
+        )
+        for props, changes in rows
+    ]
     Record.objects.bulk_create(records, batch_size=500)
     return [r.pk for r in records]
 
@@ -450,7 +580,8 @@ def _insert_records(object_type: ObjectType, rows: list[tuple[dict, dict]], now)
 def _diff(p: _Planned, sensitive: set[str]) -> dict[str, list]:
     before = p.existing.properties
     return {
-        name: [SENSITIVE_MASK, SENSITIVE_MASK] if name in sensitive
+        name: [SENSITIVE_MASK, SENSITIVE_MASK]
+        if name in sensitive
         else [before.get(name), p.new_properties.get(name)]
         for name in sorted(p.changed)
     }

@@ -12,61 +12,115 @@ from crm.audit import record_audit
 from crm.errors import SchemaError
 from crm.models import NAME_VALIDATOR, ObjectType, Property, PropertyOption, Record
 
-EDITABLE_PROPERTY_FIELDS = ("label", "description", "group", "display_order", "unique",
-                            "sensitive", "read_only", "restricted")
+EDITABLE_PROPERTY_FIELDS = (
+    "label",
+    "description",
+    "group",
+    "display_order",
+    "unique",
+    "sensitive",
+    "read_only",
+    "restricted",
+)
 
 
 @transaction.atomic
-def create_object_type(*, name: str, label_singular: str, label_plural: str,
-                       primary_property_label: str = "Name", actor=None,
-                       source: str = sources.USER) -> ObjectType:
+def create_object_type(
+    *,
+    name: str,
+    label_singular: str,
+    label_plural: str,
+    primary_property_label: str = "Name",
+    actor=None,
+    source: str = sources.USER,
+) -> ObjectType:
     """Create a custom object type with a text property `name` that names its records."""
     _validate_name(name)
     if ObjectType.objects.filter(name=name).exists():
         raise SchemaError(f"an object type named {name!r} already exists", field="name")
     object_type = ObjectType.objects.create(
-        name=name, label_singular=label_singular, label_plural=label_plural, is_custom=True,
-        primary_property="name", list_properties=["name"], search_properties=["name"])
-    Property.objects.create(object_type=object_type, name="name", label=primary_property_label,
-                            type=Property.Type.TEXT, is_builtin=True)
-    record_audit(verb="create_object_type", source=source, actor=actor, object_type=object_type,
-                 target_repr=name)
+        name=name,
+        label_singular=label_singular,
+        label_plural=label_plural,
+        is_custom=True,
+        primary_property="name",
+        list_properties=["name"],
+        search_properties=["name"],
+    )
+    Property.objects.create(
+        object_type=object_type,
+        name="name",
+        label=primary_property_label,
+        type=Property.Type.TEXT,
+        is_builtin=True,
+    )
+    record_audit(
+        verb="create_object_type",
+        source=source,
+        actor=actor,
+        object_type=object_type,
+        target_repr=name,
+    )
     return object_type
 
 
 @transaction.atomic
-def create_property(*, object_type: ObjectType, name: str, label: str,
-                    type: str = Property.Type.TEXT, options: Sequence[Mapping] = (),
-                    actor=None, source: str = sources.USER, **flags) -> Property:
+def create_property(
+    *,
+    object_type: ObjectType,
+    name: str,
+    label: str,
+    type: str = Property.Type.TEXT,
+    options: Sequence[Mapping] = (),
+    actor=None,
+    source: str = sources.USER,
+    **flags,
+) -> Property:
     """Add a typed property to an object type."""
     _validate_name(name)
     if type not in Property.Type.values:
-        raise SchemaError(f"unknown type {type!r}; use one of {', '.join(Property.Type.values)}",
-                          field="type")
+        raise SchemaError(
+            f"unknown type {type!r}; use one of {', '.join(Property.Type.values)}", field="type"
+        )
     if Property.objects.filter(object_type=object_type, name=name).exists():
-        raise SchemaError(f"{object_type.name} already has a property named {name!r}",
-                          field="name")
+        raise SchemaError(f"{object_type.name} already has a property named {name!r}", field="name")
     unknown = set(flags) - set(EDITABLE_PROPERTY_FIELDS)
     if unknown:
         raise SchemaError(f"unknown settings: {', '.join(sorted(unknown))}")
-    prop = Property.objects.create(object_type=object_type, name=name, label=label, type=type,
-                                   **flags)
+    prop = Property.objects.create(
+        object_type=object_type, name=name, label=label, type=type, **flags
+    )
     if options or prop.has_options:
         set_property_options(prop=prop, options=options, actor=actor, source=source, audit=False)
-    record_audit(verb="create_property", source=source, actor=actor, object_type=object_type,
-                 target_id=prop.pk, target_repr=str(prop), detail={"type": type})
+    record_audit(
+        verb="create_property",
+        source=source,
+        actor=actor,
+        object_type=object_type,
+        target_id=prop.pk,
+        target_repr=str(prop),
+        detail={"type": type},
+    )
     return prop
 
 
 @transaction.atomic
-def update_property(*, prop: Property, changes: Mapping[str, object],
-                    options: Sequence[Mapping] | None = None, actor=None,
-                    source: str = sources.USER) -> Property:
+def update_property(
+    *,
+    prop: Property,
+    changes: Mapping[str, object],
+    options: Sequence[Mapping] | None = None,
+    actor=None,
+    source: str = sources.USER,
+) -> Property:
     """Change a property's label, flags or options; its name and type are fixed once created."""
     for key in changes:
         if key in ("name", "type") and changes[key] != getattr(prop, key):
-            raise SchemaError(f"a property's {key} cannot change once created; create a new "
-                              "property and copy the values instead", field=key)
+            raise SchemaError(
+                f"a property's {key} cannot change once created; create a new "
+                "property and copy the values instead",
+                field=key,
+            )
         if key not in (*EDITABLE_PROPERTY_FIELDS, "name", "type"):
             raise SchemaError(f"unknown setting {key!r}", field=key)
     if changes.get("unique") and not prop.unique:
@@ -76,20 +130,33 @@ def update_property(*, prop: Property, changes: Mapping[str, object],
     prop.save()
     if options is not None:
         set_property_options(prop=prop, options=options, actor=actor, source=source, audit=False)
-    record_audit(verb="update_property", source=source, actor=actor,
-                 object_type=prop.object_type, target_id=prop.pk, target_repr=str(prop),
-                 detail={"changed": sorted(changes)})
+    record_audit(
+        verb="update_property",
+        source=source,
+        actor=actor,
+        object_type=prop.object_type,
+        target_id=prop.pk,
+        target_repr=str(prop),
+        detail={"changed": sorted(changes)},
+    )
     return prop
 
 
 @transaction.atomic
-def set_property_options(*, prop: Property, options: Sequence[Mapping], actor=None,
-                         source: str = sources.USER, audit: bool = True) -> list[PropertyOption]:
+def set_property_options(
+    *,
+    prop: Property,
+    options: Sequence[Mapping],
+    actor=None,
+    source: str = sources.USER,
+    audit: bool = True,
+) -> list[PropertyOption]:
     """Replace the options of an enumeration or multi-select property, keeping their order."""
     if not prop.has_options:
         if options:
-            raise SchemaError(f"a {prop.get_type_display()} property has no options",
-                              field="options")
+            raise SchemaError(
+                f"a {prop.get_type_display()} property has no options", field="options"
+            )
         return []
     cleaned: list[tuple[str, str, bool]] = []
     seen: set[str] = set()
@@ -102,8 +169,9 @@ def set_property_options(*, prop: Property, options: Sequence[Mapping], actor=No
         seen.add(value)
         cleaned.append((value, str(option.get("label") or value), bool(option.get("hidden"))))
     if not cleaned:
-        raise SchemaError("a dropdown or checkbox property needs at least one option",
-                          field="options")
+        raise SchemaError(
+            "a dropdown or checkbox property needs at least one option", field="options"
+        )
     PropertyOption.objects.filter(property=prop).exclude(value__in=seen).delete()
     existing = {o.value: o for o in PropertyOption.objects.filter(property=prop)}
     result = []
@@ -113,9 +181,15 @@ def set_property_options(*, prop: Property, options: Sequence[Mapping], actor=No
         option.save()
         result.append(option)
     if audit:
-        record_audit(verb="update_property", source=source, actor=actor,
-                     object_type=prop.object_type, target_id=prop.pk, target_repr=str(prop),
-                     detail={"changed": ["options"]})
+        record_audit(
+            verb="update_property",
+            source=source,
+            actor=actor,
+            object_type=prop.object_type,
+            target_id=prop.pk,
+            target_repr=str(prop),
+            detail={"changed": ["options"]},
+        )
     return result
 
 
@@ -124,8 +198,14 @@ def delete_property(*, prop: Property, actor=None, source: str = sources.USER) -
     """Delete a custom property. Its values stay in records until they are next written."""
     if prop.is_builtin:
         raise SchemaError(f"{prop} is a default property and cannot be deleted")
-    record_audit(verb="delete_property", source=source, actor=actor,
-                 object_type=prop.object_type, target_id=prop.pk, target_repr=str(prop))
+    record_audit(
+        verb="delete_property",
+        source=source,
+        actor=actor,
+        object_type=prop.object_type,
+        target_id=prop.pk,
+        target_repr=str(prop),
+    )
     prop.delete()
 
 
@@ -139,10 +219,18 @@ def _validate_name(name: str) -> None:
 def _check_values_unique(prop: Property) -> None:
     from django.db.models import Count
 
-    duplicate = (Record.objects.filter(object_type=prop.object_type, archived_at__isnull=True,
-                                       **{f"properties__{prop.name}__isnull": False})
-                 .values(f"properties__{prop.name}").annotate(n=Count("pk"))
-                 .filter(n__gt=1).first())
+    duplicate = (
+        Record.objects.filter(
+            object_type=prop.object_type,
+            archived_at__isnull=True,
+            **{f"properties__{prop.name}__isnull": False},
+        )
+        .values(f"properties__{prop.name}")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .first()
+    )
     if duplicate:
-        raise SchemaError(f"{prop.name} cannot become unique: several records share a value",
-                          field="unique")
+        raise SchemaError(
+            f"{prop.name} cannot become unique: several records share a value", field="unique"
+        )

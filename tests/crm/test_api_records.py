@@ -1,6 +1,6 @@
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crm import sources
 from crm.models import AuditEvent, Record
@@ -10,14 +10,21 @@ URL = "/api/v1/objects/contacts/records/"
 
 
 def make_contacts(contacts, n, start=0, **extra):
-    return write_records(object_type=contacts, mode="create", source=sources.API, inputs=[
-        RecordInput({"email": f"c{i}@example.com", "firstname": f"Name{i}", **extra})
-        for i in range(start, start + n)]).ids
+    return write_records(
+        object_type=contacts,
+        mode="create",
+        source=sources.API,
+        inputs=[
+            RecordInput({"email": f"c{i}@example.com", "firstname": f"Name{i}", **extra})
+            for i in range(start, start + n)
+        ],
+    ).ids
 
 
 def test_token_auth_flow(user, crm_schema, client):
-    response = client.post("/api/v1/auth/token/", {"username": user.username,
-                                                   "password": "password"})
+    response = client.post(
+        "/api/v1/auth/token/", {"username": user.username, "password": "password"}
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     listed = client.get(URL, HTTP_AUTHORIZATION=f"Token {token}")
@@ -29,16 +36,18 @@ def test_anonymous_is_refused(client, crm_schema):
 
 
 def test_create_read_update_archive_restore(api_client, contacts):
-    created = api_client.post(URL, {"properties": {"email": "Ada@Example.com",
-                                                   "firstname": "Ada"}}, format="json")
+    created = api_client.post(
+        URL, {"properties": {"email": "Ada@Example.com", "firstname": "Ada"}}, format="json"
+    )
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["properties"] == {"email": "ada@example.com", "firstname": "Ada"}
     assert body["object_type"] == "contacts" and body["archived"] is False
     url = f"{URL}{body['id']}/"
 
-    patched = api_client.patch(url, {"properties": {"firstname": "Augusta", "phone": None}},
-                               format="json")
+    patched = api_client.patch(
+        url, {"properties": {"firstname": "Augusta", "phone": None}}, format="json"
+    )
     assert patched.status_code == 200
     assert patched.json()["properties"]["firstname"] == "Augusta"
 
@@ -60,8 +69,11 @@ def test_list_is_newest_first_with_cursor_pages(api_client, contacts):
 
 def test_filter_by_property_and_time(api_client, contacts):
     make_contacts(contacts, 3, lifecyclestage="lead")
-    create_record(object_type=contacts, source=sources.API,
-                  properties={"email": "vip@example.com", "lifecyclestage": "customer"})
+    create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "vip@example.com", "lifecyclestage": "customer"},
+    )
     by_email = api_client.get(f"{URL}?property.email=VIP@example.com").json()["results"]
     assert [r["properties"]["email"] for r in by_email] == ["vip@example.com"]
     leads = api_client.get(f"{URL}?property.lifecyclestage=lead").json()["results"]
@@ -91,8 +103,11 @@ def test_list_query_count_does_not_grow_with_rows(token_client, contacts):
 def test_sensitive_values_are_hidden_without_permission(api_client, contacts, user):
     from django.contrib.auth.models import Permission
 
-    create_record(object_type=contacts, source=sources.API,
-                  properties={"email": "s@example.com", "date_of_birth": "1990-01-02"})
+    create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "s@example.com", "date_of_birth": "1990-01-02"},
+    )
     assert "date_of_birth" not in api_client.get(URL).json()["results"][0]["properties"]
     user.user_permissions.add(Permission.objects.get(codename="view_sensitive_values"))
     user = type(user).objects.get(pk=user.pk)  # drop the permission cache
@@ -102,14 +117,19 @@ def test_sensitive_values_are_hidden_without_permission(api_client, contacts, us
 
 # --- bad input: a clear 400 and nothing changed ------------------------------------------------
 
-@pytest.mark.parametrize(("properties", "field", "message"), [
-    ({"shoe_size": 44}, "shoe_size", "unknown property of contacts"),
-    ({"email": "not-an-email"}, "email", "'not-an-email' is not a valid email address"),
-    ({"lifecyclestage": "king"}, "lifecyclestage", "'king' is not an option"),
-    ({"date_of_birth": "yesterday"}, "date_of_birth", "is not a date"),
-])
-def test_create_with_bad_values_is_a_400_that_writes_nothing(staff_api_client, contacts,
-                                                            properties, field, message):
+
+@pytest.mark.parametrize(
+    ("properties", "field", "message"),
+    [
+        ({"shoe_size": 44}, "shoe_size", "unknown property of contacts"),
+        ({"email": "not-an-email"}, "email", "'not-an-email' is not a valid email address"),
+        ({"lifecyclestage": "king"}, "lifecyclestage", "'king' is not an option"),
+        ({"date_of_birth": "yesterday"}, "date_of_birth", "is not a date"),
+    ],
+)
+def test_create_with_bad_values_is_a_400_that_writes_nothing(
+    staff_api_client, contacts, properties, field, message
+):
     response = staff_api_client.post(URL, {"properties": properties}, format="json")
     assert response.status_code == 400
     assert message in response.json()["errors"]["properties"][field][0]
@@ -117,7 +137,9 @@ def test_create_with_bad_values_is_a_400_that_writes_nothing(staff_api_client, c
 
 
 def test_malformed_json_is_a_400(api_client, contacts):
-    response = api_client.post(URL, data='{"properties": {"email": ', content_type="application/json")
+    response = api_client.post(
+        URL, data='{"properties": {"email": ', content_type="application/json"
+    )
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
     assert Record.objects.count() == 0
@@ -129,10 +151,16 @@ def test_properties_must_be_an_object(api_client, contacts):
 
 
 def test_patch_with_a_bad_value_changes_nothing(api_client, contacts):
-    record = create_record(object_type=contacts, source=sources.API,
-                           properties={"email": "a@example.com", "firstname": "Ada"})
-    response = api_client.patch(f"{URL}{record.pk}/", {"properties": {
-        "firstname": "Changed", "lifecyclestage": "nope"}}, format="json")
+    record = create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "a@example.com", "firstname": "Ada"},
+    )
+    response = api_client.patch(
+        f"{URL}{record.pk}/",
+        {"properties": {"firstname": "Changed", "lifecyclestage": "nope"}},
+        format="json",
+    )
     assert response.status_code == 400
     record.refresh_from_db()
     assert record.properties["firstname"] == "Ada"
@@ -140,7 +168,9 @@ def test_patch_with_a_bad_value_changes_nothing(api_client, contacts):
 
 def test_unknown_filter_property_and_bad_filter_value(api_client, contacts):
     response = api_client.get(f"{URL}?property.shoe_size=44")
-    assert response.status_code == 400 and "unknown property 'shoe_size'" in response.json()["detail"]
+    assert (
+        response.status_code == 400 and "unknown property 'shoe_size'" in response.json()["detail"]
+    )
     response = api_client.get(f"{URL}?property.lifecyclestage=king")
     assert response.status_code == 400 and "is not an option" in response.json()["detail"]
 
@@ -151,35 +181,60 @@ def test_unknown_object_type_is_a_404(api_client, crm_schema):
 
 # --- batch -------------------------------------------------------------------------------------
 
+
 def test_batch_upsert_by_email(api_client, contacts):
-    existing = create_record(object_type=contacts, source=sources.API,
-                             properties={"email": "a@example.com", "firstname": "Ada"})
-    response = api_client.post(f"{URL}batch/", {
-        "action": "upsert", "id_property": "email",
-        "inputs": [{"properties": {"email": "a@example.com", "firstname": "Augusta"}},
-                   {"properties": {"email": "new@example.com"}}]}, format="json")
+    existing = create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "a@example.com", "firstname": "Ada"},
+    )
+    response = api_client.post(
+        f"{URL}batch/",
+        {
+            "action": "upsert",
+            "id_property": "email",
+            "inputs": [
+                {"properties": {"email": "a@example.com", "firstname": "Augusta"}},
+                {"properties": {"email": "new@example.com"}},
+            ],
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert (body["created"], body["updated"], body["failed"]) == (1, 1, 0)
-    assert body["results"][0] == {"index": 0, "id": existing.pk, "action": "updated",
-                                  "errors": {}}
+    assert body["results"][0] == {"index": 0, "id": existing.pk, "action": "updated", "errors": {}}
 
 
 def test_batch_with_an_invalid_input_is_refused_whole(api_client, contacts):
-    response = api_client.post(f"{URL}batch/", {"action": "create", "inputs": [
-        {"properties": {"email": "ok@example.com"}},
-        {"properties": {"email": "bad"}}]}, format="json")
+    response = api_client.post(
+        f"{URL}batch/",
+        {
+            "action": "create",
+            "inputs": [
+                {"properties": {"email": "ok@example.com"}},
+                {"properties": {"email": "bad"}},
+            ],
+        },
+        format="json",
+    )
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"index": 1, "errors": {"email": ["'bad' is not a valid email address"]}}]
+        {"index": 1, "errors": {"email": ["'bad' is not a valid email address"]}}
+    ]
     assert Record.objects.count() == 0
 
 
 def test_batch_partial_writes_report_per_item_errors(api_client, contacts):
-    response = api_client.post(f"{URL}batch/", {"action": "create", "all_or_none": False,
-                                                 "inputs": [{"properties": {"email": "ok@x.io"}},
-                                                            {"properties": {"nope": 1}}]},
-                               format="json")
+    response = api_client.post(
+        f"{URL}batch/",
+        {
+            "action": "create",
+            "all_or_none": False,
+            "inputs": [{"properties": {"email": "ok@x.io"}}, {"properties": {"nope": 1}}],
+        },
+        format="json",
+    )
     assert response.status_code == 200
     assert response.json()["results"][1]["errors"] == {"nope": ["unknown property of contacts"]}
     assert Record.objects.count() == 1
@@ -187,16 +242,20 @@ def test_batch_partial_writes_report_per_item_errors(api_client, contacts):
 
 def test_batch_over_100_inputs_is_refused(api_client, contacts):
     inputs = [{"properties": {"email": f"c{i}@example.com"}} for i in range(101)]
-    response = api_client.post(f"{URL}batch/", {"action": "create", "inputs": inputs},
-                               format="json")
+    response = api_client.post(
+        f"{URL}batch/", {"action": "create", "inputs": inputs}, format="json"
+    )
     assert response.status_code == 400
     assert "a batch takes at most 100" in response.json()["inputs"][0]
     assert Record.objects.count() == 0
 
 
 def test_batch_update_needs_ids(api_client, contacts):
-    response = api_client.post(f"{URL}batch/", {"action": "update", "inputs": [
-        {"properties": {"firstname": "x"}}]}, format="json")
+    response = api_client.post(
+        f"{URL}batch/",
+        {"action": "update", "inputs": [{"properties": {"firstname": "x"}}]},
+        format="json",
+    )
     assert response.status_code == 400
     assert response.json()["inputs"] == ["every input of an update needs an id"]
 

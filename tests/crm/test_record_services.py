@@ -26,22 +26,38 @@ def captured_changes():
 
 
 def test_create_coerces_values_stamps_changes_and_audits(contacts, user, captured_changes):
-    record = create_record(object_type=contacts, actor=user, source=sources.API, properties={
-        "email": "Ada@Example.com", "firstname": "Ada", "lifecyclestage": "lead"})
+    record = create_record(
+        object_type=contacts,
+        actor=user,
+        source=sources.API,
+        properties={"email": "Ada@Example.com", "firstname": "Ada", "lifecyclestage": "lead"},
+    )
 
-    assert record.properties == {"email": "ada@example.com", "firstname": "Ada",
-                                 "lifecyclestage": "lead"}
+    assert record.properties == {
+        "email": "ada@example.com",
+        "firstname": "Ada",
+        "lifecyclestage": "lead",
+    }
     assert record.property_changes["email"]["source"] == "api"
     event = AuditEvent.objects.get(target_id=record.pk)
     assert (event.verb, event.actor, event.source) == ("create", user, "api")
     assert [(e.kind, e.record_ids, e.changed_properties) for e in captured_changes] == [
-        ("created", (record.pk,), frozenset({"email", "firstname", "lifecyclestage"}))]
+        ("created", (record.pk,), frozenset({"email", "firstname", "lifecyclestage"}))
+    ]
 
 
 def test_bad_values_name_each_property_and_write_nothing(contacts):
     with pytest.raises(RecordValidationError) as excinfo:
-        create_record(object_type=contacts, source=sources.API, properties={
-            "email": "nope", "lifecyclestage": "king", "shoe_size": 44, "firstname": "Ok"})
+        create_record(
+            object_type=contacts,
+            source=sources.API,
+            properties={
+                "email": "nope",
+                "lifecyclestage": "king",
+                "shoe_size": 44,
+                "firstname": "Ok",
+            },
+        )
 
     assert excinfo.value.errors == {
         "email": ["'nope' is not a valid email address"],
@@ -54,12 +70,18 @@ def test_bad_values_name_each_property_and_write_nothing(contacts):
 
 
 def test_update_records_only_what_changed(contacts, captured_changes):
-    record = create_record(object_type=contacts, source=sources.API,
-                           properties={"email": "a@example.com", "firstname": "Ada"})
+    record = create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "a@example.com", "firstname": "Ada"},
+    )
     first_stamp = record.property_changes["email"]
 
-    update_record(record=record, source="integration:7",
-                  properties={"email": "a@example.com", "firstname": "Augusta", "phone": None})
+    update_record(
+        record=record,
+        source="integration:7",
+        properties={"email": "a@example.com", "firstname": "Augusta", "phone": None},
+    )
 
     record.refresh_from_db()
     assert record.properties == {"email": "a@example.com", "firstname": "Augusta"}
@@ -72,8 +94,11 @@ def test_update_records_only_what_changed(contacts, captured_changes):
 
 
 def test_empty_value_clears_a_property(contacts):
-    record = create_record(object_type=contacts, source=sources.API,
-                           properties={"email": "a@example.com", "phone": "+1 555 0100"})
+    record = create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "a@example.com", "phone": "+1 555 0100"},
+    )
     update_record(record=record, source=sources.API, properties={"phone": ""})
     record.refresh_from_db()
     assert "phone" not in record.properties
@@ -82,8 +107,9 @@ def test_empty_value_clears_a_property(contacts):
 def test_unique_property_cannot_be_shared(contacts):
     create_record(object_type=contacts, source=sources.API, properties={"email": "a@example.com"})
     with pytest.raises(RecordValidationError, match="already used by record"):
-        create_record(object_type=contacts, source=sources.API,
-                      properties={"email": "A@example.com"})
+        create_record(
+            object_type=contacts, source=sources.API, properties={"email": "A@example.com"}
+        )
     assert Record.objects.count() == 1
 
 
@@ -93,8 +119,9 @@ def test_read_only_property_refuses_users_but_not_concord(contacts):
     prop.save()
     with pytest.raises(RecordValidationError, match="company: is read-only"):
         create_record(object_type=contacts, source=sources.API, properties={"company": "Acme"})
-    record = create_record(object_type=contacts, source="sync_property:1",
-                           properties={"company": "Acme"})
+    record = create_record(
+        object_type=contacts, source="sync_property:1", properties={"company": "Acme"}
+    )
     assert record.properties["company"] == "Acme"
 
 
@@ -108,25 +135,38 @@ def test_restricted_property_is_editable_only_by_chosen_users(contacts, user, st
     prop.restricted_users.add(allowed)
 
     with pytest.raises(RecordValidationError, match="permission"):
-        create_record(object_type=contacts, actor=user, source=sources.API,
-                      properties={"jobtitle": "CEO"})
-    assert create_record(object_type=contacts, actor=allowed, source=sources.API,
-                         properties={"jobtitle": "CEO"}).properties == {"jobtitle": "CEO"}
+        create_record(
+            object_type=contacts, actor=user, source=sources.API, properties={"jobtitle": "CEO"}
+        )
+    assert create_record(
+        object_type=contacts, actor=allowed, source=sources.API, properties={"jobtitle": "CEO"}
+    ).properties == {"jobtitle": "CEO"}
 
 
 def test_bulk_upsert_by_email_creates_updates_and_skips(contacts, captured_changes):
-    existing = create_record(object_type=contacts, source=sources.API,
-                             properties={"email": "a@example.com", "firstname": "Ada"})
-    same = create_record(object_type=contacts, source=sources.API,
-                         properties={"email": "b@example.com", "firstname": "Bob"})
+    existing = create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "a@example.com", "firstname": "Ada"},
+    )
+    same = create_record(
+        object_type=contacts,
+        source=sources.API,
+        properties={"email": "b@example.com", "firstname": "Bob"},
+    )
     captured_changes.clear()
 
-    result = write_records(object_type=contacts, mode="upsert", id_property="email",
-                           source=sources.IMPORT, inputs=[
-                               RecordInput({"email": "A@example.com", "firstname": "Augusta"}),
-                               RecordInput({"email": "b@example.com", "firstname": "Bob"}),
-                               RecordInput({"email": "c@example.com", "firstname": "Cy"}),
-                           ])
+    result = write_records(
+        object_type=contacts,
+        mode="upsert",
+        id_property="email",
+        source=sources.IMPORT,
+        inputs=[
+            RecordInput({"email": "A@example.com", "firstname": "Augusta"}),
+            RecordInput({"email": "b@example.com", "firstname": "Bob"}),
+            RecordInput({"email": "c@example.com", "firstname": "Cy"}),
+        ],
+    )
 
     assert [i.action for i in result.items] == ["updated", "unchanged", "created"]
     assert result.items[0].id == existing.pk and result.items[1].id == same.pk
@@ -136,21 +176,29 @@ def test_bulk_upsert_by_email_creates_updates_and_skips(contacts, captured_chang
 
 def test_batch_is_all_or_none_by_default(contacts):
     with pytest.raises(BatchValidationError) as excinfo:
-        write_records(object_type=contacts, mode="create", source=sources.API, inputs=[
-            RecordInput({"email": "ok@example.com"}),
-            RecordInput({"email": "bad"}),
-            RecordInput({"email": "ok@example.com"}),
-        ])
+        write_records(
+            object_type=contacts,
+            mode="create",
+            source=sources.API,
+            inputs=[
+                RecordInput({"email": "ok@example.com"}),
+                RecordInput({"email": "bad"}),
+                RecordInput({"email": "ok@example.com"}),
+            ],
+        )
     assert set(excinfo.value.errors) == {1, 2}
     assert "appears twice in this batch" in excinfo.value.errors[2]["email"][0]
     assert Record.objects.count() == 0
 
 
 def test_batch_can_write_the_valid_inputs(contacts):
-    result = write_records(object_type=contacts, mode="create", source=sources.API,
-                           all_or_none=False,
-                           inputs=[RecordInput({"email": "ok@example.com"}),
-                                   RecordInput({"email": "bad"})])
+    result = write_records(
+        object_type=contacts,
+        mode="create",
+        source=sources.API,
+        all_or_none=False,
+        inputs=[RecordInput({"email": "ok@example.com"}), RecordInput({"email": "bad"})],
+    )
     assert [i.action for i in result.items] == ["created", None]
     assert result.items[1].errors == {"email": ["'bad' is not a valid email address"]}
     assert Record.objects.count() == 1
@@ -158,27 +206,38 @@ def test_batch_can_write_the_valid_inputs(contacts):
 
 def test_upsert_needs_a_unique_id_property(contacts):
     with pytest.raises(CrmError, match="'firstname' is not a unique property"):
-        write_records(object_type=contacts, mode="upsert", id_property="firstname",
-                      source=sources.API, inputs=[RecordInput({"firstname": "Ada"})])
+        write_records(
+            object_type=contacts,
+            mode="upsert",
+            id_property="firstname",
+            source=sources.API,
+            inputs=[RecordInput({"firstname": "Ada"})],
+        )
 
 
 def test_update_of_a_missing_record_is_refused(contacts):
     with pytest.raises(BatchValidationError) as excinfo:
-        write_records(object_type=contacts, mode="update", source=sources.API,
-                      inputs=[RecordInput({"firstname": "Ada"}, id=999_999)])
+        write_records(
+            object_type=contacts,
+            mode="update",
+            source=sources.API,
+            inputs=[RecordInput({"firstname": "Ada"}, id=999_999)],
+        )
     assert excinfo.value.errors[0] == {"id": ["no active Contact with this id"]}
 
 
 def test_archive_and_restore_round_trip(contacts, captured_changes):
-    record = create_record(object_type=contacts, source=sources.API,
-                           properties={"email": "a@example.com"})
+    record = create_record(
+        object_type=contacts, source=sources.API, properties={"email": "a@example.com"}
+    )
     assert archive_records(object_type=contacts, record_ids=[record.pk], source=sources.API) == 1
     record.refresh_from_db()
     assert record.archived_at is not None
 
     # An archived record's email is free again until it is restored.
-    taker = create_record(object_type=contacts, source=sources.API,
-                          properties={"email": "a@example.com"})
+    taker = create_record(
+        object_type=contacts, source=sources.API, properties={"email": "a@example.com"}
+    )
     with pytest.raises(CrmError, match=f"record {taker.pk} already has email"):
         restore_records(object_type=contacts, record_ids=[record.pk], source=sources.API)
 
@@ -190,10 +249,10 @@ def test_archive_and_restore_round_trip(contacts, captured_changes):
 
 
 def test_restore_after_retention_is_refused_and_purge_deletes(contacts):
-    record = create_record(object_type=contacts, source=sources.API,
-                           properties={"email": "old@example.com"})
-    Record.objects.filter(pk=record.pk).update(
-        archived_at=timezone.now() - dt.timedelta(days=91))
+    record = create_record(
+        object_type=contacts, source=sources.API, properties={"email": "old@example.com"}
+    )
+    Record.objects.filter(pk=record.pk).update(archived_at=timezone.now() - dt.timedelta(days=91))
     with pytest.raises(CrmError, match="more than 90 days ago"):
         restore_records(object_type=contacts, record_ids=[record.pk], source=sources.API)
 

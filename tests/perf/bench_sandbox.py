@@ -33,27 +33,39 @@ def main() -> None:
                 # Half the calls insert new records, half update the ones inserted before.
                 offset = (call % (CALLS // 2)) * PER_CALL
                 records = [
-                    {"attributes": {"type": "Contact"}, "Concord_Id__c": f"{tag}-{offset + i}",
-                     "FirstName": "Bench", "LastName": f"Record {call}-{i}",
-                     "Email": f"bench{offset + i}@{tag}.example.com", "Title": "Engineer"}
+                    {
+                        "attributes": {"type": "Contact"},
+                        "Concord_Id__c": f"{tag}-{offset + i}",
+                        "FirstName": "Bench",
+                        "LastName": f"Record {call}-{i}",
+                        "Email": f"bench{offset + i}@{tag}.example.com",
+                        "Title": "Engineer",
+                    }
                     for i in range(PER_CALL)
                 ]
                 started = time.perf_counter()
-                results = sf.restful("composite/sobjects/Contact/Concord_Id__c", method="PATCH",
-                                     json={"allOrNone": False, "records": records})
+                results = sf.restful(
+                    "composite/sobjects/Contact/Concord_Id__c",
+                    method="PATCH",
+                    json={"allOrNone": False, "records": records},
+                )
                 durations.append(time.perf_counter() - started)
                 assert all(r["success"] for r in results), results[:3]
             throughput = CALLS * PER_CALL / sum(durations)
-            print(f"sandbox collections upsert: {throughput:.0f} records/s "
-                  f"({PER_CALL} per call, {CALLS} calls, median "
-                  f"{statistics.median(durations) * 1000:.1f} ms per call)")
+            print(
+                f"sandbox collections upsert: {throughput:.0f} records/s "
+                f"({PER_CALL} per call, {CALLS} calls, median "
+                f"{statistics.median(durations) * 1000:.1f} ms per call)"
+            )
             tiny = []
             for _ in range(TINY_CALLS):
                 started = time.perf_counter()
                 sf.restful("limits/")
                 tiny.append(time.perf_counter() - started)
-            print(f"sandbox per-call overhead: {statistics.median(tiny) * 1000:.1f} ms median "
-                  f"(GET limits, {TINY_CALLS} calls)")
+            print(
+                f"sandbox per-call overhead: {statistics.median(tiny) * 1000:.1f} ms median "
+                f"(GET limits, {TINY_CALLS} calls)"
+            )
         finally:
             stop_sandbox(sandbox)
 

@@ -43,8 +43,13 @@ class SandboxProcess:
     def password_token(self) -> dict[str, str]:
         response = self.session().post(
             f"{self.url}/services/oauth2/token",
-            data={"grant_type": "password", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                  "username": USERNAME, "password": PASSWORD},
+            data={
+                "grant_type": "password",
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "username": USERNAME,
+                "password": PASSWORD,
+            },
             timeout=10,
         )
         response.raise_for_status()
@@ -52,15 +57,33 @@ class SandboxProcess:
 
     def client(self) -> Salesforce:
         token = self.password_token()
-        return Salesforce(instance_url=token["instance_url"], session_id=token["access_token"],
-                          version=API_VERSION, session=self.session())
+        return Salesforce(
+            instance_url=token["instance_url"],
+            session_id=token["access_token"],
+            version=API_VERSION,
+            session=self.session(),
+        )
 
 
 def start_sandbox(state: Path, ca_dir: Path, port: int = 0) -> SandboxProcess:
     process = subprocess.Popen(
-        [sys.executable, "-m", "syncengine.sandbox.salesforce", "--port", str(port),
-         "--state", str(state), "--ca-dir", str(ca_dir), "--seed", "7"],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "syncengine.sandbox.salesforce",
+            "--port",
+            str(port),
+            "--state",
+            str(state),
+            "--ca-dir",
+            str(ca_dir),
+            "--seed",
+            "7",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = ca_cert = None

@@ -33,21 +33,42 @@ def test_ingest_upsert_with_simple_salesforce(sf: Salesforce) -> None:
     assert len(successes) == 300
     assert successes[0]["sf__Created"] == "true" and successes[0]["sf__Id"].startswith("003")
     failures = list(csv.DictReader(io.StringIO(sf.bulk2.Contact.get_failed_records(job_id))))
-    assert failures == [{"sf__Id": "", "sf__Error": "REQUIRED_FIELD_MISSING:Required fields are "
-                         "missing: [LastName]:LastName --", "Concord_Id__c": f"{tag}-bad",
-                         "LastName": ""}]
-    assert sf.query(f"SELECT COUNT() FROM Contact WHERE Concord_Id__c LIKE '{tag}-%'")[
-        "totalSize"] == 300
+    assert failures == [
+        {
+            "sf__Id": "",
+            "sf__Error": "REQUIRED_FIELD_MISSING:Required fields are "
+            "missing: [LastName]:LastName --",
+            "Concord_Id__c": f"{tag}-bad",
+            "LastName": "",
+        }
+    ]
+    assert (
+        sf.query(f"SELECT COUNT() FROM Contact WHERE Concord_Id__c LIKE '{tag}-%'")["totalSize"]
+        == 300
+    )
 
 
 def test_ingest_wire_sequence_and_states(api: requests.Session, data_url: str) -> None:
-    job = api.post(f"{data_url}/jobs/ingest", json={
-        "object": "Account", "operation": "insert", "contentType": "CSV",
-        "columnDelimiter": "COMMA", "lineEnding": "LF"}).json()
+    job = api.post(
+        f"{data_url}/jobs/ingest",
+        json={
+            "object": "Account",
+            "operation": "insert",
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        },
+    ).json()
     assert job["state"] == "Open" and job["id"].startswith("750")
-    assert job["contentUrl"] == f"services/data/{data_url.rsplit('/', 1)[1]}/jobs/ingest/{job['id']}/batches"
-    upload = api.put(f"{data_url}/jobs/ingest/{job['id']}/batches", data="Name,Industry\nA,Banking\nB,Nope\n",
-                     headers={"Content-Type": "text/csv"})
+    assert (
+        job["contentUrl"]
+        == f"services/data/{data_url.rsplit('/', 1)[1]}/jobs/ingest/{job['id']}/batches"
+    )
+    upload = api.put(
+        f"{data_url}/jobs/ingest/{job['id']}/batches",
+        data="Name,Industry\nA,Banking\nB,Nope\n",
+        headers={"Content-Type": "text/csv"},
+    )
     assert upload.status_code == 201 and upload.content == b""
     closed = api.patch(f"{data_url}/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
     assert closed.json()["state"] in ("UploadComplete", "InProgress", "JobComplete")
@@ -55,8 +76,10 @@ def test_ingest_wire_sequence_and_states(api: requests.Session, data_url: str) -
     assert done["state"] == "JobComplete" and done["numberRecordsFailed"] == 1
     failed = api.get(f"{data_url}/jobs/ingest/{job['id']}/failedResults/").text
     assert failed.splitlines()[0] == '"sf__Id","sf__Error","Name","Industry"'
-    assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:Industry: bad value for restricted picklist " \
+    assert (
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:Industry: bad value for restricted picklist "
         "field: Nope:Industry --" in failed
+    )
     assert api.get(f"{data_url}/jobs/ingest/{job['id']}/unprocessedrecords/").status_code == 200
     assert api.delete(f"{data_url}/jobs/ingest/{job['id']}").status_code == 204
     gone = api.get(f"{data_url}/jobs/ingest/{job['id']}")
@@ -64,7 +87,9 @@ def test_ingest_wire_sequence_and_states(api: requests.Session, data_url: str) -
 
 
 def test_ingest_unknown_column_fails_the_job(api: requests.Session, data_url: str) -> None:
-    job = api.post(f"{data_url}/jobs/ingest", json={"object": "Account", "operation": "insert"}).json()
+    job = api.post(
+        f"{data_url}/jobs/ingest", json={"object": "Account", "operation": "insert"}
+    ).json()
     api.put(f"{data_url}/jobs/ingest/{job['id']}/batches", data="Name,Nope__c\nA,1\n")
     api.patch(f"{data_url}/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
     done = wait_for(api, f"{data_url}/jobs/ingest/{job['id']}")
@@ -72,26 +97,45 @@ def test_ingest_unknown_column_fails_the_job(api: requests.Session, data_url: st
     assert done["errorMessage"] == "InvalidBatch : Field name not found : Nope__c"
 
 
-def test_query_job_with_locator_paging(sf: Salesforce, api: requests.Session, data_url: str) -> None:
+def test_query_job_with_locator_paging(
+    sf: Salesforce, api: requests.Session, data_url: str
+) -> None:
     tag = uuid.uuid4().hex[:8]
-    sf.restful("composite/sobjects", method="POST", json={"records": [
-        {"attributes": {"type": "Account"}, "Name": f"{tag}-{i}"} for i in range(25)]})
+    sf.restful(
+        "composite/sobjects",
+        method="POST",
+        json={
+            "records": [
+                {"attributes": {"type": "Account"}, "Name": f"{tag}-{i}"} for i in range(25)
+            ]
+        },
+    )
     rows = []
-    for page in sf.bulk2.Account.query(f"SELECT Id, Name FROM Account WHERE Name LIKE '{tag}-%'",
-                                       max_records=10):
+    for page in sf.bulk2.Account.query(
+        f"SELECT Id, Name FROM Account WHERE Name LIKE '{tag}-%'", max_records=10
+    ):
         rows += list(csv.DictReader(io.StringIO(page)))
     assert sorted(r["Name"] for r in rows) == sorted(f"{tag}-{i}" for i in range(25))
-    job = api.post(f"{data_url}/jobs/query", json={
-        "operation": "query", "query": f"SELECT Name FROM Account WHERE Name LIKE '{tag}-%'"}).json()
+    job = api.post(
+        f"{data_url}/jobs/query",
+        json={"operation": "query", "query": f"SELECT Name FROM Account WHERE Name LIKE '{tag}-%'"},
+    ).json()
     wait_for(api, f"{data_url}/jobs/query/{job['id']}")
     page = api.get(f"{data_url}/jobs/query/{job['id']}/results", params={"maxRecords": 20})
-    assert page.headers["Sforce-NumberOfRecords"] == "20" and page.headers["Sforce-Locator"] != "null"
-    last = api.get(f"{data_url}/jobs/query/{job['id']}/results",
-                   params={"maxRecords": 20, "locator": page.headers["Sforce-Locator"]})
-    assert last.headers["Sforce-NumberOfRecords"] == "5" and last.headers["Sforce-Locator"] == "null"
+    assert (
+        page.headers["Sforce-NumberOfRecords"] == "20" and page.headers["Sforce-Locator"] != "null"
+    )
+    last = api.get(
+        f"{data_url}/jobs/query/{job['id']}/results",
+        params={"maxRecords": 20, "locator": page.headers["Sforce-Locator"]},
+    )
+    assert (
+        last.headers["Sforce-NumberOfRecords"] == "5" and last.headers["Sforce-Locator"] == "null"
+    )
 
 
 def test_query_job_rejects_bad_soql(api: requests.Session, data_url: str) -> None:
-    response = api.post(f"{data_url}/jobs/query", json={"operation": "query",
-                                                         "query": "SELECT Nope FROM Account"})
+    response = api.post(
+        f"{data_url}/jobs/query", json={"operation": "query", "query": "SELECT Nope FROM Account"}
+    )
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALID_FIELD"

@@ -19,51 +19,103 @@ def account(name: str | None = None, **fields: object) -> dict[str, object]:
 
 
 def test_create_mixed_types_in_order_with_partial_failure(sf: Salesforce) -> None:
-    results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": [
-        account(),
-        {"attributes": {"type": "Contact"}, "FirstName": "No", "Email": "not-an-email"},
-        {"attributes": {"type": "Contact"}, "LastName": "Johnson"},
-    ]})
+    results = sf.restful(
+        "composite/sobjects",
+        method="POST",
+        json={
+            "allOrNone": False,
+            "records": [
+                account(),
+                {"attributes": {"type": "Contact"}, "FirstName": "No", "Email": "not-an-email"},
+                {"attributes": {"type": "Contact"}, "LastName": "Johnson"},
+            ],
+        },
+    )
     assert results[0]["success"] is True and results[0]["id"].startswith("001")
-    assert results[1] == {"success": False, "errors": [
-        {"statusCode": "INVALID_EMAIL_ADDRESS",
-         "message": "Email: invalid email address: not-an-email", "fields": ["Email"]}]}
+    assert results[1] == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "INVALID_EMAIL_ADDRESS",
+                "message": "Email: invalid email address: not-an-email",
+                "fields": ["Email"],
+            }
+        ],
+    }
     assert results[2]["success"] is True and results[2]["id"].startswith("003")
     assert results[2]["errors"] == [] and "created" not in results[2]
 
 
 def test_all_or_none_rolls_back_for_real(sf: Salesforce) -> None:
     name = unique("Rollback")
-    results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": [
-        account(name),
-        {"attributes": {"type": "Contact"}, "FirstName": "No last name"},
-    ]})
+    results = sf.restful(
+        "composite/sobjects",
+        method="POST",
+        json={
+            "allOrNone": True,
+            "records": [
+                account(name),
+                {"attributes": {"type": "Contact"}, "FirstName": "No last name"},
+            ],
+        },
+    )
     assert results == [
-        {"success": False, "errors": [{
-            "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-            "message": "Record rolled back because not all records were valid and the request "
-            "was using AllOrNone header", "fields": []}]},
-        {"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING",
-                                       "message": "Required fields are missing: [LastName]",
-                                       "fields": ["LastName"]}]},
+        {
+            "success": False,
+            "errors": [
+                {
+                    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    "message": "Record rolled back because not all records were valid and the "
+                    "request "
+                    "was using AllOrNone header",
+                    "fields": [],
+                }
+            ],
+        },
+        {
+            "success": False,
+            "errors": [
+                {
+                    "statusCode": "REQUIRED_FIELD_MISSING",
+                    "message": "Required fields are missing: [LastName]",
+                    "fields": ["LastName"],
+                }
+            ],
+        },
     ]
     assert sf.query(f"SELECT Id FROM Account WHERE Name = '{name}'")["totalSize"] == 0
 
 
 def test_update_keeps_id_on_rollback_and_reports_wrong_type(sf: Salesforce) -> None:
     acc = sf.Account.create({"Name": unique()})["id"]
-    results = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": [
-        {"attributes": {"type": "Account"}, "id": acc, "NumberOfEmployees": 27000},
-        {"attributes": {"type": "Contact"}, "id": acc, "Title": "Lead Engineer"},
-    ]})
+    results = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "allOrNone": True,
+            "records": [
+                {"attributes": {"type": "Account"}, "id": acc, "NumberOfEmployees": 27000},
+                {"attributes": {"type": "Contact"}, "id": acc, "Title": "Lead Engineer"},
+            ],
+        },
+    )
     assert results[0]["id"] == acc and results[0]["success"] is False
     assert results[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
-    assert results[1]["errors"] == [{"statusCode": "MALFORMED_ID",
-                                     "message": f"Contact ID: id value of incorrect type: {acc}",
-                                     "fields": ["Id"]}]
+    assert results[1]["errors"] == [
+        {
+            "statusCode": "MALFORMED_ID",
+            "message": f"Contact ID: id value of incorrect type: {acc}",
+            "fields": ["Id"],
+        }
+    ]
     assert sf.Account.get(acc)["NumberOfEmployees"] is None
-    ok = sf.restful("composite/sobjects", method="PATCH", json={"records": [
-        {"attributes": {"type": "Account"}, "Id": acc, "NumberOfEmployees": 27000}]})
+    ok = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "records": [{"attributes": {"type": "Account"}, "Id": acc, "NumberOfEmployees": 27000}]
+        },
+    )
     assert ok == [{"id": acc, "success": True, "errors": []}]
     assert sf.Account.get(acc)["NumberOfEmployees"] == 27000
 
@@ -71,9 +123,17 @@ def test_update_keeps_id_on_rollback_and_reports_wrong_type(sf: Salesforce) -> N
 def test_upsert_by_external_id_reports_created(sf: Salesforce) -> None:
     a, b = unique("A"), unique("B")
     existing = sf.Account.create({"Name": "Old", "Concord_Id__c": b})["id"]
-    results = sf.restful("composite/sobjects/Account/Concord_Id__c", method="PATCH", json={
-        "allOrNone": False, "records": [account("Company One", Concord_Id__c=a),
-                                        account("Company Two", Concord_Id__c=b)]})
+    results = sf.restful(
+        "composite/sobjects/Account/Concord_Id__c",
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [
+                account("Company One", Concord_Id__c=a),
+                account("Company Two", Concord_Id__c=b),
+            ],
+        },
+    )
     assert results[0]["success"] and results[0]["created"] is True
     assert results[1] == {"id": existing, "success": True, "errors": [], "created": False}
     assert sf.Account.get(existing)["Name"] == "Company Two"
@@ -81,8 +141,13 @@ def test_upsert_by_external_id_reports_created(sf: Salesforce) -> None:
 
 def test_upsert_duplicates_within_one_call_are_detected(sf: Salesforce) -> None:
     ext = unique("same")
-    results = sf.restful("composite/sobjects/Account/Concord_Id__c", method="PATCH", json={
-        "records": [account("First", Concord_Id__c=ext), account("Second", Concord_Id__c=ext)]})
+    results = sf.restful(
+        "composite/sobjects/Account/Concord_Id__c",
+        method="PATCH",
+        json={
+            "records": [account("First", Concord_Id__c=ext), account("Second", Concord_Id__c=ext)]
+        },
+    )
     assert results[0]["created"] is True
     assert results[1]["created"] is False and results[1]["id"] == results[0]["id"]
 
@@ -91,9 +156,12 @@ def test_more_than_200_records_is_a_top_level_400(api: requests.Session, data_ur
     body = {"records": [account() for _ in range(201)]}
     response = api.post(f"{data_url}/composite/sobjects", json=body)
     assert response.status_code == 400
-    assert response.json() == [{
-        "message": "record limit reached. cannot submit more than 200 records into this call",
-        "errorCode": "EXCEEDED_ID_LIMIT"}]
+    assert response.json() == [
+        {
+            "message": "record limit reached. cannot submit more than 200 records into this call",
+            "errorCode": "EXCEEDED_ID_LIMIT",
+        }
+    ]
 
 
 def test_more_than_10_chunks_is_rejected(api: requests.Session, data_url: str) -> None:
@@ -105,23 +173,38 @@ def test_more_than_10_chunks_is_rejected(api: requests.Session, data_url: str) -
 
 
 def test_delete_and_retrieve(sf: Salesforce, api: requests.Session, data_url: str) -> None:
-    created = sf.restful("composite/sobjects", method="POST", json={
-        "records": [account("R1"), account("R2")]})
+    created = sf.restful(
+        "composite/sobjects", method="POST", json={"records": [account("R1"), account("R2")]}
+    )
     ids = [r["id"] for r in created]
-    retrieved = sf.restful("composite/sobjects/Account", method="GET",
-                           params={"ids": ",".join([*ids, "001RS0000000000"]), "fields": "Id,Name"})
+    retrieved = sf.restful(
+        "composite/sobjects/Account",
+        method="GET",
+        params={"ids": ",".join([*ids, "001RS0000000000"]), "fields": "Id,Name"},
+    )
     assert [r["Name"] if r else None for r in retrieved] == ["R1", "R2", None]
     assert retrieved[0]["attributes"]["type"] == "Account"
-    posted = sf.restful("composite/sobjects/Account", method="POST",
-                        json={"ids": ids, "fields": ["Name"]})
+    posted = sf.restful(
+        "composite/sobjects/Account", method="POST", json={"ids": ids, "fields": ["Name"]}
+    )
     assert [r["Name"] for r in posted] == ["R1", "R2"]
-    results = sf.restful("composite/sobjects", method="DELETE",
-                         params={"ids": f"{ids[0]},001RM000003oLrB000", "allOrNone": "false"})
+    results = sf.restful(
+        "composite/sobjects",
+        method="DELETE",
+        params={"ids": f"{ids[0]},001RM000003oLrB000", "allOrNone": "false"},
+    )
     assert results == [
         {"id": ids[0], "success": True, "errors": []},
-        {"success": False, "errors": [{"statusCode": "MALFORMED_ID",
-                                       "message": "malformed id 001RM000003oLrB000",
-                                       "fields": []}]},
+        {
+            "success": False,
+            "errors": [
+                {
+                    "statusCode": "MALFORMED_ID",
+                    "message": "malformed id 001RM000003oLrB000",
+                    "fields": [],
+                }
+            ],
+        },
     ]
     again = sf.restful("composite/sobjects", method="DELETE", params={"ids": ids[0]})
     assert again[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"

@@ -12,11 +12,19 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from .conftest import SandboxProcess, start_sandbox, stop_sandbox
 
 
-def test_lead_conversion_creates_records_and_locks_the_lead(sandbox: SandboxProcess,
-                                                            sf: Salesforce) -> None:
+def test_lead_conversion_creates_records_and_locks_the_lead(
+    sandbox: SandboxProcess, sf: Salesforce
+) -> None:
     email = f"{uuid.uuid4().hex[:8]}@lead.example.com"
-    lead_id = sf.Lead.create({"FirstName": "Lee", "LastName": "Ada", "Company": "Ada Corp",
-                              "Email": email, "City": "Paris"})["id"]
+    lead_id = sf.Lead.create(
+        {
+            "FirstName": "Lee",
+            "LastName": "Ada",
+            "Company": "Ada Corp",
+            "Email": email,
+            "City": "Paris",
+        }
+    )["id"]
     before = sf.Lead.get(lead_id)["SystemModstamp"]
     result = sandbox.control("POST", f"leads/{lead_id}/convert", json={}).json()
     assert result["success"] is True and result["leadId"] == lead_id
@@ -32,19 +40,35 @@ def test_lead_conversion_creates_records_and_locks_the_lead(sandbox: SandboxProc
     assert sf.Account.get(result["accountId"])["Name"] == "Ada Corp"
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Lead.update(lead_id, {"Title": "CTO"})
-    assert caught.value.content == [{"message": "A converted lead couldn't be updated",
-                                     "errorCode": "CANNOT_UPDATE_CONVERTED_LEAD", "fields": []}]
+    assert caught.value.content == [
+        {
+            "message": "A converted lead couldn't be updated",
+            "errorCode": "CANNOT_UPDATE_CONVERTED_LEAD",
+            "fields": [],
+        }
+    ]
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Lead.update(lead_id, {"IsConverted": False})
     assert caught.value.content[0]["errorCode"] == "CANNOT_UPDATE_CONVERTED_LEAD"
 
 
 def test_conversion_merges_into_existing_records(sandbox: SandboxProcess, sf: Salesforce) -> None:
-    account_id = sf.Account.create({"Name": "Existing", "Website": "https://existing.example"})["id"]
-    lead_id = sf.Lead.create({"LastName": "Merge", "Company": "New Name",
-                              "Website": "https://lead.example", "Phone": "555-0199"})["id"]
-    result = sandbox.control("POST", f"leads/{lead_id}/convert",
-                             json={"accountId": account_id, "doNotCreateOpportunity": True}).json()
+    account_id = sf.Account.create({"Name": "Existing", "Website": "https://existing.example"})[
+        "id"
+    ]
+    lead_id = sf.Lead.create(
+        {
+            "LastName": "Merge",
+            "Company": "New Name",
+            "Website": "https://lead.example",
+            "Phone": "555-0199",
+        }
+    )["id"]
+    result = sandbox.control(
+        "POST",
+        f"leads/{lead_id}/convert",
+        json={"accountId": account_id, "doNotCreateOpportunity": True},
+    ).json()
     assert result["accountId"] == account_id and result["opportunityId"] is None
     account = sf.Account.get(account_id)
     assert account["Name"] == "Existing" and account["Website"] == "https://existing.example"

@@ -15,20 +15,31 @@ from .conftest import API_VERSION, CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME,
 REDIRECT = "https://concord.local/oauth/callback"
 
 
-def authorize(sandbox: SandboxProcess, action: str = "allow", password: str = PASSWORD) -> requests.Response:
+def authorize(
+    sandbox: SandboxProcess, action: str = "allow", password: str = PASSWORD
+) -> requests.Response:
     session = sandbox.session()
-    params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT,
-              "scope": "api refresh_token", "state": "csrf-123"}
+    params = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "scope": "api refresh_token",
+        "state": "csrf-123",
+    }
     page = session.get(f"{sandbox.url}/services/oauth2/authorize", params=params)
     assert page.status_code == 200 and "Allow Access?" in page.text
-    return session.post(f"{sandbox.url}/services/oauth2/authorize",
-                        data={**params, "username": USERNAME, "password": password,
-                              "action": action}, allow_redirects=False)
+    return session.post(
+        f"{sandbox.url}/services/oauth2/authorize",
+        data={**params, "username": USERNAME, "password": password, "action": action},
+        allow_redirects=False,
+    )
 
 
 def token(sandbox: SandboxProcess, **form: str) -> requests.Response:
-    return sandbox.session().post(f"{sandbox.url}/services/oauth2/token",
-                                  data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **form})
+    return sandbox.session().post(
+        f"{sandbox.url}/services/oauth2/token",
+        data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **form},
+    )
 
 
 def test_web_server_flow_refresh_and_revoke(sandbox: SandboxProcess) -> None:
@@ -42,20 +53,34 @@ def test_web_server_flow_refresh_and_revoke(sandbox: SandboxProcess) -> None:
     granted = token(sandbox, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)
     assert granted.status_code == 200
     body = granted.json()
-    assert set(body) == {"access_token", "refresh_token", "signature", "scope", "instance_url",
-                         "id", "token_type", "issued_at"}
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "signature",
+        "scope",
+        "instance_url",
+        "id",
+        "token_type",
+        "issued_at",
+    }
     assert body["token_type"] == "Bearer" and body["instance_url"] == sandbox.url
     assert body["access_token"].startswith("00DRS0000000001!")
-    expected = base64.b64encode(hmac.new(CLIENT_SECRET.encode(),
-                                         (body["id"] + body["issued_at"]).encode(),
-                                         hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(
+            CLIENT_SECRET.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256
+        ).digest()
+    ).decode()
     assert body["signature"] == expected
     assert body["id"].endswith("/005RS000000001AYAQ")
     reused = token(sandbox, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
 
-    sf = Salesforce(instance_url=body["instance_url"], session_id=body["access_token"],
-                    version=API_VERSION, session=sandbox.session())
+    sf = Salesforce(
+        instance_url=body["instance_url"],
+        session_id=body["access_token"],
+        version=API_VERSION,
+        session=sandbox.session(),
+    )
     assert sf.limits()["DailyApiRequests"]["Max"] == 15000
 
     refreshed = token(sandbox, grant_type="refresh_token", refresh_token=body["refresh_token"])
@@ -63,12 +88,16 @@ def test_web_server_flow_refresh_and_revoke(sandbox: SandboxProcess) -> None:
     assert "refresh_token" not in refreshed.json()  # refresh tokens are reused, not rotated
     assert refreshed.json()["access_token"] != body["access_token"]
 
-    revoke = sandbox.session().post(f"{sandbox.url}/services/oauth2/revoke",
-                                    data={"token": body["refresh_token"]})
+    revoke = sandbox.session().post(
+        f"{sandbox.url}/services/oauth2/revoke", data={"token": body["refresh_token"]}
+    )
     assert revoke.status_code == 200
     after = token(sandbox, grant_type="refresh_token", refresh_token=body["refresh_token"])
     assert after.status_code == 400
-    assert after.json() == {"error": "invalid_grant", "error_description": "expired access/refresh token"}
+    assert after.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
 
 
 def test_denied_consent_redirects_with_access_denied(sandbox: SandboxProcess) -> None:
@@ -83,8 +112,15 @@ def test_password_grant_and_its_errors(sandbox: SandboxProcess) -> None:
     wrong = token(sandbox, grant_type="password", username=USERNAME, password="nope")
     assert wrong.status_code == 400
     assert wrong.json() == {"error": "invalid_grant", "error_description": "authentication failure"}
-    bad_client = sandbox.session().post(f"{sandbox.url}/services/oauth2/token", data={
-        "grant_type": "password", "client_id": "nope", "username": USERNAME, "password": PASSWORD})
+    bad_client = sandbox.session().post(
+        f"{sandbox.url}/services/oauth2/token",
+        data={
+            "grant_type": "password",
+            "client_id": "nope",
+            "username": USERNAME,
+            "password": PASSWORD,
+        },
+    )
     assert bad_client.json()["error"] == "invalid_client_id"
     unsupported = token(sandbox, grant_type="magic")
     assert unsupported.json()["error"] == "unsupported_grant_type"

@@ -19,8 +19,13 @@ def tag(sf: Salesforce) -> str:
     account_id = sf.Account.create({"Name": f"Q-{tag}", "Industry": "Retail"})["id"]
     for start in range(0, 450, 200):
         records = [
-            {"attributes": {"type": "Contact"}, "LastName": f"{tag}-{i:04d}", "AccountId": account_id,
-             "Title": "CEO" if i % 3 == 0 else None, "Score__c": i % 100}
+            {
+                "attributes": {"type": "Contact"},
+                "LastName": f"{tag}-{i:04d}",
+                "AccountId": account_id,
+                "Title": "CEO" if i % 3 == 0 else None,
+                "Score__c": i % 100,
+            }
             for i in range(start, min(start + 200, 450))
         ]
         results = sf.restful("composite/sobjects", method="POST", json={"records": records})
@@ -30,8 +35,9 @@ def tag(sf: Salesforce) -> str:
 
 def test_paging_with_next_records_url(api: requests.Session, data_url: str, tag: str) -> None:
     soql = f"SELECT Id, LastName FROM Contact WHERE LastName LIKE '{tag}-%' ORDER BY LastName"
-    first = api.get(f"{data_url}/query/", params={"q": soql},
-                    headers={"Sforce-Query-Options": "batchSize=200"}).json()
+    first = api.get(
+        f"{data_url}/query/", params={"q": soql}, headers={"Sforce-Query-Options": "batchSize=200"}
+    ).json()
     assert first["totalSize"] == 450 and first["done"] is False and len(first["records"]) == 200
     assert first["nextRecordsUrl"].startswith(f"/services/data/v{API_VERSION}/query/01g")
     assert first["nextRecordsUrl"].endswith("-200")
@@ -64,11 +70,15 @@ def test_where_operators_order_limit_offset_and_parent_fields(sf: Salesforce, ta
 
 
 def test_count_and_datetime_literals(sf: Salesforce, tag: str) -> None:
-    count = sf.query(f"SELECT COUNT() FROM Contact WHERE LastName LIKE '{tag}-%' "
-                     "AND CreatedDate > 2020-01-01T00:00:00Z")
+    count = sf.query(
+        f"SELECT COUNT() FROM Contact WHERE LastName LIKE '{tag}-%' "
+        "AND CreatedDate > 2020-01-01T00:00:00Z"
+    )
     assert count["totalSize"] == 450 and count["records"] == []
-    none = sf.query(f"SELECT COUNT() FROM Contact WHERE LastName LIKE '{tag}-%' "
-                    "AND CreatedDate < 2020-01-01T00:00:00Z")
+    none = sf.query(
+        f"SELECT COUNT() FROM Contact WHERE LastName LIKE '{tag}-%' "
+        "AND CreatedDate < 2020-01-01T00:00:00Z"
+    )
     assert none["totalSize"] == 0
 
 

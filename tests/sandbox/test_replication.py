@@ -16,10 +16,17 @@ def window(minutes_back: int = 5, minutes_ahead: int = 2) -> tuple[dt.datetime, 
 
 
 def test_get_updated_and_get_deleted(sf: Salesforce) -> None:
-    created = sf.Opportunity.create({"Name": f"Deal {uuid.uuid4().hex[:6]}", "StageName": "Prospecting",
-                                     "CloseDate": "2030-01-31", "Amount": 10})["id"]
-    gone = sf.Opportunity.create({"Name": "Doomed", "StageName": "Prospecting",
-                                  "CloseDate": "2030-01-31"})["id"]
+    created = sf.Opportunity.create(
+        {
+            "Name": f"Deal {uuid.uuid4().hex[:6]}",
+            "StageName": "Prospecting",
+            "CloseDate": "2030-01-31",
+            "Amount": 10,
+        }
+    )["id"]
+    gone = sf.Opportunity.create(
+        {"Name": "Doomed", "StageName": "Prospecting", "CloseDate": "2030-01-31"}
+    )["id"]
     sf.Opportunity.delete(gone)
     start, end = window()
     updated = sf.Opportunity.updated(start, end)

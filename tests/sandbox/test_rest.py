@@ -25,8 +25,11 @@ def unique(prefix: str = "x") -> str:
 def test_versions_resource_is_open_and_lists_versions(sandbox: SandboxProcess) -> None:
     response = sandbox.session().get(f"{sandbox.url}/services/data/", timeout=10)
     assert response.status_code == 200
-    assert {"label": f"v{API_VERSION}", "url": f"/services/data/v{API_VERSION}",
-            "version": API_VERSION} in response.json()
+    assert {
+        "label": f"v{API_VERSION}",
+        "url": f"/services/data/v{API_VERSION}",
+        "version": API_VERSION,
+    } in response.json()
 
 
 def test_every_api_response_carries_limit_info(api: requests.Session, data_url: str) -> None:
@@ -62,16 +65,26 @@ def test_daily_limit_exceeded_gives_403(sandbox: SandboxProcess, sf: Salesforce)
 
 
 def test_missing_or_bad_token_gives_401(sandbox: SandboxProcess, data_url: str) -> None:
-    response = sandbox.session().get(f"{data_url}/limits/", headers={"Authorization": "Bearer nope"})
+    response = sandbox.session().get(
+        f"{data_url}/limits/", headers={"Authorization": "Bearer nope"}
+    )
     assert response.status_code == 401
-    assert response.json() == [{"message": "Session expired or invalid",
-                                 "errorCode": "INVALID_SESSION_ID"}]
+    assert response.json() == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
 
 
 def test_global_and_object_describe_respect_field_level_security(sf: Salesforce) -> None:
     names = {o["name"]: o for o in sf.describe()["sobjects"]}
-    assert {"Account", "Contact", "Lead", "Opportunity", "Task", "OpportunityContactRole",
-            "Project__c"} <= set(names)
+    assert {
+        "Account",
+        "Contact",
+        "Lead",
+        "Opportunity",
+        "Task",
+        "OpportunityContactRole",
+        "Project__c",
+    } <= set(names)
     assert names["Account"]["keyPrefix"] == "001" and names["Lead"]["keyPrefix"] == "00Q"
     contact = sf.Contact.describe()
     fields = {f["name"]: f for f in contact["fields"]}
@@ -90,8 +103,10 @@ def test_global_and_object_describe_respect_field_level_security(sf: Salesforce)
 
 def test_describe_if_modified_since_gives_304(api: requests.Session, data_url: str) -> None:
     first = api.get(f"{data_url}/sobjects/Contact/describe")
-    again = api.get(f"{data_url}/sobjects/Contact/describe",
-                    headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    again = api.get(
+        f"{data_url}/sobjects/Contact/describe",
+        headers={"If-Modified-Since": first.headers["Last-Modified"]},
+    )
     assert again.status_code == 304 and again.content == b""
 
 
@@ -115,40 +130,51 @@ def test_create_get_update_delete(sf: Salesforce) -> None:
     assert caught.value.content[0]["errorCode"] == "ENTITY_IS_DELETED"
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Account.update(account_id, {"Phone": "1"})
-    assert caught.value.content == [{"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED",
-                                     "fields": []}]
+    assert caught.value.content == [
+        {"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED", "fields": []}
+    ]
 
 
 def test_unknown_record_is_404_not_found(sf: Salesforce) -> None:
     with pytest.raises(SalesforceResourceNotFound) as caught:
         sf.Contact.get("003RS0000000000AAA"[:15])
-    assert caught.value.content == [{"message": "The requested resource does not exist",
-                                     "errorCode": "NOT_FOUND"}]
+    assert caught.value.content == [
+        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+    ]
 
 
-def test_upsert_by_external_id_201_then_200_then_300(sf: Salesforce, sandbox: SandboxProcess) -> None:
+def test_upsert_by_external_id_201_then_200_then_300(
+    sf: Salesforce, sandbox: SandboxProcess
+) -> None:
     ext = unique("ext")
     first = sf.Contact.upsert(f"Concord_Id__c/{ext}", {"LastName": "One"}, raw_response=True)
     assert first.status_code == 201
     assert first.json()["created"] is True and first.json()["success"] is True
     second = sf.Contact.upsert(f"Concord_Id__c/{ext}", {"LastName": "Two"}, raw_response=True)
     assert second.status_code == 200
-    assert second.json() == {"id": first.json()["id"], "success": True, "errors": [],
-                             "created": False}
+    assert second.json() == {
+        "id": first.json()["id"],
+        "success": True,
+        "errors": [],
+        "created": False,
+    }
     assert sf.Contact.get_by_custom_id("Concord_Id__c", ext)["LastName"] == "Two"
 
 
 def test_upsert_update_only_404(sf: Salesforce, api: requests.Session, data_url: str) -> None:
-    response = api.patch(f"{data_url}/sobjects/Contact/Concord_Id__c/{unique()}?updateOnly=true",
-                         json={"LastName": "X"})
+    response = api.patch(
+        f"{data_url}/sobjects/Contact/Concord_Id__c/{unique()}?updateOnly=true",
+        json={"LastName": "X"},
+    )
     assert response.status_code == 404
 
 
 def test_more_than_one_external_id_match_gives_300(sf: Salesforce, sandbox: SandboxProcess) -> None:
     legacy = unique("legacy")
     ids = [
-        sandbox.control("POST", "records/Lead",
-                        json={"LastName": n, "Company": "C", "Legacy_Id__c": legacy}).json()["id"]
+        sandbox.control(
+            "POST", "records/Lead", json={"LastName": n, "Company": "C", "Legacy_Id__c": legacy}
+        ).json()["id"]
         for n in ("A", "B")
     ]
     with pytest.raises(SalesforceMoreThanOneRecord) as caught:
@@ -161,17 +187,25 @@ def test_more_than_one_external_id_match_gives_300(sf: Salesforce, sandbox: Sand
 
 def test_unique_field_rejects_duplicates_case_insensitively(sandbox: SandboxProcess) -> None:
     ext = unique("LEAD")
-    first = sandbox.control("POST", "records/Lead", json={"LastName": "A", "Company": "C",
-                                                          "Concord_Id__c": ext}).json()
-    second = sandbox.control("POST", "records/Lead", json={"LastName": "B", "Company": "C",
-                                                           "Concord_Id__c": ext.lower()}).json()
+    first = sandbox.control(
+        "POST", "records/Lead", json={"LastName": "A", "Company": "C", "Concord_Id__c": ext}
+    ).json()
+    second = sandbox.control(
+        "POST", "records/Lead", json={"LastName": "B", "Company": "C", "Concord_Id__c": ext.lower()}
+    ).json()
     assert first["success"] is True
-    assert second == {"success": False, "errors": [{
-        "statusCode": "DUPLICATE_VALUE",
-        "message": "duplicate value found: Concord_Id__c duplicates value on record with id: "
-        f"{first['id']}",
-        "fields": [],
-    }]}
+    assert second == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "DUPLICATE_VALUE",
+                "message": "duplicate value found: Concord_Id__c duplicates value on record "
+                "with id: "
+                f"{first['id']}",
+                "fields": [],
+            }
+        ],
+    }
 
 
 def test_expired_access_token_gives_401(sandbox: SandboxProcess) -> None:
@@ -186,8 +220,12 @@ def test_expired_access_token_gives_401(sandbox: SandboxProcess) -> None:
 def test_method_not_allowed(api: requests.Session, data_url: str) -> None:
     response = api.put(f"{data_url}/sobjects/Account/describe")
     assert response.status_code == 405
-    assert response.json() == [{"message": "HTTP Method 'PUT' not allowed. Allowed are GET,HEAD",
-                                "errorCode": "METHOD_NOT_ALLOWED"}]
+    assert response.json() == [
+        {
+            "message": "HTTP Method 'PUT' not allowed. Allowed are GET,HEAD",
+            "errorCode": "METHOD_NOT_ALLOWED",
+        }
+    ]
     response = api.delete(f"{data_url}/sobjects/")
     assert response.status_code == 405
     assert response.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"

@@ -30,11 +30,16 @@ def test_malformed_ids_are_rejected() -> None:
 
 def test_soql_where_evaluation_with_and_or_in_like_and_dates() -> None:
     condition = soql.parse_condition(
-        "(Name LIKE 'ac%' OR Industry IN ('Banking', 'Retail')) AND CreatedDate >= 2024-01-15T00:00:00Z"
+        "(Name LIKE 'ac%' OR Industry IN ('Banking', 'Retail'))"
+        " AND CreatedDate >= 2024-01-15T00:00:00Z"
         " AND Amount != null AND NOT Amount > 10"
     )
-    record = {"Name": "Acme", "Industry": "Other", "CreatedDate": "2024-02-01T10:00:00.000+0000",
-              "Amount": 5}
+    record = {
+        "Name": "Acme",
+        "Industry": "Other",
+        "CreatedDate": "2024-02-01T10:00:00.000+0000",
+        "Amount": 5,
+    }
     assert soql.evaluate(condition, record.get) is True
     assert soql.evaluate(condition, {**record, "Amount": 11}.get) is False
     assert soql.evaluate(condition, {**record, "Name": "Zeta"}.get) is False

@@ -18,6 +18,7 @@ class Command(BaseCommand):
         if User.objects.filter(username=username).exists():
             self.stdout.write(f"Admin login {username!r} already exists.")
             return
-        User.objects.create_superuser(username=username, email=f"{username}@example.com",
-                                      password=password)
+        User.objects.create_superuser(
+            username=username, email=f"{username}@example.com", password=password
+        )
         self.stdout.write(f"Created admin login {username!r}.")

@@ -13,23 +13,53 @@ from crm.models import AssociationDefinition, ObjectType, Record
 from crm.services.associations import associate_records
 from crm.services.records import RecordInput, write_records
 
-LIFECYCLE = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
-             "opportunity", "customer", "evangelist"]
-INDUSTRIES = ["ACCOUNTING", "BANKING", "COMPUTER_SOFTWARE", "CONSTRUCTION", "INSURANCE",
-              "INFORMATION_TECHNOLOGY_AND_SERVICES", "LOGISTICS_AND_SUPPLY_CHAIN", "RETAIL",
-              "MARKETING_AND_ADVERTISING", "REAL_ESTATE", "TELECOMMUNICATIONS"]
-STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
-          "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"]
+LIFECYCLE = [
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+]
+INDUSTRIES = [
+    "ACCOUNTING",
+    "BANKING",
+    "COMPUTER_SOFTWARE",
+    "CONSTRUCTION",
+    "INSURANCE",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES",
+    "LOGISTICS_AND_SUPPLY_CHAIN",
+    "RETAIL",
+    "MARKETING_AND_ADVERTISING",
+    "REAL_ESTATE",
+    "TELECOMMUNICATIONS",
+]
+EDITIONS = ["Pro", "Lite", "Plus", "Suite"]
+STAGES = [
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "decisionmakerboughtin",
+    "contractsent",
+    "closedwon",
+    "closedlost",
+]
 
 
 class Command(BaseCommand):
     help = "Seed demo data (about 500 companies, 3,000 contacts, 800 deals, tickets, tasks)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--scale", type=float, default=1.0,
-                            help="Multiply every count (e.g. 0.1 for a quick seed).")
-        parser.add_argument("--force", action="store_true",
-                            help="Seed even if records already exist.")
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=1.0,
+            help="Multiply every count (e.g. 0.1 for a quick seed).",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even if records already exist."
+        )
         parser.add_argument("--seed", type=int, default=2026, help="Random seed.")
 
     def handle(self, *args, scale: float, force: bool, seed: int, **options):
@@ -41,9 +71,19 @@ class Command(BaseCommand):
         Faker.seed(seed)
         self.random = random.Random(seed)
         self.types = {ot.name: ot for ot in ObjectType.objects.all()}
-        n = {k: max(1, int(v * scale)) for k, v in {
-            "companies": 500, "contacts": 3000, "deals": 800, "tickets": 400, "tasks": 1000,
-            "products": 60, "calls": 600, "conversations": 300}.items()}
+        n = {
+            k: max(1, int(v * scale))
+            for k, v in {
+                "companies": 500,
+                "contacts": 3000,
+                "deals": 800,
+                "tickets": 400,
+                "tasks": 1000,
+                "products": 60,
+                "calls": 600,
+                "conversations": 300,
+            }.items()
+        }
 
         companies = self._create("companies", [self._company() for _ in range(n["companies"])])
         contacts = self._create("contacts", [self._contact(i) for i in range(n["contacts"])])
@@ -52,8 +92,9 @@ class Command(BaseCommand):
         tasks = self._create("tasks", [self._task() for _ in range(n["tasks"])])
         products = self._create("products", [self._product(i) for i in range(n["products"])])
         calls = self._create("calls", [self._call() for _ in range(n["calls"])])
-        conversations = self._create("conversations",
-                                     [self._conversation() for _ in range(n["conversations"])])
+        conversations = self._create(
+            "conversations", [self._conversation() for _ in range(n["conversations"])]
+        )
 
         pick = self.random.choice
         employer = {c: pick(companies) for c in contacts if self.random.random() < 0.85}
@@ -62,59 +103,86 @@ class Command(BaseCommand):
         deal_company = [(d, pick(companies)) for d in deals]
         self._link("deals", "companies", "", deal_company)
         self._link("deals", "companies", "Primary", deal_company)
-        deal_contacts = [(d, c) for d in deals
-                         for c in self.random.sample(contacts, self.random.randint(1, 3))]
+        deal_contacts = [
+            (d, c) for d in deals for c in self.random.sample(contacts, self.random.randint(1, 3))
+        ]
         self._link("deals", "contacts", "", deal_contacts)
         self._link("deals", "contacts", "Decision maker", deal_contacts[::3])
-        self._link("deals", "products", "",
-                   [(d, pick(products)) for d in deals if self.random.random() < 0.6])
+        self._link(
+            "deals",
+            "products",
+            "",
+            [(d, pick(products)) for d in deals if self.random.random() < 0.6],
+        )
         self._link("tickets", "contacts", "", [(t, pick(contacts)) for t in tickets])
         self._link("tasks", "contacts", "", [(t, pick(contacts)) for t in tasks])
         self._link("tasks", "deals", "", [(t, pick(deals)) for t in tasks[::2]])
         self._link("calls", "contacts", "", [(c, pick(contacts)) for c in calls])
         self._link("conversations", "contacts", "", [(c, pick(contacts)) for c in conversations])
-        self.stdout.write(self.style.SUCCESS(
-            f"Seeded {sum(n.values())} records in {time.monotonic() - started:.1f} s."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {sum(n.values())} records in {time.monotonic() - started:.1f} s."
+            )
+        )
 
     def _create(self, type_name: str, rows: list[dict]) -> list[int]:
         ids: list[int] = []
         for start in range(0, len(rows), 1000):
             result = write_records(
-                object_type=self.types[type_name], mode="create", source=sources.SYSTEM,
-                inputs=[RecordInput(properties=r) for r in rows[start:start + 1000]])
+                object_type=self.types[type_name],
+                mode="create",
+                source=sources.SYSTEM,
+                inputs=[RecordInput(properties=r) for r in rows[start : start + 1000]],
+            )
             ids.extend(result.ids)
         self.stdout.write(f"  {len(ids)} {type_name}")
         return ids
 
     def _link(self, source: str, target: str, label: str, pairs: list[tuple[int, int]]) -> None:
         definition = AssociationDefinition.objects.get(
-            from_object_type=self.types[source], to_object_type=self.types[target], label=label)
+            from_object_type=self.types[source], to_object_type=self.types[target], label=label
+        )
         for start in range(0, len(pairs), 2000):
-            associate_records(definition=definition, pairs=pairs[start:start + 2000],
-                              source=sources.SYSTEM)
+            associate_records(
+                definition=definition, pairs=pairs[start : start + 2000], source=sources.SYSTEM
+            )
 
     def _company(self) -> dict:
         f = self.fake
         name = f.unique.company()
         domain = f"{''.join(ch for ch in name.lower() if ch.isalnum())[:20]}.example.com"
-        return {"name": name, "domain": domain, "website": f"https://www.{domain}",
-                "industry": self.random.choice(INDUSTRIES), "phone": f.numerify("+1 ###-###-####"),
-                "city": f.city(), "state": f.state(), "country": "United States",
-                "zip": f.postcode(), "address": f.street_address(),
-                "numberofemployees": self.random.choice([5, 12, 40, 120, 450, 1200, 8000]),
-                "annualrevenue": self.random.randrange(100_000, 50_000_000, 1000),
-                "lifecyclestage": self.random.choice(LIFECYCLE),
-                "type": self.random.choice(["PROSPECT", "PARTNER", "RESELLER", "VENDOR"])}
+        return {
+            "name": name,
+            "domain": domain,
+            "website": f"https://www.{domain}",
+            "industry": self.random.choice(INDUSTRIES),
+            "phone": f.numerify("+1 ###-###-####"),
+            "city": f.city(),
+            "state": f.state(),
+            "country": "United States",
+            "zip": f.postcode(),
+            "address": f.street_address(),
+            "numberofemployees": self.random.choice([5, 12, 40, 120, 450, 1200, 8000]),
+            "annualrevenue": self.random.randrange(100_000, 50_000_000, 1000),
+            "lifecyclestage": self.random.choice(LIFECYCLE),
+            "type": self.random.choice(["PROSPECT", "PARTNER", "RESELLER", "VENDOR"]),
+        }
 
     def _contact(self, i: int) -> dict:
         f = self.fake
         first, last = f.first_name(), f.last_name()
-        row = {"firstname": first, "lastname": last,
-               "email": f"{first}.{last}.{i}@{f.free_email_domain()}".lower(),
-               "phone": f.numerify("+1 ###-###-####"), "jobtitle": f.job()[:80],
-               "company": f.company(), "city": f.city(), "country": "United States",
-               "lifecyclestage": self.random.choice(LIFECYCLE),
-               "lead_status": self.random.choice(["new", "open", "in_progress", "connected"])}
+        row = {
+            "firstname": first,
+            "lastname": last,
+            "email": f"{first}.{last}.{i}@{f.free_email_domain()}".lower(),
+            "phone": f.numerify("+1 ###-###-####"),
+            "jobtitle": f.job()[:80],
+            "company": f.company(),
+            "city": f.city(),
+            "country": "United States",
+            "lifecyclestage": self.random.choice(LIFECYCLE),
+            "lead_status": self.random.choice(["new", "open", "in_progress", "connected"]),
+        }
         if self.random.random() < 0.3:
             row["mobilephone"] = f.numerify("+1 ###-###-####")
         if self.random.random() < 0.2:
@@ -123,50 +191,65 @@ class Command(BaseCommand):
 
     def _deal(self) -> dict:
         f = self.fake
-        return {"dealname": f"{f.company()} – {f.bs().title()}"[:120],
-                "amount": self.random.randrange(1_000, 250_000, 50),
-                "dealstage": self.random.choice(STAGES), "pipeline": "default",
-                "closedate": f.date_between("-180d", "+180d").isoformat(),
-                "dealtype": self.random.choice(["newbusiness", "existingbusiness"]),
-                "priority": self.random.choice(["low", "medium", "high"])}
+        return {
+            "dealname": f"{f.company()} - {f.bs().title()}"[:120],
+            "amount": self.random.randrange(1_000, 250_000, 50),
+            "dealstage": self.random.choice(STAGES),
+            "pipeline": "default",
+            "closedate": f.date_between("-180d", "+180d").isoformat(),
+            "dealtype": self.random.choice(["newbusiness", "existingbusiness"]),
+            "priority": self.random.choice(["low", "medium", "high"]),
+        }
 
     def _ticket(self) -> dict:
         f = self.fake
-        return {"subject": f.sentence(nb_words=6).rstrip("."), "content": f.paragraph(),
-                "pipeline_stage": self.random.choice(["new", "waiting_on_contact",
-                                                      "waiting_on_us", "closed"]),
-                "priority": self.random.choice(["low", "medium", "high", "urgent"]),
-                "source": self.random.choice(["email", "chat", "phone", "form"])}
+        return {
+            "subject": f.sentence(nb_words=6).rstrip("."),
+            "content": f.paragraph(),
+            "pipeline_stage": self.random.choice(
+                ["new", "waiting_on_contact", "waiting_on_us", "closed"]
+            ),
+            "priority": self.random.choice(["low", "medium", "high", "urgent"]),
+            "source": self.random.choice(["email", "chat", "phone", "form"]),
+        }
 
     def _task(self) -> dict:
         f = self.fake
-        return {"subject": f"{self.random.choice(['Call', 'Email', 'Follow up with'])} "
-                           f"{f.name()}",
-                "status": self.random.choice(["not_started", "in_progress", "completed"]),
-                "priority": self.random.choice(["low", "medium", "high"]),
-                "task_type": self.random.choice(["call", "email", "todo"]),
-                "due_date": f.date_time_between("-30d", "+30d", tzinfo=None).isoformat() + "Z"}
+        return {
+            "subject": f"{self.random.choice(['Call', 'Email', 'Follow up with'])} {f.name()}",
+            "status": self.random.choice(["not_started", "in_progress", "completed"]),
+            "priority": self.random.choice(["low", "medium", "high"]),
+            "task_type": self.random.choice(["call", "email", "todo"]),
+            "due_date": f.date_time_between("-30d", "+30d", tzinfo=None).isoformat() + "Z",
+        }
 
     def _product(self, i: int) -> dict:
         f = self.fake
         price = self.random.randrange(10, 5000)
-        return {"name": f"{f.color_name()} {f.word().title()} {self.random.choice(['Pro', 'Lite', 'Plus', 'Suite'])}",
-                "sku": f"SKU-{1000 + i}", "price": price,
-                "cost_of_goods_sold": round(price * 0.4, 2),
-                "billing_frequency": self.random.choice(["one_time", "monthly", "annually"])}
+        return {
+            "name": f"{f.color_name()} {f.word().title()} {self.random.choice(EDITIONS)}",
+            "sku": f"SKU-{1000 + i}",
+            "price": price,
+            "cost_of_goods_sold": round(price * 0.4, 2),
+            "billing_frequency": self.random.choice(["one_time", "monthly", "annually"]),
+        }
 
     def _call(self) -> dict:
         f = self.fake
-        return {"title": f"Call with {f.name()}", "body": f.paragraph(),
-                "direction": self.random.choice(["inbound", "outbound"]),
-                "status": self.random.choice(["completed", "busy", "no_answer"]),
-                "duration_seconds": self.random.randint(30, 3600),
-                "called_at": f.date_time_between("-60d", "now", tzinfo=None).isoformat() + "Z"}
+        return {
+            "title": f"Call with {f.name()}",
+            "body": f.paragraph(),
+            "direction": self.random.choice(["inbound", "outbound"]),
+            "status": self.random.choice(["completed", "busy", "no_answer"]),
+            "duration_seconds": self.random.randint(30, 3600),
+            "called_at": f.date_time_between("-60d", "now", tzinfo=None).isoformat() + "Z",
+        }
 
     def _conversation(self) -> dict:
         f = self.fake
-        return {"subject": f.sentence(nb_words=5).rstrip("."),
-                "channel": self.random.choice(["email", "chat", "whatsapp"]),
-                "status": self.random.choice(["open", "closed"]),
-                "last_message_at": f.date_time_between("-14d", "now", tzinfo=None).isoformat()
-                + "Z"}
+        return {
+            "subject": f.sentence(nb_words=5).rstrip("."),
+            "channel": self.random.choice(["email", "chat", "whatsapp"]),
+            "status": self.random.choice(["open", "closed"]),
+            "last_message_at": f.date_time_between("-14d", "now", tzinfo=None).isoformat() + "Z",
+        }

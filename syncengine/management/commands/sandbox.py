@@ -33,7 +33,9 @@ class Command(BaseCommand):
     def _run_salesforce(self, options: dict[str, Any]) -> None:
         from syncengine.sandbox.salesforce import serve
 
-        sandbox_dir = Path(getattr(settings, "VAR_DIR", Path(settings.BASE_DIR) / "var")) / "sandbox"
+        sandbox_dir = (
+            Path(getattr(settings, "VAR_DIR", Path(settings.BASE_DIR) / "var")) / "sandbox"
+        )
         state = options["state"] or sandbox_dir / "salesforce.sqlite3"
         serve(
             host=options["host"],

@@ -35,7 +35,10 @@ class SandboxOrg:
         self.queries = QueryEngine(self.store, org)
         self.oauth = OAuthService(self.store, org)
         self.bulk = BulkService(
-            self.store, org, self.writer, self.queries,
+            self.store,
+            org,
+            self.writer,
+            self.queries,
             lock_rate=lambda: self.faults().unable_to_lock_row_rate,
         )
         self._fault_lock = threading.Lock()
@@ -89,10 +92,12 @@ class SandboxOrg:
         parts = [p for p in request.path.split("/")[3:] if p]
         if not parts:
             # The Versions resource: no session needed and not metered.
-            return Response.json([
-                {"label": f"v{v}", "url": f"/services/data/v{v}", "version": v}
-                for v in SUPPORTED_VERSIONS
-            ])
+            return Response.json(
+                [
+                    {"label": f"v{v}", "url": f"/services/data/v{v}", "version": v}
+                    for v in SUPPORTED_VERSIONS
+                ]
+            )
         match = _VERSION_RE.match(parts[0])
         if not match:
             raise not_found()
@@ -114,7 +119,9 @@ class SandboxOrg:
             time.sleep(faults.latency_ms / 1000)
         with self._fault_lock:
             timeout = faults.timeout_rate and rng.random() < faults.timeout_rate
-            unavailable = faults.server_unavailable_rate and rng.random() < faults.server_unavailable_rate
+            unavailable = (
+                faults.server_unavailable_rate and rng.random() < faults.server_unavailable_rate
+            )
         if timeout:
             time.sleep(faults.timeout_seconds)
             raise Dropped()
@@ -168,29 +175,51 @@ class SandboxOrg:
             return Response.text("<h1>error=redirect_uri_mismatch</h1>", "text/html", 400)
         state = params.get("state")
         if params.get("response_type") != "code":
-            return Response.redirect(redirect_with(redirect_uri, {
-                "error": "unsupported_response_type",
-                "error_description": "response type not supported", "state": state}))
+            return Response.redirect(
+                redirect_with(
+                    redirect_uri,
+                    {
+                        "error": "unsupported_response_type",
+                        "error_description": "response type not supported",
+                        "state": state,
+                    },
+                )
+            )
         if request.method == "GET":
             return Response.text(consent_page(params), "text/html;charset=UTF-8")
         if params.get("action") == "deny":
-            return Response.redirect(redirect_with(redirect_uri, {
-                "error": "access_denied",
-                "error_description": "end-user denied authorization", "state": state}))
+            return Response.redirect(
+                redirect_with(
+                    redirect_uri,
+                    {
+                        "error": "access_denied",
+                        "error_description": "end-user denied authorization",
+                        "state": state,
+                    },
+                )
+            )
         user = self.oauth.user(params.get("username"), params.get("password"))
         if user is None:
             page = consent_page(params, "Please check your username and password.")
             return Response.text(page, "text/html;charset=UTF-8", 200)
-        code = self.oauth.issue_code(client, user, redirect_uri,
-                                     params.get("scope") or "api refresh_token",
-                                     params.get("code_challenge"))
+        code = self.oauth.issue_code(
+            client,
+            user,
+            redirect_uri,
+            params.get("scope") or "api refresh_token",
+            params.get("code_challenge"),
+        )
         return Response.redirect(redirect_with(redirect_uri, {"code": code, "state": state}))
 
     def _user_info(self, user_id: str) -> dict[str, object]:
         user = next(u for u in self.org.users if u.user_id == user_id)
-        return {"user_id": user.user_id, "organization_id": self.org.org_id,
-                "username": user.username, "display_name": user.name,
-                "email": user.username}
+        return {
+            "user_id": user.user_id,
+            "organization_id": self.org.org_id,
+            "username": user.username,
+            "display_name": user.name,
+            "email": user.username,
+        }
 
     def _identity(self, request: Request) -> Response:
         session = self.oauth.session_for(request.header("Authorization"))

@@ -18,8 +18,14 @@ from .query import QueryEngine
 from .store import Store
 
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
-DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^",
-              "BACKQUOTE": "`"}
+DELIMITERS = {
+    "COMMA": ",",
+    "TAB": "\t",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "CARET": "^",
+    "BACKQUOTE": "`",
+}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 CHUNK = 200  # triggers and validation run per chunk of 200 records, as in Salesforce
 RECORDS_PER_BATCH = 10_000  # what one DailyBulkApiBatches unit covers
@@ -52,12 +58,20 @@ def _csv_value(value: Any) -> str:
 
 def _error_text(error: ApiError) -> str:
     fields = ",".join(error.fields or [])
-    return f"{error.code}:{error.message}:{fields} --" if fields else f"{error.code}:{error.message}:--"
+    return (
+        f"{error.code}:{error.message}:{fields} --"
+        if fields
+        else f"{error.code}:{error.message}:--"
+    )
 
 
 class BulkService:
     def __init__(
-        self, store: Store, org: OrgDef, writer: Writer, queries: QueryEngine,
+        self,
+        store: Store,
+        org: OrgDef,
+        writer: Writer,
+        queries: QueryEngine,
         lock_rate: Any,
     ) -> None:
         self.store = store
@@ -120,8 +134,9 @@ class BulkService:
             raise _bad_request(f"Invalid operation: {operation}")
         obj = self.org.sobject(str(body.get("object", "")))
         if obj is None:
-            raise _bad_request(f"Entity '{body.get('object')}' is not supported by the Bulk API.",
-                               "INVALIDENTITY")
+            raise _bad_request(
+                f"Entity '{body.get('object')}' is not supported by the Bulk API.", "INVALIDENTITY"
+            )
         if operation == "upsert" and not body.get("externalIdFieldName"):
             raise _bad_request("External ID was blank for upsert operation")
         delimiter = body.get("columnDelimiter", "COMMA")
@@ -132,19 +147,33 @@ class BulkService:
         if operation == "upsert":
             extra["externalIdFieldName"] = body["externalIdFieldName"]
         job = self._new_job(
-            "ingest", version, operation=operation, object=obj.name, state="Open",
-            columnDelimiter=delimiter, lineEnding=line_ending, **extra,
+            "ingest",
+            version,
+            operation=operation,
+            object=obj.name,
+            state="Open",
+            columnDelimiter=delimiter,
+            lineEnding=line_ending,
+            **extra,
         )
         job["contentUrl"] = f"services/data/v{version}/jobs/ingest/{job['id']}/batches"
-        job.update(numberRecordsProcessed=0, numberRecordsFailed=0, retries=0,
-                   totalProcessingTime=0, apiActiveProcessingTime=0, apexProcessingTime=0)
+        job.update(
+            numberRecordsProcessed=0,
+            numberRecordsFailed=0,
+            retries=0,
+            totalProcessingTime=0,
+            apiActiveProcessingTime=0,
+            apexProcessingTime=0,
+        )
         self._save(job)
         return job
 
     def upload(self, job_id: str, csv_text: str) -> None:
         job = self.get("ingest", job_id)
         if job["state"] != "Open":
-            raise ApiError("INVALIDJOBSTATE", f"Job is not open for uploads: {job['state']}", status=409)
+            raise ApiError(
+                "INVALIDJOBSTATE", f"Job is not open for uploads: {job['state']}", status=409
+            )
         existing = self.store.job_upload(job_id)
         if existing:
             # A later upload repeats the header row; keep only its data rows.
@@ -179,14 +208,18 @@ class BulkService:
         results = self.store.job_results(job_id)
         if results is None:
             if which == "unprocessed":
-                return self.store.job_upload(job_id) if job["state"] in ("Aborted", "Failed") else ""
+                return (
+                    self.store.job_upload(job_id) if job["state"] in ("Aborted", "Failed") else ""
+                )
             raise ApiError("INVALIDJOBSTATE", "Job is not complete yet", status=409)
         return results[which]
 
     def _process_ingest(self, job: dict[str, Any]) -> None:
         started = time.monotonic()
         text = self.store.job_upload(job["id"])
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=DELIMITERS[job["columnDelimiter"]])
+        reader = csv.reader(
+            io.StringIO(text, newline=""), delimiter=DELIMITERS[job["columnDelimiter"]]
+        )
         rows = [row for row in reader if row]
         if not rows:
             self._fail(job, "InvalidBatch : Empty CSV file")
@@ -213,19 +246,22 @@ class BulkService:
                     if cell == "":
                         continue  # empty cells leave the field unchanged; #N/A sets it to null
                     values[column] = None if cell == "#N/A" else cell
-                record_id = row[id_column] if id_column is not None and id_column < len(row) else None
+                record_id = (
+                    row[id_column] if id_column is not None and id_column < len(row) else None
+                )
                 if operation in ("delete", "hardDelete"):
                     ops.append(WriteOp("delete", obj.name, record_id=record_id))
                 elif operation == "update":
                     ops.append(WriteOp("update", obj.name, values, record_id=record_id))
                 elif operation == "upsert":
-                    ops.append(WriteOp("upsert", obj.name, values,
-                                       external_field=job["externalIdFieldName"]))
+                    ops.append(
+                        WriteOp(
+                            "upsert", obj.name, values, external_field=job["externalIdFieldName"]
+                        )
+                    )
                 else:
                     ops.append(WriteOp("insert", obj.name, values))
-            results = self.writer.run(
-                ops, WriteOptions(unable_to_lock_row_rate=self._lock_rate())
-            )
+            results = self.writer.run(ops, WriteOptions(unable_to_lock_row_rate=self._lock_rate()))
             for row, result in zip(chunk, results, strict=True):
                 if result.success:
                     created = "true" if result.created else "false"
@@ -240,11 +276,14 @@ class BulkService:
             totalProcessingTime=int((time.monotonic() - started) * 1000),
             apiActiveProcessingTime=int((time.monotonic() - started) * 1000),
         )
-        self.store.save_job_results(job["id"], {
-            "successful": _csv_text(["sf__Id", "sf__Created", *header], successes, job),
-            "failed": _csv_text(["sf__Id", "sf__Error", *header], failures, job),
-            "unprocessed": _csv_text(header, [], job),
-        })
+        self.store.save_job_results(
+            job["id"],
+            {
+                "successful": _csv_text(["sf__Id", "sf__Created", *header], successes, job),
+                "failed": _csv_text(["sf__Id", "sf__Error", *header], failures, job),
+                "unprocessed": _csv_text(header, [], job),
+            },
+        )
         self._save(job)
 
     def _count_batches(self, records: int) -> None:
@@ -254,13 +293,20 @@ class BulkService:
         self.store.set_setting("bulk_batches", log)
 
     def batches_used(self) -> int:
-        return sum(n for ts, n in self.store.get_setting("bulk_batches", []) if ts > time.time() - 86400)
+        return sum(
+            n for ts, n in self.store.get_setting("bulk_batches", []) if ts > time.time() - 86400
+        )
 
     def _fail(self, job: dict[str, Any], message: str, upload: str = "") -> None:
         job.update(state="Failed", errorMessage=message)
-        self.store.save_job_results(job["id"], {
-            "successful": "", "failed": "", "unprocessed": upload,
-        })
+        self.store.save_job_results(
+            job["id"],
+            {
+                "successful": "",
+                "failed": "",
+                "unprocessed": upload,
+            },
+        )
         self._save(job)
 
     # --- query ---------------------------------------------------------------------------------
@@ -272,7 +318,11 @@ class BulkService:
         text = str(body.get("query", ""))
         result = self.queries.run(text, include_deleted=operation == "queryAll")  # validates now
         job = self._new_job(
-            "query", version, operation=operation, object=result.obj.name, state="UploadComplete",
+            "query",
+            version,
+            operation=operation,
+            object=result.obj.name,
+            state="UploadComplete",
             columnDelimiter=body.get("columnDelimiter", "COMMA"),
             lineEnding=body.get("lineEnding", "LF"),
         )
@@ -285,15 +335,22 @@ class BulkService:
         started = time.monotonic()
         result = self.queries.run(job["query"], include_deleted=job["operation"] == "queryAll")
         header = [c.path for c in result.columns]
-        rows = [_csv_text([], [[_csv_value(c.get(r)) for c in result.columns]], job)
-                for r in result.rows]
+        rows = [
+            _csv_text([], [[_csv_value(c.get(r)) for c in result.columns]], job)
+            for r in result.rows
+        ]
         # Stored as the header line plus one pre-rendered line per record, for cheap paging.
         self.store.save_job_results(job["id"], {"header": _csv_text(header, [], job), "rows": rows})
-        job.update(state="JobComplete", numberRecordsProcessed=len(rows),
-                   totalProcessingTime=int((time.monotonic() - started) * 1000))
+        job.update(
+            state="JobComplete",
+            numberRecordsProcessed=len(rows),
+            totalProcessingTime=int((time.monotonic() - started) * 1000),
+        )
         self._save(job)
 
-    def query_results(self, job_id: str, locator: str | None, max_records: int | None) -> tuple[str, str, int]:
+    def query_results(
+        self, job_id: str, locator: str | None, max_records: int | None
+    ) -> tuple[str, str, int]:
         """(csv text, next locator or "null", number of records) for one page of results."""
         job = self.get("query", job_id)
         results = self.store.job_results(job_id)
@@ -308,7 +365,8 @@ class BulkService:
         end = offset + len(page)
         next_locator = (
             base64.b64encode(str(end).encode()).decode().rstrip("=")
-            if end < len(results["rows"]) else "null"
+            if end < len(results["rows"])
+            else "null"
         )
         if next_locator != "null":
             next_locator += "=" * (-len(next_locator) % 4)

@@ -31,8 +31,10 @@ def _user_options(app: SandboxOrg) -> WriteOptions:
 def _status(app: SandboxOrg) -> dict[str, object]:
     used, limit = app.api_usage()
     with app.store.lock:
-        counts = {name: sum(1 for r in records.values() if not r.get("IsDeleted"))
-                  for name, records in app.store.by_sobject.items()}
+        counts = {
+            name: sum(1 for r in records.values() if not r.get("IsDeleted"))
+            for name, records in app.store.by_sobject.items()
+        }
     return {
         "org": {"id": app.org.org_id, "name": app.org.name},
         "api_usage": {"used": used, "max": limit},
@@ -114,7 +116,9 @@ def handle(app: SandboxOrg, request: Request) -> Response:
         return Response.json({"expired": app.store.expire_access_tokens(token)})
     if head == "delete-log" and rest == ["purge"] and method == "POST":
         app.store.set_setting("delete_log_purged_at", now_stamp())
-        return Response.json({"earliestDateAvailable": app.store.get_setting("delete_log_purged_at")})
+        return Response.json(
+            {"earliestDateAvailable": app.store.get_setting("delete_log_purged_at")}
+        )
     if head == "reset" and not rest and method == "POST":
         app.store.reset_records()
         app.store.set_api_calls_used(0)

@@ -59,7 +59,9 @@ def describe_field(f: FieldDef, obj: ObjectDef) -> dict[str, Any]:
         "custom": f.custom,
         "defaultValue": f.default if f.type in ("boolean", "picklist") else None,
         "defaultValueFormula": None,
-        "defaultedOnCreate": f.system or f.name == "OwnerId" or f.type == "boolean"
+        "defaultedOnCreate": f.system
+        or f.name == "OwnerId"
+        or f.type == "boolean"
         or f.default is not None,
         "dependentPicklist": False,
         "deprecatedAndHidden": False,
@@ -73,17 +75,22 @@ def describe_field(f: FieldDef, obj: ObjectDef) -> dict[str, Any]:
         "idLookup": f.name == "Id" or f.external_id,
         "inlineHelpText": None,
         "label": f.label,
-        "length": f.length if is_text and f.type not in ("id", "reference") else (
-            18 if f.type in ("id", "reference") else 0
-        ),
+        "length": f.length
+        if is_text and f.type not in ("id", "reference")
+        else (18 if f.type in ("id", "reference") else 0),
         "name": f.name,
         "nameField": f.name_field,
         "namePointing": len(f.reference_to) > 1,
         "nillable": f.nillable,
         "permissionable": f.custom or (not f.required and not f.system),
         "picklistValues": [
-            {"active": True, "defaultValue": value == f.default, "label": value,
-             "validFor": None, "value": value}
+            {
+                "active": True,
+                "defaultValue": value == f.default,
+                "label": value,
+                "validFor": None,
+                "value": value,
+            }
             for value in f.values
         ],
         "precision": f.precision if f.type in ("double", "currency", "percent") else 0,
@@ -107,8 +114,14 @@ def describe_sobject(org: OrgDef, obj: ObjectDef, version: str) -> dict[str, Any
     body.update(
         fields=[describe_field(f, obj) for f in obj.fields.values() if f.visible],
         childRelationships=[
-            {"childSObject": child.name, "field": f.name, "relationshipName": None,
-             "cascadeDelete": False, "restrictedDelete": False, "deprecatedAndHidden": False}
+            {
+                "childSObject": child.name,
+                "field": f.name,
+                "relationshipName": None,
+                "cascadeDelete": False,
+                "restrictedDelete": False,
+                "deprecatedAndHidden": False,
+            }
             for child in org.objects.values()
             for f in child.fields.values()
             if obj.name in f.reference_to and f.visible

@@ -71,7 +71,7 @@ def now_stamp() -> str:
     return soql.format_datetime(dt.datetime.now(dt.UTC))
 
 
-class _Batch:
+class Transaction:
     """One transaction: staged record images plus the indexes they would change."""
 
     def __init__(self, writer: Writer, options: WriteOptions) -> None:
@@ -102,7 +102,7 @@ class _Batch:
                 "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", []
             )
 
-    def _existing(self, obj: ObjectDef, raw_id: Any) -> tuple[str, Record]:
+    def existing(self, obj: ObjectDef, raw_id: Any) -> tuple[str, Record]:
         try:
             record_id = ids.to_18(raw_id)
         except ids.MalformedIdError as exc:
@@ -124,9 +124,13 @@ class _Batch:
         found = set()
         for record_id in self.store.find_unique(obj.name, f.name, value, f.case_sensitive):
             record = self.lookup(record_id)
-            if record and not record.get("IsDeleted") and record.get(f.name) is not None:
-                if unique_key(record[f.name], f.case_sensitive) == key:
-                    found.add(record_id)
+            if (
+                record
+                and not record.get("IsDeleted")
+                and record.get(f.name) is not None
+                and unique_key(record[f.name], f.case_sensitive) == key
+            ):
+                found.add(record_id)
         for record_id, (sobject, record) in self.staged.items():
             if sobject == obj.name and not record.get("IsDeleted"):
                 staged_value = record.get(f.name)
@@ -169,12 +173,19 @@ class _Batch:
             matches = set()
             for record_id in self.store.find_matches(rule.name, key):
                 current = self.lookup(record_id)
-                if current and not current.get("IsDeleted") and match_key(current, rule.match_fields) == key:
+                if (
+                    current
+                    and not current.get("IsDeleted")
+                    and match_key(current, rule.match_fields) == key
+                ):
                     matches.add(record_id)
             for record_id, (sobject, staged) in self.staged.items():
-                if sobject == obj.name and not staged.get("IsDeleted"):
-                    if match_key(staged, rule.match_fields) == key:
-                        matches.add(record_id)
+                if (
+                    sobject == obj.name
+                    and not staged.get("IsDeleted")
+                    and match_key(staged, rule.match_fields) == key
+                ):
+                    matches.add(record_id)
             matches.discard(record["Id"])
             if not matches:
                 continue
@@ -240,8 +251,14 @@ class _Batch:
         obj = self._object(op.sobject)
         self._require_permission(obj, "create")
         cleaned = clean_fields(
-            obj, op.values, self.org, self.lookup, bypass_fls=self.options.bypass_fls,
-            skip=frozenset({"Id", "id"}) if "Id" in op.values and op.values["Id"] is None else frozenset(),
+            obj,
+            op.values,
+            self.org,
+            self.lookup,
+            bypass_fls=self.options.bypass_fls,
+            skip=frozenset({"Id", "id"})
+            if "Id" in op.values and op.values["Id"] is None
+            else frozenset(),
         )
         record: Record = {
             f.name: (f.default if f.type == "boolean" or f.type == "picklist" else None)
@@ -268,12 +285,18 @@ class _Batch:
 
     def update(self, op: WriteOp) -> WriteResult:
         obj = self._object(op.sobject)
-        record_id, existing = self._existing(obj, op.record_id)
+        record_id, existing = self.existing(obj, op.record_id)
         if obj.name == "Lead" and existing.get("IsConverted") and not op.system_values:
-            raise ApiError("CANNOT_UPDATE_CONVERTED_LEAD", "A converted lead couldn't be updated", [])
+            raise ApiError(
+                "CANNOT_UPDATE_CONVERTED_LEAD", "A converted lead couldn't be updated", []
+            )
         self._require_permission(obj, "edit")
         cleaned = clean_fields(
-            obj, op.values, self.org, self.lookup, bypass_fls=self.options.bypass_fls,
+            obj,
+            op.values,
+            self.org,
+            self.lookup,
+            bypass_fls=self.options.bypass_fls,
             skip=frozenset({"Id", "id"}),
         )
         record = dict(existing)
@@ -292,8 +315,11 @@ class _Batch:
         key_field = obj.field(op.external_field or "")
         if key_field is None or not key_field.visible:
             raise ApiError(
-                "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: "
-                f"{op.external_field}", [], status=404,
+                "NOT_FOUND",
+                f"Provided external ID field does not exist or is not accessible: "
+                f"{op.external_field}",
+                [],
+                status=404,
             )
         if not (key_field.external_id or key_field.name == "Id"):
             raise ApiError(
@@ -303,11 +329,13 @@ class _Batch:
             )
         value = next((v for k, v in op.values.items() if k.lower() == key_field.name.lower()), None)
         if value in (None, ""):
-            raise ApiError(
-                "MISSING_ARGUMENT", f"{key_field.name} not specified", [key_field.name]
-            )
+            raise ApiError("MISSING_ARGUMENT", f"{key_field.name} not specified", [key_field.name])
         if key_field.name == "Id":
-            matches = {ids.to_18(value)} if ids.is_valid(value) and self.lookup(ids.to_18(value)) else set()
+            matches = (
+                {ids.to_18(value)}
+                if ids.is_valid(value) and self.lookup(ids.to_18(value))
+                else set()
+            )
         else:
             matches = self._ids_with_unique(obj, key_field, value)
         values = {k: v for k, v in op.values.items() if k.lower() != "id"}
@@ -327,13 +355,17 @@ class _Batch:
 
     def delete(self, op: WriteOp) -> WriteResult:
         obj = self._object(op.sobject)
-        record_id, existing = self._existing(obj, op.record_id)
+        record_id, existing = self.existing(obj, op.record_id)
         self._require_permission(obj, "delete")
         check_triggers(self.org, obj, existing, "delete")
         self._maybe_lock_failure(record_id)
         record = dict(existing)
-        record.update(IsDeleted=True, SystemModstamp=self.stamp, LastModifiedDate=self.stamp,
-                      LastModifiedById=self.user_id)
+        record.update(
+            IsDeleted=True,
+            SystemModstamp=self.stamp,
+            LastModifiedDate=self.stamp,
+            LastModifiedById=self.user_id,
+        )
         self.deleted_dates[record_id] = self.stamp
         self._stage(obj, record)
         return WriteResult(record_id, True)
@@ -364,7 +396,7 @@ class Writer:
     def run(self, ops: list[WriteOp], options: WriteOptions | None = None) -> list[WriteResult]:
         options = options or WriteOptions()
         with self.store.lock:
-            batch = _Batch(self, options)
+            batch = Transaction(self, options)
             results: list[WriteResult] = []
             for op in ops:
                 try:
@@ -393,7 +425,7 @@ class Writer:
         aborts the whole transaction; nothing is committed.
         """
         with self.store.lock:
-            batch = _Batch(self, options or WriteOptions())
+            batch = Transaction(self, options or WriteOptions())
             outcome = work(batch)
             if batch.staged:
                 self.store.commit(batch.staged.values(), batch.deleted_dates)

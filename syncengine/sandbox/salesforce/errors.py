@@ -59,7 +59,9 @@ def invalid_type(name: str) -> ApiError:
 
 
 def no_such_column(field: str, sobject: str) -> ApiError:
-    return ApiError("INVALID_FIELD", f"No such column '{field}' on sobject of type {sobject}", [field])
+    return ApiError(
+        "INVALID_FIELD", f"No such column '{field}' on sobject of type {sobject}", [field]
+    )
 
 
 def rolled_back() -> ApiError:

@@ -19,7 +19,7 @@ class MalformedIdError(ValueError):
 
 
 def checksum_suffix(id15: str) -> str:
-    """The case-insensitive 3-char extension: one char per 5-char chunk encoding its uppercase bits."""
+    """The 3-char case-insensitive suffix: one char per 5-char chunk, encoding its capitals."""
     suffix = []
     for start in (0, 5, 10):
         bits = 0

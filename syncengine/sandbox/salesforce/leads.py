@@ -10,24 +10,29 @@ import datetime as dt
 from typing import Any
 
 from . import ids
-from .dml import WriteOp, WriteOptions, Writer, _Batch
+from .dml import Transaction, WriteOp, WriteOptions, Writer
 from .errors import ApiError, not_found
 from .org import OrgDef
 
 
 def _mapped(lead: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
-    return {target: lead.get(source) for source, target in mapping.items()
-            if lead.get(source) not in (None, "")}
+    return {
+        target: lead.get(source)
+        for source, target in mapping.items()
+        if lead.get(source) not in (None, "")
+    }
 
 
-def _merge_into(batch: _Batch, sobject: str, record_id: str, values: dict[str, Any]) -> None:
+def _merge_into(batch: Transaction, sobject: str, record_id: str, values: dict[str, Any]) -> None:
     """Existing records only get their empty fields filled, as Salesforce's merge does."""
-    _, existing = batch._existing(batch.org.objects[sobject], record_id)
+    _, existing = batch.existing(batch.org.objects[sobject], record_id)
     blanks = {k: v for k, v in values.items() if existing.get(k) in (None, "")}
     batch.update(WriteOp("update", sobject, blanks, record_id=record_id))
 
 
-def convert_lead(writer: Writer, org: OrgDef, lead_id: str, options: dict[str, Any]) -> dict[str, Any]:
+def convert_lead(
+    writer: Writer, org: OrgDef, lead_id: str, options: dict[str, Any]
+) -> dict[str, Any]:
     """Convert a lead: create or merge Account and Contact, optionally create an Opportunity."""
     try:
         lead_id = ids.to_18(lead_id)
@@ -42,7 +47,7 @@ def convert_lead(writer: Writer, org: OrgDef, lead_id: str, options: dict[str, A
         raise ApiError("CANNOT_UPDATE_CONVERTED_LEAD", "A converted lead couldn't be updated", [])
     mapping = org.lead_conversion
 
-    def work(batch: _Batch) -> dict[str, Any]:
+    def work(batch: Transaction) -> dict[str, Any]:
         account_values = _mapped(lead, mapping["account"])
         account_values.setdefault("Name", lead.get("Company") or lead.get("LastName"))
         if options.get("accountId"):
@@ -68,20 +73,32 @@ def convert_lead(writer: Writer, org: OrgDef, lead_id: str, options: dict[str, A
                 AccountId=account_id,
             )
             opportunity_id = batch.insert(WriteOp("insert", "Opportunity", opportunity_values)).id
-        batch.update(WriteOp(
-            "update", "Lead", {}, record_id=lead_id,
-            system_values={
-                "IsConverted": True,
-                "ConvertedDate": dt.date.today().isoformat(),
-                "ConvertedAccountId": account_id,
-                "ConvertedContactId": contact_id,
-                "ConvertedOpportunityId": opportunity_id,
-                "Status": options.get("convertedStatus") or mapping["converted_status"],
-            },
-        ))
-        return {"leadId": lead_id, "accountId": account_id, "contactId": contact_id,
-                "opportunityId": opportunity_id, "success": True, "errors": []}
+        batch.update(
+            WriteOp(
+                "update",
+                "Lead",
+                {},
+                record_id=lead_id,
+                system_values={
+                    "IsConverted": True,
+                    "ConvertedDate": dt.date.today().isoformat(),
+                    "ConvertedAccountId": account_id,
+                    "ConvertedContactId": contact_id,
+                    "ConvertedOpportunityId": opportunity_id,
+                    "Status": options.get("convertedStatus") or mapping["converted_status"],
+                },
+            )
+        )
+        return {
+            "leadId": lead_id,
+            "accountId": account_id,
+            "contactId": contact_id,
+            "opportunityId": opportunity_id,
+            "success": True,
+            "errors": [],
+        }
 
-    options_ = WriteOptions(bypass_fls=True, allow_save_duplicates=True,
-                            acting_user_id=options.get("ownerId"))
+    options_ = WriteOptions(
+        bypass_fls=True, allow_save_duplicates=True, acting_user_id=options.get("ownerId")
+    )
     return writer.transaction(work, options_)

@@ -78,7 +78,12 @@ class OAuthService:
         return to_18(self.org.org_id[:15])
 
     def _issue(
-        self, client: OAuthClient, user_id: str, base_url: str, scope: str, with_refresh: bool,
+        self,
+        client: OAuthClient,
+        user_id: str,
+        base_url: str,
+        scope: str,
+        with_refresh: bool,
         refresh_token: str | None = None,
     ) -> dict[str, Any]:
         access_token = f"{self.org.org_id[:15]}!{secrets.token_urlsafe(48)}"
@@ -86,15 +91,19 @@ class OAuthService:
         issued_at = str(int(now * 1000))
         identity = f"{base_url}/id/{self._org_id_18()}/{user_id}"
         signature = base64.b64encode(
-            hmac.new(client.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
+            hmac.new(
+                client.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256
+            ).digest()
         ).decode()
         body: dict[str, Any] = {"access_token": access_token}
         if with_refresh:
             refresh_token = secrets.token_urlsafe(64)
             body["refresh_token"] = refresh_token
             self.store.save_token(
-                refresh_token, "refresh",
-                {"user_id": user_id, "client_id": client.client_id, "scope": scope}, None,
+                refresh_token,
+                "refresh",
+                {"user_id": user_id, "client_id": client.client_id, "scope": scope},
+                None,
             )
         body.update(
             signature=signature,
@@ -105,7 +114,8 @@ class OAuthService:
             issued_at=issued_at,
         )
         self.store.save_token(
-            access_token, "access",
+            access_token,
+            "access",
             {"user_id": user_id, "client_id": client.client_id, "refresh_token": refresh_token},
             now + self.org.access_token_ttl_seconds,
         )
@@ -129,7 +139,9 @@ class OAuthService:
             data, expires_at, used = stored
             if used or (expires_at and expires_at < time.time()):
                 raise OAuthError("invalid_grant", "expired authorization code")
-            if data["client_id"] != client.client_id or data["redirect_uri"] != form.get("redirect_uri"):
+            if data["client_id"] != client.client_id or data["redirect_uri"] != form.get(
+                "redirect_uri"
+            ):
                 raise OAuthError("invalid_grant", "redirect_uri must match configuration")
             challenge = data.get("code_challenge")
             if challenge:
@@ -148,20 +160,34 @@ class OAuthService:
                 raise OAuthError("invalid_grant", "expired access/refresh token")
             data = stored[0]
             return self._issue(
-                client, data["user_id"], base_url, data["scope"], with_refresh=False,
+                client,
+                data["user_id"],
+                base_url,
+                data["scope"],
+                with_refresh=False,
                 refresh_token=refresh_token,
             )
         raise OAuthError("unsupported_grant_type", "grant type not supported")
 
     def issue_code(
-        self, client: OAuthClient, user: UserDef, redirect_uri: str, scope: str,
+        self,
+        client: OAuthClient,
+        user: UserDef,
+        redirect_uri: str,
+        scope: str,
         code_challenge: str | None,
     ) -> str:
         code = secrets.token_urlsafe(32)
         self.store.save_token(
-            code, "code",
-            {"client_id": client.client_id, "user_id": user.user_id, "redirect_uri": redirect_uri,
-             "scope": scope, "code_challenge": code_challenge},
+            code,
+            "code",
+            {
+                "client_id": client.client_id,
+                "user_id": user.user_id,
+                "redirect_uri": redirect_uri,
+                "scope": scope,
+                "code_challenge": code_challenge,
+            },
             time.time() + self.org.auth_code_ttl_seconds,
         )
         return code

@@ -37,22 +37,54 @@ FIELD_TYPES = {
 }
 NUMBER_TYPES = {"int", "double", "currency", "percent"}
 TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist"}
-DEFAULT_LENGTHS = {"string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255,
-                   "picklist": 255, "multipicklist": 4099, "id": 18, "reference": 18}
+DEFAULT_LENGTHS = {
+    "string": 255,
+    "textarea": 32768,
+    "email": 80,
+    "phone": 40,
+    "url": 255,
+    "picklist": 255,
+    "multipicklist": 4099,
+    "id": 18,
+    "reference": 18,
+}
 
 # Fields Salesforce maintains itself; present on every object and never writable through the API.
-AUDIT_FIELDS = ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate",
-                "LastModifiedById", "SystemModstamp")
+AUDIT_FIELDS = (
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+)
 
 DEFAULT_LEAD_CONVERSION = {
     "converted_status": "Closed - Converted",
-    "account": {"Company": "Name", "Website": "Website", "Phone": "Phone", "Industry": "Industry",
-                "NumberOfEmployees": "NumberOfEmployees", "AnnualRevenue": "AnnualRevenue",
-                "City": "BillingCity", "Street": "BillingStreet", "PostalCode": "BillingPostalCode"},
-    "contact": {"FirstName": "FirstName", "LastName": "LastName", "Email": "Email",
-                "Phone": "Phone", "MobilePhone": "MobilePhone", "Title": "Title",
-                "LeadSource": "LeadSource", "Street": "MailingStreet", "City": "MailingCity",
-                "PostalCode": "MailingPostalCode"},
+    "account": {
+        "Company": "Name",
+        "Website": "Website",
+        "Phone": "Phone",
+        "Industry": "Industry",
+        "NumberOfEmployees": "NumberOfEmployees",
+        "AnnualRevenue": "AnnualRevenue",
+        "City": "BillingCity",
+        "Street": "BillingStreet",
+        "PostalCode": "BillingPostalCode",
+    },
+    "contact": {
+        "FirstName": "FirstName",
+        "LastName": "LastName",
+        "Email": "Email",
+        "Phone": "Phone",
+        "MobilePhone": "MobilePhone",
+        "Title": "Title",
+        "LeadSource": "LeadSource",
+        "Street": "MailingStreet",
+        "City": "MailingCity",
+        "PostalCode": "MailingPostalCode",
+    },
     "opportunity": {"LeadSource": "LeadSource"},
 }
 
@@ -228,18 +260,31 @@ def _audit_fields(owner: bool) -> dict[str, FieldDef]:
         "Id": FieldDef("Id", "id", "Record ID", length=18, system=True),
         "IsDeleted": FieldDef("IsDeleted", "boolean", "Deleted", system=True, default=False),
         "CreatedDate": FieldDef("CreatedDate", "datetime", "Created Date", system=True),
-        "CreatedById": FieldDef("CreatedById", "reference", "Created By ID", system=True,
-                                reference_to=["User"], relationship_name="CreatedBy"),
-        "LastModifiedDate": FieldDef("LastModifiedDate", "datetime", "Last Modified Date",
-                                     system=True),
-        "LastModifiedById": FieldDef("LastModifiedById", "reference", "Last Modified By ID",
-                                     system=True, reference_to=["User"],
-                                     relationship_name="LastModifiedBy"),
+        "CreatedById": FieldDef(
+            "CreatedById",
+            "reference",
+            "Created By ID",
+            system=True,
+            reference_to=["User"],
+            relationship_name="CreatedBy",
+        ),
+        "LastModifiedDate": FieldDef(
+            "LastModifiedDate", "datetime", "Last Modified Date", system=True
+        ),
+        "LastModifiedById": FieldDef(
+            "LastModifiedById",
+            "reference",
+            "Last Modified By ID",
+            system=True,
+            reference_to=["User"],
+            relationship_name="LastModifiedBy",
+        ),
         "SystemModstamp": FieldDef("SystemModstamp", "datetime", "System Modstamp", system=True),
     }
     if owner:
-        fields["OwnerId"] = FieldDef("OwnerId", "reference", "Owner ID", reference_to=["User"],
-                                     relationship_name="Owner")
+        fields["OwnerId"] = FieldDef(
+            "OwnerId", "reference", "Owner ID", reference_to=["User"], relationship_name="Owner"
+        )
     return fields
 
 
@@ -303,8 +348,7 @@ def _object_from_dict(name: str, data: dict[str, Any], custom_index: int) -> Obj
             raise OrgDefinitionError(f"object {name}: {field_name} is a system field")
         fields[field_name] = _field_from_dict(field_name, field_data or {})
     if custom and "Name" not in fields:
-        fields["Name"] = FieldDef("Name", "string", f"{name[:-3]} Name", length=80,
-                                  name_field=True)
+        fields["Name"] = FieldDef("Name", "string", f"{name[:-3]} Name", length=80, name_field=True)
     permissions = frozenset(data.get("permissions", ["read", "create", "edit", "delete"]))
     label = data.get("label") or _label_from_name(name)
     return ObjectDef(
@@ -367,7 +411,9 @@ def org_from_dict(data: dict[str, Any]) -> OrgDef:
             kind=rule.get("kind", "trigger"),
             events=list(rule.get("events", ["insert", "update"])),
             condition=_condition(rule.get("condition"), f"trigger {rule['name']}"),
-            message=rule.get("message", "System.NullPointerException: Attempt to de-reference a null object"),
+            message=rule.get(
+                "message", "System.NullPointerException: Attempt to de-reference a null object"
+            ),
         )
         for rule in data.get("triggers") or []
     ]

@@ -102,8 +102,13 @@ class QueryEngine:
                 user = self._user_record(record.get(ref_name))
                 return user.get(field_name) if user else None
 
-            return Column(f"{ref.relationship_name}.{field_name}", field_name,
-                          ref.relationship_name, ref_name, get_user)
+            return Column(
+                f"{ref.relationship_name}.{field_name}",
+                field_name,
+                ref.relationship_name,
+                ref_name,
+                get_user,
+            )
         targets = [self.org.objects[t] for t in ref.reference_to if t in self.org.objects]
         target_field = None
         for target in targets:
@@ -120,8 +125,13 @@ class QueryEngine:
             parent = self.store.get(parent_id) if parent_id else None
             return parent.get(field_name) if parent else None
 
-        return Column(f"{ref.relationship_name}.{field_name}", field_name, ref.relationship_name,
-                      ref_name, get_parent)
+        return Column(
+            f"{ref.relationship_name}.{field_name}",
+            field_name,
+            ref.relationship_name,
+            ref_name,
+            get_parent,
+        )
 
     # --- execution -----------------------------------------------------------------------------
 
@@ -153,6 +163,7 @@ class QueryEngine:
                 continue
             rows.append(record)
         for get, item in reversed(order):
+
             def key(record: Record, get: Callable[[Record], Any] = get, item: Any = item) -> Any:
                 value = get(record)
                 null_rank = 0 if (item.nulls_last == item.descending) else 1
@@ -236,9 +247,7 @@ class QueryEngine:
                 self._cursors.pop(cursor_id)
                 cursor = None
             if cursor is None or not offset_text.isdigit():
-                raise ApiError(
-                    "INVALID_QUERY_LOCATOR", "invalid query locator", status=400
-                )
+                raise ApiError("INVALID_QUERY_LOCATOR", "invalid query locator", status=400)
             return self._page(cursor_id, int(offset_text), cursor.batch_size, version)
 
     def close_all(self) -> None:

@@ -47,20 +47,30 @@ def _batch_size(request: Request) -> int | None:
     return None
 
 
-def _record_body(app: SandboxOrg, obj: ObjectDef, record: dict[str, Any], version: str,
-                 fields: list[str] | None = None) -> dict[str, Any]:
+def _record_body(
+    app: SandboxOrg,
+    obj: ObjectDef,
+    record: dict[str, Any],
+    version: str,
+    fields: list[str] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "attributes": {"type": obj.name,
-                       "url": f"/services/data/v{version}/sobjects/{obj.name}/{record['Id']}"}
+        "attributes": {
+            "type": obj.name,
+            "url": f"/services/data/v{version}/sobjects/{obj.name}/{record['Id']}",
+        }
     }
     if fields:
         for name in fields:
             f = obj.field(name)
             if f is None or not f.visible:
-                raise ApiError("INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'. "
-                               "If you are attempting to use a custom field, be sure to append the "
-                               "'__c' after the custom field name. Please reference your WSDL or "
-                               "the describe call for the appropriate names.")
+                raise ApiError(
+                    "INVALID_FIELD",
+                    f"No such column '{name}' on entity '{obj.name}'. "
+                    "If you are attempting to use a custom field, be sure to append the "
+                    "'__c' after the custom field name. Please reference your WSDL or "
+                    "the describe call for the appropriate names.",
+                )
             body[f.name] = record.get(f.name)
     else:
         for f in obj.fields.values():
@@ -85,16 +95,18 @@ def resources(app: SandboxOrg, request: Request, version: str) -> Response:
 def limits(app: SandboxOrg, request: Request, version: str) -> Response:
     used, maximum = app.api_usage()
     batches = app.bulk.batches_used()
-    return Response.json({
-        "DailyApiRequests": {"Max": maximum, "Remaining": max(0, maximum - used)},
-        "DailyBulkApiBatches": {"Max": 15000, "Remaining": max(0, 15000 - batches)},
-        "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-        "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-        "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
-        "DataStorageMB": {"Max": 1024, "Remaining": 1024},
-        "FileStorageMB": {"Max": 1024, "Remaining": 1024},
-        "SingleEmail": {"Max": 5000, "Remaining": 5000},
-    })
+    return Response.json(
+        {
+            "DailyApiRequests": {"Max": maximum, "Remaining": max(0, maximum - used)},
+            "DailyBulkApiBatches": {"Max": 15000, "Remaining": max(0, 15000 - batches)},
+            "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+            "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
+            "DataStorageMB": {"Max": 1024, "Remaining": 1024},
+            "FileStorageMB": {"Max": 1024, "Remaining": 1024},
+            "SingleEmail": {"Max": 5000, "Remaining": 5000},
+        }
+    )
 
 
 # --- sObjects --------------------------------------------------------------------------------
@@ -109,7 +121,9 @@ def sobjects(app: SandboxOrg, request: Request, version: str, parts: list[str]) 
     rest = parts[1:]
     if not rest:
         if request.method == "GET":
-            return Response.json({"objectDescribe": sobject_summary(obj, version), "recentItems": []})
+            return Response.json(
+                {"objectDescribe": sobject_summary(obj, version), "recentItems": []}
+            )
         if request.method == "POST":
             result = app.writer.run(
                 [WriteOp("insert", obj.name, request.json())], _write_options(app, request)
@@ -146,7 +160,9 @@ def _describe(app: SandboxOrg, request: Request, obj: ObjectDef, version: str) -
     )
 
 
-def _record(app: SandboxOrg, request: Request, obj: ObjectDef, version: str, raw_id: str) -> Response:
+def _record(
+    app: SandboxOrg, request: Request, obj: ObjectDef, version: str, raw_id: str
+) -> Response:
     try:
         record_id = ids.to_18(raw_id)
     except ids.MalformedIdError:
@@ -164,8 +180,9 @@ def _record(app: SandboxOrg, request: Request, obj: ObjectDef, version: str, raw
         if record.get("IsDeleted"):
             raise ApiError("ENTITY_IS_DELETED", "entity is deleted", status=404)
         fields = request.params.get("fields")
-        return Response.json(_record_body(app, obj, record, version,
-                                          fields.split(",") if fields else None))
+        return Response.json(
+            _record_body(app, obj, record, version, fields.split(",") if fields else None)
+        )
     if request.method == "PATCH":
         result = app.writer.run(
             [WriteOp("update", obj.name, request.json(), record_id=record_id)],
@@ -173,14 +190,16 @@ def _record(app: SandboxOrg, request: Request, obj: ObjectDef, version: str, raw
         )[0]
         return Response.empty(204) if result.success else _single_failure(result)
     if request.method == "DELETE":
-        result = app.writer.run([WriteOp("delete", obj.name, record_id=record_id)],
-                                _write_options(app, request))[0]
+        result = app.writer.run(
+            [WriteOp("delete", obj.name, record_id=record_id)], _write_options(app, request)
+        )[0]
         return Response.empty(204) if result.success else _single_failure(result)
     raise method_not_allowed(request.method, ["GET", "PATCH", "DELETE", "HEAD"])
 
 
-def _by_external_id(app: SandboxOrg, request: Request, obj: ObjectDef, version: str,
-                    field_name: str, value: str) -> Response:
+def _by_external_id(
+    app: SandboxOrg, request: Request, obj: ObjectDef, version: str, field_name: str, value: str
+) -> Response:
     f = obj.field(field_name)
     if f is None or not f.visible or not (f.external_id or f.name == "Id"):
         raise ApiError(
@@ -190,7 +209,8 @@ def _by_external_id(app: SandboxOrg, request: Request, obj: ObjectDef, version: 
         )
     with app.store.lock:
         matches = sorted(
-            i for i in app.store.find_unique(obj.name, f.name, value, f.case_sensitive)
+            i
+            for i in app.store.find_unique(obj.name, f.name, value, f.case_sensitive)
             if not app.store.records[i].get("IsDeleted")
         )
     if len(matches) > 1:
@@ -204,8 +224,9 @@ def _by_external_id(app: SandboxOrg, request: Request, obj: ObjectDef, version: 
     if request.method == "DELETE":
         if not matches:
             raise not_found()
-        result = app.writer.run([WriteOp("delete", obj.name, record_id=matches[0])],
-                                _write_options(app, request))[0]
+        result = app.writer.run(
+            [WriteOp("delete", obj.name, record_id=matches[0])], _write_options(app, request)
+        )[0]
         return Response.empty(204) if result.success else _single_failure(result)
     if request.method not in ("PATCH", "POST"):
         raise method_not_allowed(request.method, ["GET", "PATCH", "DELETE", "HEAD"])
@@ -238,11 +259,14 @@ def _window(request: Request, max_days: int) -> tuple[dt.datetime, dt.datetime]:
         raise ApiError("INVALID_REPLICATION_DATE", f"Invalid date: {exc}") from exc
     now = dt.datetime.now(dt.UTC)
     if start >= end:
-        raise ApiError("INVALID_REPLICATION_DATE",
-                       "startDate must chronologically precede endDate by more than one minute")
+        raise ApiError(
+            "INVALID_REPLICATION_DATE",
+            "startDate must chronologically precede endDate by more than one minute",
+        )
     if start < now - dt.timedelta(days=max_days):
-        raise ApiError("INVALID_REPLICATION_DATE",
-                       f"startDate cannot be more than {max_days} days ago")
+        raise ApiError(
+            "INVALID_REPLICATION_DATE", f"startDate cannot be more than {max_days} days ago"
+        )
     return start, end
 
 
@@ -259,35 +283,40 @@ def _replication(app: SandboxOrg, request: Request, obj: ObjectDef, kind: str) -
         records = list(app.store.iter_sobject(obj.name))
         deleted_dates = dict(app.store.deleted_dates)
     if kind == "updated":
-        found = [r["Id"] for r in records
-                 if not r.get("IsDeleted") and low <= r["SystemModstamp"] < high]
+        found = [
+            r["Id"] for r in records if not r.get("IsDeleted") and low <= r["SystemModstamp"] < high
+        ]
         if len(found) > REPLICATION_ID_LIMIT:
             raise ApiError("EXCEEDED_ID_LIMIT", "too many ids in the window; narrow it")
         return Response.json({"ids": found, "latestDateCovered": soql.format_datetime(latest)})
     purged_at = app.store.get_setting("delete_log_purged_at")
     if purged_at and low < purged_at:
-        raise ApiError("INVALID_REPLICATION_DATE",
-                       "the delete log was purged inside the requested window")
+        raise ApiError(
+            "INVALID_REPLICATION_DATE", "the delete log was purged inside the requested window"
+        )
     deleted = [
         {"id": r["Id"], "deletedDate": deleted_dates[r["Id"]]}
         for r in records
-        if r.get("IsDeleted") and r["Id"] in deleted_dates
-        and low <= deleted_dates[r["Id"]] < high
+        if r.get("IsDeleted") and r["Id"] in deleted_dates and low <= deleted_dates[r["Id"]] < high
     ]
     if len(deleted) > REPLICATION_ID_LIMIT:
         raise ApiError("EXCEEDED_ID_LIMIT", "too many ids in the window; narrow it")
-    earliest = purged_at or soql.format_datetime(
-        now_minute - dt.timedelta(days=15)
+    earliest = purged_at or soql.format_datetime(now_minute - dt.timedelta(days=15))
+    return Response.json(
+        {
+            "deletedRecords": deleted,
+            "earliestDateAvailable": earliest,
+            "latestDateCovered": soql.format_datetime(latest),
+        }
     )
-    return Response.json({"deletedRecords": deleted, "earliestDateAvailable": earliest,
-                          "latestDateCovered": soql.format_datetime(latest)})
 
 
 # --- query -----------------------------------------------------------------------------------
 
 
-def query(app: SandboxOrg, request: Request, version: str, parts: list[str],
-          include_deleted: bool) -> Response:
+def query(
+    app: SandboxOrg, request: Request, version: str, parts: list[str], include_deleted: bool
+) -> Response:
     if request.method != "GET":
         raise method_not_allowed(request.method, ["GET", "HEAD"])
     if parts:
@@ -308,8 +337,10 @@ def _collection_records(body: Any) -> tuple[list[dict[str, Any]], bool]:
         raise ApiError("JSON_PARSER_ERROR", "The request body must contain a 'records' array")
     records = body["records"]
     if len(records) > COLLECTION_LIMIT:
-        raise ApiError("EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call")
+        raise ApiError(
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        )
     return records, bool(body.get("allOrNone", False))
 
 
@@ -335,14 +366,17 @@ def _check_chunks(records: list[dict[str, Any]]) -> None:
         )
 
 
-def composite_sobjects(app: SandboxOrg, request: Request, version: str, parts: list[str]) -> Response:
+def composite_sobjects(
+    app: SandboxOrg, request: Request, version: str, parts: list[str]
+) -> Response:
     if not parts:
         if request.method == "DELETE":
             raw_ids = [i for i in request.params.get("ids", "").split(",") if i]
             if len(raw_ids) > COLLECTION_LIMIT:
-                raise ApiError("EXCEEDED_ID_LIMIT",
-                               "record limit reached. cannot submit more than 200 records into "
-                               "this call")
+                raise ApiError(
+                    "EXCEEDED_ID_LIMIT",
+                    "record limit reached. cannot submit more than 200 records into this call",
+                )
             ops = []
             for raw_id in raw_ids:
                 obj = app.org.sobject_for_id(raw_id) if ids.is_valid(raw_id) else None
@@ -377,7 +411,9 @@ def composite_sobjects(app: SandboxOrg, request: Request, version: str, parts: l
     if len(parts) == 2 and request.method == "PATCH":
         f = obj.field(parts[1])
         if f is None or not f.visible:
-            raise ApiError("INVALID_FIELD", f"No such column '{parts[1]}' on sobject of type {obj.name}")
+            raise ApiError(
+                "INVALID_FIELD", f"No such column '{parts[1]}' on sobject of type {obj.name}"
+            )
         records, all_or_none = _collection_records(request.json())
         ops = []
         for record in records:
@@ -433,15 +469,19 @@ _INGEST_RESULTS = {
 }
 
 
-def bulk_route(app: SandboxOrg, request: Request, version: str, kind: str,
-               parts: list[str]) -> Response:
+def bulk_route(
+    app: SandboxOrg, request: Request, version: str, kind: str, parts: list[str]
+) -> Response:
     bulk = app.bulk
     method = request.method
     if not parts:
         if method == "POST":
             body = request.json()
-            job = (bulk.create_ingest(body, version) if kind == "ingest"
-                   else bulk.create_query(body, version))
+            job = (
+                bulk.create_ingest(body, version)
+                if kind == "ingest"
+                else bulk.create_query(body, version)
+            )
             return Response.json(job)
         if method == "GET":
             return Response.json(bulk.list(kind))

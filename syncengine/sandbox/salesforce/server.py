@@ -32,7 +32,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        host = (
+            self.headers.get("Host")
+            or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        )
         request = Request(
             method=self.command,
             path=split.path,
@@ -49,8 +52,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except Exception:  # answer like Salesforce rather than dropping the connection
             log.exception("unhandled error for %s %s", self.command, self.path)
             response = Response.json(
-                [{"message": "An unexpected error occurred. Please include this ErrorId if you "
-                  "contact support: sandbox", "errorCode": "UNKNOWN_EXCEPTION"}], 500)
+                [
+                    {
+                        "message": "An unexpected error occurred. Please include this ErrorId "
+                        "if you contact support: sandbox",
+                        "errorCode": "UNKNOWN_EXCEPTION",
+                    }
+                ],
+                500,
+            )
         self._send(response)
 
     def _send(self, response: Response) -> None:
@@ -66,7 +76,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
 

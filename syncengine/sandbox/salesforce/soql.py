@@ -61,7 +61,7 @@ def tokenize(text: str) -> list[Token]:
     while position < len(text):
         match = _TOKEN_RE.match(text, position)
         if not match:
-            raise SoqlSyntaxError(f"unexpected token: '{text[position:position + 10]}'")
+            raise SoqlSyntaxError(f"unexpected token: '{text[position : position + 10]}'")
         kind = match.lastgroup or ""
         if kind != "ws":
             tokens.append(Token(kind, match.group(), position))
@@ -296,7 +296,12 @@ class _Parser:
             self.expect_punct(")")
             return inner
         nxt = self.peek(1)
-        if token.kind == "ident" and token.upper in ("ISBLANK", "REGEX") and nxt and nxt.text == "(":
+        if (
+            token.kind == "ident"
+            and token.upper in ("ISBLANK", "REGEX")
+            and nxt
+            and nxt.text == "("
+        ):
             self.next()
             self.expect_punct("(")
             path = self.path()

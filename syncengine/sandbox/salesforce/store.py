@@ -237,7 +237,9 @@ class Store:
 
     # --- OAuth tokens --------------------------------------------------------------------------
 
-    def save_token(self, token: str, kind: str, data: dict[str, Any], expires_at: float | None) -> None:
+    def save_token(
+        self, token: str, kind: str, data: dict[str, Any], expires_at: float | None
+    ) -> None:
         with self.lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO tokens (token, kind, data, expires_at, revoked) "
@@ -321,7 +323,9 @@ class Store:
 
     def job_upload(self, job_id: str) -> str:
         with self.lock:
-            row = self._db.execute("SELECT upload FROM bulk_jobs WHERE id = ?", (job_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT upload FROM bulk_jobs WHERE id = ?", (job_id,)
+            ).fetchone()
         return row[0] if row else ""
 
     def save_job_results(self, job_id: str, results: dict[str, Any]) -> None:

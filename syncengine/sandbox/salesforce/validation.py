@@ -18,7 +18,9 @@ Record = dict[str, Any]
 Lookup = Callable[[str], Record | None]
 
 # Close to Salesforce's own check: something@something.tld, no spaces.
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -33,7 +35,9 @@ def not_writable(fields: list[str]) -> ApiError:
 
 def _wrong_type(f: FieldDef, value: Any) -> ApiError:
     return ApiError(
-        "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{f.label}: value not of required type: {value}", [f.name]
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        f"{f.label}: value not of required type: {value}",
+        [f.name],
     )
 
 
@@ -110,7 +114,9 @@ def coerce_value(f: FieldDef, value: Any, org: OrgDef, lookup: Lookup) -> Any:
                 [f.name],
             )
         if f.type == "email" and not _EMAIL_RE.match(text):
-            raise ApiError("INVALID_EMAIL_ADDRESS", f"{f.label}: invalid email address: {text}", [f.name])
+            raise ApiError(
+                "INVALID_EMAIL_ADDRESS", f"{f.label}: invalid email address: {text}", [f.name]
+            )
         if f.type == "picklist" and f.restricted and text not in f.values:
             raise ApiError(
                 "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -185,7 +191,11 @@ def check_required(obj: ObjectDef, record: Record) -> None:
         if f.required and not f.system and record.get(f.name) in (None, "")
     ]
     if missing:
-        raise ApiError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
+        raise ApiError(
+            "REQUIRED_FIELD_MISSING",
+            f"Required fields are missing: [{', '.join(missing)}]",
+            missing,
+        )
 
 
 def record_getter(record: Record, obj: ObjectDef) -> Callable[[str], Any]:
@@ -201,7 +211,9 @@ def check_validation_rules(org: OrgDef, obj: ObjectDef, record: Record) -> None:
     for rule in org.validation_rules:
         if rule.sobject == obj.name and soql.evaluate(rule.condition, get):
             raise ApiError(
-                "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, [rule.field] if rule.field else []
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                rule.message,
+                [rule.field] if rule.field else [],
             )
 
 
