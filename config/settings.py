@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "crm",
     "syncengine",
     "backups",
@@ -61,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -184,6 +187,22 @@ SPECTACULAR_SETTINGS = {
 # --- Concord --------------------------------------------------------------------------------
 CONCORD_RECYCLE_BIN_DAYS = int(os.environ.get("CONCORD_RECYCLE_BIN_DAYS", "90"))
 CONCORD_BATCH_MAX_INPUTS = 100
+# Plan of this installation: backup frequency limits and scheduled backups depend on it.
+CONCORD_PLAN = os.environ.get("CONCORD_PLAN", "enterprise")
+# Authentication backends that count as single sign-on (a restore then needs no TOTP code).
+CONCORD_SSO_BACKENDS = env_list("CONCORD_SSO_BACKENDS")
+# Fernet keys (comma-separated, newest first) for secrets at rest such as OAuth tokens.
+# The default derives one from SECRET_KEY so the demo works; set real keys in production.
+CONCORD_ENCRYPTION_KEYS = env_list("CONCORD_ENCRYPTION_KEYS")
+# Public base URL, for links in emails and notifications.
+CONCORD_BASE_URL = os.environ.get("CONCORD_BASE_URL", "http://127.0.0.1:8000")
+
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND",
+                               "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Concord <concord@localhost>")
 
 LOGGING = {
     "version": 1,

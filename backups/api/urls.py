@@ -1,0 +1,3 @@
+"""backups API routes (mounted under /api/v1/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""syncengine API routes (mounted under /api/v1/)."""
+
+urlpatterns: list = []
