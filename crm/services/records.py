@@ -22,7 +22,7 @@ from crm import hooks, sources
 from crm.audit import record_audit_many
 from crm.bulk_sql import allocate_ids, insert_rows, is_postgresql, update_json_rows
 from crm.errors import BatchValidationError, CrmError, RecordValidationError
-from crm.models import ObjectType, Record
+from crm.models import ObjectType, Record, display_name
 from crm.schema import Schema, load_schema
 from crm.values import InvalidValue, coerce_value
 
@@ -400,7 +400,13 @@ def _check_unique_values(schema: Schema, planned: list[_Planned]) -> None:
             p for p in planned if name not in p.item.errors and p.values.get(name) is not None
         ]
         _flag_repeats(candidates, lambda p, n=name: p.values[n], name)
-        candidates = [p for p in candidates if name not in p.item.errors]
+        # A value a record keeps cannot collide (e.g. every match of an upsert by email).
+        candidates = [
+            p
+            for p in candidates
+            if name not in p.item.errors
+            and (p.existing is None or p.existing.properties.get(name) != p.values[name])
+        ]
         holders = _existing_unique_values(
             schema.object_type,
             name,
@@ -588,7 +594,7 @@ def _diff(p: _Planned, sensitive: set[str]) -> dict[str, list]:
 
 
 def _repr(object_type: ObjectType, properties: Mapping[str, object]) -> str:
-    return Record(object_type=object_type, properties=dict(properties)).display_name
+    return display_name(object_type, properties)
 
 
 def _ids(ids: Sequence[int]) -> str:

@@ -1,0 +1,175 @@
+"""Records list (a page of 100) and a filter by email with 1,000,000 contacts, over HTTP.
+
+gunicorn serves the real API with token auth; each figure is compared with the same query run
+as raw SQL, so the ratio shows what the framework adds.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.perf._setup import median, percentile, skip, use_benchmark_database  # noqa: E402
+
+CONTACTS = 1_000_000
+REQUESTS = 200
+
+
+def ensure_contacts(object_type_id: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM crm_record WHERE object_type_id = %s", [object_type_id]
+        )
+        if cursor.fetchone()[0] == CONTACTS:
+            return
+        cursor.execute("TRUNCATE crm_record, crm_auditevent, crm_association RESTART IDENTITY")
+        cursor.execute(
+            """
+            INSERT INTO crm_record (object_type_id, properties, property_changes, created_at,
+                                    updated_at)
+            SELECT %s,
+                   jsonb_build_object(
+                       'email', 'user' || g || '@example.com', 'firstname', 'First' || g,
+                       'lastname', 'Last' || (g %% 997),
+                       'lifecyclestage', (ARRAY['lead','customer','opportunity','subscriber'])
+                                         [1 + g %% 4],
+                       'phone', '+1 555 ' || lpad((g %% 10000)::text, 4, '0'),
+                       'company', 'Company ' || (g %% 5000), 'jobtitle', 'Engineer',
+                       'city', 'Springfield', 'country', 'United States'),
+                   '{}'::jsonb, now() - make_interval(secs => %s - g), now()
+            FROM generate_series(1, %s) AS g
+            """,
+            [object_type_id, CONTACTS, CONTACTS],
+        )
+        cursor.execute("ANALYZE crm_record")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def time_http(session, url: str, params_list: list[dict]) -> list[float]:
+    timings = []
+    for params in params_list:
+        started = time.perf_counter()
+        response = session.get(url, params=params)
+        timings.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return timings
+
+
+def time_sql(queryset_for, params_list: list[dict]) -> list[float]:
+    from django.db import connection
+
+    timings = []
+    with connection.cursor() as cursor:
+        for params in params_list:
+            sql, args = queryset_for(params).query.sql_with_params()
+            started = time.perf_counter()
+            cursor.execute(sql, args)
+            cursor.fetchall()
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def report(name: str, http: list[float], sql: list[float]) -> None:
+    print(
+        f"{name}: median {median(http):.1f} ms, p95 {percentile(http, 95):.1f} ms over HTTP "
+        f"({len(http)} requests; target p95 <= 50 ms); raw SQL median {median(sql):.2f} ms; "
+        f"HTTP/SQL ratio {median(http) / median(sql):.1f}"
+    )
+
+
+def main() -> None:
+    if not use_benchmark_database("concord_bench_list"):
+        skip("records list with 1,000,000 contacts")
+        return
+    import requests
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from crm import selectors
+    from crm.models import ObjectType
+    from crm.schema import load_schema
+
+    contacts = ObjectType.objects.get(name="contacts")
+    ensure_contacts(contacts.pk)
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    token, _ = Token.objects.get_or_create(user=user)
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ},
+    )
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        session.headers["Authorization"] = f"Token {token.key}"
+        url = f"http://127.0.0.1:{port}/api/v1/objects/contacts/records/"
+        for _ in range(100):
+            try:
+                session.get(url, params={"limit": 1}, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        rng = random.Random(7)
+        page_params = [{"limit": 100}] * REQUESTS
+        email_params = [
+            {"property.email": f"user{rng.randint(1, CONTACTS)}@example.com"}
+            for _ in range(REQUESTS)
+        ]
+        time_http(session, url, page_params[:20] + email_params[:20])  # warm up both workers
+
+        schema = load_schema(contacts)
+
+        def page_queryset(params):
+            return selectors.list_records(object_type=contacts)[:101]
+
+        def email_queryset(params):
+            return selectors.filter_records_by_properties(
+                selectors.list_records(object_type=contacts),
+                schema=schema,
+                filters={"email": params["property.email"]},
+            )[:101]
+
+        report(
+            "records list, page of 100, 1,000,000 contacts",
+            time_http(session, url, page_params),
+            time_sql(page_queryset, page_params),
+        )
+        found = session.get(url, params=email_params[0]).json()["results"]
+        assert len(found) == 1, found
+        report(
+            "records filter by email, 1,000,000 contacts",
+            time_http(session, url, email_params),
+            time_sql(email_queryset, email_params),
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
