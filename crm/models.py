@@ -180,14 +180,18 @@ class Record(models.Model):
 
     @property
     def display_name(self) -> str:
-        values = self.properties or {}
-        ot = self.object_type
-        if ot.name == "contacts":
-            full = " ".join(filter(None, [values.get("firstname"), values.get("lastname")]))
-            if full:
-                return full
-        value = values.get(ot.primary_property) if ot.primary_property else None
-        return str(value) if value not in (None, "") else ""
+        return display_name(self.object_type, self.properties)
+
+
+def display_name(object_type: ObjectType, properties: dict | None) -> str:
+    """How a record is named to people: a contact's full name, else its primary property."""
+    values = properties or {}
+    if object_type.name == "contacts":
+        full = " ".join(filter(None, [values.get("firstname"), values.get("lastname")]))
+        if full:
+            return full
+    value = values.get(object_type.primary_property) if object_type.primary_property else None
+    return str(value) if value not in (None, "") else ""
 
 
 class ArchivedRecord(Record):
