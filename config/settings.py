@@ -197,8 +197,9 @@ CONCORD_ENCRYPTION_KEYS = env_list("CONCORD_ENCRYPTION_KEYS")
 # Public base URL, for links in emails and notifications.
 CONCORD_BASE_URL = os.environ.get("CONCORD_BASE_URL", "http://127.0.0.1:8000")
 
-EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND",
-                               "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+)
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
