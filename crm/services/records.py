@@ -249,6 +249,8 @@ class _Planned:
     existing: Record | None = None
     new_properties: dict[str, object] | None = None
     changed: frozenset[str] = frozenset()
+    # The upsert key whose value was already looked up among active records (under the lock).
+    matched_on: str | None = None
 
 
 @dataclass(slots=True)
@@ -386,6 +388,7 @@ def _match_existing(
     for p in by_key:
         if not p.item.errors:
             p.existing = existing.get(p.values[id_property])
+            p.matched_on = id_property
 
 
 def _check_unique_values(schema: Schema, planned: list[_Planned]) -> None:
@@ -400,11 +403,12 @@ def _check_unique_values(schema: Schema, planned: list[_Planned]) -> None:
             p for p in planned if name not in p.item.errors and p.values.get(name) is not None
         ]
         _flag_repeats(candidates, lambda p, n=name: p.values[n], name)
-        # A value a record keeps cannot collide (e.g. every match of an upsert by email).
+        # A value a record keeps cannot collide, and an upsert key was looked up already.
         candidates = [
             p
             for p in candidates
             if name not in p.item.errors
+            and p.matched_on != name
             and (p.existing is None or p.existing.properties.get(name) != p.values[name])
         ]
         holders = _existing_unique_values(
