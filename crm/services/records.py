@@ -132,22 +132,7 @@ def archive_records(
             return 0
         ids = [r.pk for r in records]
         Record.objects.filter(pk__in=ids).update(archived_at=timezone.now())
-        record_audit_many(
-            verb="archive",
-            source=source,
-            actor=actor,
-            object_type=object_type,
-            targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records],
-        )
-        hooks.emit_records_changed(
-            hooks.RecordsChanged(
-                object_type=object_type,
-                record_ids=tuple(ids),
-                changed_properties=frozenset(),
-                source=source,
-                kind="archived",
-            )
-        )
+        _audit_and_announce(object_type, records, "archive", "archived", actor, source)
     return len(ids)
 
 
@@ -181,22 +166,7 @@ def restore_records(
                 )
         ids = [r.pk for r in records]
         Record.objects.filter(pk__in=ids).update(archived_at=None, updated_at=timezone.now())
-        record_audit_many(
-            verb="restore",
-            source=source,
-            actor=actor,
-            object_type=object_type,
-            targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records],
-        )
-        hooks.emit_records_changed(
-            hooks.RecordsChanged(
-                object_type=object_type,
-                record_ids=tuple(ids),
-                changed_properties=frozenset(),
-                source=source,
-                kind="restored",
-            )
-        )
+        _audit_and_announce(object_type, records, "restore", "restored", actor, source)
     return len(ids)
 
 
@@ -217,26 +187,38 @@ def purge_expired_records(*, now: dt.datetime | None = None, batch_size: int = 5
             for record in batch:
                 by_type[record.object_type_id].append(record)
             for records in by_type.values():
-                object_type = records[0].object_type
-                ids = tuple(r.pk for r in records)
-                record_audit_many(
-                    verb="purge",
-                    source=sources.SYSTEM,
-                    actor=None,
-                    object_type=object_type,
-                    targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records],
-                )
-                hooks.emit_records_changed(
-                    hooks.RecordsChanged(
-                        object_type=object_type,
-                        record_ids=ids,
-                        changed_properties=frozenset(),
-                        source=sources.SYSTEM,
-                        kind="purged",
-                    )
+                _audit_and_announce(
+                    records[0].object_type, records, "purge", "purged", None, sources.SYSTEM
                 )
             Record.objects.filter(pk__in=[r.pk for r in batch]).delete()
             purged += len(batch)
+
+
+def _audit_and_announce(
+    object_type: ObjectType,
+    records: Sequence[Record],
+    verb: str,
+    kind: hooks.RecordChangeKind,
+    actor,
+    source: str,
+) -> None:
+    """Audit a change of records' state (not values) and tell the hook's listeners."""
+    record_audit_many(
+        verb=verb,
+        source=source,
+        actor=actor,
+        object_type=object_type,
+        targets=[(r.pk, _repr(object_type, r.properties), {}) for r in records],
+    )
+    hooks.emit_records_changed(
+        hooks.RecordsChanged(
+            object_type=object_type,
+            record_ids=tuple(r.pk for r in records),
+            changed_properties=frozenset(),
+            source=source,
+            kind=kind,
+        )
+    )
 
 
 # --- planning: validate and compute changes, write nothing ----------------------------------
