@@ -9,42 +9,11 @@ from django.core.management.base import BaseCommand
 from faker import Faker
 
 from crm import sources
-from crm.models import AssociationDefinition, ObjectType, Record
+from crm.models import AssociationDefinition, ObjectType, Property, Record
 from crm.services.associations import associate_records
 from crm.services.records import RecordInput, write_records
 
-LIFECYCLE = [
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-]
-INDUSTRIES = [
-    "ACCOUNTING",
-    "BANKING",
-    "COMPUTER_SOFTWARE",
-    "CONSTRUCTION",
-    "INSURANCE",
-    "INFORMATION_TECHNOLOGY_AND_SERVICES",
-    "LOGISTICS_AND_SUPPLY_CHAIN",
-    "RETAIL",
-    "MARKETING_AND_ADVERTISING",
-    "REAL_ESTATE",
-    "TELECOMMUNICATIONS",
-]
 EDITIONS = ["Pro", "Lite", "Plus", "Suite"]
-STAGES = [
-    "appointmentscheduled",
-    "qualifiedtobuy",
-    "presentationscheduled",
-    "decisionmakerboughtin",
-    "contractsent",
-    "closedwon",
-    "closedlost",
-]
 
 
 class Command(BaseCommand):
@@ -126,6 +95,7 @@ class Command(BaseCommand):
         )
 
     def _create(self, type_name: str, rows: list[dict]) -> list[int]:
+        self._pick_options(type_name, rows)
         ids: list[int] = []
         for start in range(0, len(rows), 1000):
             result = write_records(
@@ -137,6 +107,19 @@ class Command(BaseCommand):
             ids.extend(result.ids)
         self.stdout.write(f"  {len(ids)} {type_name}")
         return ids
+
+    def _pick_options(self, type_name: str, rows: list[dict]) -> None:
+        """Give every row a random option of each dropdown property, taken from the schema."""
+        dropdowns = {
+            prop.name: [o.value for o in prop.options.all() if not o.hidden]
+            for prop in self.types[type_name]
+            .property_definitions.filter(type=Property.Type.ENUMERATION)
+            .prefetch_related("options")
+        }
+        for row in rows:
+            for name, values in dropdowns.items():
+                if values and name not in row:
+                    row[name] = self.random.choice(values)
 
     def _link(self, source: str, target: str, label: str, pairs: list[tuple[int, int]]) -> None:
         definition = AssociationDefinition.objects.get(
@@ -155,7 +138,6 @@ class Command(BaseCommand):
             "name": name,
             "domain": domain,
             "website": f"https://www.{domain}",
-            "industry": self.random.choice(INDUSTRIES),
             "phone": f.numerify("+1 ###-###-####"),
             "city": f.city(),
             "state": f.state(),
@@ -164,8 +146,6 @@ class Command(BaseCommand):
             "address": f.street_address(),
             "numberofemployees": self.random.choice([5, 12, 40, 120, 450, 1200, 8000]),
             "annualrevenue": self.random.randrange(100_000, 50_000_000, 1000),
-            "lifecyclestage": self.random.choice(LIFECYCLE),
-            "type": self.random.choice(["PROSPECT", "PARTNER", "RESELLER", "VENDOR"]),
         }
 
     def _contact(self, i: int) -> dict:
@@ -180,8 +160,6 @@ class Command(BaseCommand):
             "company": f.company(),
             "city": f.city(),
             "country": "United States",
-            "lifecyclestage": self.random.choice(LIFECYCLE),
-            "lead_status": self.random.choice(["new", "open", "in_progress", "connected"]),
         }
         if self.random.random() < 0.3:
             row["mobilephone"] = f.numerify("+1 ###-###-####")
@@ -194,11 +172,8 @@ class Command(BaseCommand):
         return {
             "dealname": f"{f.company()} - {f.bs().title()}"[:120],
             "amount": self.random.randrange(1_000, 250_000, 50),
-            "dealstage": self.random.choice(STAGES),
             "pipeline": "default",
             "closedate": f.date_between("-180d", "+180d").isoformat(),
-            "dealtype": self.random.choice(["newbusiness", "existingbusiness"]),
-            "priority": self.random.choice(["low", "medium", "high"]),
         }
 
     def _ticket(self) -> dict:
@@ -209,17 +184,12 @@ class Command(BaseCommand):
             "pipeline_stage": self.random.choice(
                 ["new", "waiting_on_contact", "waiting_on_us", "closed"]
             ),
-            "priority": self.random.choice(["low", "medium", "high", "urgent"]),
-            "source": self.random.choice(["email", "chat", "phone", "form"]),
         }
 
     def _task(self) -> dict:
         f = self.fake
         return {
             "subject": f"{self.random.choice(['Call', 'Email', 'Follow up with'])} {f.name()}",
-            "status": self.random.choice(["not_started", "in_progress", "completed"]),
-            "priority": self.random.choice(["low", "medium", "high"]),
-            "task_type": self.random.choice(["call", "email", "todo"]),
             "due_date": f.date_time_between("-30d", "+30d", tzinfo=None).isoformat() + "Z",
         }
 
@@ -231,7 +201,6 @@ class Command(BaseCommand):
             "sku": f"SKU-{1000 + i}",
             "price": price,
             "cost_of_goods_sold": round(price * 0.4, 2),
-            "billing_frequency": self.random.choice(["one_time", "monthly", "annually"]),
         }
 
     def _call(self) -> dict:
@@ -239,8 +208,6 @@ class Command(BaseCommand):
         return {
             "title": f"Call with {f.name()}",
             "body": f.paragraph(),
-            "direction": self.random.choice(["inbound", "outbound"]),
-            "status": self.random.choice(["completed", "busy", "no_answer"]),
             "duration_seconds": self.random.randint(30, 3600),
             "called_at": f.date_time_between("-60d", "now", tzinfo=None).isoformat() + "Z",
         }
@@ -249,7 +216,5 @@ class Command(BaseCommand):
         f = self.fake
         return {
             "subject": f.sentence(nb_words=5).rstrip("."),
-            "channel": self.random.choice(["email", "chat", "whatsapp"]),
-            "status": self.random.choice(["open", "closed"]),
             "last_message_at": f.date_time_between("-14d", "now", tzinfo=None).isoformat() + "Z",
         }
