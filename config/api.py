@@ -6,7 +6,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from crm.errors import BatchValidationError, CrmError, RecordValidationError, SchemaError
+from crm.errors import (
+    BatchValidationError,
+    CrmError,
+    PropertyInUseError,
+    RecordValidationError,
+    SchemaError,
+)
 
 
 def exception_handler(exc, context):
@@ -14,7 +20,7 @@ def exception_handler(exc, context):
 
     Shapes: `{"detail": …}` always; plus `{"errors": {"properties": {name: [msg]}}}` for record
     values, `{"errors": [{"index": i, "errors": {…}}]}` for batches, `{"errors": {field: [msg]}}`
-    for schema changes.
+    for schema changes; plus `{"used_in": [{kind, label, url}]}` for deleting a used property.
     """
     if isinstance(exc, RecordValidationError):
         body = {
@@ -25,6 +31,11 @@ def exception_handler(exc, context):
         body = {
             "detail": exc.message,
             "errors": [{"index": i, "errors": e} for i, e in sorted(exc.errors.items())],
+        }
+    elif isinstance(exc, PropertyInUseError):
+        body = {
+            "detail": exc.message,
+            "used_in": [{"kind": u.kind, "label": u.label, "url": u.url} for u in exc.usages],
         }
     elif isinstance(exc, SchemaError) and exc.field:
         body = {"detail": exc.message, "errors": {exc.field: [exc.message]}}

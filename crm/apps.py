@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = "CRM"
+
+    def ready(self) -> None:
+        from crm.sync_properties import queue, selectors
+        from crm.usage import register_usage_provider
+
+        queue.subscribe()
+        register_usage_provider(selectors.sync_property_usages)

@@ -38,3 +38,12 @@ class SchemaError(CrmError):
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class PropertyInUseError(SchemaError):
+    """A property that is used elsewhere cannot be deleted: `usages` says where."""
+
+    def __init__(self, prop, usages):
+        self.usages = list(usages)
+        where = "; ".join(u.label for u in self.usages)
+        super().__init__(f"{prop} is used, so it cannot be deleted. Used in: {where}")

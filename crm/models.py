@@ -66,6 +66,7 @@ class Property(models.Model):
         EMAIL = "email", "Email"
         PHONE = "phone", "Phone number"
         URL = "url", "URL"
+        PROPERTY_SYNC = "property_sync", "Property sync"
 
     OPTION_TYPES = frozenset({Type.ENUMERATION, Type.MULTISELECT})
 
@@ -119,6 +120,10 @@ class Property(models.Model):
     @property
     def has_options(self) -> bool:
         return self.type in self.OPTION_TYPES
+
+    @property
+    def is_sync(self) -> bool:
+        return self.type == self.Type.PROPERTY_SYNC
 
 
 class PropertyOption(models.Model):
@@ -282,3 +287,76 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.target_repr or self.target_id} by {self.source}"
+
+
+class SyncPropertyConfig(models.Model):
+    """How a "property sync" property copies a source property of associated records (SPEC P).
+
+    It also holds the progress of the backfill that fills every existing target record.
+    """
+
+    class Criterion(models.TextChoices):
+        FIRST_CREATED = "first_created", "First created (oldest associated record)"
+        LAST_CREATED = "last_created", "Last created (newest associated record)"
+
+    class BackfillStatus(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    property = models.OneToOneField(Property, on_delete=models.CASCADE, related_name="sync_config")
+    source_object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE, related_name="+")
+    # PROTECT: a property that a sync property reads cannot disappear under it.
+    source_property = models.ForeignKey(
+        Property, on_delete=models.PROTECT, related_name="sync_readers"
+    )
+    all_labels = models.BooleanField(
+        default=True, help_text="Copy from an associated record of any association label."
+    )
+    definitions = models.ManyToManyField(
+        AssociationDefinition,
+        blank=True,
+        related_name="+",
+        help_text="Without 'all labels': only records associated with these labels count.",
+    )
+    criterion = models.CharField(
+        max_length=20, choices=Criterion.choices, default=Criterion.FIRST_CREATED
+    )
+    backfill_status = models.CharField(
+        max_length=10, choices=BackfillStatus.choices, default=BackfillStatus.PENDING
+    )
+    backfill_total = models.PositiveIntegerField(default=0)
+    backfill_done = models.PositiveIntegerField(default=0)
+    # The last target id backfilled: a backfill interrupted by a lost worker resumes after it.
+    backfill_cursor = models.BigIntegerField(default=0)
+    backfill_error = models.TextField(blank=True)
+    backfill_started_at = models.DateTimeField(null=True, blank=True)
+    backfill_updated_at = models.DateTimeField(null=True, blank=True)
+    backfill_finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "sync property configuration"
+
+    def __str__(self) -> str:
+        return f"{self.property} ← {self.source_property}"
+
+
+class SyncPropertyPending(models.Model):
+    """A recompute waiting for a worker, written in the transaction of the change that needs it.
+
+    `record_id` is a target record, or with `via_source` a source record whose targets are found
+    when the work is claimed (one row per changed source, however many targets it fans out to).
+    """
+
+    config = models.ForeignKey(SyncPropertyConfig, on_delete=models.CASCADE, related_name="+")
+    record_id = models.BigIntegerField()
+    via_source = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "pending sync property recompute"
+
+    def __str__(self) -> str:
+        kind = "targets of source" if self.via_source else "target"
+        return f"recompute {kind} {self.record_id} for sync property config {self.config_id}"

@@ -188,6 +188,16 @@ def _url(spec: PropertySpec, raw: object) -> str:
     return value
 
 
+def _synced(spec: PropertySpec, raw: object) -> object:
+    # A sync property holds a copy of its source's stored value, already coerced by the
+    # source's type; only Concord writes it, so it is kept as it is.
+    if isinstance(raw, str | bool | int | float):
+        return raw
+    if isinstance(raw, list | tuple) and all(isinstance(item, str) for item in raw):
+        return list(raw) or None
+    raise InvalidValue(f"expected a copied property value, got {_kind(raw)}")
+
+
 def _kind(raw: object) -> str:
     return {
         bool: "a boolean",
@@ -217,4 +227,5 @@ _COERCERS = {
     "email": _email,
     "phone": _phone,
     "url": _url,
+    "property_sync": _synced,
 }

@@ -6,7 +6,14 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.models import Association, AssociationDefinition, AuditEvent, ObjectType, Property
+from crm.models import (
+    Association,
+    AssociationDefinition,
+    AuditEvent,
+    ObjectType,
+    Property,
+    SyncPropertyConfig,
+)
 from crm.schema import Schema
 
 
@@ -31,9 +38,79 @@ class OptionSerializer(serializers.Serializer):
     hidden = serializers.BooleanField(required=False, default=False)
 
 
+class BackfillSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=SyncPropertyConfig.BackfillStatus.choices)
+    total = serializers.IntegerField(help_text="Target records when the backfill started.")
+    done = serializers.IntegerField(help_text="Target records recomputed so far.")
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class SyncSettingsSerializer(serializers.Serializer):
+    """Where a "property sync" property copies its value from."""
+
+    source_object_type = serializers.CharField(help_text="e.g. companies")
+    source_property = serializers.CharField(help_text="A property of the source object type.")
+    association_labels = serializers.JSONField(
+        required=False,
+        help_text='"all" (default: an associated record of any label) or a list of labels, '
+        'e.g. ["Primary"] ("" is the unlabelled association).',
+    )
+    definitions = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Instead of labels: the ids of the association definitions to copy through.",
+    )
+    criterion = serializers.ChoiceField(
+        choices=SyncPropertyConfig.Criterion.choices,
+        required=False,
+        default=SyncPropertyConfig.Criterion.FIRST_CREATED,
+        help_text="Which associated record wins when several qualify, by its creation time.",
+    )
+    backfill = BackfillSerializer(read_only=True)
+
+    def to_representation(self, config: SyncPropertyConfig):
+        definitions = list(config.definitions.all())
+        return {
+            "source_object_type": config.source_object_type.name,
+            "source_property": config.source_property.name,
+            "association_labels": "all"
+            if config.all_labels
+            else list(dict.fromkeys(d.label for d in definitions)),
+            "definitions": [d.pk for d in definitions],
+            "criterion": config.criterion,
+            "backfill": {
+                "status": config.backfill_status,
+                "total": config.backfill_total,
+                "done": config.backfill_done,
+                "started_at": config.backfill_started_at,
+                "finished_at": config.backfill_finished_at,
+                "error": config.backfill_error,
+            },
+        }
+
+
+class PropertyUsageSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="sync_property, field_mapping, saved_filter, …")
+    label = serializers.CharField()
+    url = serializers.CharField(help_text="Where to see it in the admin, if anywhere.")
+
+
+class PropertyUsageListSerializer(serializers.Serializer):
+    property = serializers.CharField()
+    used_in = PropertyUsageSerializer(many=True)
+
+
 class PropertySerializer(serializers.ModelSerializer):
     options = OptionSerializer(many=True, required=False)
     object_type = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    sync = SyncSettingsSerializer(
+        source="sync_config",
+        required=False,
+        allow_null=True,
+        help_text='For type "property_sync": what to copy and the backfill\'s progress.',
+    )
 
     class Meta:
         model = Property
@@ -44,6 +121,7 @@ class PropertySerializer(serializers.ModelSerializer):
             "group",
             "type",
             "options",
+            "sync",
             "display_order",
             "unique",
             "sensitive",

@@ -29,6 +29,7 @@ from crm.schema import load_schema
 from crm.services import associations as association_services
 from crm.services import records as record_services
 from crm.services import schema as schema_services
+from crm.usage import list_property_usages
 
 PROPERTY_FILTER_PREFIX = "property."
 
@@ -93,8 +94,12 @@ class PropertyViewSet(viewsets.ModelViewSet):
             return Property.objects.none()
         return (
             self.get_object_type()
-            .property_definitions.select_related("object_type")
-            .prefetch_related("options")
+            .property_definitions.select_related(
+                "object_type",
+                "sync_config__source_object_type",
+                "sync_config__source_property",
+            )
+            .prefetch_related("options", "sync_config__definitions")
         )
 
     def perform_create(self, serializer):
@@ -106,10 +111,12 @@ class PropertyViewSet(viewsets.ModelViewSet):
             label=data.pop("label"),
             type=data.pop("type", "text"),
             options=options,
+            sync=data.pop("sync_config", None),
             actor=self.request.user,
             source=sources.API,
             **data,
         )
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -118,12 +125,28 @@ class PropertyViewSet(viewsets.ModelViewSet):
             prop=serializer.instance,
             changes=data,
             options=options,
+            sync=data.pop("sync_config", None),
             actor=self.request.user,
             source=sources.API,
         )
+        # Re-read: the service changed the sync configuration the serializer holds.
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
     def perform_destroy(self, instance):
         schema_services.delete_property(prop=instance, actor=self.request.user, source=sources.API)
+
+    @extend_schema(responses=s.PropertyUsageListSerializer)
+    @action(detail=True, methods=["get"])
+    def usage(self, request, *args, **kwargs):
+        """Where the property is used: sync properties reading it, field mappings, filters."""
+        prop = self.get_object()
+        usages = list_property_usages(prop)
+        return Response(
+            {
+                "property": f"{prop.object_type.name}.{prop.name}",
+                "used_in": [{"kind": u.kind, "label": u.label, "url": u.url} for u in usages],
+            }
+        )
 
 
 class RecordFilter(filters.FilterSet):
@@ -187,11 +210,9 @@ class RecordViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no object type
             return Record.objects.none()
-        archived = self.action in ("list", "retrieve", "restore") and self.request.query_params.get(
-            "archived"
-        ) in ("1", "true")
-        if self.action == "restore":
-            archived = True
+        # Restoring acts on the recycle bin; reading looks there when ?archived=true.
+        wants_bin = self.request.query_params.get("archived") in ("1", "true")
+        archived = self.action == "restore" or (self.action in ("list", "retrieve") and wants_bin)
         queryset = selectors.list_records(object_type=self.get_object_type(), archived=archived)
         if self.action == "list":
             property_filters = {

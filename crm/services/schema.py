@@ -9,8 +9,10 @@ from django.db import transaction
 
 from crm import sources
 from crm.audit import record_audit
-from crm.errors import SchemaError
+from crm.errors import PropertyInUseError, SchemaError
 from crm.models import NAME_VALIDATOR, ObjectType, Property, PropertyOption, Record
+from crm.sync_properties import services as sync_services
+from crm.usage import list_property_usages
 
 EDITABLE_PROPERTY_FIELDS = (
     "label",
@@ -72,11 +74,17 @@ def create_property(
     label: str,
     type: str = Property.Type.TEXT,
     options: Sequence[Mapping] = (),
+    sync: Mapping | None = None,
     actor=None,
     source: str = sources.USER,
     **flags,
 ) -> Property:
-    """Add a typed property to an object type."""
+    """Add a typed property to an object type.
+
+    A "property sync" property takes `sync`: {source_object_type, source_property,
+    association_labels ("all" or label names) or definitions (ids), criterion}; it is always
+    read-only, and every existing record is backfilled by a worker.
+    """
     _validate_name(name)
     if type not in Property.Type.values:
         raise SchemaError(
@@ -87,6 +95,25 @@ def create_property(
     unknown = set(flags) - set(EDITABLE_PROPERTY_FIELDS)
     if unknown:
         raise SchemaError(f"unknown settings: {', '.join(sorted(unknown))}")
+    is_sync = type == Property.Type.PROPERTY_SYNC
+    sync_settings = None
+    if is_sync:
+        if not isinstance(sync, Mapping):
+            raise SchemaError(
+                "a property sync property needs `sync`: the source object type, source "
+                "property, association labels and criterion",
+                field="sync",
+            )
+        sync_settings = _check_sync(object_type, sync, prop=None)
+        if flags.get("read_only") is False or flags.get("unique"):
+            raise SchemaError(
+                "a sync property is always read-only and cannot be unique", field="read_only"
+            )
+        # Copies of sensitive values are as sensitive as the original.
+        flags = {**flags, "read_only": True, "unique": False}
+        flags["sensitive"] = flags.get("sensitive") or sync_settings.source_property.sensitive
+    elif sync:
+        raise SchemaError("only a property sync property takes `sync`", field="sync")
     prop = Property.objects.create(
         object_type=object_type, name=name, label=label, type=type, **flags
     )
@@ -101,7 +128,33 @@ def create_property(
         target_repr=str(prop),
         detail={"type": type},
     )
+    if is_sync:
+        sync_services.configure_sync_property(
+            prop=prop, settings=sync_settings, actor=actor, source=source
+        )
     return prop
+
+
+def _check_sync(object_type: ObjectType, sync: Mapping, *, prop: Property | None):
+    known = {
+        "source_object_type",
+        "source_property",
+        "association_labels",
+        "definitions",
+        "criterion",
+    }
+    unknown = set(sync) - known
+    if unknown:
+        raise SchemaError(f"unknown sync settings: {', '.join(sorted(unknown))}", field="sync")
+    return sync_services.check_sync_settings(
+        target_object_type=object_type,
+        source_object_type=sync.get("source_object_type"),
+        source_property=sync.get("source_property"),
+        association_labels=sync.get("association_labels", sync_services.ALL_LABELS),
+        definitions=sync.get("definitions"),
+        criterion=sync.get("criterion") or "first_created",
+        prop=prop,
+    )
 
 
 @transaction.atomic
@@ -110,10 +163,14 @@ def update_property(
     prop: Property,
     changes: Mapping[str, object],
     options: Sequence[Mapping] | None = None,
+    sync: Mapping | None = None,
     actor=None,
     source: str = sources.USER,
 ) -> Property:
-    """Change a property's label, flags or options; its name and type are fixed once created."""
+    """Change a property's label, flags, options or sync settings; its name and type are fixed.
+
+    New sync settings recompute every target, like a new sync property.
+    """
     for key in changes:
         if key in ("name", "type") and changes[key] != getattr(prop, key):
             raise SchemaError(
@@ -125,11 +182,32 @@ def update_property(
             raise SchemaError(f"unknown setting {key!r}", field=key)
     if changes.get("unique") and not prop.unique:
         _check_values_unique(prop)
+    if prop.is_sync and (changes.get("read_only") is False or changes.get("unique")):
+        raise SchemaError(
+            "a sync property is always read-only and cannot be unique",
+            field="read_only" if changes.get("read_only") is False else "unique",
+        )
+    if changes.get("restricted") and not prop.restricted and prop.sync_readers.exists():
+        readers = ", ".join(str(c.property) for c in prop.sync_readers.select_related("property"))
+        raise SchemaError(
+            f"{prop} is copied by sync properties ({readers}), which cannot copy from a "
+            "restricted property",
+            field="restricted",
+        )
+    sync_settings = None
+    if sync is not None:
+        if not prop.is_sync:
+            raise SchemaError("only a property sync property takes `sync`", field="sync")
+        sync_settings = _check_sync(prop.object_type, sync, prop=prop)
     for key, value in changes.items():
         setattr(prop, key, value)
     prop.save()
     if options is not None:
         set_property_options(prop=prop, options=options, actor=actor, source=source, audit=False)
+    if sync_settings is not None:
+        sync_services.configure_sync_property(
+            prop=prop, settings=sync_settings, actor=actor, source=source
+        )
     record_audit(
         verb="update_property",
         source=source,
@@ -137,7 +215,7 @@ def update_property(
         object_type=prop.object_type,
         target_id=prop.pk,
         target_repr=str(prop),
-        detail={"changed": sorted(changes)},
+        detail={"changed": sorted([*changes, *(["sync"] if sync is not None else [])])},
     )
     return prop
 
@@ -195,9 +273,16 @@ def set_property_options(
 
 @transaction.atomic
 def delete_property(*, prop: Property, actor=None, source: str = sources.USER) -> None:
-    """Delete a custom property. Its values stay in records until they are next written."""
+    """Delete a custom property. Its values stay in records until they are next written.
+
+    A property that something uses ("Used in": sync properties, field mappings, …) is refused
+    with the list, so nothing is left reading a property that is gone.
+    """
     if prop.is_builtin:
         raise SchemaError(f"{prop} is a default property and cannot be deleted")
+    usages = list_property_usages(prop)
+    if usages:
+        raise PropertyInUseError(prop, usages)
     record_audit(
         verb="delete_property",
         source=source,
