@@ -9,6 +9,7 @@ per group of records that changed the same properties.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,145 @@ def write_records(
         if not dry_run:
             _apply(schema, plan, actor, source)
     return WriteResult(items=plan.items)
+
+
+def set_property_values(
+    *,
+    object_type: ObjectType,
+    name: str,
+    values: Mapping[int, object],
+    actor=None,
+    source: str,
+) -> WriteResult:
+    """Set one property on many records ({record id: value}; None clears), set-wise.
+
+    The same rules as write_records (coercion, read-only and permissions, audit, stamps, the
+    change hook) for the common case of copying one value into many records (sync properties,
+    restores), without loading and rewriting whole records: on PostgreSQL one statement sets
+    the key in place and returns the old values for the audit log. Inputs that are refused are
+    reported per item; the others are written.
+    """
+    sources.validate_source(source)
+    schema = load_schema(object_type)
+    prop = schema.properties.get(name)
+    if prop is None or prop.unique or not is_postgresql():
+        # Unique values need the full uniqueness check; SQLite is for demos, not volume.
+        return write_records(
+            object_type=object_type,
+            inputs=[RecordInput(properties={name: v}, id=pk) for pk, v in values.items()],
+            mode="update",
+            actor=actor,
+            source=source,
+            all_or_none=False,
+        )
+    items, coerced = [], {}
+    for index, (pk, raw) in enumerate(values.items()):
+        planned = _validate_input(
+            schema, index, RecordInput(properties={name: raw}, id=pk), "update", actor, source
+        )
+        items.append(planned.item)
+        if not planned.item.errors:
+            coerced[pk] = planned.values[name]
+    now = timezone.now()
+    stamp = {"at": now.isoformat(), "source": source}
+    display_key = object_type.primary_property or "name"  # with the names, for the audit log
+    sql = f"""
+        WITH v AS (
+            SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, val jsonb)
+        ), old AS (
+            SELECT r.id, r.properties -> %s AS before FROM {Record._meta.db_table} r
+            JOIN v ON v.id = r.id
+            WHERE r.object_type_id = %s AND r.archived_at IS NULL
+            ORDER BY r.id
+            FOR UPDATE OF r
+        )
+        UPDATE {Record._meta.db_table} r SET
+            properties = CASE WHEN v.val IS NULL OR jsonb_typeof(v.val) = 'null'
+                              THEN r.properties - %s
+                              ELSE jsonb_set(r.properties, ARRAY[%s], v.val) END,
+            property_changes = jsonb_set(r.property_changes, ARRAY[%s], %s::jsonb),
+            updated_at = %s
+        FROM v JOIN old ON old.id = v.id
+        WHERE r.id = v.id AND old.before IS DISTINCT FROM v.val
+        RETURNING r.id, old.before, jsonb_build_object(
+            'firstname', r.properties -> 'firstname', 'lastname', r.properties -> 'lastname',
+            %s, r.properties -> %s)
+    """
+    payload = [{"id": pk, "val": value} for pk, value in coerced.items()]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                json.dumps(payload),
+                name,
+                object_type.pk,
+                name,
+                name,
+                name,
+                json.dumps(stamp),
+                now,
+                display_key,
+                display_key,
+            ],
+        )
+        # Django's psycopg adapter hands jsonb back as text.
+        changed = [(pk, _from_json(before), _from_json(names)) for pk, before, names in cursor]
+        changed_ids = {pk for pk, _, _ in changed}
+        # An id the statement left alone either already held the value or is not active.
+        untouched = [pk for pk in coerced if pk not in changed_ids]
+        active = _active_ids(object_type, untouched) if untouched else set()
+        for item in items:
+            if item.errors:
+                continue
+            if item.id in changed_ids:
+                item.action = "updated"
+            elif item.id in active:
+                item.action = "unchanged"
+            else:
+                item.errors["id"] = [f"no active {object_type.label_singular} with this id"]
+        sensitive = prop.sensitive
+        record_audit_many(
+            verb="update",
+            source=source,
+            actor=actor,
+            object_type=object_type,
+            targets=[
+                (
+                    pk,
+                    _repr(object_type, names),
+                    {
+                        "changes": {
+                            name: [SENSITIVE_MASK, SENSITIVE_MASK]
+                            if sensitive
+                            else [before, coerced[pk]]
+                        }
+                    },
+                )
+                for pk, before, names in changed
+            ],
+        )
+        hooks.emit_records_changed(
+            hooks.RecordsChanged(
+                object_type=object_type,
+                record_ids=tuple(pk for pk, _, _ in changed),
+                changed_properties=frozenset({name}),
+                source=source,
+                kind="updated",
+            )
+        )
+    return WriteResult(items=items)
+
+
+def _from_json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _active_ids(object_type: ObjectType, ids: list[int]) -> set[int]:
+    return set(
+        Record.objects.filter(
+            object_type=object_type, pk__in=ids, archived_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
 
 
 def archive_records(

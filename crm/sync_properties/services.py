@@ -22,7 +22,7 @@ from crm.models import (
     SyncPropertyConfig,
     SyncPropertyPending,
 )
-from crm.services.records import RecordInput, write_records
+from crm.services.records import set_property_values
 from crm.sync_properties import engine
 
 logger = logging.getLogger(__name__)
@@ -435,15 +435,11 @@ def recompute_targets(*, route: engine.Route, target_ids: Sequence[int]) -> int:
             if not values:
                 continue
             object_type = ObjectType.objects.get(pk=route.target_type_id)
-            result = write_records(
+            result = set_property_values(
                 object_type=object_type,
-                inputs=[
-                    RecordInput(id=pk, properties={route.property_name: value})
-                    for pk, value in values.items()
-                ],
-                mode="update",
+                name=route.property_name,
+                values=values,
                 source=route.source,
-                all_or_none=False,
             )
             failed = [item for item in result.items if item.errors]
             if failed:

@@ -265,3 +265,63 @@ def test_restore_after_retention_is_refused_and_purge_deletes(contacts):
 def test_unknown_source_is_refused(contacts):
     with pytest.raises(ValueError, match="unknown change source"):
         create_record(object_type=contacts, source="somewhere", properties={})
+
+
+def test_set_property_values_updates_clears_and_reports(contacts, user, captured_changes):
+    from crm.services.records import set_property_values
+
+    ada, bob, gone = (
+        create_record(object_type=contacts, source=sources.API, properties=p)
+        for p in (
+            {"email": "ada@example.com", "firstname": "Ada", "jobtitle": "Analyst"},
+            {"email": "bob@example.com", "jobtitle": "Builder"},
+            {"email": "gone@example.com"},
+        )
+    )
+    archive_records(object_type=contacts, record_ids=[gone.pk], source=sources.API)
+    captured_changes.clear()
+
+    result = set_property_values(
+        object_type=contacts,
+        name="jobtitle",
+        values={ada.pk: "Countess", bob.pk: "Builder", gone.pk: "Ghost", 999_999: "Nobody"},
+        actor=user,
+        source="sync_property:5",
+    )
+
+    assert [(i.id, i.action) for i in result.items] == [
+        (ada.pk, "updated"),
+        (bob.pk, "unchanged"),
+        (gone.pk, None),
+        (999_999, None),
+    ]
+    assert result.items[2].errors == {"id": ["no active Contact with this id"]}
+    ada.refresh_from_db()
+    assert ada.properties["jobtitle"] == "Countess"
+    assert ada.property_changes["jobtitle"]["source"] == "sync_property:5"
+    event = AuditEvent.objects.get(verb="update", target_id=ada.pk)
+    assert event.detail == {"changes": {"jobtitle": ["Analyst", "Countess"]}}
+    assert event.target_repr == "Ada" and event.actor == user
+    assert [(e.record_ids, e.changed_properties) for e in captured_changes] == [
+        ((ada.pk,), frozenset({"jobtitle"}))
+    ]
+
+    set_property_values(
+        object_type=contacts, name="jobtitle", values={ada.pk: None}, source=sources.API
+    )
+    ada.refresh_from_db()
+    assert "jobtitle" not in ada.properties
+
+
+def test_set_property_values_refuses_bad_values_per_item(contacts):
+    from crm.services.records import set_property_values
+
+    record = create_record(
+        object_type=contacts, source=sources.API, properties={"email": "a@example.com"}
+    )
+    result = set_property_values(
+        object_type=contacts, name="lifecyclestage", values={record.pk: "king"}, source=sources.API
+    )
+    assert "'king' is not an option" in result.items[0].errors["lifecyclestage"][0]
+    record.refresh_from_db()
+    assert "lifecyclestage" not in record.properties
