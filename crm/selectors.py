@@ -49,16 +49,20 @@ def filter_records_by_properties(
             value = coerce_value(spec, raw)
         except InvalidValue as exc:
             raise CrmError(f"filter on {name}: {exc}") from None
-        if connection.vendor == "postgresql":
-            # Containment is served by the GIN index over properties, for any property.
-            queryset = queryset.filter(properties__contains={name: value})
-        elif spec.type == "multiselect":
+        if spec.type == "multiselect":
             for item in value:
-                # SQLite has no JSON containment: match the quoted item in the stored array.
-                queryset = queryset.filter(**{f"properties__{name}__icontains": f'"{item}"'})
+                queryset = _has_option(queryset, name, item)
         else:
+            # Key equality: the form the email expression index serves.
             queryset = queryset.filter(**{f"properties__{name}": value})
     return queryset
+
+
+def _has_option(queryset: QuerySet[Record], name: str, item: str) -> QuerySet[Record]:
+    if connection.vendor == "postgresql":
+        return queryset.filter(**{f"properties__{name}__contains": [item]})
+    # SQLite has no JSON containment: match the quoted item inside the stored array.
+    return queryset.filter(**{f"properties__{name}__icontains": f'"{item}"'})
 
 
 def search_records(

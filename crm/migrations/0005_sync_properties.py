@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0004_postgresql_gin_index"),
+        ("crm", "0003_purge_schedule"),
     ]
 
     operations = [

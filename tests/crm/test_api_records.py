@@ -263,3 +263,25 @@ def test_batch_update_needs_ids(api_client, contacts):
 def test_batch_with_unknown_action_is_refused(api_client, contacts):
     response = api_client.post(f"{URL}batch/", {"action": "merge", "inputs": []}, format="json")
     assert response.status_code == 400 and "action" in response.json()
+
+
+def test_filter_by_a_multiselect_option(api_client, contacts):
+    from crm.services.schema import create_property
+
+    create_property(
+        object_type=contacts,
+        name="interests",
+        label="Interests",
+        type="multiselect",
+        options=[{"value": "golf"}, {"value": "chess"}],
+    )
+    for email, interests in (("g@x.io", ["golf"]), ("c@x.io", ["chess", "golf"]), ("n@x.io", None)):
+        create_record(
+            object_type=contacts,
+            source=sources.API,
+            properties={"email": email, "interests": interests},
+        )
+    chess = api_client.get(f"{URL}?property.interests=chess").json()["results"]
+    assert [r["properties"]["email"] for r in chess] == ["c@x.io"]
+    golf = api_client.get(f"{URL}?property.interests=golf").json()["results"]
+    assert {r["properties"]["email"] for r in golf} == {"g@x.io", "c@x.io"}
