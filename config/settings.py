@@ -150,6 +150,12 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(VAR_DIR / "media")},
     },
+    # Backups hold every record, sensitive values included: kept apart from media, never served
+    # directly (downloads go through a super-admin-only view). Any storage backend works here.
+    "backups": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "backups")},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if not DEBUG
@@ -182,6 +188,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Backups and restores both have a "status": name their enums apart in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "BackupStatusEnum": "backups.models.Backup.Status",
+        "RestoreStatusEnum": "backups.models.Restore.Status",
+    },
 }
 
 # --- Concord --------------------------------------------------------------------------------

@@ -1,0 +1,420 @@
+"""Backups and restores in the admin: super admins only.
+
+The changelists are read-only records of what happened; every change goes through a view here
+that calls one service: back up now, the schedule, the restore wizard (source → properties →
+plan → confirm), rollback, and the authenticator set-up a restore needs.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseGone, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from backups import forms as f
+from backups import selectors
+from backups.errors import (
+    BackupError,
+    BackupTooSoon,
+    BackupUnavailable,
+    RestoreInProgress,
+    VerificationFailed,
+)
+from backups.models import Backup, Restore
+from backups.services import backups as backup_services
+from backups.services import restore_apply, restore_plan, two_factor
+from crm import sources
+from crm.models import ObjectType
+
+WARNING = (
+    "A backup holds every property value, sensitive ones included: store the file safely. "
+    "Associations and activities are not part of it, nor are records in the recycle bin."
+)
+
+
+class SuperAdminOnly:
+    """Backups expose every value of the CRM: only super admins see or touch them."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def check_super_admin(self, request) -> None:
+        if not (request.user.is_active and request.user.is_superuser):
+            raise PermissionDenied
+
+
+@admin.register(Backup)
+class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "kind",
+        "requested_by",
+        "created_at",
+        "snapshot_at",
+        "records",
+        "size_display",
+        "expires_at",
+        "download",
+    ]
+    list_filter = ["status", "kind"]
+    list_select_related = ["requested_by"]
+    change_list_template = "admin/backups/backup/change_list.html"
+    readonly_fields = [
+        "status",
+        "kind",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "snapshot_at",
+        "finished_at",
+        "expires_at",
+        "size",
+        "counts",
+        "error",
+        "download",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="records")
+    def records(self, obj):
+        return f"{obj.record_count:,}" if obj.counts else "—"
+
+    @admin.display(description="size")
+    def size_display(self, obj):
+        return f"{obj.size / 1_048_576:,.1f} MB" if obj.size else "—"
+
+    @admin.display(description="file")
+    def download(self, obj):
+        if obj.status == Backup.Status.READY:
+            return format_html('<a href="{}">Download ZIP</a>', backup_services.download_path(obj))
+        if obj.status == Backup.Status.EXPIRED:
+            return "Expired (deleted after 14 days)"
+        return obj.get_status_display()
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("create/", view(self.create_view), name="backups_backup_create"),
+            path("schedule/", view(self.schedule_view), name="backups_backup_schedule"),
+            path("<int:pk>/download/", view(self.download_view), name="backups_backup_download"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        schedule = backup_services.get_schedule()
+        extra = {
+            "warning": WARNING,
+            "plan": backup_services.PLAN_LABELS.get(backup_services.current_plan()),
+            "next_allowed_at": backup_services.next_backup_allowed_at(),
+            "schedule": schedule,
+            "next_scheduled_at": backup_services.next_scheduled_backup_at(schedule=schedule),
+        }
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    def create_view(self, request):
+        self.check_super_admin(request)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:backups_backup_changelist"))
+        try:
+            backup = backup_services.create_backup(requested_by=request.user, source=sources.USER)
+        except BackupTooSoon as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                f"{backup} is being written; a notification with the download link follows.",
+            )
+        return HttpResponseRedirect(reverse("admin:backups_backup_changelist"))
+
+    def download_view(self, request, pk):
+        self.check_super_admin(request)
+        backup = get_object_or_404(Backup, pk=pk)
+        try:
+            file = backup_services.open_backup_file(backup=backup)
+        except BackupUnavailable as exc:
+            if exc.expired:
+                return HttpResponseGone(exc.message)
+            raise Http404(exc.message) from None
+        return FileResponse(
+            file,
+            as_attachment=True,
+            filename=f"concord-backup-{backup.pk}.zip",
+            content_type="application/zip",
+        )
+
+    def schedule_view(self, request):
+        self.check_super_admin(request)
+        schedule = backup_services.get_schedule()
+        form = f.ScheduleForm(request.POST or None, instance=schedule)
+        if request.method == "POST" and form.is_valid():
+            try:
+                backup_services.update_schedule(
+                    enabled=form.cleaned_data["enabled"],
+                    frequency=form.cleaned_data["frequency"],
+                    actor=request.user,
+                    source=sources.USER,
+                )
+            except BackupError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "The backup schedule was saved.")
+                return HttpResponseRedirect(reverse("admin:backups_backup_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Backup schedule",
+            "form": form,
+            "is_enterprise": backup_services.current_plan() == "enterprise",
+            "plan": backup_services.PLAN_LABELS.get(backup_services.current_plan()),
+            "next_scheduled_at": backup_services.next_scheduled_backup_at(schedule=schedule),
+        }
+        return TemplateResponse(request, "admin/backups/backup/schedule.html", context)
+
+
+@admin.register(Restore)
+class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
+    """The list of imports and restores: "Data restore - Deal", with its counts."""
+
+    list_display = [
+        "name",
+        "status",
+        "backup",
+        "requested_by",
+        "created_at",
+        "finished_at",
+        "updated_count",
+        "missing_count",
+        "failed_count",
+    ]
+    list_filter = ["status", "object_type"]
+    list_select_related = ["object_type", "requested_by", "backup"]
+    change_list_template = "admin/backups/restore/change_list.html"
+    change_form_template = "admin/backups/restore/change_form.html"
+    readonly_fields = [
+        "name",
+        "status",
+        "backup",
+        "object_type",
+        "properties",
+        "rollback_of",
+        "requested_by",
+        "confirmed_by",
+        "verified_by",
+        "created_at",
+        "confirmed_at",
+        "started_at",
+        "finished_at",
+        "updated_count",
+        "unchanged_count",
+        "missing_count",
+        "failed_count",
+        "errors",
+        "error",
+    ]
+    fields = readonly_fields
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("new/", view(self.new_view), name="backups_restore_new"),
+            path("two-factor/", view(self.two_factor_view), name="backups_restore_two_factor"),
+            path("<int:pk>/plan/", view(self.plan_view), name="backups_restore_plan"),
+            path("<int:pk>/confirm/", view(self.confirm_view), name="backups_restore_confirm"),
+            path("<int:pk>/rollback/", view(self.rollback_view), name="backups_restore_rollback"),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request, title: str, **extra) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            **extra,
+        }
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra = dict(extra_context or {})
+        if object_id:
+            restore = get_object_or_404(Restore, pk=object_id)
+            extra["restore"] = restore
+            extra["plan_rows"] = selectors.plan_rows(restore=restore)
+            extra["can_roll_back"] = (
+                restore.status == Restore.Status.DONE and restore.updated_count > 0
+            )
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    def new_view(self, request):
+        """Step 1: backup and object type; step 2: properties; then the plan."""
+        self.check_super_admin(request)
+        type_choices = [
+            (ot.name, ot.label_plural)
+            for ot in ObjectType.objects.exclude(name__in=restore_plan.NOT_RESTORABLE)
+        ]
+        data = request.POST if request.method == "POST" else (request.GET or None)
+        source_form = f.RestoreSourceForm(data, object_type_choices=type_choices)
+        if not source_form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/backups/restore/new.html",
+                self._context(request, "Restore property values", source_form=source_form),
+            )
+        backup = source_form.cleaned_data["backup"]
+        object_type = ObjectType.objects.get(name=source_form.cleaned_data["object_type"])
+        if not (backup.counts or {}).get(object_type.name):
+            source_form.add_error(
+                "object_type", f"Backup #{backup.pk} holds no {object_type.label_plural.lower()}."
+            )
+            return TemplateResponse(
+                request,
+                "admin/backups/restore/new.html",
+                self._context(request, "Restore property values", source_form=source_form),
+            )
+        names = restore_plan.restorable_properties(backup=backup, object_type=object_type)
+        labels = dict(object_type.property_definitions.values_list("name", "label"))
+        choices = [(name, f"{labels.get(name, name)} ({name})") for name in names]
+        properties_form = f.RestorePropertiesForm(
+            request.POST if request.method == "POST" else None, property_choices=choices
+        )
+        if request.method == "POST" and properties_form.is_valid():
+            try:
+                restore = restore_plan.plan_restore(
+                    backup=backup,
+                    object_type_name=object_type.name,
+                    properties=properties_form.cleaned_data["properties"],
+                    actor=request.user,
+                    source=sources.USER,
+                )
+            except BackupError as exc:
+                properties_form.add_error(None, exc.message)
+            else:
+                return HttpResponseRedirect(
+                    reverse("admin:backups_restore_plan", args=[restore.pk])
+                )
+        return TemplateResponse(
+            request,
+            "admin/backups/restore/new.html",
+            self._context(
+                request,
+                f"Restore {object_type.label_plural.lower()} from backup #{backup.pk}",
+                source_form=source_form,
+                properties_form=properties_form,
+                backup=backup,
+                object_type=object_type,
+            ),
+        )
+
+    def plan_view(self, request, pk):
+        self.check_super_admin(request)
+        restore = get_object_or_404(Restore.objects.select_related("object_type", "backup"), pk=pk)
+        return TemplateResponse(
+            request,
+            "admin/backups/restore/plan.html",
+            self._context(
+                request,
+                f"Plan: {restore.name}",
+                restore=restore,
+                rows=selectors.plan_rows(restore=restore),
+                sample=selectors.plan_sample(restore=restore),
+            ),
+        )
+
+    def confirm_view(self, request, pk):
+        self.check_super_admin(request)
+        restore = get_object_or_404(Restore.objects.select_related("object_type", "backup"), pk=pk)
+        sso = two_factor.signed_in_via_sso(request)
+        form = f.RestoreConfirmForm(request.POST or None)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            try:
+                restore_apply.confirm_restore(
+                    restore=restore,
+                    user=request.user,
+                    confirm_irreversible=form.cleaned_data["confirm_irreversible"],
+                    otp=form.cleaned_data["otp"],
+                    sso=sso,
+                    source=sources.USER,
+                )
+            except RestoreInProgress as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            except BackupError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = 403 if isinstance(exc, VerificationFailed) else 400
+            else:
+                messages.success(
+                    request, f"{restore.name} is running; a notification follows when done."
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:backups_restore_change", args=[restore.pk])
+                )
+        context = self._context(
+            request,
+            f"Confirm: {restore.name}",
+            restore=restore,
+            form=form,
+            sso=sso,
+            has_authenticator=two_factor.has_authenticator(user=request.user),
+            rows=selectors.plan_rows(restore=restore),
+        )
+        return TemplateResponse(
+            request, "admin/backups/restore/confirm.html", context, status=status
+        )
+
+    def rollback_view(self, request, pk):
+        self.check_super_admin(request)
+        restore = get_object_or_404(Restore, pk=pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:backups_restore_change", args=[pk]))
+        try:
+            rollback = restore_plan.plan_rollback(
+                restore=restore, actor=request.user, source=sources.USER
+            )
+        except BackupError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:backups_restore_change", args=[pk]))
+        return HttpResponseRedirect(reverse("admin:backups_restore_plan", args=[rollback.pk]))
+
+    def two_factor_view(self, request):
+        """Set up the authenticator app a restore asks a code of."""
+        self.check_super_admin(request)
+        user = request.user
+        form = f.TotpCodeForm(request.POST if "code" in request.POST else None)
+        if request.method == "POST" and "start" in request.POST:
+            two_factor.start_totp_setup(user=user)
+            return HttpResponseRedirect(reverse("admin:backups_restore_two_factor"))
+        if request.method == "POST" and form.is_valid():
+            try:
+                two_factor.confirm_totp_setup(user=user, code=form.cleaned_data["code"])
+            except BackupError as exc:
+                form.add_error("code", exc.message)
+            else:
+                messages.success(request, "Your authenticator is set up.")
+                return HttpResponseRedirect(reverse("admin:backups_restore_changelist"))
+        device = two_factor.pending_totp_device(user=user)
+        context = self._context(
+            request,
+            "Two-factor authenticator",
+            form=form,
+            device=device,
+            qr_svg=two_factor.qr_svg(device) if device else "",
+            has_authenticator=two_factor.has_authenticator(user=user),
+            now=timezone.now(),
+        )
+        return TemplateResponse(request, "admin/backups/restore/two_factor.html", context)

@@ -1,0 +1,141 @@
+"""Backups API serializers: they shape and validate input; services enforce the rules."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from backups.models import Backup, BackupSchedule, Restore
+
+
+class BackupSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Backup
+        fields = [
+            "id",
+            "status",
+            "kind",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "snapshot_at",
+            "finished_at",
+            "expires_at",
+            "size",
+            "counts",
+            "error",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, obj) -> str | None:
+        if obj.status != Backup.Status.READY:
+            return None
+        return reverse("backup-download", args=[obj.pk], request=self.context.get("request"))
+
+
+class BackupScheduleSerializer(serializers.ModelSerializer):
+    next_backup_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = BackupSchedule
+        fields = ["enabled", "frequency", "updated_at", "next_backup_at"]
+        read_only_fields = ["updated_at", "next_backup_at"]
+
+
+class TooSoonSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    next_allowed_at = serializers.DateTimeField()
+
+
+class RestoreCreateSerializer(serializers.Serializer):
+    backup = serializers.IntegerField(help_text="Id of a ready backup.")
+    object_type = serializers.CharField(help_text="Internal name, e.g. deals.")
+    properties = serializers.ListField(
+        child=serializers.CharField(), allow_empty=False, help_text="Internal property names."
+    )
+
+
+class RestoreSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+    object_type = serializers.CharField(source="object_type.name")
+    requested_by = serializers.CharField(source="requested_by.username", default=None)
+
+    class Meta:
+        model = Restore
+        fields = [
+            "id",
+            "name",
+            "status",
+            "backup",
+            "object_type",
+            "properties",
+            "rollback_of",
+            "plan",
+            "requested_by",
+            "verified_by",
+            "created_at",
+            "confirmed_at",
+            "started_at",
+            "finished_at",
+            "updated_count",
+            "unchanged_count",
+            "missing_count",
+            "failed_count",
+            "errors",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class RestoreConfirmSerializer(serializers.Serializer):
+    confirm_irreversible = serializers.BooleanField(
+        default=False, help_text="Must be true: the data will change and this cannot be undone."
+    )
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="A current code of your authenticator; not needed after an SSO sign-in.",
+    )
+
+
+class ImportSerializer(serializers.ModelSerializer):
+    """A restore as it appears in the imports list."""
+
+    name = serializers.CharField(read_only=True)
+    kind = serializers.SerializerMethodField()
+    object_type = serializers.CharField(source="object_type.name")
+
+    class Meta:
+        model = Restore
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "object_type",
+            "status",
+            "created_at",
+            "finished_at",
+            "updated_count",
+            "failed_count",
+        ]
+        read_only_fields = fields
+
+    def get_kind(self, obj) -> str:
+        return "restore_rollback" if obj.rollback_of_id else "restore"
+
+
+class TotpSetupSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Leave out to start a set-up; send the app's first code to confirm it.",
+    )
+
+
+class TotpStatusSerializer(serializers.Serializer):
+    confirmed = serializers.BooleanField()
+    otpauth_url = serializers.CharField(allow_null=True)

@@ -1,0 +1,264 @@
+"""Backups API: backups, the schedule, restores (plan → confirm → status), imports, TOTP set-up.
+
+Super admins only. Refusals: 400 with the field, 403 for a wrong second factor, 409 when another
+restore is active, 410 for an expired backup's file, 429 past the plan's backup frequency.
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backups import selectors
+from backups.api import serializers as s
+from backups.errors import (
+    BackupError,
+    BackupTooSoon,
+    BackupUnavailable,
+    RestoreInProgress,
+    VerificationFailed,
+)
+from backups.models import Backup, Restore
+from backups.services import backups as backup_services
+from backups.services import restore_apply, restore_plan, two_factor
+from crm import sources
+
+
+class IsSuperAdmin(BasePermission):
+    """Backups hold every value of the CRM: super admins only."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.is_superuser)
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+def _refusal(exc: BackupError) -> Response:
+    body: dict = {"detail": exc.message}
+    if exc.field:
+        body["errors"] = {exc.field: [exc.message]}
+    code = status.HTTP_400_BAD_REQUEST
+    if isinstance(exc, VerificationFailed):
+        code = status.HTTP_403_FORBIDDEN
+    elif isinstance(exc, RestoreInProgress):
+        code = status.HTTP_409_CONFLICT
+        body["active_restore"] = exc.active.pk if exc.active else None
+    elif isinstance(exc, BackupTooSoon):
+        code = status.HTTP_429_TOO_MANY_REQUESTS
+        body["next_allowed_at"] = exc.next_allowed_at
+    elif isinstance(exc, BackupUnavailable):
+        code = status.HTTP_410_GONE if exc.expired else status.HTTP_409_CONFLICT
+    return Response(body, status=code)
+
+
+class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Backups of the whole CRM: request one, follow it, download its ZIP for 14 days."""
+
+    serializer_class = s.BackupSerializer
+    permission_classes = [IsSuperAdmin]
+    pagination_class = NewestFirst
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.list_backups()
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: s.BackupSerializer,
+            429: OpenApiResponse(s.TooSoonSerializer, description="Plan's frequency limit."),
+        },
+    )
+    def create(self, request):
+        """Request a backup; it is written in the background and a notification follows."""
+        try:
+            backup = backup_services.create_backup(requested_by=request.user, source=sources.API)
+        except BackupError as exc:
+            return _refusal(exc)
+        data = s.BackupSerializer(backup, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            410: OpenApiResponse(description="Expired: the file was deleted after 14 days."),
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """The backup's ZIP: one CSV per object type."""
+        backup = self.get_object()
+        try:
+            file = backup_services.open_backup_file(backup=backup)
+        except BackupError as exc:
+            return _refusal(exc)
+        return FileResponse(
+            file,
+            as_attachment=True,
+            filename=f"concord-backup-{backup.pk}.zip",
+            content_type="application/zip",
+        )
+
+
+class BackupScheduleView(APIView):
+    """Scheduled backups (Enterprise): on or off, weekly or every other week."""
+
+    permission_classes = [IsSuperAdmin]
+
+    def _data(self, schedule):
+        schedule.next_backup_at = backup_services.next_scheduled_backup_at(schedule=schedule)
+        return s.BackupScheduleSerializer(schedule).data
+
+    @extend_schema(responses=s.BackupScheduleSerializer)
+    def get(self, request):
+        return Response(self._data(backup_services.get_schedule()))
+
+    @extend_schema(request=s.BackupScheduleSerializer, responses=s.BackupScheduleSerializer)
+    def put(self, request):
+        serializer = s.BackupScheduleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            schedule = backup_services.update_schedule(
+                enabled=serializer.validated_data.get("enabled", False),
+                frequency=serializer.validated_data.get("frequency", "weekly"),
+                actor=request.user,
+                source=sources.API,
+            )
+        except BackupError as exc:
+            return _refusal(exc)
+        return Response(self._data(schedule))
+
+
+class RestoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Restores of property values: create returns the plan; confirm starts it."""
+
+    serializer_class = s.RestoreSerializer
+    permission_classes = [IsSuperAdmin]
+    pagination_class = NewestFirst
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.list_restores()
+
+    @extend_schema(request=s.RestoreCreateSerializer, responses={201: s.RestoreSerializer})
+    def create(self, request):
+        """Plan a restore: per property, how many values change and clear; nothing is written."""
+        serializer = s.RestoreCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        backup = Backup.objects.filter(pk=data["backup"]).first()
+        if backup is None:
+            return Response(
+                {"detail": "No such backup.", "errors": {"backup": ["No such backup."]}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            restore = restore_plan.plan_restore(
+                backup=backup,
+                object_type_name=data["object_type"],
+                properties=data["properties"],
+                actor=request.user,
+                source=sources.API,
+            )
+        except BackupError as exc:
+            return _refusal(exc)
+        return Response(s.RestoreSerializer(restore).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.RestoreConfirmSerializer,
+        responses={
+            202: s.RestoreSerializer,
+            403: OpenApiResponse(description="Wrong or expired authenticator code."),
+            409: OpenApiResponse(description="Another restore is pending or running."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        """Confirm a planned restore with the tick and a current authenticator code."""
+        restore = self.get_object()
+        serializer = s.RestoreConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            restore = restore_apply.confirm_restore(
+                restore=restore,
+                user=request.user,
+                confirm_irreversible=serializer.validated_data["confirm_irreversible"],
+                otp=serializer.validated_data.get("otp"),
+                sso=two_factor.signed_in_via_sso(request),
+                source=sources.API,
+            )
+        except BackupError as exc:
+            return _refusal(exc)
+        return Response(s.RestoreSerializer(restore).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={201: s.RestoreSerializer})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        """Plan undoing a finished restore (then confirm it like any restore)."""
+        restore = self.get_object()
+        try:
+            rollback = restore_plan.plan_rollback(
+                restore=restore, actor=request.user, source=sources.API
+            )
+        except BackupError as exc:
+            return _refusal(exc)
+        return Response(s.RestoreSerializer(rollback).data, status=status.HTTP_201_CREATED)
+
+
+class ImportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The imports list: data restores appear here as "Data restore - <Object>"."""
+
+    serializer_class = s.ImportSerializer
+    permission_classes = [IsSuperAdmin]
+    pagination_class = NewestFirst
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.list_restores().exclude(status=Restore.Status.PLANNED)
+
+
+class TotpView(APIView):
+    """Set up an authenticator app: POST to start (returns the otpauth URL), POST a code to
+    confirm it."""
+
+    permission_classes = [IsSuperAdmin]
+
+    @extend_schema(responses=s.TotpStatusSerializer)
+    def get(self, request):
+        pending = two_factor.pending_totp_device(user=request.user)
+        return Response(
+            {
+                "confirmed": two_factor.has_authenticator(user=request.user),
+                "otpauth_url": pending.config_url if pending else None,
+            }
+        )
+
+    @extend_schema(request=s.TotpSetupSerializer, responses=s.TotpStatusSerializer)
+    def post(self, request):
+        serializer = s.TotpSetupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        code = serializer.validated_data.get("code")
+        if not code:
+            device = two_factor.start_totp_setup(user=request.user)
+            return Response(
+                {"confirmed": False, "otpauth_url": device.config_url},
+                status=status.HTTP_201_CREATED,
+            )
+        try:
+            two_factor.confirm_totp_setup(user=request.user, code=code)
+        except BackupError as exc:
+            return _refusal(exc)
+        return Response({"confirmed": True, "otpauth_url": None})

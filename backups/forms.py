@@ -1,0 +1,57 @@
+"""Admin forms of the restore wizard and the schedule: they shape input; services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from backups.models import Backup, BackupSchedule
+
+
+class RestoreSourceForm(forms.Form):
+    backup = forms.ModelChoiceField(
+        queryset=Backup.objects.filter(status=Backup.Status.READY).order_by("-created_at"),
+        help_text="Values are restored as they were when this backup's snapshot was taken.",
+    )
+    object_type = forms.ChoiceField(
+        choices=(), help_text="One object type per restore (conversations cannot be restored)."
+    )
+
+    def __init__(self, *args, object_type_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["object_type"].choices = object_type_choices
+        self.fields["backup"].label_from_instance = lambda b: (
+            f"#{b.pk} — {b.snapshot_at:%Y-%m-%d %H:%M} UTC ({b.record_count:,} records)"
+        )
+
+
+class RestorePropertiesForm(forms.Form):
+    properties = forms.MultipleChoiceField(
+        choices=(), widget=forms.CheckboxSelectMultiple, help_text="Choose what to restore."
+    )
+
+    def __init__(self, *args, property_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["properties"].choices = property_choices
+
+
+class RestoreConfirmForm(forms.Form):
+    confirm_irreversible = forms.BooleanField(
+        required=False,
+        label="I understand that the data will change and that this cannot be undone.",
+    )
+    otp = forms.CharField(
+        required=False,
+        max_length=10,
+        label="Authenticator code",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class ScheduleForm(forms.ModelForm):
+    class Meta:
+        model = BackupSchedule
+        fields = ["enabled", "frequency"]
+
+
+class TotpCodeForm(forms.Form):
+    code = forms.CharField(max_length=10, label="Code from the app")

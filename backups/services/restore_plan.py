@@ -1,0 +1,270 @@
+"""Restore planning: compare a backup's values with today's, count changes, write nothing else.
+
+A plan answers, before anything is written: per property, how many records will get a different
+value and how many will be cleared (empty in the backup); how many records of the backup no longer
+exist (deleted or in the recycle bin: a restore does not bring them back); and a sample of
+before → after values. Apply (restore_apply) walks the same rows with the same comparison.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db import transaction
+
+from backups.errors import BackupError
+from backups.models import Backup, Restore, RestoreSavedValue
+from backups.services.backups import open_backup_file
+from backups.services.writer import csv_name
+from crm import sources
+from crm.audit import record_audit
+from crm.models import ObjectType, Record
+from crm.schema import Schema, load_schema
+from crm.values import InvalidValue, coerce_value
+
+# B-6: the object types a restore may write; conversations are backed up but not restorable.
+NOT_RESTORABLE = frozenset({"conversations"})
+SAMPLE_SIZE = 10
+BATCH_SIZE = 2000
+
+SourceRow = tuple[int, dict[str, object]]
+
+
+def restorable_object_types(*, backup: Backup) -> list[ObjectType]:
+    """Object types the backup holds records of that a restore may write."""
+    names = [n for n in (backup.counts or {}) if n not in NOT_RESTORABLE]
+    return list(ObjectType.objects.filter(name__in=names).order_by("is_custom", "pk"))
+
+
+def backup_columns(*, backup: Backup, object_type_name: str) -> list[str]:
+    """The property names of one object type's CSV in the backup (without id and timestamps)."""
+    with open_backup_file(backup=backup) as file, zipfile.ZipFile(file) as archive:
+        try:
+            raw = archive.open(csv_name(object_type_name))
+        except KeyError:
+            return []
+        with raw:
+            header = next(csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline="")))
+    return header[3:]
+
+
+def restorable_properties(*, backup: Backup, object_type: ObjectType) -> list[str]:
+    """Properties that are both in the backup's CSV and in today's schema, in backup order."""
+    schema = load_schema(object_type)
+    columns = backup_columns(backup=backup, object_type_name=object_type.name)
+    return [name for name in columns if name in schema.properties]
+
+
+def iter_backup_rows(
+    *, backup: Backup, object_type_name: str, properties: Sequence[str]
+) -> Iterator[SourceRow]:
+    """Stream (record id, {property: CSV text}) from the backup, in record id order."""
+    with (
+        open_backup_file(backup=backup) as file,
+        zipfile.ZipFile(file) as archive,
+        archive.open(csv_name(object_type_name)) as raw,
+    ):
+        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+        header = next(reader)
+        positions = [(name, header.index(name)) for name in properties]
+        for row in reader:
+            yield int(row[0]), {name: row[i] for name, i in positions}
+
+
+def iter_source_rows(restore: Restore, *, after_id: int = 0) -> Iterator[SourceRow]:
+    """The values a restore writes back: the backup's, or for a rollback those it replaced."""
+    if restore.rollback_of_id is not None:
+        saved = (
+            RestoreSavedValue.objects.filter(
+                restore_id=restore.rollback_of_id, record_id__gt=after_id
+            )
+            .order_by("record_id")
+            .values_list("record_id", "values")
+            .iterator(chunk_size=BATCH_SIZE)
+        )
+        yield from saved
+        return
+    rows = iter_backup_rows(
+        backup=restore.backup,
+        object_type_name=restore.object_type.name,
+        properties=restore.properties,
+    )
+    for record_id, values in rows:
+        if record_id > after_id:
+            yield record_id, values
+
+
+def batched(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass(slots=True)
+class RecordDiff:
+    """What restoring one record changes: {property: (today's value, the restored value)}."""
+
+    record_id: int
+    changes: dict[str, tuple[object, object]]
+    raw: dict[str, object]  # the source values of the changed properties, as written back
+    invalid: list[str] = field(default_factory=list)
+
+
+def diff_records(
+    schema: Schema, properties: Sequence[str], batch: list[SourceRow], current: dict[int, dict]
+) -> tuple[list[RecordDiff], int]:
+    """Compare source rows with today's values; returns the differing records and how many of
+    the rows have no active record today."""
+    diffs: list[RecordDiff] = []
+    missing = 0
+    for record_id, values in batch:
+        today = current.get(record_id)
+        if today is None:
+            missing += 1
+            continue
+        diff = RecordDiff(record_id=record_id, changes={}, raw={})
+        for name in properties:
+            if name not in values:
+                continue
+            raw = values[name]
+            try:
+                restored = coerce_value(schema.specs[name], raw)
+            except InvalidValue:
+                # Valid when backed up but not today (say, an option since removed): counted as
+                # a change the record services will refuse and report.
+                diff.invalid.append(name)
+                restored = raw
+            before = today.get(name)
+            if restored != before:
+                diff.changes[name] = (before, restored)
+                diff.raw[name] = raw
+        if diff.changes:
+            diffs.append(diff)
+    return diffs, missing
+
+
+def current_values(object_type: ObjectType, ids: Sequence[int], *, lock: bool = False) -> dict:
+    queryset = Record.objects.filter(object_type=object_type, pk__in=ids, archived_at__isnull=True)
+    if lock:
+        queryset = queryset.select_for_update()
+    return dict(queryset.values_list("pk", "properties"))
+
+
+def compute_plan(restore: Restore) -> dict:
+    """Count, per property, the values a restore would change and clear, without writing."""
+    object_type = restore.object_type
+    schema = load_schema(object_type)
+    properties = list(restore.properties)
+    per_property = {name: {"change": 0, "clear": 0, "invalid": 0} for name in properties}
+    plan = {"records": 0, "changing_records": 0, "missing": 0, "missing_sample": [], "sample": []}
+    for batch in batched(iter_source_rows(restore), BATCH_SIZE):
+        plan["records"] += len(batch)
+        current = current_values(object_type, [record_id for record_id, _ in batch])
+        diffs, missing = diff_records(schema, properties, batch, current)
+        if missing:
+            plan["missing"] += missing
+            room = SAMPLE_SIZE - len(plan["missing_sample"])
+            if room > 0:
+                plan["missing_sample"] += [r for r, _ in batch if r not in current][:room]
+        plan["changing_records"] += len(diffs)
+        for diff in diffs:
+            for name, (_, after) in diff.changes.items():
+                per_property[name]["clear" if after is None else "change"] += 1
+            for name in diff.invalid:
+                per_property[name]["invalid"] += 1
+            if len(plan["sample"]) < SAMPLE_SIZE:
+                plan["sample"].append(
+                    {
+                        "id": diff.record_id,
+                        "name": Record(
+                            object_type=object_type, properties=current[diff.record_id]
+                        ).display_name,
+                        "changes": {n: list(v) for n, v in diff.changes.items()},
+                    }
+                )
+    plan["properties"] = per_property
+    return plan
+
+
+def plan_restore(
+    *, backup: Backup, object_type_name: str, properties: Sequence[str], actor, source: str
+) -> Restore:
+    """Check the request and compute its plan; nothing is written to records until confirmed."""
+    sources.validate_source(source)
+    if backup.status != Backup.Status.READY:
+        raise BackupError(
+            f"Backup #{backup.pk} is {backup.get_status_display().lower()}; "
+            "only a ready backup can be restored from.",
+            field="backup",
+        )
+    object_type = ObjectType.objects.filter(name=object_type_name).first()
+    if object_type is None:
+        raise BackupError(f"Unknown object type {object_type_name!r}.", field="object_type")
+    if object_type.name in NOT_RESTORABLE:
+        raise BackupError(
+            f"{object_type.label_plural} cannot be restored; restorable are companies, contacts, "
+            "deals, tickets, products, calls, tasks and custom objects.",
+            field="object_type",
+        )
+    if not (backup.counts or {}).get(object_type.name):
+        raise BackupError(
+            f"Backup #{backup.pk} holds no {object_type.label_plural.lower()}.",
+            field="object_type",
+        )
+    names = list(dict.fromkeys(properties))
+    if not names:
+        raise BackupError("Choose at least one property to restore.", field="properties")
+    available = set(restorable_properties(backup=backup, object_type=object_type))
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise BackupError(
+            f"Not restorable from this backup: {', '.join(unknown)} (a property must exist "
+            f"today and be in the backup's {csv_name(object_type.name)}).",
+            field="properties",
+        )
+    restore = Restore(backup=backup, object_type=object_type, properties=names, requested_by=actor)
+    restore.plan = compute_plan(restore)
+    with transaction.atomic():
+        restore.save()
+        record_audit(
+            verb="restore_planned",
+            source=source,
+            actor=actor,
+            object_type=object_type,
+            target_repr=restore.name,
+            detail={"restore": restore.pk, "backup": backup.pk, "properties": names},
+        )
+    return restore
+
+
+def plan_rollback(*, restore: Restore, actor, source: str) -> Restore:
+    """Plan putting back the values a finished restore replaced (it is then confirmed alike)."""
+    sources.validate_source(source)
+    if restore.status != Restore.Status.DONE:
+        raise BackupError("Only a finished restore can be rolled back.")
+    if restore.rollbacks.exclude(status__in=[Restore.Status.PLANNED, Restore.Status.FAILED]):
+        raise BackupError(f"{restore.name} (#{restore.pk}) was already rolled back.")
+    rollback = Restore(
+        backup=restore.backup,
+        object_type=restore.object_type,
+        properties=list(restore.properties),
+        rollback_of=restore,
+        requested_by=actor,
+    )
+    rollback.plan = compute_plan(rollback)
+    with transaction.atomic():
+        rollback.save()
+        record_audit(
+            verb="restore_planned",
+            source=source,
+            actor=actor,
+            object_type=restore.object_type,
+            target_repr=rollback.name,
+            detail={"restore": rollback.pk, "rollback_of": restore.pk},
+        )
+    return rollback

@@ -1,0 +1,227 @@
+import re
+
+import pytest
+from django.contrib.auth import BACKEND_SESSION_KEY
+from django.test import Client
+
+from backups.models import Backup, BackupSchedule, Restore
+from backups.services import backups as backup_services
+from crm.models import Record
+from tests.backups.conftest import add_authenticator, create, current_code, make_backup, update
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def admin_client(staff_user):
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+def test_backup_list_warns_and_offers_the_button_and_downloads(admin_client, contacts, staff_user):
+    create(contacts, {"email": "ada@example.com"})
+    backup = make_backup(staff_user)
+
+    page = admin_client.get("/admin/backups/backup/")
+
+    html = page.content.decode()
+    assert "sensitive ones included: store the file safely" in html
+    assert "Associations and activities are not part of it" in html
+    assert "Back up now" in html
+    assert f"/admin/backups/backup/{backup.pk}/download/" in html
+    download = admin_client.get(f"/admin/backups/backup/{backup.pk}/download/")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content)[:2] == b"PK"
+
+
+def test_back_up_now_then_the_limit_message(admin_client, crm_schema):
+    first = admin_client.post("/admin/backups/backup/create/", follow=True)
+    second = admin_client.post("/admin/backups/backup/create/", follow=True)
+
+    assert "is being written" in first.content.decode()
+    assert "The next backup is allowed from" in second.content.decode()
+    assert Backup.objects.count() == 1
+
+
+def test_expired_download_is_gone(admin_client, contacts, staff_user):
+    create(contacts, {"email": "ada@example.com"})
+    backup = make_backup(staff_user)
+    backup_services.expire_backups(now=backup.expires_at)
+
+    assert admin_client.get(f"/admin/backups/backup/{backup.pk}/download/").status_code == 410
+    assert "Expired" in admin_client.get("/admin/backups/backup/").content.decode()
+
+
+def test_staff_who_are_not_super_admins_get_403(contacts):
+    client = Client()
+    client.force_login(UserFactory(is_staff=True))
+
+    for url in [
+        "/admin/backups/backup/",
+        "/admin/backups/backup/1/download/",
+        "/admin/backups/backup/schedule/",
+        "/admin/backups/restore/new/",
+        "/admin/backups/restore/two-factor/",
+    ]:
+        assert client.get(url).status_code == 403, url
+    assert client.post("/admin/backups/backup/create/").status_code == 403
+    assert not Backup.objects.exists()
+
+
+def test_schedule_page_saves(admin_client, crm_schema):
+    response = admin_client.post(
+        "/admin/backups/backup/schedule/", {"enabled": "on", "frequency": "biweekly"}, follow=True
+    )
+
+    assert "The backup schedule was saved" in response.content.decode()
+    assert BackupSchedule.objects.get().frequency == "biweekly"
+
+
+def test_schedule_page_refuses_below_enterprise(admin_client, settings, crm_schema):
+    settings.CONCORD_PLAN = "professional"
+
+    response = admin_client.post(
+        "/admin/backups/backup/schedule/", {"enabled": "on", "frequency": "weekly"}
+    )
+
+    assert "need the Enterprise plan" in response.content.decode()
+    assert not BackupSchedule.objects.filter(enabled=True).exists()
+
+
+def test_restore_wizard_from_choice_to_done(admin_client, deals, staff_user):
+    # given deals backed up, then one changed by a bad import
+    (alpha,) = create(deals, {"dealname": "Alpha", "amount": 1000})
+    backup = make_backup(staff_user)
+    update(deals, alpha, {"amount": 1})
+    device = add_authenticator(staff_user)
+
+    # step 1: backup and object type; step 2: the properties of that type in the backup
+    step1 = admin_client.get("/admin/backups/restore/new/")
+    assert "Choose properties" in step1.content.decode()
+    step2 = admin_client.get(
+        "/admin/backups/restore/new/", {"backup": backup.pk, "object_type": "deals"}
+    )
+    assert 'value="amount"' in step2.content.decode()
+    planned = admin_client.post(
+        "/admin/backups/restore/new/",
+        {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]},
+    )
+    restore = Restore.objects.get()
+    assert planned["Location"] == f"/admin/backups/restore/{restore.pk}/plan/"
+
+    # the plan: counts and before → after
+    plan_page = admin_client.get(planned["Location"]).content.decode()
+    assert re.search(r"<code>amount</code></td><td>1</td><td>0</td>", plan_page)
+    assert "<td>1</td><td>1000</td>" in plan_page
+
+    # confirming without the tick is refused, then with tick and code it runs
+    confirm_url = f"/admin/backups/restore/{restore.pk}/confirm/"
+    refused = admin_client.post(confirm_url, {"otp": current_code(device)})
+    assert refused.status_code == 400
+    assert "Tick the box" in refused.content.decode()
+    done = admin_client.post(
+        confirm_url, {"confirm_irreversible": "on", "otp": current_code(device)}, follow=True
+    )
+    assert "is running" in done.content.decode()
+    restore.refresh_from_db()
+    assert restore.status == Restore.Status.PENDING
+    from backups.services.restore_apply import apply_restore
+
+    apply_restore(restore_id=restore.pk)
+    assert Record.objects.get(pk=alpha).properties["amount"] == 1000
+    listing = admin_client.get("/admin/backups/restore/").content.decode()
+    assert "Data restore - Deal" in listing
+
+
+def test_wrong_code_in_the_admin_is_403_and_changes_nothing(admin_client, deals, staff_user):
+    (alpha,) = create(deals, {"dealname": "Alpha", "amount": 1000})
+    backup = make_backup(staff_user)
+    update(deals, alpha, {"amount": 1})
+    device = add_authenticator(staff_user)
+    admin_client.post(
+        "/admin/backups/restore/new/",
+        {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]},
+    )
+    restore = Restore.objects.get()
+    wrong = "111111" if current_code(device) != "111111" else "222222"
+
+    response = admin_client.post(
+        f"/admin/backups/restore/{restore.pk}/confirm/",
+        {"confirm_irreversible": "on", "otp": wrong},
+    )
+
+    assert response.status_code == 403
+    assert "wrong or has expired" in response.content.decode()
+    restore.refresh_from_db()
+    assert restore.status == Restore.Status.PLANNED
+
+
+def test_an_sso_session_confirms_without_a_code(settings, deals, staff_user):
+    backend = "tests.backups.conftest.SsoBackend"
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", backend]
+    client = Client()
+    client.force_login(staff_user, backend=backend)
+    assert client.session[BACKEND_SESSION_KEY] == backend
+    create(deals, {"dealname": "Alpha", "amount": 1000})
+    backup = make_backup(staff_user)
+    client.post(
+        "/admin/backups/restore/new/",
+        {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]},
+    )
+    restore = Restore.objects.get()
+    page = client.get(f"/admin/backups/restore/{restore.pk}/confirm/").content.decode()
+    assert "no authenticator code is needed" in page
+
+    client.post(f"/admin/backups/restore/{restore.pk}/confirm/", {"confirm_irreversible": "on"})
+
+    restore.refresh_from_db()
+    assert (restore.status, restore.verified_by) == (Restore.Status.PENDING, "sso")
+
+
+def test_two_factor_setup_shows_a_qr_code_and_confirms(admin_client, staff_user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    admin_client.post("/admin/backups/restore/two-factor/", {"start": "1"})
+    page = admin_client.get("/admin/backups/restore/two-factor/").content.decode()
+    assert "<svg" in page and "otpauth://totp/" in page
+    device = TOTPDevice.objects.get(user=staff_user)
+
+    admin_client.post("/admin/backups/restore/two-factor/", {"code": current_code(device)})
+
+    device.refresh_from_db()
+    assert device.confirmed
+
+
+def test_rollback_from_the_admin(admin_client, deals, staff_user):
+    from backups.services import restore_apply, restore_plan
+    from crm import sources
+
+    (alpha,) = create(deals, {"dealname": "Alpha", "amount": 1000})
+    backup = make_backup(staff_user)
+    update(deals, alpha, {"amount": 1})
+    restore = restore_plan.plan_restore(
+        backup=backup,
+        object_type_name="deals",
+        properties=["amount"],
+        actor=staff_user,
+        source=sources.USER,
+    )
+    restore_apply.confirm_restore(
+        restore=restore,
+        user=staff_user,
+        confirm_irreversible=True,
+        otp=None,
+        sso=True,
+        source=sources.USER,
+    )
+    restore_apply.apply_restore(restore_id=restore.pk)
+    assert (
+        "Roll back this restore"
+        in admin_client.get(f"/admin/backups/restore/{restore.pk}/change/").content.decode()
+    )
+
+    response = admin_client.post(f"/admin/backups/restore/{restore.pk}/rollback/")
+
+    rollback = Restore.objects.get(rollback_of=restore)
+    assert response["Location"] == f"/admin/backups/restore/{rollback.pk}/plan/"
+    assert rollback.plan["properties"]["amount"]["change"] == 1
