@@ -1,0 +1,253 @@
+"""The account's state: contacts, contact groups, settings and OAuth tokens in one SQLite file.
+
+Contacts are also held in memory, ordered by their change sequence (a contact that changes moves
+to the end), so a ``LAST_MODIFIED_ASCENDING`` page or an incremental sync is a walk along a
+dict. Every API call writes through in one SQLite transaction (WAL, ``synchronous=NORMAL``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .people import Contact
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS people (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,           -- contact | other
+    state TEXT NOT NULL,          -- active | trash | gone
+    seq INTEGER NOT NULL,
+    trashed_at REAL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contact_groups (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,           -- access | refresh | code
+    data TEXT NOT NULL,
+    expires_at REAL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+def now_stamp() -> str:
+    """RFC 3339 with microseconds, as Google writes ``updateTime``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Store:
+    """Thread-safe state of one Google account. Callers hold ``lock`` around read-modify-write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self._rng = random.SystemRandom()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._load()
+
+    def _load(self) -> None:
+        self.contacts: dict[str, Contact] = {}
+        self.seq = int(self.get_setting("seq_base", 0))
+        rows = self._db.execute(
+            "SELECT id, kind, state, seq, trashed_at, data FROM people ORDER BY seq"
+        )
+        for contact_id, kind, state, seq, trashed_at, data in rows:
+            stored = json.loads(data)
+            self.contacts[contact_id] = Contact(
+                id=contact_id,
+                kind=kind,
+                state=state,
+                seq=seq,
+                update_time=stored["update_time"],
+                source_id=stored["source_id"],
+                fields=stored["fields"],
+                groups=stored["groups"],
+                trashed_at=trashed_at,
+            )
+            self.seq = max(self.seq, seq)
+        self.groups: dict[str, dict[str, Any]] = {
+            group_id: json.loads(data)
+            for group_id, data in self._db.execute("SELECT id, data FROM contact_groups")
+        }
+
+    # --- contacts ------------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        """``c`` and 19 digits, like Google's contact ids."""
+        while True:
+            contact_id = f"c{self._rng.randrange(10**18, 9 * 10**18)}"
+            if contact_id not in self.contacts:
+                return contact_id
+
+    def new_source_id(self) -> str:
+        return f"{self._rng.getrandbits(64):016x}"
+
+    def touch(self, contact: Contact) -> None:
+        """Give ``contact`` the next change sequence (a new etag and updateTime)."""
+        self.seq += 1
+        contact.seq = self.seq
+        contact.update_time = now_stamp()
+
+    def save(self, contacts: Iterable[Contact]) -> None:
+        """Persist contacts in one transaction and move them to the end of the change order."""
+        batch = list(contacts)
+        rows = [
+            (
+                c.id,
+                c.kind,
+                c.state,
+                c.seq,
+                c.trashed_at,
+                json.dumps(c.to_row(), separators=(",", ":")),
+            )
+            for c in batch
+        ]
+        with self.lock:
+            self._transaction(
+                "INSERT OR REPLACE INTO people (id, kind, state, seq, trashed_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            for contact in batch:
+                self.contacts.pop(contact.id, None)
+                self.contacts[contact.id] = contact
+
+    def _transaction(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(sql, rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def live(self, kind: str) -> Iterator[Contact]:
+        return (c for c in list(self.contacts.values()) if c.kind == kind and c.state == "active")
+
+    def find(self, resource_name: str, kind: str = "contact") -> Contact | None:
+        """A live contact by ``people/c…`` / ``otherContacts/c…`` (or a bare id)."""
+        contact_id = resource_name.rpartition("/")[2]
+        contact = self.contacts.get(contact_id)
+        if contact is None or contact.kind != kind or contact.state != "active":
+            return None
+        return contact
+
+    def stored_count(self) -> int:
+        """What counts toward the account limit: contacts, Other contacts and Trash."""
+        return sum(1 for c in self.contacts.values() if c.state != "gone")
+
+    # --- contact groups ------------------------------------------------------------------------
+
+    def save_group(self, group: dict[str, Any]) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO contact_groups (id, data) VALUES (?, ?)",
+                (group["id"], json.dumps(group)),
+            )
+            self.groups[group["id"]] = group
+
+    def delete_group(self, group_id: str) -> None:
+        with self.lock:
+            self._db.execute("DELETE FROM contact_groups WHERE id = ?", (group_id,))
+            self.groups.pop(group_id, None)
+
+    # --- settings ------------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self.lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                (key, json.dumps(value)),
+            )
+
+    def delete_setting(self, key: str) -> None:
+        with self.lock:
+            self._db.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    # --- OAuth tokens --------------------------------------------------------------------------
+
+    def save_token(
+        self, token: str, kind: str, data: dict[str, Any], expires_at: float | None
+    ) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO tokens (token, kind, data, expires_at, revoked) "
+                "VALUES (?, ?, ?, ?, 0)",
+                (token, kind, json.dumps(data), expires_at),
+            )
+
+    def load_token(self, token: str, kind: str) -> tuple[dict[str, Any], float | None, bool] | None:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT data, expires_at, revoked FROM tokens WHERE token = ? AND kind = ?",
+                (token, kind),
+            ).fetchone()
+        if row is None:
+            return None
+        return json.loads(row[0]), row[1], bool(row[2])
+
+    def revoke_token(self, token: str) -> bool:
+        """Revoke a token; revoking a refresh token also revokes the access tokens it issued."""
+        with self.lock:
+            row = self._db.execute("SELECT kind FROM tokens WHERE token = ?", (token,)).fetchone()
+            if row is None:
+                return False
+            self._db.execute("UPDATE tokens SET revoked = 1 WHERE token = ?", (token,))
+            if row[0] == "refresh":
+                self._db.execute(
+                    "UPDATE tokens SET revoked = 1 WHERE kind = 'access' "
+                    "AND json_extract(data, '$.refresh_token') = ?",
+                    (token,),
+                )
+            return True
+
+    def expire_access_tokens(self, token: str | None = None) -> int:
+        with self.lock:
+            sql = "UPDATE tokens SET expires_at = ? WHERE kind = 'access'"
+            args: tuple[Any, ...] = (time.time() - 1,)
+            if token:
+                sql += " AND token = ?"
+                args += (token,)
+            return self._db.execute(sql, args).rowcount
+
+    def consume_code(self, code: str) -> bool:
+        """Mark an authorization code used; False when it already was (codes are single-use)."""
+        with self.lock:
+            cursor = self._db.execute(
+                "UPDATE tokens SET revoked = 1 WHERE token = ? AND kind = 'code' AND revoked = 0",
+                (code,),
+            )
+            return cursor.rowcount == 1
+
+    # --- reset ---------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every contact and user group; the change sequence keeps counting."""
+        with self.lock:
+            self._db.execute("DELETE FROM people")
+            self._db.execute("DELETE FROM contact_groups")
+            self.set_setting("seq_base", self.seq)
+            self._load()
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()

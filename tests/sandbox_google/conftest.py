@@ -1,0 +1,183 @@
+"""Starts the Google People API sandbox once per test session (a subprocess, temp state file).
+
+Tests drive it with the real google-api-python-client built from its static discovery document
+and pointed at the sandbox with ``client_options={"api_endpoint": ...}``. Nothing here touches
+the Django database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import google.oauth2.credentials
+import google_auth_httplib2
+import httplib2
+import pytest
+import requests
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONTACTS = "https://www.googleapis.com/auth/contacts"
+OTHER_READONLY = "https://www.googleapis.com/auth/contacts.other.readonly"
+CLIENT_ID = "concord-sandbox.apps.googleusercontent.com"
+CLIENT_SECRET = "sandbox-secret"
+
+
+@dataclass
+class SandboxProcess:
+    url: str  # http://127.0.0.1:PORT/
+    state: Path
+    process: subprocess.Popen[str]
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no proxies or CA bundles from the environment
+        return session
+
+    def control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = self.session().request(
+            method, f"{self.url}_sandbox/{path}", timeout=30, **kwargs
+        )
+        return response
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.control(method, path, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def mint_token(self, scope: str = f"{CONTACTS} {OTHER_READONLY}", **extra: Any) -> dict:
+        return self.ok("POST", "tokens", json={"scope": scope, **extra})
+
+    def service(self, credentials: google.oauth2.credentials.Credentials) -> Any:
+        # proxy_info=None: httplib2 must not route 127.0.0.1 through an environment proxy.
+        http = google_auth_httplib2.AuthorizedHttp(
+            credentials, http=httplib2.Http(proxy_info=None, timeout=30)
+        )
+        return build(
+            "people",
+            "v1",
+            http=http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": self.url},
+        )
+
+    def service_for_token(self, access_token: str) -> Any:
+        return self.service(google.oauth2.credentials.Credentials(token=access_token))
+
+
+def start_sandbox(state: Path, port: int = 0) -> SandboxProcess:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "syncengine.sandbox.google",
+            "--port",
+            str(port),
+            "--state",
+            str(state),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = None
+    deadline = time.monotonic() + 20
+    assert process.stdout is not None
+    while time.monotonic() < deadline and url is None:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if match := re.search(r"listening on (http://\S+)", line):
+            url = match.group(1)
+    if url is None:
+        process.kill()
+        raise RuntimeError(f"sandbox did not start: {process.stdout.read()}")
+    return SandboxProcess(url, state, process)
+
+
+def stop_sandbox(sandbox: SandboxProcess) -> None:
+    sandbox.process.terminate()
+    try:
+        sandbox.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        sandbox.process.kill()
+
+
+def error_of(exc: HttpError) -> dict[str, Any]:
+    """The ``error`` object of Google's envelope."""
+    return json.loads(exc.content)["error"]
+
+
+def reason_of(exc: HttpError) -> str | None:
+    details = error_of(exc).get("details") or [{}]
+    return details[0].get("reason")
+
+
+def person(given: str, family: str = "Tester", email: str | None = None, **fields: Any) -> dict:
+    body: dict[str, Any] = {"names": [{"givenName": given, "familyName": family}]}
+    body["emailAddresses"] = [{"value": email or f"{given.lower()}@example.com", "type": "work"}]
+    body.update(fields)
+    return body
+
+
+def create_many(people: Any, count: int, prefix: str = "bulk") -> list[dict]:
+    created: list[dict] = []
+    for start in range(0, count, 200):
+        chunk = [
+            {"contactPerson": person(f"{prefix}{i}", email=f"{prefix}{i}@example.com")}
+            for i in range(start, min(count, start + 200))
+        ]
+        answer = (
+            people.people()
+            .batchCreateContacts(body={"contacts": chunk, "readMask": "names,emailAddresses"})
+            .execute()
+        )
+        created.extend(r["person"] for r in answer["createdPeople"])
+    return created
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    root = tmp_path_factory.mktemp("google-sandbox")
+    process = start_sandbox(root / "state.sqlite3")
+    yield process
+    stop_sandbox(process)
+
+
+@pytest.fixture(scope="session")
+def token(sandbox: SandboxProcess) -> dict[str, Any]:
+    return sandbox.mint_token(ttl=24 * 3600)
+
+
+@pytest.fixture(scope="session")
+def people(sandbox: SandboxProcess, token: dict[str, Any]) -> Any:
+    """A People API service as the connector will build it, with a valid bearer token."""
+    return sandbox.service_for_token(token["access_token"])
+
+
+QUOTAS_OFF = {
+    "read_requests_per_minute": 0,
+    "write_requests_per_minute": 0,
+    "group_read_requests_per_minute": 0,
+    "delete_requests_per_minute": 0,
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_account(sandbox: SandboxProcess) -> None:
+    """Every test starts from an empty account with quotas off (quota tests turn them on)."""
+    sandbox.ok("POST", "reset")
+    sandbox.ok("PATCH", "quotas", json=QUOTAS_OFF)
