@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class SyncEngineConfig(AppConfig):
     name = "syncengine"
     verbose_name = "Sync engine"
+
+    def ready(self) -> None:
+        from crm import hooks, usage
+        from syncengine.selectors import field_mapping_usages
+        from syncengine.services import changes
+
+        # Dirty marks are written inside the CRM's own transaction (DESIGN principle 1).
+        hooks.on_records_changed(changes.on_records_changed)
+        hooks.on_associations_changed(changes.on_associations_changed)
+        usage.register_usage_provider(field_mapping_usages)

@@ -1,0 +1,146 @@
+"""Serializers of the sync engine API: shape and validate; services enforce the rules."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from syncengine.models import (
+    FieldMapping,
+    Integration,
+    ObjectMapping,
+    ReferenceMapping,
+    SyncRule,
+    SyncStage,
+)
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Integration
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "status",
+            "instance_url",
+            "remote_org_id",
+            "settings",
+            "api_allocation",
+            "api_limit",
+            "connected_at",
+            "last_error",
+        ]
+        read_only_fields = [
+            "kind",
+            "status",
+            "instance_url",
+            "remote_org_id",
+            "api_limit",
+            "connected_at",
+            "last_error",
+        ]
+
+    def validate_settings(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be an object")
+        interval = value.get("sync_interval_minutes")
+        if interval is not None and (not isinstance(interval, int) or not 1 <= interval <= 1440):
+            raise serializers.ValidationError("sync_interval_minutes must be 1 to 1440")
+        return value
+
+
+class ApiUsageSerializer(serializers.Serializer):
+    used_24h = serializers.IntegerField(read_only=True)
+    limit = serializers.IntegerField(read_only=True, allow_null=True)
+    allocated = serializers.IntegerField(allow_null=True, min_value=0)
+    org_used = serializers.IntegerField(read_only=True, allow_null=True)
+    limit_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class FieldMappingSerializer(serializers.ModelSerializer):
+    property = serializers.CharField(source="property.name", read_only=True)
+    property_type = serializers.CharField(source="property.type", read_only=True)
+
+    class Meta:
+        model = FieldMapping
+        fields = [
+            "id",
+            "property",
+            "property_type",
+            "remote_field",
+            "rule",
+            "is_default",
+            "value_map",
+        ]
+        read_only_fields = ["is_default"]
+
+
+class ReferenceMappingSerializer(serializers.ModelSerializer):
+    association = serializers.CharField(source="definition.__str__", read_only=True)
+    target = serializers.CharField(source="target.remote_object", read_only=True)
+
+    class Meta:
+        model = ReferenceMapping
+        fields = ["id", "remote_field", "association", "target", "rule"]
+
+
+class ObjectMappingSerializer(serializers.ModelSerializer):
+    object_type = serializers.CharField(source="object_type.name", read_only=True)
+    field_mappings = FieldMappingSerializer(many=True, read_only=True)
+    reference_mappings = ReferenceMappingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ObjectMapping
+        fields = [
+            "id",
+            "object_type",
+            "remote_object",
+            "direction",
+            "enabled",
+            "sync_order",
+            "watermark",
+            "field_mappings",
+            "reference_mappings",
+        ]
+
+
+class FieldMappingWriteSerializer(serializers.Serializer):
+    object_mapping = serializers.IntegerField()
+    property = serializers.CharField()
+    remote_field = serializers.CharField(max_length=100)
+    rule = serializers.ChoiceField(choices=SyncRule.choices, default=SyncRule.TWO_WAY)
+    value_map = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class FieldMappingRuleSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    rule = serializers.ChoiceField(choices=SyncRule.choices)
+
+
+class SyncStageSerializer(serializers.ModelSerializer):
+    object_type = serializers.CharField(source="object_type.name", default=None, read_only=True)
+    operation_label = serializers.CharField(source="get_operation_display", read_only=True)
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = SyncStage
+        fields = [
+            "id",
+            "integration",
+            "cycle",
+            "object_type",
+            "remote_object",
+            "operation",
+            "operation_label",
+            "status",
+            "status_label",
+            "started_at",
+            "ended_at",
+            "new",
+            "updated",
+            "deleted",
+            "failed",
+            "skipped",
+            "api_calls",
+            "message",
+        ]

@@ -1,0 +1,177 @@
+"""Sync engine API: integrations, cycles on demand, API usage, mappings, stages and CSV."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+
+from crm.models import Property
+from syncengine import selectors
+from syncengine.api import serializers as s
+from syncengine.export import stages_csv
+from syncengine.models import FieldMapping, ObjectMapping, SyncStage
+from syncengine.services import mappings as mapping_services
+from syncengine.services.cycles import start_cycle
+from syncengine.services.integrations import update_integration
+from syncengine.services.usage import set_api_allocation
+
+
+class IntegrationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Integrations: list, detail, PATCH name/settings/allocation; start a cycle now."""
+
+    serializer_class = s.IntegrationSerializer
+    permission_classes = [IsAdminUser]
+    pagination_class = None
+    http_method_names = ["get", "patch", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.list_integrations()
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = update_integration(
+            integration=serializer.instance,
+            name=data.get("name"),
+            settings_patch=data.get("settings"),
+            api_allocation=data.get("api_allocation", ...),
+            actor=self.request.user,
+        )
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        """Start a sync cycle now (202); if one is queued or running, that one is returned."""
+        integration = self.get_object()
+        try:
+            cycle, created = start_cycle(integration=integration, trigger="api", actor=request.user)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(
+            {"cycle": cycle.pk, "status": cycle.status, "created": created},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(request=s.ApiUsageSerializer, responses=s.ApiUsageSerializer)
+    @action(detail=True, methods=["get", "patch"], url_path="api-usage")
+    def api_usage(self, request, pk=None):
+        """Calls used in the rolling 24 hours, the org's limit, and Concord's allocation."""
+        integration = self.get_object()
+        if request.method == "PATCH":
+            serializer = s.ApiUsageSerializer(data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            if "allocated" in serializer.validated_data:
+                set_api_allocation(
+                    integration=integration,
+                    allocated=serializer.validated_data["allocated"],
+                    actor=request.user,
+                )
+        return Response(s.ApiUsageSerializer(selectors.get_api_usage(integration=integration)).data)
+
+    @extend_schema(
+        request=s.FieldMappingWriteSerializer, responses=s.ObjectMappingSerializer(many=True)
+    )
+    @action(detail=True, methods=["get", "post", "patch"])
+    def mappings(self, request, pk=None):
+        """Object and field mappings. POST adds a field mapping; PATCH changes rules:
+        `{"field_mappings": [{"id": 3, "rule": "two_way"}]}`."""
+        integration = self.get_object()
+        if request.method == "POST":
+            data = s.FieldMappingWriteSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            om = get_object_or_404(ObjectMapping, pk=v["object_mapping"], integration=integration)
+            prop = Property.objects.filter(object_type=om.object_type, name=v["property"]).first()
+            if prop is None:
+                raise ValidationError({"property": [f"no such property of {om.object_type.name}"]})
+            try:
+                mapping_services.save_field_mapping(
+                    object_mapping=om,
+                    prop=prop,
+                    remote_field=v["remote_field"],
+                    rule=v["rule"],
+                    value_map=v.get("value_map"),
+                    actor=request.user,
+                )
+            except DjangoValidationError as exc:
+                raise ValidationError(exc.message_dict) from exc
+        elif request.method == "PATCH":
+            rules = s.FieldMappingRuleSerializer(
+                data=request.data.get("field_mappings", []), many=True
+            )
+            rules.is_valid(raise_exception=True)
+            for item in rules.validated_data:
+                fm = get_object_or_404(
+                    FieldMapping, pk=item["id"], object_mapping__integration=integration
+                )
+                mapping_services.set_field_mapping_rule(
+                    field_mapping=fm, rule=item["rule"], actor=request.user
+                )
+        queryset = (
+            ObjectMapping.objects.filter(integration=integration)
+            .select_related("object_type")
+            .prefetch_related(
+                "field_mappings__property",
+                "reference_mappings__definition__from_object_type",
+                "reference_mappings__definition__to_object_type",
+                "reference_mappings__target",
+            )
+        )
+        code = status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK
+        return Response(s.ObjectMappingSerializer(queryset, many=True).data, status=code)
+
+
+class SyncStageFilter(filters.FilterSet):
+    integration = filters.NumberFilter(field_name="integration_id")
+    object_type = filters.CharFilter(field_name="object_type__name")
+    operation = filters.ChoiceFilter(choices=SyncStage.Operation.choices)
+    status = filters.ChoiceFilter(choices=SyncStage.Status.choices)
+    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
+    ordering = filters.OrderingFilter(
+        fields=(("started_at", "started_at"), ("ended_at", "ended_at"))
+    )
+
+    class Meta:
+        model = SyncStage
+        fields = ["integration", "object_type", "operation", "status"]
+
+
+class StagePagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+class SyncStageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Sync stages of the last five days, newest first (the status dashboard's rows)."""
+
+    serializer_class = s.SyncStageSerializer
+    permission_classes = [IsAdminUser]
+    filterset_class = SyncStageFilter
+    pagination_class = StagePagination
+
+    def get_queryset(self):
+        return selectors.list_stages()
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The filtered stages as CSV."""
+        queryset = self.filter_queryset(self.get_queryset())
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="sync-stages.csv"'
+        stages_csv(queryset, response)
+        return response

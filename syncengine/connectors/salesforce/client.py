@@ -1,0 +1,446 @@
+"""The Salesforce connector: simple-salesforce over one metered requests session.
+
+Every call to `/services/data` passes through `MeteredSession.request`, which asks the meter
+before sending (so the allocation is never exceeded), counts the call after, refreshes the
+access token once on a 401, and retries transient faults with backoff and jitter. Only
+idempotent requests are sent (queries, describes, upserts on an external id, updates by id),
+so a retry after a lost answer never writes twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
+
+from syncengine.connectors.base import (
+    AuthError,
+    BudgetExhausted,
+    RemoteError,
+    RemoteField,
+    RemoteRequestError,
+    TransientError,
+    WriteOutcome,
+)
+
+logger = logging.getLogger(__name__)
+
+COLLECTION_SIZE = 200  # the sObject Collections maximum per call
+MAX_ATTEMPTS = 4
+REQUEST_TIMEOUT = 60
+_LIMIT_RE = re.compile(r"api-usage=(\d+)/(\d+)")
+TRANSIENT_STATUS = {500, 502, 503, 504}
+
+
+class Meter(Protocol):
+    def before_call(self) -> None: ...  # raises BudgetExhausted
+
+    def after_call(self, *, org_used: int | None, org_limit: int | None) -> None: ...
+
+
+class TokenStore(Protocol):
+    def access_token(self) -> str: ...
+
+    def refresh(self) -> str: ...  # returns a new access token or raises AuthError
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """Where and as whom to ask for tokens."""
+
+    login_url: str
+    client_id: str
+    client_secret: str
+    ca_file: str = ""
+
+    def session(self) -> requests.Session:
+        return plain_session(self.ca_file)
+
+    def _token(self, data: dict[str, str]) -> dict:
+        data = {"client_id": self.client_id, "client_secret": self.client_secret, **data}
+        try:
+            response = self.session().post(
+                f"{self.login_url.rstrip('/')}/services/oauth2/token",
+                data=data,
+                timeout=REQUEST_TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise TransientError(f"token endpoint unreachable: {exc}") from exc
+        if response.status_code in TRANSIENT_STATUS:
+            raise TransientError(f"token endpoint answered {response.status_code}")
+        body = _json(response)
+        if response.status_code != 200:
+            error = body.get("error", "error") if isinstance(body, dict) else "error"
+            description = body.get("error_description", "") if isinstance(body, dict) else ""
+            raise AuthError(f"{error}: {description}".strip(": "))
+        return body
+
+    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str = "") -> dict:
+        """Trade an authorization code for tokens (OAuth web-server flow)."""
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        if code_verifier:
+            data["code_verifier"] = code_verifier
+        return self._token(data)
+
+    def password_grant(self, *, username: str, password: str) -> dict:
+        """Get tokens with a username and password (the sandbox's demo connection)."""
+        return self._token({"grant_type": "password", "username": username, "password": password})
+
+    def refresh(self, *, refresh_token: str) -> dict:
+        """A new access token; the refresh token stays the same (Salesforce's default)."""
+        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def revoke(self, *, token: str) -> bool:
+        """Revoke a token (a refresh token revokes its access tokens too)."""
+        try:
+            response = self.session().post(
+                f"{self.login_url.rstrip('/')}/services/oauth2/revoke",
+                data={"token": token},
+                timeout=REQUEST_TIMEOUT,
+            )
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
+
+
+def plain_session(ca_file: str = "") -> requests.Session:
+    session = requests.Session()
+    if ca_file:
+        session.verify = ca_file
+        # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would override session.verify otherwise.
+        session.trust_env = False
+    return session
+
+
+class MeteredSession(requests.Session):
+    """A requests session that meters, refreshes once on 401, and retries transient faults."""
+
+    def __init__(
+        self,
+        *,
+        meter: Meter,
+        tokens: TokenStore,
+        on_token: Callable[[str], None],
+        ca_file: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        if ca_file:
+            self.verify = ca_file
+            self.trust_env = False
+        self.meter, self.tokens, self.on_token, self.sleep = meter, tokens, on_token, sleep
+        self.calls = 0
+
+    def request(self, method, url, *args, **kwargs):
+        if "/services/data/v" not in url:
+            return super().request(method, url, *args, **kwargs)
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            self.meter.before_call()
+            try:
+                response = super().request(method, url, *args, **kwargs)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                self._count(None)
+                if attempt >= MAX_ATTEMPTS:
+                    raise TransientError(f"{method} {url}: {exc}") from exc
+                self._backoff(attempt)
+                continue
+            self._count(response)
+            if response.status_code == 401 and not refreshed:
+                # Salesforce gives no expiry time: a 401 is the signal to refresh, once.
+                token = self.tokens.refresh()
+                self.on_token(token)
+                headers = dict(kwargs.get("headers") or {})
+                headers["Authorization"] = f"Bearer {token}"
+                kwargs["headers"] = headers
+                refreshed = True
+                attempt -= 1
+                continue
+            if response.status_code == 401:
+                raise AuthError("the refreshed access token was refused")
+            if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text:
+                raise BudgetExhausted("Salesforce refused the call: the org's API limit is reached")
+            if response.status_code in TRANSIENT_STATUS or _is_row_lock(response):
+                if attempt >= MAX_ATTEMPTS:
+                    raise TransientError(f"{method} {url} answered {response.status_code}")
+                self._backoff(attempt)
+                continue
+            return response
+
+    def _count(self, response: requests.Response | None) -> None:
+        self.calls += 1
+        used = limit = None
+        if response is not None:
+            match = _LIMIT_RE.search(response.headers.get("Sforce-Limit-Info", ""))
+            if match:
+                used, limit = int(match.group(1)), int(match.group(2))
+        self.meter.after_call(org_used=used, org_limit=limit)
+
+    def _backoff(self, attempt: int) -> None:
+        # Exponential backoff with full jitter, kept short: a cycle retries again next time.
+        self.sleep(random.uniform(0, min(4.0, 0.25 * 2**attempt)))
+
+
+def _is_row_lock(response: requests.Response) -> bool:
+    return response.status_code == 400 and "UNABLE_TO_LOCK_ROW" in response.text[:500]
+
+
+def _json(response: requests.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return {}
+
+
+class SalesforceConnector:
+    """Describe, query, upsert and update a Salesforce org through the metered session."""
+
+    def __init__(
+        self,
+        *,
+        instance_url: str,
+        api_version: str,
+        meter: Meter,
+        tokens: TokenStore,
+        ca_file: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.session = MeteredSession(
+            meter=meter, tokens=tokens, on_token=self._set_token, ca_file=ca_file, sleep=sleep
+        )
+        self.sf = Salesforce(
+            instance_url=instance_url,
+            session_id=tokens.access_token(),
+            version=api_version,
+            session=self.session,
+        )
+        self.sleep = sleep
+
+    @property
+    def calls(self) -> int:
+        return self.session.calls
+
+    def _set_token(self, token: str) -> None:
+        self.sf.session_id = token
+        self.sf.headers["Authorization"] = f"Bearer {token}"
+
+    def _call(self, fn: Callable, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SalesforceError as exc:
+            content = exc.content
+            if isinstance(content, list) and content and isinstance(content[0], dict):
+                first = content[0]
+                raise RemoteRequestError(
+                    first.get("errorCode", "UNKNOWN"), first.get("message", ""), exc.status
+                ) from exc
+            raise RemoteRequestError("UNKNOWN_EXCEPTION", str(content), exc.status) from exc
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def describe(self, remote_object: str) -> dict[str, RemoteField]:
+        """The fields the integration user can see, by name."""
+        result = self._call(self.sf.restful, f"sobjects/{remote_object}/describe")
+        fields = {}
+        for f in result.get("fields", []):
+            fields[f["name"]] = RemoteField(
+                name=f["name"],
+                type=f.get("type", "string"),
+                label=f.get("label", f["name"]),
+                createable=bool(f.get("createable")),
+                updateable=bool(f.get("updateable")),
+                nillable=bool(f.get("nillable", True)),
+                restricted_picklist=bool(f.get("restrictedPicklist")),
+                picklist_values=tuple(
+                    p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)
+                ),
+                reference_to=tuple(f.get("referenceTo") or ()),
+            )
+        return fields
+
+    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict]:
+        """Every row of a SOQL query, following nextRecordsUrl page by page."""
+        page = self._call(self.sf.query, soql, include_deleted=include_deleted)
+        while True:
+            for row in page.get("records", []):
+                row.pop("attributes", None)
+                yield row
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self._call(self.sf.query_more, next_url, identifier_is_url=True)
+
+    def pull_changes(
+        self, remote_object: str, fields: Sequence[str], since: str | None
+    ) -> Iterator[dict]:
+        """Records changed at or after `since` (a SOQL datetime literal), oldest first."""
+        columns = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *fields]))
+        where = f" WHERE SystemModstamp >= {since}" if since else ""
+        return self.query(
+            f"SELECT {columns} FROM {remote_object}{where} ORDER BY SystemModstamp ASC, Id ASC"
+        )
+
+    def pull_deletes(self, remote_object: str, since: str | None) -> Iterator[dict]:
+        """Records moved to the recycle bin at or after `since` (queryAll sees them)."""
+        where = "IsDeleted = TRUE" + (f" AND SystemModstamp >= {since}" if since else "")
+        return self.query(
+            f"SELECT Id, SystemModstamp FROM {remote_object} WHERE {where} "
+            "ORDER BY SystemModstamp ASC, Id ASC",
+            include_deleted=True,
+        )
+
+    def limits(self) -> dict:
+        return self._call(self.sf.limits)
+
+    # --- writes --------------------------------------------------------------------------
+
+    def upsert(
+        self, remote_object: str, external_id_field: str, records: Sequence[dict]
+    ) -> list[WriteOutcome]:
+        """Create or update up to 200 records by external id: a retried batch never duplicates."""
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": remote_object}, **r} for r in records],
+        }
+        return self._write(
+            f"composite/sobjects/{remote_object}/{external_id_field}", "PATCH", body, records
+        )
+
+    def bulk_upsert(
+        self, remote_object: str, external_id_field: str, records: Sequence[dict]
+    ) -> dict[str, WriteOutcome]:
+        """Upsert many records with one Bulk API 2.0 job; outcomes by external id value."""
+        return self._bulk(remote_object, "upsert", external_id_field, records)
+
+    def bulk_update(self, remote_object: str, records: Sequence[dict]) -> dict[str, WriteOutcome]:
+        """Update many records (each carries "Id") with one Bulk API 2.0 job; outcomes by id."""
+        return self._bulk(remote_object, "update", "Id", records)
+
+    def _bulk(
+        self, remote_object: str, operation: str, key_field: str, records: Sequence[dict]
+    ) -> dict[str, WriteOutcome]:
+        # Result rows come back in no particular order: they are reconciled on the key column.
+        # Records in neither result file were not processed and are absent from the map.
+        columns = sorted({key for record in records for key in record})
+        rows = [
+            # A blank cell leaves a field as it is; "#N/A" clears it.
+            {
+                c: (_csv_value(r[c]) if r[c] is not None else "#N/A") if c in r else ""
+                for c in columns
+            }
+            for r in records
+        ]
+        handler = getattr(self.sf.bulk2, remote_object)
+        try:
+            if operation == "upsert":
+                jobs = self._call(handler.upsert, records=rows, external_id_field=key_field, wait=1)
+            else:
+                jobs = self._call(handler.update, records=rows, wait=1)
+            outcomes: dict[str, WriteOutcome] = {}
+            for job in jobs:
+                ok = self._call(handler.get_successful_records, job["job_id"])
+                for row in csv.DictReader(io.StringIO(ok or "")):
+                    outcomes[row.get(key_field) or row.get("sf__Id", "")] = WriteOutcome(
+                        success=True,
+                        remote_id=row.get("sf__Id"),
+                        created=row.get("sf__Created", "").lower() == "true",
+                    )
+                if int(job.get("numberRecordsFailed") or 0):
+                    failed = self._call(handler.get_failed_records, job["job_id"])
+                    for row in csv.DictReader(io.StringIO(failed or "")):
+                        outcomes[row.get(key_field) or row.get("sf__Id", "")] = WriteOutcome(
+                            success=False,
+                            remote_id=row.get("sf__Id") or None,
+                            errors=[_bulk_error(row.get("sf__Error", ""))],
+                        )
+        except SalesforceOperationError as exc:
+            # The job failed or timed out as a whole: retried next cycle (upserts are safe).
+            raise TransientError(f"Bulk API job for {remote_object} failed: {exc}") from exc
+        return outcomes
+
+    def update(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]:
+        """Update up to 200 records by id (each record carries "Id")."""
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": remote_object}, **r} for r in records],
+        }
+        return self._write("composite/sobjects", "PATCH", body, records)
+
+    def _write(self, path: str, method: str, body: dict, records: Sequence[dict]):
+        if len(records) > COLLECTION_SIZE:
+            raise ValueError(f"at most {COLLECTION_SIZE} records per collection call")
+        pending = list(range(len(records)))
+        outcomes: list[WriteOutcome | None] = [None] * len(records)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            payload = {**body, "records": [body["records"][i] for i in pending]}
+            result = self._call(self.sf.restful, path, method=method, json=payload) or []
+            retry = []
+            for index, item in zip(pending, result, strict=False):
+                outcome = _outcome(item)
+                outcomes[index] = outcome
+                if not outcome.success and _only_row_locks(outcome) and attempt < MAX_ATTEMPTS:
+                    retry.append(index)
+            if not retry:
+                break
+            # Row locks are transient: resend only the locked records, after a pause.
+            pending = retry
+            self.sleep(random.uniform(0, min(4.0, 0.25 * 2**attempt)))
+        return [
+            o or WriteOutcome(False, errors=[RemoteError("UNKNOWN", "no result")]) for o in outcomes
+        ]
+
+
+def _csv_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _bulk_error(text: str) -> RemoteError:
+    """`CODE:message:Field1,Field2 --` (messages may hold colons and newlines)."""
+    code, _, rest = text.partition(":")
+    rest = rest.rstrip().removesuffix("--").rstrip()
+    message, _, fields = rest.rpartition(":")
+    if not message:  # no field part
+        message, fields = rest, ""
+    return RemoteError(
+        code=code or "UNKNOWN",
+        message=message,
+        fields=tuple(f for f in fields.split(",") if f),
+    )
+
+
+def _outcome(item: dict) -> WriteOutcome:
+    errors = [
+        RemoteError(
+            code=e.get("statusCode") or e.get("errorCode") or "UNKNOWN",
+            message=e.get("message", ""),
+            fields=tuple(e.get("fields") or ()),
+        )
+        for e in item.get("errors") or []
+    ]
+    return WriteOutcome(
+        success=bool(item.get("success")),
+        remote_id=item.get("id"),
+        created=bool(item.get("created")),
+        errors=errors,
+    )
+
+
+def _only_row_locks(outcome: WriteOutcome) -> bool:
+    return bool(outcome.errors) and all(e.code == "UNABLE_TO_LOCK_ROW" for e in outcome.errors)

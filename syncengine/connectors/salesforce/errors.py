@@ -1,0 +1,65 @@
+"""Salesforce error codes → the eight sync-error categories of SPEC H-1."""
+
+from __future__ import annotations
+
+ASSOCIATIONS = "associations"
+CUSTOM_CODE = "custom_code"
+DUPLICATES = "duplicates"
+PERMISSIONS = "permissions"
+PICKLISTS = "picklists"
+PROPERTY_MAPPINGS = "property_mappings"
+PROPERTY_VALUES = "property_values"
+OTHER = "other"
+
+_CATEGORIES = {
+    DUPLICATES: {"DUPLICATE_VALUE", "DUPLICATES_DETECTED", "DUPLICATE_EXTERNAL_ID"},
+    CUSTOM_CODE: {
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+        "CANNOT_EXECUTE_FLOW_TRIGGER",
+        "FIELD_FILTER_VALIDATION_EXCEPTION",
+        "ENTITY_IS_LOCKED",
+    },
+    PERMISSIONS: {
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "INACTIVE_OWNER_OR_USER",
+        "FIELD_NOT_ACCESSIBLE",
+        "FIELD_NOT_UPDATEABLE",
+    },
+    PICKLISTS: {
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "TOO_MANY_ENUM_VALUE",
+        "PICKLIST_VALUE_UNMATCHED",
+    },
+    PROPERTY_MAPPINGS: {
+        "INVALID_FIELD",
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        "INCOMPATIBLE_FIELD_TYPE",
+        "PROPERTY_MISSING",
+    },
+    PROPERTY_VALUES: {
+        "REQUIRED_FIELD_MISSING",
+        "STRING_TOO_LONG",
+        "INVALID_EMAIL_ADDRESS",
+        "NUMBER_OUTSIDE_VALID_RANGE",
+        "FIELD_INTEGRITY_EXCEPTION",
+        "INVALID_TYPE_FOR_OPERATION",
+        "JSON_PARSER_ERROR",
+        "INVALID_PROPERTY_VALUE",
+        "CANNOT_UPDATE_CONVERTED_LEAD",
+    },
+    ASSOCIATIONS: {
+        "INVALID_CROSS_REFERENCE_KEY",
+        "ASSOCIATED_RECORD_NOT_SYNCED",
+        "ASSOCIATION_LIMIT_REACHED",
+        "MALFORMED_ID",
+    },
+}
+_BY_CODE = {code: category for category, codes in _CATEGORIES.items() for code in codes}
+
+
+def classify(code: str) -> str:
+    """The category of a Salesforce status code (or of one of the engine's own codes)."""
+    return _BY_CODE.get(code, OTHER)

@@ -1,0 +1,92 @@
+"""Reads of the sync engine: integrations, stages for the dashboard, usage, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import F, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.usage import PropertyUsage
+from syncengine.models import FieldMapping, Integration, SyncError, SyncStage
+from syncengine.services.usage import used_in_window
+
+DASHBOARD_DAYS = 5
+STAGE_ORDERINGS = {"-started_at", "started_at", "-ended_at", "ended_at"}
+
+
+def list_integrations() -> QuerySet[Integration]:
+    """Every integration, by name."""
+    return Integration.objects.order_by("name", "pk")
+
+
+def list_stages(
+    *,
+    integration: Integration | int | None = None,
+    object_type: str | None = None,
+    operation: str | None = None,
+    status: str | None = None,
+    started_after: dt.datetime | None = None,
+    started_before: dt.datetime | None = None,
+    ordering: str = "-started_at",
+    days: int | None = DASHBOARD_DAYS,
+) -> QuerySet[SyncStage]:
+    """Sync stages for the dashboard (the last `days` days), filtered and sorted."""
+    queryset = SyncStage.objects.select_related("object_type", "integration")
+    if days is not None:
+        queryset = queryset.filter(started_at__gte=timezone.now() - dt.timedelta(days=days))
+    if integration is not None:
+        queryset = queryset.filter(integration=integration)
+    if object_type:
+        queryset = queryset.filter(object_type__name=object_type)
+    if operation:
+        queryset = queryset.filter(operation=operation)
+    if status:
+        queryset = queryset.filter(status=status)
+    if started_after:
+        queryset = queryset.filter(started_at__gte=started_after)
+    if started_before:
+        queryset = queryset.filter(started_at__lte=started_before)
+    if ordering not in STAGE_ORDERINGS:
+        ordering = "-started_at"
+    field = ordering.lstrip("-")
+    nulls = {"nulls_last": True} if ordering.startswith("-") else {"nulls_first": True}
+    order = F(field).desc(**nulls) if ordering.startswith("-") else F(field).asc(**nulls)
+    return queryset.order_by(order, "-pk")
+
+
+def get_api_usage(*, integration: Integration) -> dict:
+    """Calls used in the last 24 hours, the org's reported limit, and Concord's allocation."""
+    return {
+        "used_24h": used_in_window(integration=integration),
+        "limit": integration.api_limit,
+        "allocated": integration.api_allocation,
+        "org_used": integration.api_org_used,
+        "limit_seen_at": integration.api_limit_seen_at,
+    }
+
+
+def list_open_errors(*, integration: Integration) -> QuerySet[SyncError]:
+    """Open sync errors of an integration, newest first."""
+    return (
+        SyncError.objects.filter(integration=integration, status=SyncError.Status.OPEN)
+        .select_related("record", "object_type")
+        .order_by("-last_seen_at", "-pk")
+    )
+
+
+def field_mapping_usages(prop) -> list[PropertyUsage]:
+    """Where a property is used by integration field mappings ("Used in", SPEC P-8)."""
+    mappings = FieldMapping.objects.filter(property=prop).select_related(
+        "object_mapping__integration"
+    )
+    return [
+        PropertyUsage(
+            kind="field_mapping",
+            label=f"{fm.object_mapping.integration.name} field mapping "
+            f"{fm.object_mapping.remote_object}.{fm.remote_field} ({fm.get_rule_display()})",
+            url=reverse("admin:syncengine_objectmapping_change", args=[fm.object_mapping_id]),
+        )
+        for fm in mappings
+    ]

@@ -1,0 +1,103 @@
+"""Change capture (DESIGN principle 1): CRM changes mark record links dirty in the same
+transaction; changes that came from an integration never mark that integration's links."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import F
+from django.utils import timezone
+
+from crm.hooks import AssociationsChanged, RecordsChanged
+from crm.sources import integration_source
+from syncengine.models import Integration, ObjectMapping, RecordLink, ReferenceMapping
+
+PUSH_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.TO_REMOTE)
+CHUNK = 5000
+
+
+def _pushing_mappings(object_type_id: int) -> list[ObjectMapping]:
+    return list(
+        ObjectMapping.objects.filter(
+            object_type_id=object_type_id,
+            enabled=True,
+            direction__in=PUSH_DIRECTIONS,
+            integration__status=Integration.Status.ACTIVE,
+        )
+        .prefetch_related("field_mappings__property")
+        .order_by("integration_id", "sync_order")
+    )
+
+
+def primary_mapping(mappings: list[ObjectMapping]) -> ObjectMapping:
+    """Which remote object new records go to: Leads when the Lead mapping is on (contacts
+    become Leads until converted), otherwise the first mapping."""
+    for om in mappings:
+        if om.remote_object == "Lead":
+            return om
+    return mappings[0]
+
+
+def mark_links_dirty(*, object_mapping: ObjectMapping, record_ids: Iterable[int]) -> None:
+    """Mark the records' links dirty, creating links for records not linked yet."""
+    ids = list(record_ids)
+    now = timezone.now()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        existing = RecordLink.objects.filter(
+            integration_id=object_mapping.integration_id, record_id__in=chunk
+        )
+        # change_seq lets a push clear the flag only if nothing changed while it ran.
+        existing.update(dirty=True, dirty_at=now, change_seq=F("change_seq") + 1)
+        linked = set(existing.values_list("record_id", flat=True))
+        missing = [pk for pk in chunk if pk not in linked]
+        if missing:
+            RecordLink.objects.bulk_create(
+                [
+                    RecordLink(
+                        integration_id=object_mapping.integration_id,
+                        object_mapping=object_mapping,
+                        record_id=pk,
+                        remote_object=object_mapping.remote_object,
+                        dirty=True,
+                        dirty_at=now,
+                    )
+                    for pk in missing
+                ],
+                ignore_conflicts=True,
+                batch_size=1000,
+            )
+
+
+def on_records_changed(event: RecordsChanged) -> None:
+    """Record hook: a change to a mapped property marks links dirty (not our own echoes)."""
+    if event.kind not in ("created", "updated", "restored"):
+        return
+    by_integration: dict[int, list[ObjectMapping]] = {}
+    for om in _pushing_mappings(event.object_type.pk):
+        by_integration.setdefault(om.integration_id, []).append(om)
+    for integration_id, mappings in by_integration.items():
+        if event.source == integration_source(integration_id):
+            continue
+        if event.kind == "updated":
+            mapped = {fm.property.name for om in mappings for fm in om.field_mappings.all()}
+            if not (mapped & event.changed_properties):
+                continue
+        mark_links_dirty(object_mapping=primary_mapping(mappings), record_ids=event.record_ids)
+
+
+def on_associations_changed(event: AssociationsChanged) -> None:
+    """Association hook: a mapped association (e.g. primary company ↔ AccountId) changed."""
+    refs = list(
+        ReferenceMapping.objects.filter(
+            definition=event.definition,
+            object_mapping__enabled=True,
+            object_mapping__direction__in=PUSH_DIRECTIONS,
+            object_mapping__integration__status=Integration.Status.ACTIVE,
+        ).select_related("object_mapping")
+    )
+    record_ids = sorted({from_id for from_id, _ in event.pairs})
+    for ref in refs:
+        if event.source == integration_source(ref.object_mapping.integration_id):
+            continue
+        mark_links_dirty(object_mapping=ref.object_mapping, record_ids=record_ids)

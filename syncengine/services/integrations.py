@@ -1,0 +1,336 @@
+"""Connecting, reconnecting and disconnecting integrations (OAuth 2.0 web-server flow)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import requests
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from crm.audit import record_audit
+from syncengine import crypto
+from syncengine.connectors.base import AuthError, TransientError
+from syncengine.connectors.salesforce.client import OAuthClient, SalesforceConnector
+from syncengine.models import Integration
+from syncengine.services.usage import DatabaseMeter
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CLIENT_ID = "concord"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """Where to send the browser, and what to keep in the session until the callback."""
+
+    url: str
+    state: str
+    code_verifier: str
+
+
+def oauth_client(integration: Integration) -> OAuthClient:
+    """The OAuth endpoints and credentials of an integration."""
+    return OAuthClient(
+        login_url=integration.login_url or integration.instance_url,
+        client_id=integration.client_id,
+        client_secret=crypto.decrypt(integration.client_secret_encrypted),
+        ca_file=integration.ca_file,
+    )
+
+
+def build_authorization_request(
+    *, login_url: str, client_id: str, redirect_uri: str
+) -> AuthorizationRequest:
+    """The consent-page URL of the web-server flow, with a CSRF state and a PKCE challenge."""
+    state = secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "api refresh_token",
+            "state": state,
+            "code_challenge": challenge.decode().rstrip("="),
+            "code_challenge_method": "S256",
+        }
+    )
+    return AuthorizationRequest(
+        url=f"{login_url.rstrip('/')}/services/oauth2/authorize?{query}",
+        state=state,
+        code_verifier=verifier,
+    )
+
+
+def connect_salesforce(
+    *,
+    login_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str = "",
+    redirect_uri: str = "",
+    code_verifier: str = "",
+    username: str = "",
+    password: str = "",
+    ca_file: str = "",
+    name: str = "",
+    actor=None,
+    integration: Integration | None = None,
+) -> Integration:
+    """Trade an authorization code (or, for the sandbox, a password) for tokens and connect.
+
+    Reconnecting an existing integration keeps its mappings, links and history. New
+    integrations get the default object and field mappings.
+    """
+    client = OAuthClient(
+        login_url=login_url, client_id=client_id, client_secret=client_secret, ca_file=ca_file
+    )
+    if code:
+        token = client.exchange_code(
+            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+    else:
+        token = client.password_grant(username=username, password=password)
+    org_id, user_id = _identity(token.get("id", ""))
+    with transaction.atomic():
+        if integration is None:
+            # Connecting the same org twice reconnects it instead of doubling every record.
+            integration = (
+                Integration.objects.select_for_update()
+                .filter(kind=Integration.Kind.SALESFORCE, remote_org_id=org_id)
+                .exclude(remote_org_id="")
+                .first()
+            )
+        created = integration is None
+        integration = integration or Integration(kind=Integration.Kind.SALESFORCE)
+        integration.name = name or integration.name or f"Salesforce {org_id or login_url}"
+        integration.status = Integration.Status.ACTIVE
+        integration.login_url = login_url
+        integration.instance_url = token.get("instance_url") or login_url
+        integration.client_id = client_id
+        integration.client_secret_encrypted = crypto.encrypt(client_secret)
+        integration.access_token_encrypted = crypto.encrypt(token["access_token"])
+        if token.get("refresh_token"):
+            integration.refresh_token_encrypted = crypto.encrypt(token["refresh_token"])
+        integration.ca_file = ca_file
+        integration.remote_org_id, integration.remote_user_id = org_id, user_id
+        integration.connected_by = actor if getattr(actor, "pk", None) else None
+        integration.connected_at = timezone.now()
+        integration.last_error = ""
+        integration.settings = {"sync_interval_minutes": 5, "api_version": "62.0"} | (
+            integration.settings or {}
+        )
+        integration.save()
+        if created:
+            from syncengine.services.mappings import create_default_mappings
+
+            create_default_mappings(integration=integration)
+        record_audit(
+            verb="connect_integration",
+            source="user" if actor else "system",
+            actor=actor,
+            target_repr=str(integration),
+            detail={"integration": integration.pk, "org": org_id, "created": created},
+        )
+    return integration
+
+
+def connect_sandbox_org(
+    *,
+    login_url: str,
+    client_id: str,
+    client_secret: str,
+    username: str,
+    password: str,
+    ca_file: str = "",
+    name: str = "",
+    actor=None,
+) -> Integration:
+    """Connect the local sandbox by running the web-server flow without a browser: sign in on
+    its consent page as the integration user, then trade the code (this yields a refresh
+    token, which the password grant does not)."""
+    redirect_uri = (
+        f"{settings.CONCORD_BASE_URL.rstrip('/')}/admin/syncengine/integration/oauth-callback/"
+    )
+    auth = build_authorization_request(
+        login_url=login_url, client_id=client_id, redirect_uri=redirect_uri
+    )
+    params = {k: v[0] for k, v in parse_qs(urlparse(auth.url).query).items()}
+    session = OAuthClient(login_url, client_id, client_secret, ca_file).session()
+    try:
+        response = session.post(
+            f"{login_url.rstrip('/')}/services/oauth2/authorize",
+            data={**params, "username": username, "password": password, "action": "allow"},
+            allow_redirects=False,
+            timeout=30,
+        )
+    except requests.RequestException as exc:
+        raise TransientError(f"{login_url} unreachable: {exc}") from exc
+    answer = parse_qs(urlparse(response.headers.get("Location", "")).query)
+    if "code" not in answer or answer.get("state", [""])[0] != auth.state:
+        raise AuthError(f"the sandbox did not grant access: {answer.get('error', ['?'])[0]}")
+    return connect_salesforce(
+        login_url=login_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        code=answer["code"][0],
+        redirect_uri=redirect_uri,
+        code_verifier=auth.code_verifier,
+        ca_file=ca_file,
+        name=name,
+        actor=actor,
+    )
+
+
+def _identity(identity_url: str) -> tuple[str, str]:
+    parts = [p for p in identity_url.split("/") if p]
+    return (parts[-2], parts[-1]) if len(parts) >= 2 else ("", "")
+
+
+@transaction.atomic
+def update_integration(
+    *,
+    integration: Integration,
+    name: str | None = None,
+    settings_patch: dict | None = None,
+    api_allocation: int | object | None = ...,
+    actor=None,
+) -> Integration:
+    """Change an integration's name, engine settings (merged) or API allocation; audited."""
+    before = {"name": integration.name, "settings": dict(integration.settings or {})}
+    if name is not None:
+        integration.name = name
+    if settings_patch is not None:
+        integration.settings = {**(integration.settings or {}), **settings_patch}
+    if api_allocation is not ...:
+        integration.api_allocation = api_allocation
+    integration.save(update_fields=["name", "settings", "api_allocation"])
+    record_audit(
+        verb="update_integration",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=str(integration),
+        detail={"integration": integration.pk, "before": before, "settings": integration.settings},
+    )
+    return integration
+
+
+@transaction.atomic
+def disconnect_integration(*, integration: Integration, actor=None) -> bool:
+    """Revoke the tokens at the remote and forget them; returns whether the revoke succeeded."""
+    revoked = False
+    refresh = crypto.decrypt(integration.refresh_token_encrypted)
+    access = crypto.decrypt(integration.access_token_encrypted)
+    if refresh or access:
+        revoked = oauth_client(integration).revoke(token=refresh or access)
+    integration.status = Integration.Status.DISCONNECTED
+    integration.access_token_encrypted = ""
+    integration.refresh_token_encrypted = ""
+    integration.save(update_fields=["status", "access_token_encrypted", "refresh_token_encrypted"])
+    record_audit(
+        verb="disconnect_integration",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=str(integration),
+        detail={"integration": integration.pk, "revoked": revoked},
+    )
+    return revoked
+
+
+def mark_needs_reconnect(*, integration: Integration, reason: str) -> None:
+    """The refresh token is dead: stop syncing and tell the admins to reconnect."""
+    with transaction.atomic():
+        updated = (
+            Integration.objects.filter(pk=integration.pk)
+            .exclude(status=Integration.Status.NEEDS_RECONNECT)
+            .update(status=Integration.Status.NEEDS_RECONNECT, last_error=reason[:2000])
+        )
+        integration.status = Integration.Status.NEEDS_RECONNECT
+        integration.last_error = reason
+        if not updated:
+            return
+        record_audit(
+            verb="integration_needs_reconnect",
+            source="system",
+            target_repr=str(integration),
+            detail={"integration": integration.pk, "reason": reason[:500]},
+        )
+        admins = list(get_user_model().objects.filter(is_superuser=True, is_active=True))
+        transaction.on_commit(lambda: _notify_admins(integration, reason, admins))
+    logger.warning("integration %s needs reconnection: %s", integration.pk, reason)
+
+
+def _notify_admins(integration: Integration, reason: str, admins: list) -> None:
+    if not apps.is_installed("notifications"):
+        return
+    from notifications.services import notify  # another app's concern: used if installed
+
+    try:
+        notify(
+            users=admins,
+            kind="integration_needs_reconnect",
+            title=f"{integration.name} needs to be reconnected",
+            body=f"Salesforce refused the stored tokens ({reason}). Sync is paused until an "
+            "admin connects it again (Integrations → Connect Salesforce).",
+            link=f"/admin/syncengine/integration/{integration.pk}/change/",
+        )
+    except Exception:  # a notification must never break the sync engine
+        logger.exception("could not notify admins about integration %s", integration.pk)
+
+
+class IntegrationTokens:
+    """The connector's token store: decrypts, refreshes and re-encrypts the integration's tokens."""
+
+    def __init__(self, integration: Integration) -> None:
+        self.integration = integration
+
+    def access_token(self) -> str:
+        return crypto.decrypt(self.integration.access_token_encrypted)
+
+    def refresh(self) -> str:
+        refresh_token = crypto.decrypt(self.integration.refresh_token_encrypted)
+        if not refresh_token:
+            mark_needs_reconnect(integration=self.integration, reason="no refresh token stored")
+            raise AuthError("no refresh token stored")
+        try:
+            token = oauth_client(self.integration).refresh(refresh_token=refresh_token)
+        except AuthError as exc:
+            mark_needs_reconnect(integration=self.integration, reason=str(exc))
+            raise
+        fields = {"access_token_encrypted": crypto.encrypt(token["access_token"])}
+        if token.get("instance_url"):
+            # After an org migration Salesforce answers a new instance URL: always keep it.
+            fields["instance_url"] = token["instance_url"]
+        if token.get("refresh_token"):
+            fields["refresh_token_encrypted"] = crypto.encrypt(token["refresh_token"])
+        Integration.objects.filter(pk=self.integration.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self.integration, name, value)
+        return token["access_token"]
+
+
+def build_connector(
+    *, integration: Integration, meter: DatabaseMeter | None = None, sleep=None
+) -> SalesforceConnector:
+    """The metered Salesforce connector of an integration."""
+    if integration.status in (Integration.Status.NEEDS_RECONNECT, Integration.Status.DISCONNECTED):
+        raise AuthError(f"{integration} is {integration.get_status_display().lower()}")
+    kwargs = {"sleep": sleep} if sleep else {}
+    return SalesforceConnector(
+        instance_url=integration.instance_url,
+        api_version=integration.api_version,
+        meter=meter or DatabaseMeter(integration),
+        tokens=IntegrationTokens(integration),
+        ca_file=integration.ca_file,
+        **kwargs,
+    )

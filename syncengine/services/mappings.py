@@ -1,0 +1,128 @@
+"""Object, field and reference mappings: defaults on connect, checked edits by staff."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from crm.audit import record_audit
+from crm.models import AssociationDefinition, ObjectType, Property
+from syncengine.connectors.salesforce import mapping as sf_mapping
+from syncengine.models import FieldMapping, Integration, ObjectMapping, ReferenceMapping, SyncRule
+
+
+@transaction.atomic
+def create_default_mappings(*, integration: Integration) -> list[ObjectMapping]:
+    """The default mappings (contacts ↔ Contact, companies ↔ Account, …); existing ones stay."""
+    types = {t.name: t for t in ObjectType.objects.all()}
+    created: dict[str, ObjectMapping] = {}
+    pending_refs = []
+    for type_name, remote, order, enabled, fields, refs in sf_mapping.DEFAULT_MAPPINGS:
+        object_type = types.get(type_name)
+        if object_type is None:
+            continue
+        om, _ = ObjectMapping.objects.get_or_create(
+            integration=integration,
+            object_type=object_type,
+            remote_object=remote,
+            defaults={"sync_order": order, "enabled": enabled},
+        )
+        created[remote] = om
+        props = {p.name: p for p in Property.objects.filter(object_type=object_type)}
+        for prop_name, field, rule, value_map in fields:
+            if prop_name in props:
+                FieldMapping.objects.get_or_create(
+                    object_mapping=om,
+                    remote_field=field,
+                    defaults={
+                        "property": props[prop_name],
+                        "rule": rule,
+                        "is_default": True,
+                        "value_map": value_map,
+                    },
+                )
+        pending_refs.extend((om, ref) for ref in refs)
+    for om, (field, (from_name, to_name, label), target_remote) in pending_refs:
+        definition = AssociationDefinition.objects.filter(
+            from_object_type__name=from_name, to_object_type__name=to_name, label=label
+        ).first()
+        target = created.get(target_remote)
+        if definition and target:
+            ReferenceMapping.objects.get_or_create(
+                object_mapping=om,
+                remote_field=field,
+                defaults={"definition": definition, "target": target},
+            )
+    return list(created.values())
+
+
+def check_field_mapping(
+    *, object_mapping: ObjectMapping, prop: Property, remote_field: str
+) -> None:
+    """Refuse a mapping whose property and field types cannot sync (ValidationError)."""
+    errors: dict[str, list[str]] = {}
+    if prop.object_type_id != object_mapping.object_type_id:
+        errors["property"] = [f"is not a property of {object_mapping.object_type.name}"]
+    schema = object_mapping.remote_schema or {}
+    if schema:
+        remote = schema.get(remote_field)
+        if remote is None:
+            errors["remote_field"] = [
+                f"{object_mapping.remote_object} has no field {remote_field!r} the integration "
+                "user can see"
+            ]
+        elif not sf_mapping.is_compatible(prop.type, remote["type"]):
+            errors["remote_field"] = [
+                f"a {prop.get_type_display().lower()} property cannot sync with a "
+                f"{remote['type']} field"
+            ]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def save_field_mapping(
+    *,
+    object_mapping: ObjectMapping,
+    prop: Property,
+    remote_field: str,
+    rule: str,
+    value_map: dict | None = None,
+    field_mapping: FieldMapping | None = None,
+    actor=None,
+) -> FieldMapping:
+    """Create or change a field mapping after checking type compatibility; audited."""
+    if rule not in SyncRule.values:
+        raise ValidationError({"rule": [f"unknown sync rule {rule!r}"]})
+    check_field_mapping(object_mapping=object_mapping, prop=prop, remote_field=remote_field)
+    clash = FieldMapping.objects.filter(object_mapping=object_mapping, remote_field=remote_field)
+    if field_mapping is not None:
+        clash = clash.exclude(pk=field_mapping.pk)
+    if clash.exists():
+        raise ValidationError({"remote_field": ["is already mapped"]})
+    fm = field_mapping or FieldMapping(object_mapping=object_mapping, is_default=False)
+    fm.property, fm.remote_field, fm.rule = prop, remote_field, rule
+    if value_map is not None:
+        fm.value_map = value_map
+    fm.save()
+    record_audit(
+        verb="save_field_mapping",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=str(fm),
+        detail={"integration": object_mapping.integration_id, "field_mapping": fm.pk, "rule": rule},
+    )
+    return fm
+
+
+@transaction.atomic
+def set_field_mapping_rule(*, field_mapping: FieldMapping, rule: str, actor=None) -> FieldMapping:
+    """Change only the sync rule of a mapping."""
+    return save_field_mapping(
+        object_mapping=field_mapping.object_mapping,
+        prop=field_mapping.property,
+        remote_field=field_mapping.remote_field,
+        rule=rule,
+        field_mapping=field_mapping,
+        actor=actor,
+    )

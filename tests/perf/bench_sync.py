@@ -1,0 +1,199 @@
+"""Benchmark of the sync engine against the Salesforce sandbox: API calls and throughput.
+
+Run from the project root: ``.venv/bin/python tests/perf/bench_sync.py``. Uses DATABASE_URL's
+PostgreSQL server (database concord_bench_sync) when set, else a temporary SQLite file.
+BENCH_SYNC_N sets the number of contacts (default 10,000).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+N = int(os.environ.get("BENCH_SYNC_N", "10000"))
+CHANGED = min(1000, N)
+PULLED = min(2000, N)
+
+
+def start_sandbox(tmp: Path) -> tuple[subprocess.Popen, str, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syncengine.sandbox.salesforce", "--port", "0",
+         "--state", str(tmp / "sf.sqlite3"), "--ca-dir", str(tmp / "ca")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    url = ca = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (url is None or ca is None):
+        line = process.stdout.readline()
+        if match := re.search(r"listening on (https://\S+)", line):
+            url = match.group(1)
+        if match := re.search(r"CA certificate: (\S+)", line):
+            ca = match.group(1)
+    if url is None or ca is None:
+        process.kill()
+        raise SystemExit("the sandbox did not start")
+    return process, url, ca
+
+
+def setup_django(tmp: Path) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["CONCORD_EAGER_TASKS"] = "0"
+    from tests.perf._setup import use_benchmark_database
+
+    if use_benchmark_database("concord_bench_sync"):
+        return
+    os.environ["CONCORD_VAR_DIR"] = str(tmp)  # a throwaway SQLite database, not the demo's
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        process, url, ca = start_sandbox(tmp)
+        try:
+            setup_django(tmp)
+            run(url, ca)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def run(url: str, ca: str) -> None:
+    import requests
+    from django.db import connection
+
+    from crm.models import ObjectType, Record
+    from crm.services.records import RecordInput, update_record, write_records
+    from syncengine.models import Integration, SyncCycle
+    from syncengine.services.cycles import CycleRunner, claim_cycle
+    from syncengine.services.integrations import connect_sandbox_org
+
+    session = requests.Session()
+    session.verify, session.trust_env = ca, False
+    session.post(f"{url}/_sandbox/limits", json={"daily_api_limit": 1_000_000}, timeout=10)
+    # A clean slate: the benchmark database may hold a previous run.
+    Integration.objects.all().delete()
+    contacts = ObjectType.objects.get(name="contacts")
+    Record.objects.filter(object_type=contacts).delete()
+    integration = connect_sandbox_org(
+        login_url=url, client_id="concord", client_secret="sandbox-secret",
+        username="integration@example.com", password="sandbox", ca_file=ca, name="Bench",
+    )  # fmt: skip
+
+    def cycle() -> tuple[SyncCycle, float, float]:
+        c = SyncCycle.objects.create(integration=integration, trigger="manual")
+        runner = CycleRunner(claim_cycle(cycle_id=c.pk))
+        wall, cpu = time.perf_counter(), time.process_time()
+        runner.run()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        c.refresh_from_db()
+        assert c.status == "success", c.message
+        return c, wall, cpu
+
+    def calls(c: SyncCycle, *operations: str) -> int:
+        return sum(s.api_calls for s in c.stages.filter(operation__in=operations))
+
+    cycle()  # describe and empty pulls first, so the figures below are the pushes alone
+
+    def create_contacts(tag: str) -> list[int]:
+        ids = []
+        for start in range(0, N, 5000):
+            ids += write_records(
+                object_type=contacts,
+                inputs=[
+                    RecordInput(properties={"email": f"{tag}{i}@example.com", "firstname": "Bench",
+                                            "lastname": f"Contact {i}", "jobtitle": "Engineer"})
+                    for i in range(start, min(N, start + 5000))
+                ],
+                mode="create",
+                source="api",
+            ).ids  # fmt: skip
+        return ids
+
+    from syncengine.services import cycles as cycles_module
+
+    for label, threshold in (
+        ("collections", 10**9),
+        ("Bulk API 2.0", cycles_module.BULK_THRESHOLD),
+    ):
+        cycles_module.BULK_THRESHOLD = threshold
+        ids = create_contacts("coll" if threshold > N else "bulk")
+        c, wall, cpu = cycle()
+        push = calls(c, "push_new")
+        print(
+            f"sync push {N:,} new contacts ({label}): {N / wall:,.0f} records/s, {push} API calls "
+            f"(engine CPU {cpu / N * 1000:.2f} s per 1,000 records)"
+        )
+    changed = Record.objects.filter(pk__in=ids[:CHANGED])
+    for record in changed:
+        update_record(record=record, properties={"jobtitle": "Director"}, source="api")
+    c, wall, cpu = cycle()
+    print(
+        f"sync push {CHANGED:,} changed contacts: {calls(c, 'push_updates')} API calls, "
+        f"{CHANGED / wall:,.0f} records/s (target <= 7 calls)"
+    )
+    c, wall, cpu = cycle()
+    print(
+        f"sync cycle with nothing changed, right after the pushes: {c.api_calls} API calls, "
+        f"{calls(c, 'push_new', 'push_updates', 'update_foreign_keys')} push calls "
+        f"({wall:.2f} s; the 2-minute overlap re-reads the records just pushed)"
+    )
+    # Steady state: nothing changed for longer than the overlap window. Moving the watermarks
+    # forward by the overlap stands for the minutes that pass between scheduled cycles.
+    from syncengine.models import ObjectMapping
+    from syncengine.services.cycles import OVERLAP
+
+    for om in ObjectMapping.objects.filter(integration=integration, watermark__isnull=False):
+        om.watermark += OVERLAP
+        om.save(update_fields=["watermark"])
+    c, wall, cpu = cycle()
+    print(
+        f"sync cycle with nothing changed (steady state): {c.api_calls} API calls, "
+        f"{calls(c, 'push_new', 'push_updates', 'update_foreign_keys')} push calls "
+        f"({wall:.2f} s; pull queries only)"
+    )
+    # Pull: Salesforce-side contacts created through collections, then one cycle pulls them.
+    token = session.post(
+        f"{url}/services/oauth2/token",
+        data={"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
+              "username": "sales@example.com", "password": "sandbox"},
+        timeout=10,
+    ).json()  # fmt: skip
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    for start in range(0, PULLED, 200):
+        records = [
+            {"attributes": {"type": "Contact"}, "LastName": f"Remote {i}",
+             "Email": f"remote{i}@example.com", "Title": "Buyer"}
+            for i in range(start, min(PULLED, start + 200))
+        ]  # fmt: skip
+        session.post(
+            f"{url}/services/data/v62.0/composite/sobjects",
+            json={"allOrNone": False, "records": records},
+            headers=headers,
+            timeout=60,
+        ).raise_for_status()
+    c, wall, cpu = cycle()
+    pulled = sum(s.new for s in c.stages.filter(operation="pull_updates"))
+    print(
+        f"sync pull {pulled:,} new contacts: {pulled / wall:,.0f} records/s, "
+        f"{calls(c, 'pull_updates')} API calls (engine CPU {cpu / max(pulled, 1) * 1000:.2f} s "
+        f"per 1,000 records)"
+    )
+    print(f"sync benchmark database: {connection.vendor}")
+
+
+if __name__ == "__main__":
+    main()
