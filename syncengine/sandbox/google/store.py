@@ -11,12 +11,13 @@ import json
 import random
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import credentials
+from ..credentials import SettingsAndTokens
 from .people import Contact
 
 _SCHEMA = """
@@ -29,14 +30,6 @@ CREATE TABLE IF NOT EXISTS people (
     data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS contact_groups (id TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-    token TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,           -- access | refresh | code
-    data TEXT NOT NULL,
-    expires_at REAL,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
 """
 
 
@@ -45,7 +38,7 @@ def now_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class Store:
+class Store(SettingsAndTokens):
     """Thread-safe state of one Google account. Callers hold ``lock`` around read-modify-write."""
 
     def __init__(self, path: Path) -> None:
@@ -56,7 +49,7 @@ class Store:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + credentials.TABLES)
         self._load()
 
     def _load(self) -> None:
@@ -166,77 +159,6 @@ class Store:
             self.groups.pop(group_id, None)
 
     # --- settings ------------------------------------------------------------------------------
-
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        with self.lock:
-            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
-
-    def set_setting(self, key: str, value: Any) -> None:
-        with self.lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
-                (key, json.dumps(value)),
-            )
-
-    def delete_setting(self, key: str) -> None:
-        with self.lock:
-            self._db.execute("DELETE FROM settings WHERE key = ?", (key,))
-
-    # --- OAuth tokens --------------------------------------------------------------------------
-
-    def save_token(
-        self, token: str, kind: str, data: dict[str, Any], expires_at: float | None
-    ) -> None:
-        with self.lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO tokens (token, kind, data, expires_at, revoked) "
-                "VALUES (?, ?, ?, ?, 0)",
-                (token, kind, json.dumps(data), expires_at),
-            )
-
-    def load_token(self, token: str, kind: str) -> tuple[dict[str, Any], float | None, bool] | None:
-        with self.lock:
-            row = self._db.execute(
-                "SELECT data, expires_at, revoked FROM tokens WHERE token = ? AND kind = ?",
-                (token, kind),
-            ).fetchone()
-        if row is None:
-            return None
-        return json.loads(row[0]), row[1], bool(row[2])
-
-    def revoke_token(self, token: str) -> bool:
-        """Revoke a token; revoking a refresh token also revokes the access tokens it issued."""
-        with self.lock:
-            row = self._db.execute("SELECT kind FROM tokens WHERE token = ?", (token,)).fetchone()
-            if row is None:
-                return False
-            self._db.execute("UPDATE tokens SET revoked = 1 WHERE token = ?", (token,))
-            if row[0] == "refresh":
-                self._db.execute(
-                    "UPDATE tokens SET revoked = 1 WHERE kind = 'access' "
-                    "AND json_extract(data, '$.refresh_token') = ?",
-                    (token,),
-                )
-            return True
-
-    def expire_access_tokens(self, token: str | None = None) -> int:
-        with self.lock:
-            sql = "UPDATE tokens SET expires_at = ? WHERE kind = 'access'"
-            args: tuple[Any, ...] = (time.time() - 1,)
-            if token:
-                sql += " AND token = ?"
-                args += (token,)
-            return self._db.execute(sql, args).rowcount
-
-    def consume_code(self, code: str) -> bool:
-        """Mark an authorization code used; False when it already was (codes are single-use)."""
-        with self.lock:
-            cursor = self._db.execute(
-                "UPDATE tokens SET revoked = 1 WHERE token = ? AND kind = 'code' AND revoked = 0",
-                (code,),
-            )
-            return cursor.rowcount == 1
 
     # --- reset ---------------------------------------------------------------------------------
 

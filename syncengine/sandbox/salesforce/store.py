@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import credentials
+from ..credentials import SettingsAndTokens
 from .org import OrgDef
 
 Record = dict[str, Any]
@@ -30,14 +32,6 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS api_usage (
     minute INTEGER PRIMARY KEY,   -- epoch minute; the rolling 24 h window sums 1440 of them
     calls INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-    token TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,           -- access | refresh | code
-    data TEXT NOT NULL,
-    expires_at REAL,
-    revoked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS bulk_jobs (
     id TEXT PRIMARY KEY,
@@ -63,7 +57,7 @@ def match_key(record: Record, fields: list[str]) -> tuple[str, ...] | None:
     return tuple(str(v).strip().lower() for v in values)
 
 
-class Store:
+class Store(SettingsAndTokens):
     """Thread-safe state of one org. Callers hold ``lock`` around read-modify-write sequences."""
 
     def __init__(self, path: Path, org: OrgDef) -> None:
@@ -74,7 +68,7 @@ class Store:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + credentials.TABLES)
         self._load_records()
 
     # --- records -------------------------------------------------------------------------------
@@ -218,82 +212,6 @@ class Store:
                 )
 
     # --- settings ------------------------------------------------------------------------------
-
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        with self.lock:
-            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
-
-    def set_setting(self, key: str, value: Any) -> None:
-        with self.lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
-                (key, json.dumps(value)),
-            )
-
-    def delete_setting(self, key: str) -> None:
-        with self.lock:
-            self._db.execute("DELETE FROM settings WHERE key = ?", (key,))
-
-    # --- OAuth tokens --------------------------------------------------------------------------
-
-    def save_token(
-        self, token: str, kind: str, data: dict[str, Any], expires_at: float | None
-    ) -> None:
-        with self.lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO tokens (token, kind, data, expires_at, revoked) "
-                "VALUES (?, ?, ?, ?, 0)",
-                (token, kind, json.dumps(data), expires_at),
-            )
-
-    def load_token(self, token: str, kind: str) -> tuple[dict[str, Any], float | None, bool] | None:
-        with self.lock:
-            row = self._db.execute(
-                "SELECT data, expires_at, revoked FROM tokens WHERE token = ? AND kind = ?",
-                (token, kind),
-            ).fetchone()
-        if row is None:
-            return None
-        return json.loads(row[0]), row[1], bool(row[2])
-
-    def revoke_token(self, token: str) -> bool:
-        """Revoke a token; revoking a refresh token also revokes the access tokens it issued."""
-        with self.lock:
-            row = self._db.execute("SELECT kind FROM tokens WHERE token = ?", (token,)).fetchone()
-            if row is None:
-                return False
-            self._db.execute("UPDATE tokens SET revoked = 1 WHERE token = ?", (token,))
-            if row[0] == "refresh":
-                self._db.execute(
-                    "UPDATE tokens SET revoked = 1 WHERE kind = 'access' "
-                    "AND json_extract(data, '$.refresh_token') = ?",
-                    (token,),
-                )
-            return True
-
-    def expire_access_tokens(self, token: str | None = None) -> int:
-        """Control API: expire one access token, or all of them."""
-        with self.lock:
-            if token:
-                cursor = self._db.execute(
-                    "UPDATE tokens SET expires_at = ? WHERE kind = 'access' AND token = ?",
-                    (time.time() - 1, token),
-                )
-            else:
-                cursor = self._db.execute(
-                    "UPDATE tokens SET expires_at = ? WHERE kind = 'access'", (time.time() - 1,)
-                )
-            return cursor.rowcount
-
-    def consume_code(self, code: str) -> bool:
-        """Mark an authorization code used; False when it already was (codes are single-use)."""
-        with self.lock:
-            cursor = self._db.execute(
-                "UPDATE tokens SET revoked = 1 WHERE token = ? AND kind = 'code' AND revoked = 0",
-                (code,),
-            )
-            return cursor.rowcount == 1
 
     # --- bulk jobs -----------------------------------------------------------------------------
 
