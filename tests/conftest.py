@@ -152,14 +152,6 @@ def celery_worker_process(transactional_db, settings):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-        # The server may not have noticed the worker's connection close yet; the test
-        # database is dropped next, which any open session would block.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                [db_name],
-            )
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):

@@ -65,7 +65,7 @@ class SandboxProcess:
         )
 
 
-def start_sandbox(state: Path, ca_dir: Path, port: int = 0) -> SandboxProcess:
+def start_sandbox(state: Path, ca_dir: Path, port: int = 0, seed: int = 7) -> SandboxProcess:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -78,7 +78,7 @@ def start_sandbox(state: Path, ca_dir: Path, port: int = 0) -> SandboxProcess:
             "--ca-dir",
             str(ca_dir),
             "--seed",
-            "7",
+            str(seed),
         ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,

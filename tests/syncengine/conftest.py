@@ -3,17 +3,15 @@ and a connected integration driven with the real client library over HTTPS."""
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.sandbox.conftest import start_sandbox, stop_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID, CLIENT_SECRET = "concord", "sandbox-secret"
@@ -64,45 +62,9 @@ class Sandbox:
 @pytest.fixture(scope="session")
 def sandbox_process(tmp_path_factory) -> Iterator[Sandbox]:
     root = tmp_path_factory.mktemp("sf-sandbox")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "syncengine.sandbox.salesforce",
-            "--port",
-            "0",
-            "--state",
-            str(root / "state.sqlite3"),
-            "--ca-dir",
-            str(root / "ca"),
-            "--seed",
-            "11",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = ca = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (url is None or ca is None):
-        line = process.stdout.readline()
-        if not line:
-            break
-        if match := re.search(r"listening on (https://\S+)", line):
-            url = match.group(1)
-        if match := re.search(r"CA certificate: (\S+)", line):
-            ca = match.group(1)
-    if url is None or ca is None:
-        process.kill()
-        pytest.fail(f"sandbox did not start: {process.stdout.read()}")
-    yield Sandbox(url, ca, process)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    started = start_sandbox(root / "state.sqlite3", root / "ca", seed=11)
+    yield Sandbox(started.url, started.ca_cert, started.process)
+    stop_sandbox(started)
 
 
 @pytest.fixture
