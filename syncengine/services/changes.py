@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.hooks import AssociationsChanged, RecordsChanged
+from crm.models import Record
 from crm.sources import integration_source
 from syncengine.models import Integration, ObjectMapping, RecordLink, ReferenceMapping
 
@@ -67,6 +68,30 @@ def mark_links_dirty(*, object_mapping: ObjectMapping, record_ids: Iterable[int]
                 ignore_conflicts=True,
                 batch_size=1000,
             )
+
+
+def queue_initial_push(*, integration: Integration) -> int:
+    """Mark every active record of the pushed object types dirty, for the first sync.
+
+    Records that existed before the connection changed before any hook could see them; the
+    first cycle's pulls link those that already exist remotely (matched by email or domain),
+    and its pushes send the rest.
+    """
+    queued = 0
+    mappings = ObjectMapping.objects.filter(
+        integration=integration, enabled=True, direction__in=PUSH_DIRECTIONS
+    ).order_by("sync_order")
+    by_type: dict[int, list[ObjectMapping]] = {}
+    for om in mappings:
+        by_type.setdefault(om.object_type_id, []).append(om)
+    for object_type_id, type_mappings in by_type.items():
+        ids = Record.objects.filter(
+            object_type_id=object_type_id, archived_at__isnull=True
+        ).values_list("pk", flat=True)
+        ids = list(ids.order_by("pk"))
+        mark_links_dirty(object_mapping=primary_mapping(type_mappings), record_ids=ids)
+        queued += len(ids)
+    return queued
 
 
 def on_records_changed(event: RecordsChanged) -> None:

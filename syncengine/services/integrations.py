@@ -132,9 +132,11 @@ def connect_salesforce(
         )
         integration.save()
         if created:
+            from syncengine.services.changes import queue_initial_push
             from syncengine.services.mappings import create_default_mappings
 
             create_default_mappings(integration=integration)
+            queue_initial_push(integration=integration)
         record_audit(
             verb="connect_integration",
             source="user" if actor else "system",

@@ -94,26 +94,26 @@ def no_sleep(seconds: float) -> None:
     """Backoff pauses are skipped in tests; the retries still happen."""
 
 
-@pytest.fixture
-def run(integration):
-    """Run one full cycle now (in process) and return it with its stages."""
+def run_cycle_now(integration):
+    """Run one full cycle of the integration now, in process, and return it with its stages."""
     from syncengine.models import SyncCycle
     from syncengine.services.cycles import CycleRunner, claim_cycle
+    from syncengine.services.integrations import build_connector
 
-    def _run(target=None):
-        target = target or integration
-        target.refresh_from_db()
-        cycle = SyncCycle.objects.create(integration=target, trigger="manual")
-        cycle = claim_cycle(cycle_id=cycle.pk)
-        runner = CycleRunner(cycle)
-        from syncengine.services.integrations import build_connector
+    integration.refresh_from_db()
+    cycle = SyncCycle.objects.create(integration=integration, trigger="manual")
+    cycle = claim_cycle(cycle_id=cycle.pk)
+    runner = CycleRunner(cycle)
+    runner._connector = build_connector(integration=integration, meter=runner.meter, sleep=no_sleep)
+    runner.run()
+    cycle.refresh_from_db()
+    return cycle
 
-        runner._connector = build_connector(integration=target, meter=runner.meter, sleep=no_sleep)
-        runner.run()
-        cycle.refresh_from_db()
-        return cycle
 
-    return _run
+@pytest.fixture
+def run(integration):
+    """Run one full cycle now (of the fixture's integration unless another is given)."""
+    return lambda target=None: run_cycle_now(target or integration)
 
 
 def stage_of(cycle, operation: str, remote_object: str = ""):

@@ -13,7 +13,13 @@ from syncengine import crypto
 from syncengine.connectors.base import AuthError
 from syncengine.models import FieldMapping, Integration, ObjectMapping
 from syncengine.services.integrations import build_connector, disconnect_integration
-from tests.syncengine.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
+from tests.syncengine.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PASSWORD,
+    USERNAME,
+    run_cycle_now,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +147,36 @@ def test_connect_sandbox_command_is_idempotent(sandbox, crm_schema, capsys):
     assert (
         ObjectMapping.objects.filter(integration=integration, remote_object="Contact").count() == 1
     )
+
+
+def test_records_from_before_the_connection_are_pushed_by_the_first_cycle(sandbox, crm_schema):
+    from crm import sources
+    from crm.models import ObjectType
+    from crm.services.records import RecordInput, write_records
+    from syncengine.services.integrations import connect_sandbox_org
+
+    contacts = ObjectType.objects.get(name="contacts")
+    write_records(
+        object_type=contacts,
+        mode="create",
+        source=sources.SYSTEM,
+        inputs=[
+            RecordInput({"email": f"early{i}@example.com", "lastname": f"Early{i}"})
+            for i in range(3)
+        ],
+    )
+    before = sandbox.count("Contact")
+
+    integration = connect_sandbox_org(
+        login_url=sandbox.url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        username=USERNAME,
+        password=PASSWORD,
+        ca_file=sandbox.ca_cert,
+        name="Late connection",
+    )
+    cycle = run_cycle_now(integration)
+
+    assert cycle.status == "success"
+    assert sandbox.count("Contact") == before + 3
