@@ -39,7 +39,7 @@ def contact_rows(n: int) -> list[dict]:
 
 
 def reset(cursor) -> None:
-    cursor.execute("TRUNCATE crm_record, crm_auditevent, crm_association RESTART IDENTITY")
+    cursor.execute("TRUNCATE crm_record, crm_auditevent, crm_association RESTART IDENTITY CASCADE")
 
 
 def main() -> None:
