@@ -1,0 +1,308 @@
+"""Staff screens of records: one list per object type, typed forms, the recycle bin."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from crm import selectors, sources
+from crm.errors import CrmError
+from crm.forms import RecordForm
+from crm.models import (
+    ArchivedRecord,
+    Association,
+    ObjectType,
+    Property,
+    Record,
+)
+from crm.paginators import EstimatedCountPaginator
+from crm.schema import Schema, load_schema
+from crm.services import records as record_services
+
+TYPE_PARAM = "type"  # the object type of a record list: ?type=contacts
+
+
+class ObjectTypeFilter(admin.SimpleListFilter):
+    title = "object type"
+    parameter_name = TYPE_PARAM
+
+    def lookups(self, request, model_admin):
+        return [(ot.name, ot.label_plural) for ot in selectors.list_object_types()]
+
+    def queryset(self, request, queryset):
+        return queryset  # the admin's get_queryset already narrows to the chosen type
+
+    def choices(self, changelist):
+        # No "All" choice: a record list is always of one object type.
+        yield from list(super().choices(changelist))[1:]
+
+
+def _enumeration_filter(prop: Property) -> type[admin.SimpleListFilter]:
+    options = [(o.value, o.label) for o in prop.options.all()]
+
+    class PropertyValueFilter(admin.SimpleListFilter):
+        title = prop.label.lower()
+        parameter_name = f"p_{prop.name}"
+
+        def lookups(self, request, model_admin):
+            return options
+
+        def queryset(self, request, queryset):
+            if self.value():
+                return queryset.filter(**{f"properties__{prop.name}": self.value()})
+            return queryset
+
+    return PropertyValueFilter
+
+
+class AssociationInline(admin.TabularInline):
+    """What a record is linked to; links are made in Associations, within their limits."""
+
+    model = Association
+    fk_name = "from_record"
+    fields = ["definition", "to_record_link", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = "associated records"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "definition__from_object_type",
+                "definition__to_object_type",
+                "to_record__object_type",
+            )
+        )
+
+    @admin.display(description="record")
+    def to_record_link(self, obj):
+        url = reverse("admin:crm_record_change", args=[obj.to_record_id])
+        return format_html('<a href="{}">{}</a>', url, obj.to_record)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class _SchemaAwareAdmin(admin.ModelAdmin):
+    """Shared by the record list and the recycle bin: the object type comes from ?type=."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100
+
+    def object_type_for(self, request, obj=None) -> ObjectType | None:
+        if obj is not None:
+            return obj.object_type
+        cache = request.__dict__.setdefault("_concord_object_type", {})
+        name = request.GET.get(TYPE_PARAM) or request.POST.get(TYPE_PARAM)
+        if name not in cache:
+            cache[name] = ObjectType.objects.filter(name=name).first() if name else None
+        return cache[name]
+
+    def schema_for(self, request, object_type: ObjectType) -> Schema:
+        cache = request.__dict__.setdefault("_concord_schema", {})
+        if object_type.pk not in cache:
+            cache[object_type.pk] = load_schema(object_type)
+        return cache[object_type.pk]
+
+    def changelist_view(self, request, extra_context=None):
+        if self.object_type_for(request) is None:
+            first = selectors.list_object_types().first()
+            url = reverse(f"admin:crm_{self.model._meta.model_name}_changelist")
+            return HttpResponseRedirect(f"{url}?{TYPE_PARAM}={first.name}")
+        return super().changelist_view(request, extra_context)
+
+    def property_columns(self, request) -> list:
+        object_type = self.object_type_for(request)
+        schema = self.schema_for(request, object_type)
+        names = [n for n in (object_type.list_properties or []) if n in schema.properties]
+        columns = []
+        for name in names:
+            prop = schema.properties[name]
+            visible = schema.can_view(request.user, name)
+            columns.append(_column(name, prop.label, visible))
+        return columns
+
+
+def _column(name: str, label: str, visible: bool):
+    def column(record):
+        if not visible:
+            return "•••"
+        value = record.properties.get(name)
+        if isinstance(value, list):
+            return ", ".join(value)
+        return "" if value is None else value
+
+    column.short_description = label
+    column.__name__ = f"property_{name}"
+    return column
+
+
+@admin.register(Record)
+class RecordAdmin(_SchemaAwareAdmin):
+    form = RecordForm
+    search_fields = ["pk"]  # shows the box; get_search_results does the matching
+    search_help_text = "An email address (exact), a name (starts with) or a record id."
+    inlines = [AssociationInline]
+    readonly_fields = ["id", "created_at", "updated_at", "last_changes"]
+    actions = ["move_to_recycle_bin"]
+
+    def get_queryset(self, request):
+        queryset = Record.objects.filter(archived_at__isnull=True).select_related("object_type")
+        object_type = self.object_type_for(request)
+        if object_type is not None and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.filter(object_type=object_type)
+        return queryset.order_by("-pk")
+
+    def get_list_display(self, request):
+        return ["__str__", *self.property_columns(request), "updated_at"]
+
+    def get_list_filter(self, request):
+        object_type = self.object_type_for(request)
+        schema = self.schema_for(request, object_type)
+        enum_filters = [
+            _enumeration_filter(schema.properties[name])
+            for name in (object_type.list_properties or [])
+            if name in schema.properties
+            and schema.properties[name].type == Property.Type.ENUMERATION
+            and schema.can_view(request.user, name)
+        ]
+        return [ObjectTypeFilter, *enum_filters, "created_at"]
+
+    def get_search_results(self, request, queryset, search_term):
+        object_type = self.object_type_for(request)
+        return selectors.search_records(queryset, object_type=object_type, term=search_term), False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        object_type = self.object_type_for(request, obj)
+        if object_type is None:
+            object_type = selectors.list_object_types().get(name="contacts")
+        return RecordForm.for_schema(self.schema_for(request, object_type), request.user)
+
+    def get_fieldsets(self, request, obj=None):
+        form = self.get_form(request, obj)
+        schema = form.schema
+        groups: dict[str, list[str]] = {}
+        for name, prop in schema.properties.items():
+            if name in form.base_fields:
+                groups.setdefault(prop.group, []).append(name)
+        fieldsets = [
+            (group.replace("information", " information").strip().capitalize(), {"fields": names})
+            for group, names in groups.items()
+        ]
+        if obj is not None:
+            fieldsets.append(("Record", {"fields": self.readonly_fields, "classes": ["collapse"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj else []
+
+    @admin.display(description="last change of each property")
+    def last_changes(self, obj):
+        rows = sorted(
+            obj.property_changes.items(), key=lambda kv: kv[1].get("at", ""), reverse=True
+        )
+        if not rows:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} by {}",
+            ((name, meta.get("at", "")[:19], meta.get("source")) for name, meta in rows[:20]),
+        )
+
+    def save_model(self, request, obj, form, change):
+        values = form.property_values()
+        if change:
+            record_services.update_record(
+                record=obj, properties=values, actor=request.user, source=sources.USER
+            )
+        else:
+            created = record_services.create_record(
+                object_type=form.schema.object_type,
+                properties=values,
+                actor=request.user,
+                source=sources.USER,
+            )
+            # The admin goes on with `obj` (messages, redirect): make it the saved record.
+            obj.__dict__.update(created.__dict__)
+            obj.object_type = created.object_type
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # records go to the recycle bin (an action), never straight away
+
+    @admin.action(description="Move selected records to the recycle bin", permissions=["change"])
+    def move_to_recycle_bin(self, request, queryset):
+        object_type = self.object_type_for(request)
+        ids = list(queryset.values_list("pk", flat=True))
+        count = record_services.archive_records(
+            object_type=object_type, record_ids=ids, actor=request.user, source=sources.USER
+        )
+        self.message_user(
+            request,
+            f"Moved {count} records to the recycle bin; they can be "
+            f"restored for {settings.CONCORD_RECYCLE_BIN_DAYS} days.",
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is None and self.object_type_for(request) is None:
+            return HttpResponseRedirect(f"{request.path}?{TYPE_PARAM}=contacts")
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(ArchivedRecord)
+class RecycleBinAdmin(_SchemaAwareAdmin):
+    actions = ["restore_selected"]
+    list_filter = [ObjectTypeFilter]
+
+    def get_queryset(self, request):
+        queryset = ArchivedRecord.objects.filter(archived_at__isnull=False)
+        object_type = self.object_type_for(request)
+        if object_type is not None:
+            queryset = queryset.filter(object_type=object_type)
+        return queryset.select_related("object_type").order_by("-archived_at", "-pk")
+
+    def get_list_display(self, request):
+        return ["__str__", *self.property_columns(request), "archived_at", "restorable_until"]
+
+    @admin.display(description="restorable until")
+    def restorable_until(self, obj):
+        return obj.archived_at + dt.timedelta(days=settings.CONCORD_RECYCLE_BIN_DAYS)
+
+    @admin.action(description="Restore selected records", permissions=["change"])
+    def restore_selected(self, request, queryset):
+        object_type = self.object_type_for(request)
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            count = record_services.restore_records(
+                object_type=object_type, record_ids=ids, actor=request.user, source=sources.USER
+            )
+        except CrmError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"Restored {count} records.")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
