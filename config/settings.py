@@ -132,6 +132,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CONCORD_CELERY_QUEUE", "celery")
+# A sync cycle whose worker died is reclaimed once its lease (renewed every batch) runs out.
+CONCORD_SYNC_LEASE_SECONDS = int(os.environ.get("CONCORD_SYNC_LEASE_SECONDS", "180"))
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,8 +1,9 @@
 """Sync cycles: start one (at most one active per integration), claim it, run its stages.
 
 Stages run in order: sync schema; per object (dependency order) pull updates, pull deletes and,
-for Leads, pull conversions; per object push new and push updates; update foreign keys. Every
-stage is a SyncStage row. Remote calls go through the metered connector: when the allocation is
+for Leads, pull conversions; per object push new and push updates; update foreign keys (reference
+fields, and junction objects such as OpportunityContactRole both ways). Every stage is a
+SyncStage row. Remote calls go through the metered connector: when the allocation is
 used up the running stage and the cycle end as Incomplete, and the next cycle resumes from the
 watermarks and dirty flags, which are the database's record of pending work.
 """
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -57,7 +59,6 @@ logger = logging.getLogger(__name__)
 # re-reading this window each time (changes there are no-ops when nothing changed) and using
 # >= (never >) on the watermark means neither late nor equal timestamps are missed.
 OVERLAP = dt.timedelta(minutes=2)
-LEASE = dt.timedelta(minutes=3)
 PULL_BATCH = 500
 BULK_THRESHOLD = 2000
 BULK_JOB_SIZE = 10_000
@@ -67,6 +68,11 @@ PULL_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.FROM
 PUSH_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.TO_REMOTE)
 PUSHING_RULES = {SyncRule.TWO_WAY, SyncRule.ALWAYS_CONCORD, SyncRule.PREFER_REMOTE_UNLESS_BLANK}
 EXT = sf.EXTERNAL_ID_FIELD
+
+
+def lease() -> dt.timedelta:
+    """How long a claimed cycle stays its worker's without a renewal."""
+    return dt.timedelta(seconds=settings.CONCORD_SYNC_LEASE_SECONDS)
 
 
 class CycleStopped(Exception):
@@ -114,7 +120,7 @@ def claim_cycle(*, cycle_id: int) -> SyncCycle | None:
         .update(
             status=SyncCycle.Status.RUNNING,
             started_at=Coalesce(F("started_at"), Value(now)),
-            lease_until=now + LEASE,
+            lease_until=now + lease(),
         )
     )
     if not claimed:
@@ -174,6 +180,7 @@ class _Fields:
     fields: list[FieldMapping] = field(default_factory=list)
     pushable: set[int] = field(default_factory=set)  # field mapping ids Salesforce lets us write
     refs: list[ReferenceMapping] = field(default_factory=list)
+    junctions: list[ReferenceMapping] = field(default_factory=list)  # e.g. OpportunityContactRole
     has_external_id: bool = True
 
 
@@ -297,7 +304,7 @@ class CycleRunner:
         stage.save()
 
     def renew_lease(self) -> None:
-        SyncCycle.objects.filter(pk=self.cycle.pk).update(lease_until=timezone.now() + LEASE)
+        SyncCycle.objects.filter(pk=self.cycle.pk).update(lease_until=timezone.now() + lease())
 
     def error(self, **kwargs) -> SyncError:
         return record_sync_error(integration=self.integration, **kwargs)
@@ -336,7 +343,12 @@ class CycleRunner:
 
     def _check_mappings(self, om: ObjectMapping, stage: SyncStage) -> _Fields:
         schema = om.remote_schema
-        usable = _Fields(refs=list(om.reference_mappings.all()), has_external_id=EXT in schema)
+        refs = list(om.reference_mappings.all())
+        usable = _Fields(
+            refs=[r for r in refs if r.remote_field not in sf.JUNCTIONS],
+            junctions=[r for r in refs if r.remote_field in sf.JUNCTIONS],
+            has_external_id=EXT in schema,
+        )
         problems: set[str] = set()
         for fm in om.field_mappings.all():
             if fm.rule == SyncRule.DONT_SYNC:
@@ -1132,6 +1144,10 @@ class CycleRunner:
     def update_foreign_keys(self) -> None:
         with self.stage(SyncStage.Operation.UPDATE_FOREIGN_KEYS) as stage:
             for om in self.mappings:
+                for ref in self.usable[om.pk].junctions if om.pk in self.usable else []:
+                    if ref.rule != SyncRule.DONT_SYNC and ref.target_id in self.by_id:
+                        self.sync_junction(om, ref, stage)
+            for om in self.mappings:
                 usable = self.usable.get(om.pk)
                 if not usable or not usable.refs or om.direction not in PUSH_DIRECTIONS:
                     continue
@@ -1177,6 +1193,172 @@ class CycleRunner:
                                 stage.failed += 1
                                 self._push_error(om, usable, link, records[link.record_id], outcome)
                     RecordLink.objects.bulk_update(chunk, ["agreed", "pending_references"])
+
+    def sync_junction(self, om: ObjectMapping, ref: ReferenceMapping, stage: SyncStage) -> None:
+        """Merge junction records (e.g. OpportunityContactRole) with associations, both ways.
+
+        The parent's link keeps what both sides last agreed on under agreed[junction] as
+        {child remote id: junction id}: a pair on one side only is new there if it is not in
+        that record, and was removed from the other side if it is. Junctions carry no external
+        id, so a create is only sent for a pair the query just showed missing: a create whose
+        answer was lost is found by the next cycle's query instead of being sent twice."""
+        parent_field, child_field = sf.JUNCTIONS[ref.remote_field]
+        parents = {
+            link.remote_id: link
+            for link in RecordLink.objects.filter(object_mapping=om, remote_id__isnull=False)
+        }
+        if not parents:
+            return  # no junction can point to a record we know: spare the query
+        pull = om.direction in PULL_DIRECTIONS and ref.rule != SyncRule.ALWAYS_CONCORD
+        push = om.direction in PUSH_DIRECTIONS and ref.rule in PUSHING_RULES
+        remote: dict[str, dict[str, str]] = {}
+        for row in self.connector.query(
+            f"SELECT Id, {parent_field}, {child_field} FROM {ref.remote_field}"
+        ):
+            if row.get(parent_field) in parents and row.get(child_field):
+                remote.setdefault(row[parent_field], {}).setdefault(row[child_field], row["Id"])
+        by_record = {link.record_id: link for link in parents.values()}
+        pairs = list(
+            Association.objects.filter(
+                definition=ref.definition, from_record_id__in=list(by_record)
+            ).values_list("pk", "from_record_id", "to_record_id")
+        )
+        children = RecordLink.objects.filter(object_mapping_id=ref.target_id)
+        child_remote = dict(
+            children.filter(
+                record_id__in={to for _, _, to in pairs}, remote_id__isnull=False
+            ).values_list("record_id", "remote_id")
+        )
+        wanted = {c for cs in remote.values() for c in cs} | {
+            c for link in parents.values() for c in link.agreed.get(ref.remote_field) or {}
+        }
+        child_record = dict(
+            children.filter(remote_id__in=wanted).values_list("remote_id", "record_id")
+        )
+        local: dict[str, dict[str, int]] = {}  # parent remote id → child remote id → assoc pk
+        for pk, from_id, to_id in pairs:
+            if to_id in child_remote:  # children not in Salesforce yet wait for a later cycle
+                local.setdefault(by_record[from_id].remote_id, {})[child_remote[to_id]] = pk
+        agreed = {p: dict(link.agreed.get(ref.remote_field) or {}) for p, link in parents.items()}
+        creates: list[tuple[str, str]] = []
+        deletes: list[tuple[str, str, str]] = []
+        associate: list[tuple[str, str]] = []
+        dissociate_pks: list[tuple[str, str, int]] = []
+        for parent_id in parents:
+            theirs, ours, known = (
+                remote.get(parent_id, {}),
+                local.get(parent_id, {}),
+                agreed[parent_id],
+            )
+            for child_id in theirs.keys() | ours.keys() | known.keys():
+                there, here, before = child_id in theirs, child_id in ours, child_id in known
+                if there and here:
+                    known[child_id] = theirs[child_id]
+                elif there and before:  # removed in Concord
+                    if push:
+                        deletes.append((parent_id, child_id, theirs[child_id]))
+                    elif pull and child_id in child_record:  # Salesforce wins: put it back
+                        associate.append((parent_id, child_id))
+                elif there:  # new in Salesforce
+                    if pull and child_id in child_record:
+                        associate.append((parent_id, child_id))
+                elif here and before:  # removed in Salesforce
+                    if pull:
+                        dissociate_pks.append((parent_id, child_id, ours[child_id]))
+                    else:
+                        known.pop(child_id)
+                elif here:  # new in Concord
+                    if push:
+                        creates.append((parent_id, child_id))
+                else:  # gone on both sides
+                    known.pop(child_id)
+        for start in range(0, len(creates), COLLECTION_SIZE):
+            chunk = creates[start : start + COLLECTION_SIZE]
+            outcomes = self.connector.create(
+                ref.remote_field, [{parent_field: p, child_field: c} for p, c in chunk]
+            )
+            for (parent_id, child_id), outcome in zip(chunk, outcomes, strict=True):
+                if outcome.success:
+                    agreed[parent_id][child_id] = outcome.remote_id
+                    stage.new += 1
+                else:
+                    stage.failed += 1
+                    self._junction_error(om, ref, parents[parent_id], outcome)
+        for start in range(0, len(deletes), COLLECTION_SIZE):
+            chunk = deletes[start : start + COLLECTION_SIZE]
+            outcomes = self.connector.delete([junction_id for _, _, junction_id in chunk])
+            for (parent_id, child_id, _), outcome in zip(chunk, outcomes, strict=True):
+                if outcome.success:
+                    agreed[parent_id].pop(child_id, None)
+                    stage.deleted += 1
+                else:
+                    stage.failed += 1
+                    self._junction_error(om, ref, parents[parent_id], outcome)
+        if associate:
+            rows = [(parents[p].record_id, child_record[c]) for p, c in associate]
+            try:
+                with transaction.atomic():
+                    associate_records(definition=ref.definition, pairs=rows, source=self.source)
+                done = associate
+            except (AssociationError, CrmError):
+                done = []  # one pair the CRM refuses must not block the others
+                for pair, row in zip(associate, rows, strict=True):
+                    try:
+                        with transaction.atomic():
+                            associate_records(
+                                definition=ref.definition, pairs=[row], source=self.source
+                            )
+                        done.append(pair)
+                    except (AssociationError, CrmError) as exc:
+                        stage.failed += 1
+                        self.error(
+                            category=SyncError.Category.ASSOCIATIONS,
+                            code="ASSOCIATION_REFUSED",
+                            message=f"{ref.remote_field} {remote[pair[0]][pair[1]]}: {exc}",
+                            direction=SyncError.Direction.PULL,
+                            object_type_id=om.object_type_id,
+                            record_id=row[0],
+                            remote_object=ref.remote_field,
+                            remote_id=remote[pair[0]][pair[1]],
+                            affected_record_ids=list(row),
+                        )
+            for parent_id, child_id in done:
+                agreed[parent_id][child_id] = remote[parent_id][child_id]
+                stage.new += 1
+        if dissociate_pks:
+            dissociate(
+                associations=list(
+                    Association.objects.filter(
+                        pk__in=[pk for _, _, pk in dissociate_pks]
+                    ).select_related("definition__from_object_type")
+                ),
+                source=self.source,
+            )
+            for parent_id, child_id, _ in dissociate_pks:
+                agreed[parent_id].pop(child_id, None)
+                stage.deleted += 1
+        changed = [
+            (link.pk, {**link.agreed, ref.remote_field: agreed[p]})
+            for p, link in parents.items()
+            if agreed[p] != (link.agreed.get(ref.remote_field) or {})
+        ]
+        _update_links(["agreed"], changed)
+
+    def _junction_error(self, om, ref: ReferenceMapping, link: RecordLink, outcome) -> None:
+        for err in outcome.errors or []:
+            self.error(
+                category=classify(err.code),
+                code=err.code,
+                message=err.message,
+                direction=SyncError.Direction.PUSH,
+                object_type_id=om.object_type_id,
+                record_id=link.record_id,
+                remote_object=ref.remote_field,
+                remote_id=link.remote_id or "",
+                remote_field=err.fields[0] if err.fields else "",
+                details={"fields": list(err.fields), "statusCode": err.code},
+                affected_record_ids=[link.record_id],
+            )
 
 
 # Column → PostgreSQL type of the link columns written in bulk (SQLite needs no casts).

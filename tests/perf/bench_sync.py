@@ -2,7 +2,8 @@
 
 Run from the project root: ``.venv/bin/python tests/perf/bench_sync.py``. Uses DATABASE_URL's
 PostgreSQL server (database concord_bench_sync) when set, else a temporary SQLite file.
-BENCH_SYNC_N sets the number of contacts (default 10,000).
+BENCH_SYNC_N sets the number of contacts of the API-call figures (default 10,000);
+BENCH_SYNC_CONTACTS the size of the initial two-way sync throughput figure (default 100,000).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 N = int(os.environ.get("BENCH_SYNC_N", "10000"))
 CHANGED = min(1000, N)
 PULLED = min(2000, N)
+TWO_WAY = int(os.environ.get("BENCH_SYNC_CONTACTS", "100000"))
 
 
 def start_sandbox(tmp: Path) -> tuple[subprocess.Popen, str, str]:
@@ -192,7 +194,72 @@ def run(url: str, ca: str) -> None:
         f"{calls(c, 'pull_updates')} API calls (engine CPU {cpu / max(pulled, 1) * 1000:.2f} s "
         f"per 1,000 records)"
     )
+    two_way_throughput(session, url, ca)
     print(f"sync benchmark database: {connection.vendor}")
+
+
+def two_way_throughput(session, url: str, ca: str) -> None:
+    """Initial two-way sync: half the contacts in Concord, half in Salesforce, a new integration."""
+    from crm.models import ObjectType, Record
+    from crm.services.records import RecordInput, write_records
+    from syncengine.models import Integration, RecordLink, SyncCycle
+    from syncengine.services.cycles import CycleRunner, claim_cycle
+    from syncengine.services.integrations import connect_sandbox_org
+
+    session.post(f"{url}/_sandbox/reset", timeout=60).raise_for_status()
+    session.post(f"{url}/_sandbox/limits", json={"daily_api_limit": 1_000_000}, timeout=10)
+    Integration.objects.all().delete()
+    contacts = ObjectType.objects.get(name="contacts")
+    Record.objects.filter(object_type=contacts).delete()
+    local, remote = TWO_WAY - TWO_WAY // 2, TWO_WAY // 2
+    for start in range(0, local, 5000):
+        write_records(
+            object_type=contacts,
+            inputs=[
+                RecordInput(properties={"email": f"local{i}@example.com", "firstname": "Bench",
+                                        "lastname": f"Local {i}", "jobtitle": "Engineer"})
+                for i in range(start, min(local, start + 5000))
+            ],
+            mode="create",
+            source="api",
+        )  # fmt: skip
+    token = session.post(
+        f"{url}/services/oauth2/token",
+        data={"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
+              "username": "sales@example.com", "password": "sandbox"},
+        timeout=10,
+    ).json()  # fmt: skip
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    for start in range(0, remote, 200):
+        records = [
+            {"attributes": {"type": "Contact"}, "LastName": f"Remote {i}",
+             "Email": f"remote{i}@example.com", "Title": "Buyer"}
+            for i in range(start, min(remote, start + 200))
+        ]  # fmt: skip
+        session.post(
+            f"{url}/services/data/v62.0/composite/sobjects",
+            json={"allOrNone": False, "records": records},
+            headers=headers,
+            timeout=120,
+        ).raise_for_status()
+    integration = connect_sandbox_org(
+        login_url=url, client_id="concord", client_secret="sandbox-secret",
+        username="integration@example.com", password="sandbox", ca_file=ca, name="Bench 2-way",
+    )  # fmt: skip
+    c = SyncCycle.objects.create(integration=integration, trigger="manual")
+    runner = CycleRunner(claim_cycle(cycle_id=c.pk))
+    wall, cpu = time.perf_counter(), time.process_time()
+    runner.run()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    c.refresh_from_db()
+    assert c.status == "success", c.message
+    synced = RecordLink.objects.filter(integration=integration, remote_id__isnull=False).count()
+    assert synced == TWO_WAY, (synced, TWO_WAY)
+    print(
+        f"sync initial two-way sync of {TWO_WAY:,} contacts ({local:,} pushed, {remote:,} "
+        f"pulled): {TWO_WAY / wall:,.0f} records/s, {c.api_calls} API calls, engine CPU "
+        f"{cpu / TWO_WAY * 1000:.2f} s per 1,000 records (target <= 0.5 s)"
+    )
 
 
 if __name__ == "__main__":

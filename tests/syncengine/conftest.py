@@ -3,13 +3,18 @@ and a connected integration driven with the real client library over HTTPS."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from django.db import connection
 
 from tests.sandbox.conftest import start_sandbox, stop_sandbox
 
@@ -118,3 +123,66 @@ def run(integration):
 
 def stage_of(cycle, operation: str, remote_object: str = ""):
     return cycle.stages.get(operation=operation, remote_object=remote_object)
+
+
+class WorkerProcess:
+    """A real `celery worker` on its own queue that a test can SIGKILL and start again."""
+
+    def __init__(self, queue: str, env: dict[str, str]) -> None:
+        self.queue, self.env = queue, env
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+             "--concurrency=1", "-Q", self.queue, "--without-heartbeat", "--without-gossip",
+             "--without-mingle", "-l", "warning"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: a kill reaches its children too
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children: no shutdown code runs, nothing is acked."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def restartable_worker(transactional_db, settings) -> Iterator[WorkerProcess]:
+    """A worker (not started) on this test's PostgreSQL database, a private queue (the tasks it
+    sends itself too) and a short sync lease, so a killed worker's cycle is soon reclaimable."""
+    from config.celery import app
+
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{connection.settings_dict['NAME']}"
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CONCORD_EAGER_TASKS": "0",
+        "CONCORD_CELERY_QUEUE": queue,
+        "CONCORD_SYNC_LEASE_SECONDS": "4",
+    }
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    settings.CONCORD_SYNC_LEASE_SECONDS = 4
+    saved = app.conf.task_default_queue, app.conf.task_always_eager
+    app.conf.task_default_queue, app.conf.task_always_eager = queue, False
+    worker = WorkerProcess(queue, env)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.task_default_queue, app.conf.task_always_eager = saved

@@ -379,6 +379,29 @@ class SalesforceConnector:
         }
         return self._write("composite/sobjects", "PATCH", body, records)
 
+    def create(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]:
+        """Create up to 200 records (for objects without an external id, e.g. junctions)."""
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": remote_object}, **r} for r in records],
+        }
+        return self._write("composite/sobjects", "POST", body, records)
+
+    def delete(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Delete up to 200 records by id; one already gone counts as deleted."""
+        if len(ids) > COLLECTION_SIZE:
+            raise ValueError(f"at most {COLLECTION_SIZE} records per collection call")
+        params = {"ids": ",".join(ids), "allOrNone": "false"}
+        result = self._call(self.sf.restful, "composite/sobjects", method="DELETE", params=params)
+        outcomes = [_outcome(item) for item in result or []]
+        return [
+            WriteOutcome(True, remote_id=i)
+            if not o.success
+            and all(e.code in ("ENTITY_IS_DELETED", "NOT_FOUND") for e in o.errors or [])
+            else o
+            for i, o in zip(ids, outcomes, strict=False)
+        ]
+
     def _write(self, path: str, method: str, body: dict, records: Sequence[dict]):
         if len(records) > COLLECTION_SIZE:
             raise ValueError(f"at most {COLLECTION_SIZE} records per collection call")

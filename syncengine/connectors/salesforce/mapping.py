@@ -11,6 +11,9 @@ import re
 from collections.abc import Iterable
 
 EXTERNAL_ID_FIELD = "Concord_Id__c"
+# Reference mappings named after a junction object, not a field: each junction record links
+# (parent field) to (child field), e.g. an OpportunityContactRole links a deal to a contact.
+JUNCTIONS = {"OpportunityContactRole": ("OpportunityId", "ContactId")}
 
 # Concord property type → the Salesforce field types it can be mapped to.
 COMPATIBLE_TYPES: dict[str, frozenset[str]] = {
@@ -272,7 +275,10 @@ DEFAULT_MAPPINGS = [
             ("closedate", "CloseDate", R_TWO_WAY, {}),
             ("description", "Description", R_TWO_WAY, {}),
         ],
-        [("AccountId", ("deals", "companies", "Primary"), "Account")],
+        [
+            ("AccountId", ("deals", "companies", "Primary"), "Account"),
+            ("OpportunityContactRole", ("deals", "contacts", ""), "Contact"),
+        ],
     ),
     (
         "tasks",
