@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 
 from crm.models import ObjectType
 from syncengine import crypto, selectors
+from syncengine.admin_health import health_urls
 from syncengine.connectors.base import ConnectorError
 from syncengine.export import stages_csv
 from syncengine.models import (
@@ -57,7 +58,15 @@ class ConnectForm(forms.Form):
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "status_badge", "instance_url", "api_usage", "last_cycle"]
+    list_display = [
+        "name",
+        "kind",
+        "status_badge",
+        "instance_url",
+        "api_usage",
+        "last_cycle",
+        "health_link",
+    ]
     list_filter = ["kind", "status"]
     readonly_fields = [
         "kind",
@@ -112,6 +121,11 @@ class IntegrationAdmin(admin.ModelAdmin):
             f"{usage['used_24h']} used · allocated {allocated} · org limit {usage['limit'] or '?'}"
         )
 
+    @admin.display(description="Sync health")
+    def health_link(self, obj: Integration) -> str:
+        url = reverse("admin:syncengine_integration_health", args=[obj.pk])
+        return format_html('<a href="{}">Sync health</a>', url)
+
     @admin.display(description="Last cycle")
     def last_cycle(self, obj: Integration) -> str:
         cycle = obj.cycles.order_by("-created_at").first()
@@ -158,7 +172,7 @@ class IntegrationAdmin(admin.ModelAdmin):
                 name="syncengine_integration_oauth_callback",
             ),
         ]
-        return urls + super().get_urls()
+        return urls + health_urls(self) + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {

@@ -361,6 +361,8 @@ class SyncError(models.Model):
     occurrences = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # When staff last asked for a resync: a cycle that started later settles the error.
+    resync_requested_at = models.DateTimeField(null=True, blank=True)
     affected_records = models.ManyToManyField(
         "crm.Record", blank=True, related_name="+", through="SyncErrorAffectedRecord"
     )
@@ -371,7 +373,16 @@ class SyncError(models.Model):
             models.UniqueConstraint(fields=["integration", "key"], name="syncengine_error_key")
         ]
         indexes = [
-            models.Index(fields=["integration", "status", "category"], name="syncengine_err_idx")
+            models.Index(fields=["integration", "status", "category"], name="syncengine_err_idx"),
+            # The health lists: current errors of one card, newest first (keyset pages).
+            models.Index(
+                "integration",
+                "category",
+                models.F("last_seen_at").desc(),
+                models.F("id").desc(),
+                condition=Q(status__in=["open", "resyncing"]),
+                name="syncengine_err_current_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -39,3 +39,12 @@ def prune_history_task() -> int:
     from syncengine.services.usage import prune_api_buckets
 
     return prune_stages() + prune_api_buckets()
+
+
+@shared_task(name="syncengine.resync_errors", bind=True, acks_late=True, max_retries=120)
+def resync_errors_task(self, *, integration_id: int) -> None:
+    """Push the records of errors staff chose to resync now, then settle those errors."""
+    from syncengine.health.services import run_resync
+
+    if not run_resync(integration_id=integration_id):
+        raise self.retry(countdown=10)  # a cycle is still running; settle after it ends

@@ -1,0 +1,185 @@
+"""The sync health page of an integration (SPEC H, S-4), served from IntegrationAdmin.get_urls."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.http import urlencode
+
+from syncengine.health import selectors
+from syncengine.health.export import errors_csv_response
+from syncengine.health.info import INFO
+from syncengine.health.services import MAX_RESYNC, TOO_MANY, ResyncRefused, resync_errors
+from syncengine.models import Integration, SyncError
+from syncengine.services.usage import set_api_allocation
+
+CHART_W, CHART_H = 480, 120
+
+
+def _check(request, action: str = "view") -> None:
+    # Staff who may see sync errors see the page; acting needs the change permission.
+    if not request.user.has_perm(f"syncengine.{action}_syncerror"):
+        raise PermissionDenied
+
+
+def _chart(points: list[dict]) -> dict:
+    """Bars of an inline SVG: usage per hour, scaled to the busiest hour."""
+    peak = max((p["calls"] for p in points), default=0) or 1
+    width = CHART_W / len(points)
+    bars = []
+    for i, point in enumerate(points):
+        height = round(point["calls"] / peak * (CHART_H - 20), 1)
+        bars.append(
+            {
+                "x": round(i * width + 1, 1),
+                "y": round(CHART_H - 14 - height, 1),
+                "w": round(width - 2, 1),
+                "h": height,
+                "calls": point["calls"],
+                "hour": point["hour"],
+                "label": i % 6 == 0,
+            }
+        )
+    return {"bars": bars, "peak": peak, "w": CHART_W, "h": CHART_H, "base": CHART_H - 14}
+
+
+def _filters(request) -> dict:
+    category = request.GET.get("type") or None
+    status = request.GET.get("status") or None
+    return {
+        "category": category if category in SyncError.Category.values else None,
+        "status": status if status in SyncError.Status.values else None,
+    }
+
+
+def health_view(model_admin, request, integration_id: int):
+    """API usage, the eight cards and, for a chosen card, its errors; resync; allocation."""
+    _check(request)
+    integration = get_object_or_404(Integration, pk=integration_id)
+    here = reverse("admin:syncengine_integration_health", args=[integration.pk])
+    if request.method == "POST":
+        return _post(request, integration, here)
+    filters = _filters(request)
+    cards = selectors.list_cards(integration=integration)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Sync health: {integration}",
+        "opts": model_admin.model._meta,
+        "integration": integration,
+        "usage": selectors.get_api_usage(integration=integration),
+        "chart": _chart(selectors.list_usage_by_hour(integration=integration)),
+        "cards": [{**card, "info": INFO[card["type"]]} for card in cards],
+        "filters": filters,
+        "max_resync": MAX_RESYNC,
+        "can_change": request.user.has_perm("syncengine.change_syncerror"),
+        "can_allocate": request.user.has_perm("syncengine.change_integration"),
+        "export_url": reverse("admin:syncengine_integration_health_export", args=[integration.pk])
+        + "?"
+        + urlencode({k: v for k, v in request.GET.items() if k in ("type", "status") and v}),
+        "notifications_url": "/admin/notifications/",
+    }
+    if filters["category"]:
+        queryset = selectors.with_page_details(
+            selectors.list_errors(integration=integration, **filters)
+        )
+        after = selectors.get_cursor_row(cursor=request.GET.get("after"))
+        rows, last = selectors.keyset_page(queryset, after=after)
+        context.update(
+            info=INFO[filters["category"]],
+            label=SyncError.Category(filters["category"]).label,
+            rows=[selectors.error_row(e) for e in rows],
+            next_url="?" + urlencode({**request.GET.dict(), "after": last.pk}) if last else "",
+            first_url="?" + urlencode({k: v for k, v in request.GET.items() if k != "after"}),
+        )
+    return render(request, "admin/syncengine/health/health.html", context)
+
+
+def _post(request, integration: Integration, here: str):
+    if "allocated" in request.POST:
+        if not request.user.has_perm("syncengine.change_integration"):
+            raise PermissionDenied
+        raw = request.POST["allocated"].strip()
+        if raw and not raw.isdigit():
+            messages.error(request, "The allocation must be a whole number of calls (or blank).")
+        else:
+            set_api_allocation(
+                integration=integration, allocated=int(raw) if raw else None, actor=request.user
+            )
+            messages.success(request, "API call allocation saved.")
+        return HttpResponseRedirect(here)
+    _check(request, "change")
+    back = request.POST.get("back") or here
+    if not back.startswith(here):
+        back = here
+    raw_ids = request.POST.getlist("ids")
+    if len(set(raw_ids)) > MAX_RESYNC:
+        messages.error(request, TOO_MANY.format(max=MAX_RESYNC, n=len(set(raw_ids))))
+        return HttpResponseRedirect(back)
+    try:
+        ids = [int(i) for i in raw_ids]
+        counts = resync_errors(integration=integration, error_ids=ids, actor=request.user)
+    except ValueError as exc:
+        message = str(exc) if isinstance(exc, ResyncRefused) else "Select errors to resync."
+        messages.error(request, message)
+        return HttpResponseRedirect(back)
+    messages.success(
+        request,
+        f"Resyncing {counts['resyncing']} errors: {counts['records']} records are being pushed "
+        "now. Errors resolve when their records sync, or re-open with the new details.",
+    )
+    return HttpResponseRedirect(back)
+
+
+def export_view(model_admin, request, integration_id: int):
+    """The errors of the page's filter (or all current ones) as a streamed CSV."""
+    _check(request)
+    integration = get_object_or_404(Integration, pk=integration_id)
+    queryset = selectors.list_errors(integration=integration, **_filters(request))
+    return errors_csv_response(queryset, filename=f"sync-errors-{integration.pk}.csv")
+
+
+def affected_view(model_admin, request, integration_id: int, error_id: int):
+    """ "[N] records": the record list filtered to the records the error affects."""
+    _check(request)
+    error = get_object_or_404(
+        SyncError.objects.select_related("record__object_type"),
+        pk=error_id,
+        integration_id=integration_id,
+    )
+    type_name, ids = selectors.list_affected_record_ids(error=error)
+    if not ids:
+        messages.info(request, "This error affects no records.")
+        return HttpResponseRedirect(
+            reverse("admin:syncengine_integration_health", args=[integration_id])
+        )
+    query = urlencode({"type": type_name, "id__in": ",".join(map(str, ids))})
+    return HttpResponseRedirect(f"{reverse('admin:crm_record_changelist')}?{query}")
+
+
+def health_urls(model_admin) -> list:
+    """The health page's URLs, for IntegrationAdmin.get_urls."""
+    site = model_admin.admin_site
+
+    def wrap(view):
+        return site.admin_view(lambda request, **kw: view(model_admin, request, **kw))
+
+    return [
+        path(
+            "<int:integration_id>/health/",
+            wrap(health_view),
+            name="syncengine_integration_health",
+        ),
+        path(
+            "<int:integration_id>/health/export/",
+            wrap(export_view),
+            name="syncengine_integration_health_export",
+        ),
+        path(
+            "<int:integration_id>/health/errors/<int:error_id>/records/",
+            wrap(affected_view),
+            name="syncengine_integration_health_affected",
+        ),
+    ]

@@ -1,0 +1,212 @@
+"""Sync health API: the health summary, sync errors (keyset pages), resync, CSV export."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from syncengine.health import selectors
+from syncengine.health.export import errors_csv_response
+from syncengine.health.services import (
+    MAX_RESYNC,
+    TOO_MANY,
+    ResyncRefused,
+    resync_errors,
+)
+from syncengine.models import Integration, SyncError
+
+
+class CanSeeSyncHealth(BasePermission):
+    """Staff with the sync-error permission: view to read, change to resync."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        perm = "view" if request.method in SAFE_METHODS else "change"
+        return user.has_perm(f"syncengine.{perm}_syncerror")
+
+
+class ApiUsageOut(serializers.Serializer):
+    used_24h = serializers.IntegerField()
+    limit = serializers.IntegerField(allow_null=True)
+    allocated = serializers.IntegerField(allow_null=True)
+
+
+class CardOut(serializers.Serializer):
+    type = serializers.CharField()
+    label = serializers.CharField()
+    errors = serializers.IntegerField()
+    affected_records = serializers.IntegerField()
+
+
+class HealthOut(serializers.Serializer):
+    api_usage = ApiUsageOut()
+    cards = CardOut(many=True)
+
+
+class SyncErrorOut(serializers.Serializer):
+    """A row as selectors.error_row shapes it, plus links."""
+
+    def to_representation(self, instance):
+        row = selectors.error_row(instance)
+        request = self.context.get("request")
+        if request is not None and row["record"]:
+            row["record_url"] = request.build_absolute_uri(
+                f"/api/v1/objects/{row['record_type']}/records/{row['record']}/"
+            )
+        return row
+
+
+class SyncErrorDetailOut(SyncErrorOut):
+    def to_representation(self, instance):
+        return {**super().to_representation(instance), **_info(instance)}
+
+
+def _info(error: SyncError) -> dict:
+    detail = selectors.get_error_detail(error)
+    return {k: detail[k] for k in ("explanation", "resolution_steps")}
+
+
+class ResyncIn(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+
+    def validate_ids(self, value):
+        if len(set(value)) > MAX_RESYNC:
+            raise ValidationError(TOO_MANY.format(max=MAX_RESYNC, n=len(set(value))))
+        return value
+
+
+class KeysetPagination(BasePagination):
+    """Newest first; `cursor` is the id of the last row seen (stable under inserts)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            size = int(request.query_params.get("limit", selectors.PAGE_SIZE))
+        except ValueError as exc:
+            raise ValidationError({"limit": ["must be an integer"]}) from exc
+        size = max(1, min(size, selectors.MAX_PAGE_SIZE))
+        cursor = request.query_params.get("cursor")
+        if cursor and not cursor.isdigit():
+            raise ValidationError({"cursor": ["not a valid cursor"]})
+        after = selectors.get_cursor_row(cursor=cursor)
+        rows, last = selectors.keyset_page(queryset, after=after, size=size)
+        self.next = None
+        if last is not None:
+            self.next = request.build_absolute_uri(
+                request.get_full_path().split("?")[0]
+                + "?"
+                + _with(request.query_params, cursor=str(last.pk))
+            )
+        return rows
+
+    def get_paginated_response(self, data):
+        return Response({"next": self.next, "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "properties": {"next": {"type": "string", "nullable": True}, "results": schema},
+        }
+
+
+def _with(params, **changes) -> str:
+    query = params.copy()
+    for key, value in changes.items():
+        query[key] = value
+    return query.urlencode()
+
+
+FILTERS = [
+    OpenApiParameter("integration", int),
+    OpenApiParameter("type", str, enum=SyncError.Category.values),
+    OpenApiParameter("status", str, enum=SyncError.Status.values),
+    OpenApiParameter("record", int),
+]
+
+
+class IntegrationHealthView(APIView):
+    """API call usage and the eight error cards of one integration."""
+
+    permission_classes = [CanSeeSyncHealth]
+
+    @extend_schema(responses=HealthOut)
+    def get(self, request, pk: int):
+        integration = get_object_or_404(Integration, pk=pk)
+        return Response(HealthOut(selectors.get_health(integration=integration)).data)
+
+
+class SyncErrorViewSet(viewsets.ReadOnlyModelViewSet):
+    """Sync errors, current ones unless `status` says otherwise; resync and CSV export."""
+
+    permission_classes = [CanSeeSyncHealth]
+    pagination_class = KeysetPagination
+    filter_backends: list = []
+    serializer_class = SyncErrorOut
+
+    def get_serializer_class(self):
+        return SyncErrorDetailOut if self.action == "retrieve" else SyncErrorOut
+
+    def _filters(self) -> dict:
+        params = self.request.query_params
+        errors, values = {}, {}
+        for name in ("integration", "record"):
+            raw = params.get(name)
+            if raw:
+                if not raw.isdigit():
+                    errors[name] = ["must be an id"]
+                else:
+                    values[name] = int(raw)
+        for name, choices in (("type", SyncError.Category), ("status", SyncError.Status)):
+            raw = params.get(name)
+            if raw:
+                if raw not in choices.values:
+                    errors[name] = [f"must be one of {', '.join(choices.values)}"]
+                else:
+                    values["category" if name == "type" else name] = raw
+        if errors:
+            raise ValidationError(errors)
+        return values
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return SyncError.objects.select_related("record__object_type", "integration")
+        return selectors.with_page_details(selectors.list_errors(**self._filters()))
+
+    @extend_schema(parameters=FILTERS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=ResyncIn, responses={202: None})
+    @action(detail=False, methods=["post"])
+    def resync(self, request):
+        """Push the errors' records now (at most 100 errors); they become "resyncing"."""
+        data = ResyncIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data["ids"]
+        integrations = set(
+            SyncError.objects.filter(pk__in=ids).values_list("integration_id", flat=True)
+        )
+        if len(integrations) != 1:
+            raise ValidationError({"ids": ["no such errors" if not integrations else
+                                           "errors of one integration at a time"]})  # fmt: skip
+        integration = Integration.objects.get(pk=integrations.pop())
+        try:
+            counts = resync_errors(integration=integration, error_ids=ids, actor=request.user)
+        except ResyncRefused as exc:
+            raise ValidationError({"ids": [str(exc)]}) from exc
+        return Response(counts, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=FILTERS, responses={(200, "text/csv"): str})
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The filtered errors as CSV, streamed."""
+        queryset = selectors.list_errors(**self._filters())
+        return errors_csv_response(queryset, filename="sync-errors.csv")

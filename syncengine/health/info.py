@@ -1,0 +1,89 @@
+"""What each error type means and what staff do about it (the cards' info popovers, H-1)."""
+
+from __future__ import annotations
+
+from syncengine.models import SyncError
+
+C = SyncError.Category
+
+INFO: dict[str, dict[str, object]] = {
+    C.ASSOCIATIONS: {
+        "explanation": "A record did not sync because a record it is associated with (its "
+        "company, deal or contact) is not in Salesforce yet, or the association reached a "
+        "Salesforce limit. The affected records wait for the blocking record.",
+        "steps": [
+            "Open the blocking record and fix its own sync error first.",
+            "Resync the error: the blocking record is pushed first, then the affected records.",
+            "If Salesforce refuses more associations, remove ones you no longer need.",
+        ],
+    },
+    C.CUSTOM_CODE: {
+        "explanation": "Salesforce automation rejected the change: a validation rule, an Apex "
+        "trigger or a flow. The message is Salesforce's own.",
+        "steps": [
+            "Read the details: they name the rule, trigger or flow that refused the record.",
+            "Change the record's values so the rule accepts them, or ask your Salesforce admin "
+            "to exempt the integration user.",
+            "Resync the error.",
+        ],
+    },
+    C.DUPLICATES: {
+        "explanation": "Salesforce refused to create the record because a duplicate rule or a "
+        "unique field found another record with the same value.",
+        "steps": [
+            "Compare the Concord record with the Salesforce record holding the same value.",
+            "Merge them, or change the duplicated value on one side.",
+            "Resync the error.",
+        ],
+    },
+    C.PERMISSIONS: {
+        "explanation": "The Salesforce user the integration connects as cannot read or edit a "
+        "field or object (field-level security, profile or permission set).",
+        "steps": [
+            "Ask your Salesforce admin to grant the integration user access to the field or "
+            "object named in the error.",
+            "Or stop syncing that field in the field mappings.",
+            "Resync the errors.",
+        ],
+    },
+    C.PICKLISTS: {
+        "explanation": "A picklist value in one system matches no current value in the other, "
+        "the picklist reached its limit of values, or the value is not allowed.",
+        "steps": [
+            "Add the missing value to the Salesforce picklist or to the Concord property's "
+            "options, or map it to an existing value in the field mapping.",
+            "Or change the value on the affected records.",
+            "Resync the errors.",
+        ],
+    },
+    C.PROPERTY_MAPPINGS: {
+        "explanation": "A field mapping cannot work: the property and field types are "
+        "incompatible, one of them no longer exists, or a reference field needs an "
+        "association mapping instead.",
+        "steps": [
+            "Open the integration's field mappings and fix or remove the mapping named here.",
+            "The next cycle checks the mapping again; resync to check it now.",
+        ],
+    },
+    C.PROPERTY_VALUES: {
+        "explanation": "The record holds a value Salesforce does not accept (a required field "
+        "is empty, a number or date is malformed, a text is too long).",
+        "steps": [
+            "Open the record and correct the value of the property named here.",
+            "Editing a mapped property queues the record by itself; resync to push it now.",
+        ],
+    },
+    C.OTHER: {
+        "explanation": "An error Concord could not classify. The details are Salesforce's.",
+        "steps": [
+            "Read the details; most explain what Salesforce expected.",
+            "Fix the record or the mapping accordingly and resync; if it persists, report the "
+            "code to your administrator.",
+        ],
+    },
+}
+
+
+def info_for(category: str) -> dict[str, object]:
+    """The explanation and resolution steps of one error type."""
+    return INFO.get(category, INFO[C.OTHER])

@@ -1,0 +1,139 @@
+"""Sync health with 1,000,000 sync errors over 200,000 records (PostgreSQL): the health API
+and page, an error list page (admin and API), and the streamed CSV export of every error.
+
+In process through Django's test client (the whole request/response stack, no network).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.perf._setup import median, percentile, skip, use_benchmark_database  # noqa: E402
+
+ERRORS = 1_000_000
+RECORDS = 200_000
+REQUESTS = 50
+CATEGORIES = [
+    "associations",
+    "custom_code",
+    "duplicates",
+    "permissions",
+    "picklists",
+    "property_mappings",
+    "property_values",
+    "other",
+]
+
+
+def ensure_data():
+    """One integration, 200,000 contacts, 1,000,000 errors (95 % current), one affected each."""
+    from django.db import connection
+
+    from crm.models import ObjectType
+    from syncengine.models import Integration
+
+    integration = Integration.objects.filter(name="bench-health").first()
+    if integration and integration.errors.count() == ERRORS:
+        return integration
+    contacts = ObjectType.objects.get(name="contacts")
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE crm_record, syncengine_integration RESTART IDENTITY CASCADE")
+        integration = Integration.objects.create(
+            name="bench-health", instance_url="https://bench.my.salesforce.com", api_limit=100000
+        )
+        cursor.execute(
+            """
+            INSERT INTO crm_record (object_type_id, properties, property_changes, created_at,
+                                    updated_at)
+            SELECT %s, jsonb_build_object('email', 'u' || g || '@x.com', 'lastname', 'L' || g),
+                   '{}'::jsonb, now(), now()
+            FROM generate_series(1, %s) g
+            """,
+            [contacts.pk, RECORDS],
+        )
+        cursor.execute(
+            """
+            INSERT INTO syncengine_syncerror (integration_id, category, code, message, direction,
+                object_type_id, record_id, remote_object, remote_id, remote_field, property_name,
+                details, key, first_seen_at, last_seen_at, occurrences, status)
+            SELECT %s, (%s::text[])[1 + g %% 8], 'CODE_' || (g %% 50),
+                   'Salesforce said no to record ' || g, 'push', %s, 1 + g %% %s, 'Contact',
+                   '003' || lpad(g::text, 15, '0'), 'LastName', 'lastname',
+                   '{"fields": ["LastName"]}'::jsonb, md5(g::text),
+                   now() - make_interval(secs => g), now() - make_interval(secs => g / 2),
+                   1 + g %% 5, CASE WHEN g %% 20 = 0 THEN 'resolved' ELSE 'open' END
+            FROM generate_series(1, %s) g
+            """,
+            [integration.pk, CATEGORIES, contacts.pk, RECORDS, ERRORS],
+        )
+        cursor.execute(
+            """
+            INSERT INTO syncengine_syncerroraffectedrecord (error_id, record_id)
+            SELECT id, record_id FROM syncengine_syncerror WHERE integration_id = %s
+            """,
+            [integration.pk],
+        )
+        cursor.execute("ANALYZE")
+    return integration
+
+
+def timed(client, url: str, params: dict | None = None) -> list[float]:
+    times = []
+    for _ in range(REQUESTS):
+        start = time.perf_counter()
+        response = client.get(url, params or {})
+        assert response.status_code == 200, response.status_code
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> int:
+    if not use_benchmark_database("concord_bench_health"):
+        skip("health endpoint p95 ms")
+        return 0
+    from django.conf import settings
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.conftest import ensure_standard_schema
+    from tests.factories import UserFactory
+
+    settings.ALLOWED_HOSTS = ["*"]
+    ensure_standard_schema()
+    started = time.perf_counter()
+    integration = ensure_data()
+    print(f"data set up (s): {time.perf_counter() - started:.1f}")
+    user = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    page = reverse("admin:syncengine_integration_health", args=[integration.pk])
+    cases = [
+        ("health endpoint", f"/api/v1/integrations/{integration.pk}/health/", None),
+        ("health page", page, None),
+        ("error list page (admin)", page, {"type": "property_values"}),
+        ("error list page (API)", "/api/v1/sync-errors/", {"type": "picklists"}),
+    ]
+    for label, url, params in cases:
+        times = timed(client, url, params)
+        print(f"{label} median ms: {median(times):.1f}")
+        print(f"{label} p95 ms: {percentile(times, 95):.1f}")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    response = client.get("/api/v1/sync-errors/export/", {"integration": integration.pk})
+    lines = sum(chunk.count(b"\n") for chunk in response.streaming_content) - 1
+    seconds = time.perf_counter() - start
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"export rows: {lines}")
+    print(f"export rows/s: {lines / seconds:.0f}")
+    print(f"export peak RSS MB: {rss_after / 1024:.0f}")
+    print(f"export RSS growth MB: {(rss_after - rss_before) / 1024:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
