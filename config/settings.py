@@ -74,13 +74,15 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # notifications/templates first: its admin/base_site.html (the bell) must win the admin's.
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "notifications" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -218,6 +220,8 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Concord <concord@localhost>")
+# "Instantly" sync-error emails: at most one per user in this many minutes.
+CONCORD_NOTIFY_INSTANT_MINUTES = int(os.environ.get("CONCORD_NOTIFY_INSTANT_MINUTES", "5"))
 
 LOGGING = {
     "version": 1,

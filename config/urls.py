@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", include("syncengine.api.urls")),
     path("api/v1/", include("backups.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
+    path("notifications/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

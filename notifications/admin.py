@@ -1,12 +1,17 @@
-"""In-app notifications in the admin: each user sees only their own, and marks them read."""
+"""Notifications in the admin: each user sees only their own notifications and settings."""
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
-from notifications.models import Notification
-from notifications.services import mark_read
+from notifications.models import IntegrationNotificationSetting, Notification, NotificationSetting
+from notifications.services import get_or_create_setting, mark_read, update_setting
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -71,3 +76,90 @@ class NotificationAdmin(admin.ModelAdmin):
         # Opening a notification reads it.
         mark_read(user=request.user, notification_ids=[int(object_id)])
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+class NotificationSettingForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=[])
+
+    class Meta:
+        model = NotificationSetting
+        fields = [
+            "sync_errors_enabled",
+            "sync_errors_frequency",
+            "backup_ready_enabled",
+            "restore_done_enabled",
+            "time_zone",
+            "daily_hour",
+            "weekly_day",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
+
+
+class IntegrationSettingInline(admin.TabularInline):
+    model = IntegrationNotificationSetting
+    extra = 0
+    verbose_name = "integration with its own choice"
+    verbose_name_plural = "Sync-error emails per integration (instead of the choice for all)"
+
+    # The rows belong to the user's own settings, which the parent admin already guards.
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
+
+@admin.register(NotificationSetting)
+class NotificationSettingAdmin(admin.ModelAdmin):
+    """One page: the signed-in user's own settings (the list jumps straight to it)."""
+
+    form = NotificationSettingForm
+    inlines = [IntegrationSettingInline]
+    fieldsets = [
+        (
+            "Sync error emails",
+            {"fields": ["sync_errors_enabled", "sync_errors_frequency"]},
+        ),
+        ("In-app notices", {"fields": ["backup_ready_enabled", "restore_done_enabled"]}),
+        (
+            "When",
+            {
+                "fields": ["time_zone", "daily_hour", "weekly_day"],
+                "description": "Daily digests go out at the hour, weekly ones on the day, in "
+                "your time zone.",
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(user=request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        setting = get_or_create_setting(user=request.user)
+        url = reverse("admin:notifications_notificationsetting_change", args=[setting.pk])
+        return HttpResponseRedirect(url)
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        update_setting(user=request.user, changes=changes)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and (obj is None or obj.user_id == request.user.pk)
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

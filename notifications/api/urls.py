@@ -8,4 +8,11 @@ from notifications.api import views
 router = DefaultRouter()
 router.register("notifications", views.NotificationViewSet, basename="notification")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path(
+        "notification-settings/",
+        views.NotificationSettingView.as_view(),
+        name="notification-settings",
+    ),
+    path("", include(router.urls)),
+]

@@ -8,11 +8,12 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from notifications import selectors
 from notifications.api import serializers as s
 from notifications.models import Notification
-from notifications.services import mark_read
+from notifications.services import mark_read, update_setting
 
 
 class NewestFirst(CursorPagination):
@@ -60,3 +61,36 @@ class NotificationViewSet(
         serializer.is_valid(raise_exception=True)
         count = mark_read(user=request.user, notification_ids=serializer.validated_data.get("ids"))
         return Response({"marked": count})
+
+
+class NotificationSettingView(APIView):
+    """Your notification settings: read, replace (PUT) or change some (PATCH)."""
+
+    serializer_class = s.NotificationSettingSerializer
+
+    @extend_schema(responses=s.NotificationSettingSerializer)
+    def get(self, request):
+        setting = selectors.get_setting(user=request.user)
+        return Response(s.NotificationSettingSerializer(setting).data)
+
+    @extend_schema(
+        request=s.NotificationSettingSerializer, responses=s.NotificationSettingSerializer
+    )
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        request=s.NotificationSettingSerializer, responses=s.NotificationSettingSerializer
+    )
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool) -> Response:
+        serializer = s.NotificationSettingSerializer(
+            selectors.get_setting(user=request.user), data=request.data, partial=partial
+        )
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        integrations = changes.pop("integrations", None if partial else [])
+        setting = update_setting(user=request.user, changes=changes, integrations=integrations)
+        return Response(s.NotificationSettingSerializer(setting).data)

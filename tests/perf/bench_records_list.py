@@ -31,7 +31,9 @@ def ensure_contacts(object_type_id: int) -> None:
         )
         if cursor.fetchone()[0] == CONTACTS:
             return
-        cursor.execute("TRUNCATE crm_record, crm_auditevent, crm_association RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE crm_record, crm_auditevent, crm_association RESTART IDENTITY CASCADE"
+        )
         cursor.execute(
             """
             INSERT INTO crm_record (object_type_id, properties, property_changes, created_at,

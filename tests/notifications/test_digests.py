@@ -1,0 +1,296 @@
+"""Sync-error digests over a real SMTP server: content per frequency, batching, time zones,
+exactly-once claims, fan-out and unsubscribe."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from crm.services.records import create_record
+from notifications import selectors, tasks
+from notifications.models import DigestRun, NotificationSetting
+from notifications.services import send_sync_error_digest, update_setting
+from syncengine.models import Integration, SyncError
+from tests.notifications.conftest import html_of, make_error, text_of
+
+pytestmark = pytest.mark.django_db
+UTC = dt.UTC
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def configure(user, **changes) -> NotificationSetting:
+    setting = update_setting(user=user, changes=changes)
+    # The settings existed long before the errors of the tests.
+    NotificationSetting.objects.filter(pk=setting.pk).update(
+        created_at=dt.datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    return NotificationSetting.objects.get(pk=setting.pk)
+
+
+def test_daily_digest_has_counts_news_resolutions_top_errors_and_links(
+    smtp, staff, integration, contacts
+):
+    # Given a daily digest at 08:00 Paris time, last sent yesterday at 08:00
+    configure(staff, sync_errors_frequency="daily", time_zone="Europe/Paris", daily_hour=8)
+    yesterday = dt.datetime(2027, 1, 14, 8, tzinfo=PARIS)
+    DigestRun.objects.create(
+        user=staff,
+        frequency="daily",
+        window_start=yesterday - dt.timedelta(days=1),
+        window_end=yesterday,
+        status="sent",
+    )
+    ada = create_record(
+        object_type=contacts, properties={"firstname": "Ada", "email": "ada@x.com"}, source="user"
+    )
+    make_error(integration, first_seen=yesterday - dt.timedelta(hours=3), code="OLD_ONE")
+    make_error(integration, first_seen=yesterday + dt.timedelta(hours=2), record=ada)
+    make_error(
+        integration,
+        first_seen=yesterday + dt.timedelta(hours=5),
+        category="picklists",
+        code="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        message="bad value for restricted picklist field: Industry",
+    )
+    make_error(
+        integration,
+        first_seen=yesterday - dt.timedelta(days=3),
+        code="FIXED",
+        status="resolved",
+        resolved_at=yesterday + dt.timedelta(hours=1),
+    )
+
+    # When the digest runs at 08:05 Paris time
+    run = send_sync_error_digest(
+        user_id=staff.pk, frequency="daily", now=dt.datetime(2027, 1, 15, 8, 5, tzinfo=PARIS)
+    )
+
+    # Then one email holds what is new and resolved, per type, with absolute links
+    assert run.status == "sent" and (run.new_count, run.resolved_count) == (2, 1)
+    [mail] = smtp.messages
+    assert mail["To"] == "ops@example.com"
+    assert mail["Subject"] == "Sync errors: 2 new, 1 resolved (daily digest)"
+    text, html = text_of(mail), html_of(mail)
+    assert "== Salesforce production: 3 open, 2 new, 1 resolved" in text
+    assert "- Property values: 2 open, 1 new, 1 resolved" in text
+    assert "- Picklists: 1 open, 1 new, 0 resolved" in text
+    assert "Thu 14 Jan 2027 08:00 to Fri 15 Jan 2027 08:00 CET (Europe/Paris)" in text
+    base = f"https://crm.example.com/admin/syncengine/syncerror/?integration__id__exact={integration.pk}"
+    assert f"{base}&status__exact=open&category__exact=picklists" in text
+    assert "Affected Contacts: https://crm.example.com/admin/crm/record/?type=contacts" in text
+    assert f"Record: Ada https://crm.example.com/admin/crm/record/{ada.pk}/change/" in text
+    assert text.index("[new]") < text.index("OLD_ONE")  # new errors lead the top list
+    assert "FIXED" not in text.split("Top errors:")[1]
+    assert "<strong>2 new</strong>" in html and f'href="{base}&amp;status__exact=open' in html
+    assert (
+        mail["List-Unsubscribe"].strip().startswith("<https://crm.example.com/notifications/unsub")
+    )
+
+
+def test_daily_digest_waits_for_the_users_hour_in_their_time_zone(smtp, staff, integration):
+    configure(staff, sync_errors_frequency="daily", time_zone="America/New_York", daily_hour=8)
+    make_error(integration, first_seen=dt.datetime(2027, 1, 14, 20, tzinfo=UTC))
+
+    # 08:30 UTC is 03:30 in New York: yesterday's 08:00 window already covers nothing new
+    early = send_sync_error_digest(
+        user_id=staff.pk, frequency="daily", now=dt.datetime(2027, 1, 15, 8, 30, tzinfo=UTC)
+    )
+    late = send_sync_error_digest(
+        user_id=staff.pk, frequency="daily", now=dt.datetime(2027, 1, 15, 13, 5, tzinfo=UTC)
+    )
+
+    assert early.status == "empty" and early.window_end == dt.datetime(2027, 1, 14, 13, tzinfo=UTC)
+    assert late.status == "sent" and late.window_end == dt.datetime(2027, 1, 15, 13, tzinfo=UTC)
+    [mail] = smtp.messages
+    assert "to Fri 15 Jan 2027 08:00 EST (America/New_York)" in text_of(mail)
+    assert "last seen 14 Jan 15:00" in text_of(mail)  # 20:00 UTC shown in New York time
+
+
+def test_weekly_digest_goes_out_on_the_users_day(smtp, staff, integration):
+    configure(staff, sync_errors_frequency="weekly", weekly_day=2, daily_hour=9)  # Wednesday
+    wednesday = dt.datetime(2027, 1, 13, 9, tzinfo=UTC)
+    DigestRun.objects.create(
+        user=staff,
+        frequency="weekly",
+        window_start=wednesday - dt.timedelta(days=7),
+        window_end=wednesday,
+        status="sent",
+    )
+    make_error(integration, first_seen=wednesday + dt.timedelta(days=1))
+
+    tuesday = send_sync_error_digest(
+        user_id=staff.pk, frequency="weekly", now=dt.datetime(2027, 1, 19, 23, tzinfo=UTC)
+    )
+    next_wednesday = send_sync_error_digest(
+        user_id=staff.pk, frequency="weekly", now=dt.datetime(2027, 1, 20, 9, 1, tzinfo=UTC)
+    )
+
+    assert tuesday is None
+    assert next_wednesday.window_start == wednesday
+    [mail] = smtp.messages
+    assert mail["Subject"] == "Sync errors: 1 new, 0 resolved (weekly digest)"
+
+
+def test_instantly_batches_a_burst_into_one_email_per_interval(smtp, staff, integration, settings):
+    settings.CONCORD_NOTIFY_INSTANT_MINUTES = 5
+    configure(staff, sync_errors_frequency="instantly")
+    t0 = dt.datetime(2027, 1, 15, 12, tzinfo=UTC)
+
+    def send_at(seconds: int):
+        return send_sync_error_digest(
+            user_id=staff.pk, frequency="instantly", now=t0 + dt.timedelta(seconds=seconds)
+        )
+
+    make_error(integration, first_seen=t0, code="FIRST_A")
+    make_error(integration, first_seen=t0 + dt.timedelta(seconds=10), code="FIRST_B")
+    first = send_at(30)
+    make_error(integration, first_seen=t0 + dt.timedelta(seconds=60), code="SECOND_C")
+    held = [send_at(s) for s in (90, 120, 299)]
+    make_error(integration, first_seen=t0 + dt.timedelta(seconds=200), code="SECOND_D")
+    second = send_at(331)
+    nothing_new = send_at(700)
+
+    assert first.new_count == 2 and held == [None, None, None]
+    assert second.new_count == 2 and nothing_new is None
+    assert len(smtp.messages) == 2
+    later = text_of(smtp.messages[1])
+    assert (
+        "[new] Property values SECOND_C" in later and "[new] Property values FIRST_A" not in later
+    )
+
+
+def test_nothing_new_sends_nothing(smtp, staff, integration):
+    configure(staff, sync_errors_frequency="daily")
+    make_error(integration, first_seen=dt.datetime(2026, 6, 1, tzinfo=UTC))
+
+    run = send_sync_error_digest(
+        user_id=staff.pk, frequency="daily", now=dt.datetime(2027, 1, 15, 9, tzinfo=UTC)
+    )
+
+    assert run.status == "empty" and smtp.messages == []
+
+
+def test_a_digest_task_run_twice_sends_once(smtp, staff, integration):
+    configure(staff, sync_errors_frequency="instantly")
+    make_error(integration, first_seen=timezone.now() - dt.timedelta(minutes=1))
+
+    tasks.send_digest_task(user_id=staff.pk, frequency="instantly")
+    tasks.send_digest_task(user_id=staff.pk, frequency="instantly")
+
+    assert len(smtp.messages) == 1
+    assert DigestRun.objects.filter(user=staff).count() == 1
+
+
+def test_two_racing_runs_claim_the_window_once(smtp, staff, integration, monkeypatch):
+    configure(staff, sync_errors_frequency="daily")
+    make_error(integration, first_seen=dt.datetime(2027, 1, 15, 7, tzinfo=UTC))
+    now = dt.datetime(2027, 1, 15, 9, tzinfo=UTC)
+    send_sync_error_digest(user_id=staff.pk, frequency="daily", now=now)
+    # The second run read the previous digest before the first one committed its claim.
+    monkeypatch.setattr(selectors, "get_last_run", lambda **kwargs: None)
+
+    again = send_sync_error_digest(user_id=staff.pk, frequency="daily", now=now)
+
+    assert again is None and len(smtp.messages) == 1
+
+
+def test_failed_send_releases_the_claim_for_the_retry(staff, integration, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens
+    configure(staff, sync_errors_frequency="daily")
+    make_error(integration, first_seen=dt.datetime(2027, 1, 15, 7, tzinfo=UTC))
+
+    with pytest.raises(OSError):
+        send_sync_error_digest(
+            user_id=staff.pk, frequency="daily", now=dt.datetime(2027, 1, 15, 9, tzinfo=UTC)
+        )
+
+    assert not DigestRun.objects.exists()
+
+
+def test_integrations_can_have_their_own_frequency(smtp, staff, integration):
+    other = Integration.objects.create(name="Salesforce sandbox")
+    configure(staff, sync_errors_frequency="daily")
+    update_setting(
+        user=staff, changes={}, integrations=[{"integration": other, "frequency": "instantly"}]
+    )
+    make_error(integration, first_seen=dt.datetime(2027, 1, 15, 7, tzinfo=UTC))
+    make_error(other, first_seen=dt.datetime(2027, 1, 15, 7, tzinfo=UTC))
+
+    send_sync_error_digest(
+        user_id=staff.pk, frequency="daily", now=dt.datetime(2027, 1, 15, 9, tzinfo=UTC)
+    )
+
+    text = text_of(smtp.messages[0])
+    assert "Salesforce production" in text and "Salesforce sandbox" not in text
+
+
+def test_beat_fans_out_one_task_per_due_digest(smtp, integration, monkeypatch):
+    from tests.factories import UserFactory
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.send_digest_task,
+        "delay",
+        lambda **kw: sent.append(kw) or tasks.send_digest_task(**kw),
+    )
+    users = [UserFactory(is_staff=True) for _ in range(3)]
+    for user in users[:2]:
+        configure(user, sync_errors_frequency="instantly")
+    configure(users[2], sync_errors_enabled=False)
+    UserFactory(is_staff=False)  # not staff: no sync-error emails
+    make_error(integration, first_seen=timezone.now() - dt.timedelta(minutes=1))
+
+    assert tasks.send_due_digests_task() == 2
+    assert tasks.send_due_digests_task() == 0  # the interval holds the next one
+
+    assert sorted(kw["user_id"] for kw in sent) == [users[0].pk, users[1].pk]
+    assert sorted(m["To"] for m in smtp.messages) == sorted(u.email for u in users[:2])
+
+
+def test_unsubscribe_link_turns_sync_error_emails_off(smtp, staff, integration):
+    configure(staff, sync_errors_frequency="daily")
+    update_setting(user=staff, changes={}, integrations=[{"integration": integration}])
+    make_error(integration, first_seen=dt.datetime(2027, 1, 15, 7, tzinfo=UTC))
+    send_sync_error_digest(
+        user_id=staff.pk, frequency="daily", now=dt.datetime(2027, 1, 15, 9, tzinfo=UTC)
+    )
+    url = (
+        smtp.messages[0]["List-Unsubscribe"]
+        .strip()
+        .strip("<>")
+        .removeprefix("https://crm.example.com")
+    )
+    client = Client()  # no login
+
+    page = client.get(url)
+    assert page.status_code == 200 and NotificationSetting.objects.get().sync_errors_enabled
+    done = client.post(url)
+    forged = client.post(url[:-5] + "xxxx/")
+
+    assert done.status_code == 200 and "unsubscribed" in done.content.decode()
+    assert forged.status_code == 400
+    setting = NotificationSetting.objects.get()
+    assert not setting.sync_errors_enabled and not setting.integrations.get().enabled
+    assert selectors.list_due_digests(now=dt.datetime(2027, 1, 20, tzinfo=UTC)) == []
+
+
+def test_digest_builds_in_a_constant_number_of_queries(integration, django_assert_max_num_queries):
+    start = dt.datetime(2027, 1, 1, tzinfo=UTC)
+    for i in range(30):
+        make_error(integration, first_seen=start + dt.timedelta(hours=i), category="other")
+
+    with django_assert_max_num_queries(2):
+        digest = selectors.build_digest(
+            integrations=[integration],
+            frequency="daily",
+            window_start=start,
+            window_end=start + dt.timedelta(days=1),
+        )
+
+    assert digest.new == 24 and len(digest.integrations[0].top_errors) == 5
+    assert SyncError.objects.count() == 30
