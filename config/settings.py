@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BackupStatusEnum": "backups.models.Backup.Status",
         "RestoreStatusEnum": "backups.models.Restore.Status",
+        "BackupFrequencyEnum": "backups.models.BackupSchedule.Frequency",
+        "NotificationFrequencyEnum": "notifications.models.Frequency",
     },
 }
 
