@@ -23,6 +23,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce, RowNumber
+from django.urls import reverse
 
 from notifications.models import (
     DigestRun,
@@ -210,9 +211,9 @@ def absolute(path: str) -> str:
 
 
 def errors_url(integration_id: int, category: str | None = None) -> str:
-    """The admin's open sync errors of one integration (and category)."""
-    url = f"/admin/syncengine/syncerror/?integration__id__exact={integration_id}&status__exact=open"
-    return absolute(url + (f"&category__exact={category}" if category else ""))
+    """The integration's sync health page, opened on one error type's card if given."""
+    url = reverse("admin:syncengine_integration_health", args=[integration_id])
+    return absolute(url + (f"?type={category}" if category else ""))
 
 
 def build_digest(

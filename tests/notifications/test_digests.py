@@ -79,13 +79,13 @@ def test_daily_digest_has_counts_news_resolutions_top_errors_and_links(
     assert "- Property values: 2 open, 1 new, 1 resolved" in text
     assert "- Picklists: 1 open, 1 new, 0 resolved" in text
     assert "Thu 14 Jan 2027 08:00 to Fri 15 Jan 2027 08:00 CET (Europe/Paris)" in text
-    base = f"https://crm.example.com/admin/syncengine/syncerror/?integration__id__exact={integration.pk}"
-    assert f"{base}&status__exact=open&category__exact=picklists" in text
+    health = f"https://crm.example.com/admin/syncengine/integration/{integration.pk}/health/"
+    assert f"{health}?type=picklists" in text
     assert "Affected Contacts: https://crm.example.com/admin/crm/record/?type=contacts" in text
     assert f"Record: Ada https://crm.example.com/admin/crm/record/{ada.pk}/change/" in text
     assert text.index("[new]") < text.index("OLD_ONE")  # new errors lead the top list
     assert "FIXED" not in text.split("Top errors:")[1]
-    assert "<strong>2 new</strong>" in html and f'href="{base}&amp;status__exact=open' in html
+    assert "<strong>2 new</strong>" in html and f'href="{health}"' in html
     assert (
         mail["List-Unsubscribe"].strip().startswith("<https://crm.example.com/notifications/unsub")
     )
