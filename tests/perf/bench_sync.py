@@ -127,12 +127,12 @@ def run(url: str, ca: str) -> None:
 
     from syncengine.services import cycles as cycles_module
 
-    for label, threshold in (
-        ("collections", 10**9),
-        ("Bulk API 2.0", cycles_module.BULK_THRESHOLD),
+    for label, tag, threshold in (
+        ("collections", "coll", 10**9),
+        ("Bulk API 2.0", "bulk", cycles_module.BULK_THRESHOLD),
     ):
         cycles_module.BULK_THRESHOLD = threshold
-        ids = create_contacts("coll" if threshold > N else "bulk")
+        ids = create_contacts(tag)
         c, wall, cpu = cycle()
         push = calls(c, "push_new")
         print(
@@ -168,25 +168,7 @@ def run(url: str, ca: str) -> None:
         f"({wall:.2f} s; pull queries only)"
     )
     # Pull: Salesforce-side contacts created through collections, then one cycle pulls them.
-    token = session.post(
-        f"{url}/services/oauth2/token",
-        data={"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
-              "username": "sales@example.com", "password": "sandbox"},
-        timeout=10,
-    ).json()  # fmt: skip
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
-    for start in range(0, PULLED, 200):
-        records = [
-            {"attributes": {"type": "Contact"}, "LastName": f"Remote {i}",
-             "Email": f"remote{i}@example.com", "Title": "Buyer"}
-            for i in range(start, min(PULLED, start + 200))
-        ]  # fmt: skip
-        session.post(
-            f"{url}/services/data/v62.0/composite/sobjects",
-            json={"allOrNone": False, "records": records},
-            headers=headers,
-            timeout=60,
-        ).raise_for_status()
+    create_remote_contacts(session, url, PULLED)
     c, wall, cpu = cycle()
     pulled = sum(s.new for s in c.stages.filter(operation="pull_updates"))
     print(
@@ -196,6 +178,29 @@ def run(url: str, ca: str) -> None:
     )
     two_way_throughput(session, url, ca)
     print(f"sync benchmark database: {connection.vendor}")
+
+
+def create_remote_contacts(session, url: str, count: int) -> None:
+    """Create contacts in Salesforce as a sales user would (changes Concord must pull)."""
+    token = session.post(
+        f"{url}/services/oauth2/token",
+        data={"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
+              "username": "sales@example.com", "password": "sandbox"},
+        timeout=10,
+    ).json()  # fmt: skip
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    for start in range(0, count, 200):
+        records = [
+            {"attributes": {"type": "Contact"}, "LastName": f"Remote {i}",
+             "Email": f"remote{i}@example.com", "Title": "Buyer"}
+            for i in range(start, min(count, start + 200))
+        ]  # fmt: skip
+        session.post(
+            f"{url}/services/data/v62.0/composite/sobjects",
+            json={"allOrNone": False, "records": records},
+            headers=headers,
+            timeout=120,
+        ).raise_for_status()
 
 
 def two_way_throughput(session, url: str, ca: str) -> None:
@@ -223,25 +228,7 @@ def two_way_throughput(session, url: str, ca: str) -> None:
             mode="create",
             source="api",
         )  # fmt: skip
-    token = session.post(
-        f"{url}/services/oauth2/token",
-        data={"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
-              "username": "sales@example.com", "password": "sandbox"},
-        timeout=10,
-    ).json()  # fmt: skip
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
-    for start in range(0, remote, 200):
-        records = [
-            {"attributes": {"type": "Contact"}, "LastName": f"Remote {i}",
-             "Email": f"remote{i}@example.com", "Title": "Buyer"}
-            for i in range(start, min(remote, start + 200))
-        ]  # fmt: skip
-        session.post(
-            f"{url}/services/data/v62.0/composite/sobjects",
-            json={"allOrNone": False, "records": records},
-            headers=headers,
-            timeout=120,
-        ).raise_for_status()
+    create_remote_contacts(session, url, remote)
     integration = connect_sandbox_org(
         login_url=url, client_id="concord", client_secret="sandbox-secret",
         username="integration@example.com", password="sandbox", ca_file=ca, name="Bench 2-way",
