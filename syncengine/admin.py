@@ -30,6 +30,7 @@ from syncengine.models import (
     SyncError,
     SyncStage,
 )
+from syncengine.services import google_contacts as google_services
 from syncengine.services import integrations as integration_services
 from syncengine.services import mappings as mapping_services
 from syncengine.services.cycles import start_cycle
@@ -53,6 +54,54 @@ class ConnectForm(forms.Form):
         required=False,
         initial="var/sandbox/salesforce-ca.pem",
         help_text="Only for the local sandbox, whose certificate a local CA signs.",
+    )
+
+
+class GoogleConnectForm(forms.Form):
+    name = forms.CharField(max_length=200, initial="Google Contacts")
+    oauth_url = forms.URLField(
+        assume_scheme="https",
+        label="Google sign-in URL",
+        initial="http://127.0.0.1:8444",
+        help_text="https://accounts.google.com, or the local sandbox.",
+    )
+    api_endpoint = forms.URLField(
+        assume_scheme="https",
+        label="People API endpoint",
+        initial="http://127.0.0.1:8444/",
+        help_text="https://people.googleapis.com/, or the local sandbox.",
+    )
+    client_id = forms.CharField(
+        label="OAuth client ID", initial="concord-sandbox.apps.googleusercontent.com"
+    )
+    client_secret = forms.CharField(label="OAuth client secret", widget=forms.PasswordInput)
+
+
+class GoogleSyncForm(forms.Form):
+    sync_rule = forms.ChoiceField(
+        choices=[
+            ("two_way", "Two-way: new and updated contacts both ways; matches merged"),
+            ("to_google", "One-way: Concord → Google"),
+            ("from_google", "One-way: Google → Concord"),
+            ("filters", "Sync filters: two-way, only the Google contacts the filters pass"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    filters = forms.MultipleChoiceField(
+        choices=[
+            ("my_contacts", "Only contacts in “Contacts” (not Other contacts or Trash)"),
+            ("starred", "Only starred contacts"),
+        ],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Used by the “sync filters” rule. Filters limit what syncs; they add nothing "
+        "to lists.",
+    )
+    conflict_winner = forms.ChoiceField(
+        label="When both apps changed a field",
+        choices=[("concord", "Concord wins"), ("google", "Google wins")],
+        widget=forms.RadioSelect,
+        help_text="The winner's value is used unless it is blank: a blank never clears the other.",
     )
 
 
@@ -117,6 +166,11 @@ class IntegrationAdmin(admin.ModelAdmin):
     def api_usage(self, obj: Integration) -> str:
         usage = selectors.get_api_usage(integration=obj)
         allocated = usage["allocated"] if usage["allocated"] is not None else "no cap"
+        if usage["per_minute_quota"] is not None:
+            return (
+                f"{usage['used_24h']} used · {usage['used_last_minute']} in the last minute of "
+                f"{usage['per_minute_quota']} per minute · allocated {allocated}"
+            )
         return (
             f"{usage['used_24h']} used · allocated {allocated} · org limit {usage['limit'] or '?'}"
         )
@@ -124,7 +178,12 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.display(description="Sync health")
     def health_link(self, obj: Integration) -> str:
         url = reverse("admin:syncengine_integration_health", args=[obj.pk])
-        return format_html('<a href="{}">Sync health</a>', url)
+        if obj.kind != Integration.Kind.GOOGLE_CONTACTS:
+            return format_html('<a href="{}">Sync health</a>', url)
+        settings_url = reverse("admin:syncengine_integration_google_sync", args=[obj.pk])
+        return format_html(
+            '<a href="{}">Sync health</a> · <a href="{}">Sync settings</a>', url, settings_url
+        )
 
     @admin.display(description="Last cycle")
     def last_cycle(self, obj: Integration) -> str:
@@ -167,6 +226,16 @@ class IntegrationAdmin(admin.ModelAdmin):
                 name="syncengine_integration_connect",
             ),
             path(
+                "connect-google/",
+                self.admin_site.admin_view(self.connect_google_view),
+                name="syncengine_integration_connect_google",
+            ),
+            path(
+                "<int:pk>/google-sync/",
+                self.admin_site.admin_view(self.google_sync_view),
+                name="syncengine_integration_google_sync",
+            ),
+            path(
                 "oauth-callback/",
                 self.admin_site.admin_view(self.callback_view),
                 name="syncengine_integration_oauth_callback",
@@ -178,6 +247,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "connect_url": reverse("admin:syncengine_integration_connect"),
+            "connect_google_url": reverse("admin:syncengine_integration_connect_google"),
         }
         return super().changelist_view(request, extra_context)
 
@@ -209,9 +279,74 @@ class IntegrationAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "form": form,
             "title": "Connect Salesforce",
+            "remote": "Salesforce",
             "opts": self.model._meta,
         }
         return render(request, "admin/syncengine/connect.html", context)
+
+    def connect_google_view(self, request):
+        """Step 1 for Google (SPEC G-1): the consent page for the contacts scope."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = GoogleConnectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            redirect_uri = request.build_absolute_uri(
+                reverse("admin:syncengine_integration_oauth_callback")
+            )
+            auth = google_services.build_authorization_request(
+                oauth_url=data["oauth_url"], client_id=data["client_id"], redirect_uri=redirect_uri
+            )
+            request.session[SESSION_KEY] = {
+                "kind": Integration.Kind.GOOGLE_CONTACTS,
+                "state": auth.state,
+                "verifier": auth.code_verifier,
+                "redirect_uri": redirect_uri,
+                "oauth_url": data["oauth_url"],
+                "api_endpoint": data["api_endpoint"],
+                "client_id": data["client_id"],
+                "client_secret": crypto.encrypt(data["client_secret"]),
+                "name": data["name"],
+            }
+            return HttpResponseRedirect(auth.url)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Connect Google Contacts",
+            "remote": "Google",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/syncengine/connect.html", context)
+
+    def google_sync_view(self, request, pk: int):
+        """The sync rule, Google-side filters and conflict winner (SPEC G-2, G-3)."""
+        integration = self.get_object(request, str(pk))
+        if integration is None or integration.kind != Integration.Kind.GOOGLE_CONTACTS:
+            raise PermissionDenied
+        if not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        form = GoogleSyncForm(
+            request.POST or None, initial=google_services.sync_options(integration)
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                google_services.configure_sync(
+                    integration=integration, **form.cleaned_data, actor=request.user
+                )
+            except ValidationError as exc:
+                for field, problems in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, problems)
+            else:
+                self.message_user(request, "Sync settings saved.", messages.SUCCESS)
+                return HttpResponseRedirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "integration": integration,
+            "title": f"Sync settings of {integration}",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/syncengine/google_sync.html", context)
 
     def callback_view(self, request):
         """Step 2: Salesforce sends the browser back with a code (or an error)."""
@@ -224,20 +359,38 @@ class IntegrationAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(changelist)
         if request.GET.get("error"):
             reason = request.GET.get("error_description") or request.GET["error"]
-            self.message_user(request, f"Salesforce did not grant access: {reason}", messages.ERROR)
+            remote = (
+                "Google"
+                if pending.get("kind") == Integration.Kind.GOOGLE_CONTACTS
+                else "Salesforce"
+            )
+            self.message_user(request, f"{remote} did not grant access: {reason}", messages.ERROR)
             return HttpResponseRedirect(changelist)
         try:
-            integration = integration_services.connect_salesforce(
-                login_url=pending["login_url"],
-                client_id=pending["client_id"],
-                client_secret=crypto.decrypt(pending["client_secret"]),
-                code=request.GET.get("code", ""),
-                redirect_uri=pending["redirect_uri"],
-                code_verifier=pending["verifier"],
-                ca_file=pending["ca_file"],
-                name=pending["name"],
-                actor=request.user,
-            )
+            if pending.get("kind") == Integration.Kind.GOOGLE_CONTACTS:
+                integration = google_services.connect_google(
+                    oauth_url=pending["oauth_url"],
+                    api_endpoint=pending["api_endpoint"],
+                    client_id=pending["client_id"],
+                    client_secret=crypto.decrypt(pending["client_secret"]),
+                    code=request.GET.get("code", ""),
+                    redirect_uri=pending["redirect_uri"],
+                    code_verifier=pending["verifier"],
+                    name=pending["name"],
+                    actor=request.user,
+                )
+            else:
+                integration = integration_services.connect_salesforce(
+                    login_url=pending["login_url"],
+                    client_id=pending["client_id"],
+                    client_secret=crypto.decrypt(pending["client_secret"]),
+                    code=request.GET.get("code", ""),
+                    redirect_uri=pending["redirect_uri"],
+                    code_verifier=pending["verifier"],
+                    ca_file=pending["ca_file"],
+                    name=pending["name"],
+                    actor=request.user,
+                )
         except ConnectorError as exc:
             self.message_user(request, f"Connecting failed: {exc}", messages.ERROR)
             return HttpResponseRedirect(changelist)
@@ -254,6 +407,11 @@ class FieldMappingForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk and self.has_changed():
+            try:
+                mapping_services.check_editable(self.instance)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.messages) from exc
         om = self.instance.object_mapping if self.instance.object_mapping_id else None
         om = om or getattr(self, "parent_object", None)
         if om and cleaned.get("property") and cleaned.get("remote_field"):
@@ -268,9 +426,21 @@ class FieldMappingForm(forms.ModelForm):
         return cleaned
 
 
+class FieldMappingFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk and mapping_services.is_locked(form.instance):
+                raise forms.ValidationError(
+                    f"{form.instance} is one of Google Contacts' default mappings, which cannot "
+                    "be removed."
+                )
+
+
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
     form = FieldMappingForm
+    formset = FieldMappingFormSet
     extra = 0
     fields = ["property", "remote_field", "rule", "value_map", "is_default"]
     readonly_fields = ["is_default"]

@@ -8,9 +8,11 @@ class SyncEngineConfig(AppConfig):
     def ready(self) -> None:
         from crm import hooks, usage
         from syncengine.selectors import field_mapping_usages
-        from syncengine.services import changes
+        from syncengine.services import changes, errors
 
         # Dirty marks are written inside the CRM's own transaction (DESIGN principle 1).
         hooks.on_records_changed(changes.on_records_changed)
         hooks.on_associations_changed(changes.on_associations_changed)
+        # Purged records' errors leave the health cards' counts before the cascade deletes them.
+        hooks.on_records_changed(errors.on_records_changed)
         usage.register_usage_provider(field_mapping_usages)

@@ -103,6 +103,9 @@ class ObjectMapping(models.Model):
         null=True, blank=True, help_text="SystemModstamp of the newest remote change pulled."
     )
     delete_watermark = models.DateTimeField(null=True, blank=True)
+    # Where an incremental pull resumes for remotes that hand out a cursor (Google's sync
+    # token) instead of filtering on a timestamp.
+    pull_cursor = models.TextField(blank=True, default="")
     remote_schema = models.JSONField(
         default=dict, blank=True, help_text="The remote fields as last described."
     )
@@ -188,8 +191,9 @@ class RecordLink(models.Model):
     object_mapping = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="+")
     record = models.ForeignKey("crm.Record", on_delete=models.CASCADE, related_name="+")
     remote_object = models.CharField(max_length=100)
-    remote_id = models.CharField(max_length=18, null=True, blank=True)
-    # {remote field: value} as Salesforce holds it, as far as Concord last knew.
+    # A Salesforce id (18) or a Google resource name (people/c + 19 digits).
+    remote_id = models.CharField(max_length=100, null=True, blank=True)
+    # {remote field: value} as the remote holds it, as far as Concord last knew.
     agreed = models.JSONField(default=dict, blank=True)
     dirty = models.BooleanField(default=True)
     dirty_at = models.DateTimeField(null=True, blank=True)
@@ -350,7 +354,7 @@ class SyncError(models.Model):
         "crm.Record", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     remote_object = models.CharField(max_length=100, blank=True)
-    remote_id = models.CharField(max_length=18, blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
     remote_field = models.CharField(max_length=100, blank=True)
     property_name = models.CharField(max_length=100, blank=True)
     details = models.JSONField(default=dict, blank=True)
@@ -402,6 +406,49 @@ class SyncErrorAffectedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"error {self.error_id} affects record {self.record_id}"
+
+
+class SyncErrorCount(models.Model):
+    """A health card's counts, kept by the error service in the writing transaction."""
+
+    # Indexed by the unique constraint (integration first); a separate index would be unused.
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="error_counts", db_index=False
+    )
+    category = models.CharField(max_length=30, choices=SyncError.Category.choices)
+    errors = models.PositiveIntegerField(default=0)  # current (open or resyncing) errors
+    affected_records = models.PositiveIntegerField(default=0)  # distinct records they affect
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "category"], name="syncengine_errcount_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} {self.category}: {self.errors} / {self.affected_records}"
+
+
+class SyncErrorRecordCount(models.Model):
+    """How many current errors of one type affect a record: the card counts it while > 0."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    category = models.CharField(max_length=30, choices=SyncError.Category.choices)
+    record = models.ForeignKey("crm.Record", on_delete=models.CASCADE, related_name="+")
+    errors = models.PositiveIntegerField(default=0)  # always > 0: a row at 0 is deleted
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "category", "record"], name="syncengine_errrecord_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} {self.category} record {self.record_id}: {self.errors}"
 
 
 class ApiCallBucket(models.Model):

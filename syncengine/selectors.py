@@ -13,6 +13,8 @@ from syncengine.models import FieldMapping, Integration, SyncError, SyncStage
 from syncengine.services.usage import used_in_window
 
 DASHBOARD_DAYS = 5
+# Google's default People API quota for writes (reads allow more); settable per integration.
+GOOGLE_PER_MINUTE_QUOTA = 90
 STAGE_ORDERINGS = {"-started_at", "started_at", "-ended_at", "ended_at"}
 
 
@@ -57,14 +59,25 @@ def list_stages(
 
 
 def get_api_usage(*, integration: Integration) -> dict:
-    """Calls used in the last 24 hours, the org's reported limit, and Concord's allocation."""
-    return {
+    """Calls used in the last 24 hours, the org's reported limit, and Concord's allocation;
+    for Google, whose quotas are per minute, also the calls of the last minute and the quota."""
+    usage = {
         "used_24h": used_in_window(integration=integration),
         "limit": integration.api_limit,
         "allocated": integration.api_allocation,
         "org_used": integration.api_org_used,
         "limit_seen_at": integration.api_limit_seen_at,
+        "used_last_minute": None,
+        "per_minute_quota": None,
     }
+    if integration.kind == Integration.Kind.GOOGLE_CONTACTS:
+        usage["used_last_minute"] = used_in_window(
+            integration=integration, window=dt.timedelta(minutes=1)
+        )
+        usage["per_minute_quota"] = int(
+            (integration.settings or {}).get("per_minute_quota", GOOGLE_PER_MINUTE_QUOTA)
+        )
+    return usage
 
 
 def list_open_errors(*, integration: Integration) -> QuerySet[SyncError]:

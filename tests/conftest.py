@@ -142,11 +142,14 @@ def celery_worker_process(transactional_db, settings):
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     from config.celery import app
 
+    saved = (app.conf.task_default_queue, app.conf.task_always_eager)
     app.conf.task_default_queue = queue
     app.conf.task_always_eager = False
     try:
         yield queue
     finally:
+        # Later tests must not send their tasks to this worker's queue once it is gone.
+        app.conf.task_default_queue, app.conf.task_always_eager = saved
         process.terminate()
         try:
             process.wait(timeout=20)

@@ -55,6 +55,10 @@ class ApiUsageSerializer(serializers.Serializer):
     allocated = serializers.IntegerField(allow_null=True, min_value=0)
     org_used = serializers.IntegerField(read_only=True, allow_null=True)
     limit_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    used_last_minute = serializers.IntegerField(read_only=True, allow_null=True)
+    per_minute_quota = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Google only: requests allowed per minute."
+    )
 
 
 class FieldMappingSerializer(serializers.ModelSerializer):
@@ -144,3 +148,12 @@ class SyncStageSerializer(serializers.ModelSerializer):
             "api_calls",
             "message",
         ]
+
+
+class GoogleSyncOptionsSerializer(serializers.Serializer):
+    sync_rule = serializers.ChoiceField(choices=["two_way", "to_google", "from_google", "filters"])
+    filters = serializers.ListField(
+        child=serializers.ChoiceField(choices=["my_contacts", "starred"]),
+        required=False,
+    )
+    conflict_winner = serializers.ChoiceField(choices=["concord", "google"], required=False)

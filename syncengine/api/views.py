@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -18,7 +19,8 @@ from crm.models import Property
 from syncengine import selectors
 from syncengine.api import serializers as s
 from syncengine.export import stages_csv
-from syncengine.models import FieldMapping, ObjectMapping, SyncStage
+from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncStage
+from syncengine.services import google_contacts as google_services
 from syncengine.services import mappings as mapping_services
 from syncengine.services.cycles import start_cycle
 from syncengine.services.integrations import update_integration
@@ -81,6 +83,26 @@ class IntegrationViewSet(
                 )
         return Response(s.ApiUsageSerializer(selectors.get_api_usage(integration=integration)).data)
 
+    @extend_schema(request=s.GoogleSyncOptionsSerializer, responses=s.GoogleSyncOptionsSerializer)
+    @action(detail=True, methods=["get", "patch"], url_path="google-sync-options")
+    def google_sync_options(self, request, pk=None):
+        """Google Contacts only: the sync rule (two_way, to_google, from_google, filters), the
+        Google-side filters (my_contacts, starred) and the app that wins conflicts."""
+        integration = self.get_object()
+        if integration.kind != Integration.Kind.GOOGLE_CONTACTS:
+            raise ValidationError({"detail": f"{integration} is not a Google Contacts integration"})
+        if request.method == "PATCH":
+            data = s.GoogleSyncOptionsSerializer(data=request.data, partial=True)
+            data.is_valid(raise_exception=True)
+            options = {**google_services.sync_options(integration), **data.validated_data}
+            try:
+                google_services.configure_sync(
+                    integration=integration, **options, actor=request.user
+                )
+            except DjangoValidationError as exc:
+                raise ValidationError(exc.message_dict) from exc
+        return Response(google_services.sync_options(integration))
+
     @extend_schema(
         request=s.FieldMappingWriteSerializer, responses=s.ObjectMappingSerializer(many=True)
     )
@@ -113,13 +135,17 @@ class IntegrationViewSet(
                 data=request.data.get("field_mappings", []), many=True
             )
             rules.is_valid(raise_exception=True)
-            for item in rules.validated_data:
-                fm = get_object_or_404(
-                    FieldMapping, pk=item["id"], object_mapping__integration=integration
-                )
-                mapping_services.set_field_mapping_rule(
-                    field_mapping=fm, rule=item["rule"], actor=request.user
-                )
+            try:
+                with transaction.atomic():  # all rules change, or none
+                    for item in rules.validated_data:
+                        fm = get_object_or_404(
+                            FieldMapping, pk=item["id"], object_mapping__integration=integration
+                        )
+                        mapping_services.set_field_mapping_rule(
+                            field_mapping=fm, rule=item["rule"], actor=request.user
+                        )
+            except DjangoValidationError as exc:
+                raise ValidationError({"field_mappings": exc.messages}) from exc
         queryset = (
             ObjectMapping.objects.filter(integration=integration)
             .select_related("object_type")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from syncengine.connectors.google_contacts.errors import RESOLUTION_STEPS
 from syncengine.models import SyncError
 
 C = SyncError.Category
@@ -84,6 +85,16 @@ INFO: dict[str, dict[str, object]] = {
 }
 
 
-def info_for(category: str) -> dict[str, object]:
-    """The explanation and resolution steps of one error type."""
-    return INFO.get(category, INFO[C.OTHER])
+# Errors whose code says more than their type: Google's storage limits (SPEC G-5).
+BY_CODE: dict[str, dict[str, object]] = {
+    code: {
+        "explanation": "Google refused to store the contact: storage limit exceeded.",
+        "steps": steps,
+    }
+    for code, steps in RESOLUTION_STEPS.items()
+}
+
+
+def info_for(category: str, code: str = "") -> dict[str, object]:
+    """The explanation and resolution steps of one error type (or of one code, if known)."""
+    return BY_CODE.get(code) or INFO.get(category, INFO[C.OTHER])

@@ -5,14 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from syncengine.health.info import info_for
-from syncengine.models import ApiCallBucket, Integration, SyncError, SyncErrorAffectedRecord
+from syncengine.models import (
+    ApiCallBucket,
+    Integration,
+    SyncError,
+    SyncErrorAffectedRecord,
+    SyncErrorCount,
+)
 from syncengine.selectors import get_api_usage
 
 CURRENT = (SyncError.Status.OPEN, SyncError.Status.RESYNCING)
@@ -20,27 +25,18 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 SALESFORCE_ID = re.compile(r"\b([a-zA-Z0-9]{15}|[a-zA-Z0-9]{18})\b")
 
-# One pass over the current errors and their affected records: the error count and the
-# distinct affected records per type (for an association error, the records it blocks, not
-# the blocking record itself).
-CARD_SQL = """
-SELECT category, SUM(is_error), COUNT(DISTINCT record_id) FROM (
-    SELECT e.category AS category, 1 AS is_error, NULL AS record_id
-    FROM syncengine_syncerror e
-    WHERE e.integration_id = %s AND e.status IN (%s, %s)
-    UNION ALL
-    SELECT e.category, 0, a.record_id
-    FROM syncengine_syncerror e JOIN syncengine_syncerroraffectedrecord a ON a.error_id = e.id
-    WHERE e.integration_id = %s AND e.status IN (%s, %s)
-) current_errors GROUP BY category
-"""
-
 
 def list_cards(*, integration: Integration) -> list[dict]:
-    """All eight error types, in order, with current errors and affected records (even 0)."""
-    with connection.cursor() as cursor:
-        cursor.execute(CARD_SQL, [integration.pk, *CURRENT] * 2)
-        counts = {category: (int(n or 0), int(r or 0)) for category, n, r in cursor.fetchall()}
+    """All eight error types, in order, with current errors and affected records (even 0).
+
+    The error service keeps these counts as it writes (rebuild_error_counts recounts them).
+    """
+    counts = {
+        category: (errors, records)
+        for category, errors, records in SyncErrorCount.objects.filter(
+            integration=integration
+        ).values_list("category", "errors", "affected_records")
+    }
     return [
         {
             "type": value,
@@ -197,7 +193,7 @@ def error_row(error: SyncError) -> dict:
 
 def get_error_detail(error: SyncError) -> dict:
     """One error with its type's explanation and resolution steps."""
-    info = info_for(error.category)
+    info = info_for(error.category, error.code)
     return {
         **error_row(error),
         "explanation": info["explanation"],

@@ -28,6 +28,7 @@ from crm.models import Association, Record
 from crm.services.associations import associate_records, dissociate
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from crm.sources import integration_source
+from syncengine.connectors import codec_for
 from syncengine.connectors.base import (
     AuthError,
     BudgetExhausted,
@@ -37,7 +38,6 @@ from syncengine.connectors.base import (
 )
 from syncengine.connectors.salesforce import mapping as sf
 from syncengine.connectors.salesforce.client import COLLECTION_SIZE
-from syncengine.connectors.salesforce.errors import classify
 from syncengine.models import (
     FieldMapping,
     Integration,
@@ -191,6 +191,11 @@ class CycleRunner:
         self.cycle = cycle
         self.integration = cycle.integration
         self.source = integration_source(self.integration.pk)
+        # The remote system's mapping knowledge: value forms, match keys, error categories.
+        self.codec = codec_for(self.integration.kind)
+        self.ext = self.codec.EXTERNAL_ID_FIELD
+        # Who wins a field both sides changed: "local" (Concord), "remote", or the newer change.
+        self.conflict_winner = (self.integration.settings or {}).get("conflict_winner", "newest")
         self.meter = getattr(connector, "meter", None) or DatabaseMeter(self.integration)
         self._connector = connector
         self.mappings = list(
@@ -202,6 +207,8 @@ class CycleRunner:
         self.by_id = {om.pk: om for om in self.mappings}
         self.usable: dict[int, _Fields] = {}
         self.pulled_from: dict[int, dt.datetime | None] = {}
+        # Sync tokens of pulls whose deletes are not applied yet (saved after pull deletes).
+        self.next_cursor: dict[int, str] = {}
 
     @property
     def connector(self):
@@ -347,7 +354,7 @@ class CycleRunner:
         usable = _Fields(
             refs=[r for r in refs if r.remote_field not in sf.JUNCTIONS],
             junctions=[r for r in refs if r.remote_field in sf.JUNCTIONS],
-            has_external_id=EXT in schema,
+            has_external_id=self.ext in schema,
         )
         problems: set[str] = set()
         for fm in om.field_mappings.all():
@@ -372,7 +379,7 @@ class CycleRunner:
                     **common,
                 )
                 continue
-            if not sf.is_compatible(fm.property.type, remote["type"]):
+            if not self.codec.is_compatible(fm.property.type, remote["type"]):
                 problems.add(fm.remote_field)
                 self.error(
                     category=SyncError.Category.PROPERTY_MAPPINGS,
@@ -400,22 +407,20 @@ class CycleRunner:
             self.error(
                 category=SyncError.Category.PROPERTY_MAPPINGS,
                 code="EXTERNAL_ID_MISSING",
-                message=f"{om.remote_object} has no {EXT} external-id field; Concord cannot create "
-                "records there without risking duplicates.",
+                message=f"{om.remote_object} has no {self.ext} external-id field; Concord cannot "
+                "create records there without risking duplicates.",
                 direction=SyncError.Direction.SCHEMA,
                 object_type_id=om.object_type_id,
                 remote_object=om.remote_object,
-                remote_field=EXT,
+                remote_field=self.ext,
             )
-        # Schema errors of fields that are fine now resolve themselves.
-        SyncError.objects.filter(
+        # Schema errors of fields that are fine now resolve themselves (counted off the cards).
+        from syncengine.services.errors import resolve_schema_errors
+
+        resolve_schema_errors(
             integration=self.integration,
-            direction=SyncError.Direction.SCHEMA,
             remote_object=om.remote_object,
-        ).exclude(
-            remote_field__in=problems | ({EXT} if not usable.has_external_id else set())
-        ).exclude(status=SyncError.Status.RESOLVED).update(
-            status=SyncError.Status.RESOLVED, resolved_at=timezone.now()
+            failing_fields=problems | ({EXT} if not usable.has_external_id else set()),
         )
         stage.failed += len(problems)
         return usable
@@ -428,12 +433,16 @@ class CycleRunner:
             fields = [fm.remote_field for fm in usable.fields]
             fields += [r.remote_field for r in usable.refs if r.remote_field in om.remote_schema]
             if usable.has_external_id:
-                fields.append(EXT)
+                fields.append(self.ext)
             self.pulled_from[om.pk] = om.watermark
             since = om.watermark - OVERLAP if om.watermark else None
-            rows = self.connector.pull_changes(
-                om.remote_object, fields, sf.soql_datetime(since) if since else None
-            )
+            since_literal = self.codec.soql_datetime(since) if since else None
+            if getattr(self.codec, "INCREMENTAL", "") == "cursor":
+                rows = self.connector.pull_changes(
+                    om.remote_object, fields, since_literal, cursor=om.pull_cursor
+                )
+            else:
+                rows = self.connector.pull_changes(om.remote_object, fields, since_literal)
             batch: list[dict] = []
             for row in rows:
                 batch.append(row)
@@ -442,6 +451,11 @@ class CycleRunner:
                     batch = []
             if batch:
                 self._apply_pulled(om, usable, batch, stage)
+            # Contacts outside the Google-side filters (SPEC G-3) are left out, not created.
+            stage.skipped += getattr(rows, "excluded", 0)
+            cursor = getattr(rows, "cursor", None)
+            if cursor:
+                self.next_cursor[om.pk] = cursor
 
     def _apply_pulled(
         self, om: ObjectMapping, usable: _Fields, rows: list[dict], stage: SyncStage
@@ -459,11 +473,14 @@ class CycleRunner:
         remote_rows = {}
         for row in rows:
             values = {
-                name: sf.normalize_remote(row.get(name), schema.get(name, {}).get("type", "string"))
+                name: self.codec.normalize_remote(
+                    row.get(name), schema.get(name, {}).get("type", "string")
+                )
                 for name in row
                 if name not in ("Id", "SystemModstamp")
             }
-            remote_rows[row["Id"]] = (values, sf.parse_remote_datetime(row["SystemModstamp"]))
+            stamp = self.codec.parse_remote_datetime(row["SystemModstamp"])
+            remote_rows[row["Id"]] = (values, stamp)
         links = {
             link.remote_id: link
             for link in RecordLink.objects.filter(
@@ -540,7 +557,7 @@ class CycleRunner:
         )
         by_concord_id = {}
         for rid, values in rows.items():
-            ext = values.get(EXT)
+            ext = values.get(self.ext)
             if ext and str(ext).isdigit():
                 by_concord_id[int(ext)] = rid
         records: dict[str, Record] = {}
@@ -549,13 +566,13 @@ class CycleRunner:
                 object_type=om.object_type, pk__in=list(by_concord_id)
             ):
                 records[by_concord_id[record.pk]] = record
-        for prop, remote_field, how in sf.MATCH_KEYS.get(om.remote_object, []):
+        for prop, remote_field, how in self.codec.MATCH_KEYS.get(om.remote_object, []):
             wanted: dict[str, str] = {}
             for rid, values in rows.items():
                 if rid in records or not values.get(remote_field):
                     continue
                 key = values[remote_field]
-                key = sf.domain_of(key) if how == "domain" else str(key).lower()
+                key = self.codec.domain_of(key) if how == "domain" else str(key).lower()
                 if key:
                     wanted.setdefault(key, rid)
             if not wanted:
@@ -564,7 +581,7 @@ class CycleRunner:
             for record in candidates.filter(**{f"properties__{prop}__in": _case_variants(wanted)}):
                 key = str(record.properties.get(prop, "")).lower()
                 if how == "domain":
-                    key = sf.domain_of(key)
+                    key = self.codec.domain_of(key)
                 rid = wanted.get(key)
                 if rid and rid not in records and record.pk not in taken:
                     records[rid] = record
@@ -598,8 +615,8 @@ class CycleRunner:
         """Merge one pulled record field by field against the last agreed values."""
         record = link.record
         agreed = dict(link.agreed)
-        if EXT in values:
-            agreed[EXT] = values[EXT]
+        if self.ext in values:
+            agreed[self.ext] = values[self.ext]
         local_changes: dict[str, object] = {}
         push = False
         for fm in usable.fields:
@@ -624,20 +641,26 @@ class CycleRunner:
                 winner = "remote"
             elif local_changed and not remote_changed:
                 winner = "local"
+            elif self.conflict_winner in ("local", "remote"):
+                # Both changed (or both had values when first matched): the app chosen to win
+                # conflicts does, unless it has no value — then nothing is cleared (SPEC G-2).
+                winner = self.conflict_winner
+                if (r if winner == "remote" else loc) is None:
+                    winner = "local" if winner == "remote" else "remote"
             else:  # both sides changed since they last agreed: the newer change wins
                 changed_at = (record.property_changes.get(fm.property.name) or {}).get("at")
-                local_at = sf.parse_remote_datetime(changed_at) if changed_at else None
+                local_at = self.codec.parse_remote_datetime(changed_at) if changed_at else None
                 winner = "local" if local_at and local_at > modstamp else "remote"
             if winner == "remote":
                 try:
-                    local_changes[fm.property.name] = sf.to_local(
+                    local_changes[fm.property.name] = self.codec.to_local(
                         r,
                         property_type=fm.property.type,
                         remote_type=remote_type,
                         value_map=fm.value_map,
                         options=[(o.value, o.label) for o in fm.property.options.all()],
                     )
-                except sf.UnmatchedValue as exc:
+                except self.codec.UnmatchedValue as exc:
                     self._unmatched_picklist(om, fm, link.record_id, link.remote_id, str(exc))
                     agreed[fm.remote_field] = a
             elif fm.pk in usable.pushable:
@@ -745,14 +768,14 @@ class CycleRunner:
             if fm.remote_field not in values or values[fm.remote_field] is None:
                 continue
             try:
-                local[fm.property.name] = sf.to_local(
+                local[fm.property.name] = self.codec.to_local(
                     values[fm.remote_field],
                     property_type=fm.property.type,
                     remote_type=om.remote_schema[fm.remote_field]["type"],
                     value_map=fm.value_map,
                     options=[(o.value, o.label) for o in fm.property.options.all()],
                 )
-            except sf.UnmatchedValue as exc:
+            except self.codec.UnmatchedValue as exc:
                 self._unmatched_picklist(om, fm, None, remote_id, str(exc))
         return local
 
@@ -850,10 +873,10 @@ class CycleRunner:
             newest = om.delete_watermark
             batch: list[dict] = []
             for row in self.connector.pull_deletes(
-                om.remote_object, sf.soql_datetime(since) if since else None
+                om.remote_object, self.codec.soql_datetime(since) if since else None
             ):
                 batch.append(row)
-                stamp = sf.parse_remote_datetime(row["SystemModstamp"])
+                stamp = self.codec.parse_remote_datetime(row["SystemModstamp"])
                 newest = max(newest, stamp) if newest else stamp
                 if len(batch) >= PULL_BATCH:
                     self._apply_deletes(om, batch, stage)
@@ -863,6 +886,10 @@ class CycleRunner:
             if newest and newest != om.delete_watermark:
                 om.delete_watermark = newest
                 ObjectMapping.objects.filter(pk=om.pk).update(delete_watermark=newest)
+            # The sync token covers updates and deletes: kept only once both are applied.
+            if om.pk in self.next_cursor:
+                om.pull_cursor = self.next_cursor.pop(om.pk)
+                ObjectMapping.objects.filter(pk=om.pk).update(pull_cursor=om.pull_cursor)
 
     def _apply_deletes(self, om, rows: list[dict], stage) -> None:
         links = list(
@@ -945,7 +972,7 @@ class CycleRunner:
 
     def _outgoing(self, om: ObjectMapping, fm: FieldMapping, value: object) -> object:
         remote = om.remote_schema.get(fm.remote_field, {})
-        return sf.to_remote(
+        return self.codec.to_remote(
             value,
             property_type=fm.property.type,
             remote_type=remote.get("type", "string"),
@@ -978,7 +1005,7 @@ class CycleRunner:
         operation = SyncStage.Operation.PUSH_NEW if new else SyncStage.Operation.PUSH_UPDATES
         with self.stage(operation, om) as stage:
             if new and not usable.has_external_id:
-                stage.message = f"{om.remote_object} has no {EXT}: new records are not pushed."
+                stage.message = f"{om.remote_object} has no {self.ext}: new records are not pushed."
                 return
             links = RecordLink.objects.filter(
                 object_mapping=om,
@@ -989,10 +1016,12 @@ class CycleRunner:
             # Bulk API 2.0 for large stages (Salesforce's guidance: over 2,000 records), when
             # the budget has room for a job's ~10 calls; collections of 200 otherwise.
             remaining = self.meter.remaining()
-            bulk = (remaining is None or remaining > BULK_MIN_CALLS) and (
-                links.count() > BULK_THRESHOLD
+            bulk = (
+                getattr(self.connector, "supports_bulk", True)
+                and (remaining is None or remaining > BULK_MIN_CALLS)
+                and links.count() > BULK_THRESHOLD
             )
-            size = BULK_JOB_SIZE if bulk else COLLECTION_SIZE
+            size = BULK_JOB_SIZE if bulk else getattr(self.connector, "batch_size", COLLECTION_SIZE)
             last_pk = 0
             while True:
                 chunk = list(links.filter(pk__gt=last_pk).order_by("pk")[:size])
@@ -1040,8 +1069,8 @@ class CycleRunner:
                     continue
                 if value != link.agreed.get(ref.remote_field) and (value or not new):
                     payload[ref.remote_field] = value
-            if usable.has_external_id and link.agreed.get(EXT) != str(record.pk):
-                payload[EXT] = str(record.pk)
+            if usable.has_external_id and link.agreed.get(self.ext) != str(record.pk):
+                payload[self.ext] = str(record.pk)
             if payload:
                 payloads.append((link, payload))
             else:
@@ -1050,11 +1079,15 @@ class CycleRunner:
         outcomes: list[WriteOutcome] = []
         if payloads:
             if new and bulk:
-                by_key = self.connector.bulk_upsert(om.remote_object, EXT, [p for _, p in payloads])
+                by_key = self.connector.bulk_upsert(
+                    om.remote_object, self.ext, [p for _, p in payloads]
+                )
                 # A record missing from the results was not processed: it stays dirty.
-                outcomes = [by_key.get(p[EXT]) for _, p in payloads]
+                outcomes = [by_key.get(p[self.ext]) for _, p in payloads]
             elif new:
-                outcomes = self.connector.upsert(om.remote_object, EXT, [p for _, p in payloads])
+                outcomes = self.connector.upsert(
+                    om.remote_object, self.ext, [p for _, p in payloads]
+                )
             elif bulk:
                 by_id = self.connector.bulk_update(
                     om.remote_object, [{"Id": link.remote_id, **p} for link, p in payloads]
@@ -1119,7 +1152,7 @@ class CycleRunner:
         by_field = {fm.remote_field: fm.property.name for fm in usable.fields}
         for err in outcome.errors or []:
             remote_field = err.fields[0] if err.fields else _field_in_message(err.message, by_field)
-            category = classify(err.code)
+            category = self.codec.classify(err.code)
             if err.code in ("INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID") and not any(
                 f in {r.remote_field for r in usable.refs} for f in err.fields
             ):
@@ -1347,7 +1380,7 @@ class CycleRunner:
     def _junction_error(self, om, ref: ReferenceMapping, link: RecordLink, outcome) -> None:
         for err in outcome.errors or []:
             self.error(
-                category=classify(err.code),
+                category=self.codec.classify(err.code),
                 code=err.code,
                 message=err.message,
                 direction=SyncError.Direction.PUSH,

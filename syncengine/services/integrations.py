@@ -233,7 +233,11 @@ def disconnect_integration(*, integration: Integration, actor=None) -> bool:
     revoked = False
     refresh = crypto.decrypt(integration.refresh_token_encrypted)
     access = crypto.decrypt(integration.access_token_encrypted)
-    if refresh or access:
+    if (refresh or access) and integration.kind == Integration.Kind.GOOGLE_CONTACTS:
+        from syncengine.services import google_contacts
+
+        revoked = google_contacts.revoke(integration, refresh or access)
+    elif refresh or access:
         revoked = oauth_client(integration).revoke(token=refresh or access)
     integration.status = Integration.Status.DISCONNECTED
     integration.access_token_encrypted = ""
@@ -324,7 +328,11 @@ class IntegrationTokens:
 def build_connector(
     *, integration: Integration, meter: DatabaseMeter | None = None, sleep=None
 ) -> SalesforceConnector:
-    """The metered Salesforce connector of an integration."""
+    """The metered connector of an integration (Salesforce, or Google Contacts)."""
+    if integration.kind == Integration.Kind.GOOGLE_CONTACTS:
+        from syncengine.services import google_contacts
+
+        return google_contacts.build_connector(integration=integration, meter=meter, sleep=sleep)
     if integration.status in (Integration.Status.NEEDS_RECONNECT, Integration.Status.DISCONNECTED):
         raise AuthError(f"{integration} is {integration.get_status_display().lower()}")
     kwargs = {"sleep": sleep} if sleep else {}

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from crm.audit import record_audit
 from crm.models import AssociationDefinition, ObjectType, Property
+from syncengine.connectors import codec_for
 from syncengine.connectors.salesforce import mapping as sf_mapping
 from syncengine.models import FieldMapping, Integration, ObjectMapping, ReferenceMapping, SyncRule
 
@@ -61,6 +62,11 @@ def check_field_mapping(
 ) -> None:
     """Refuse a mapping whose property and field types cannot sync (ValidationError)."""
     errors: dict[str, list[str]] = {}
+    codec = codec_for(object_mapping.integration.kind)
+    if remote_field == codec.EXTERNAL_ID_FIELD:
+        errors["remote_field"] = [
+            f"{remote_field} holds the Concord record id and cannot be mapped to a property"
+        ]
     if prop.object_type_id != object_mapping.object_type_id:
         errors["property"] = [f"is not a property of {object_mapping.object_type.name}"]
     schema = object_mapping.remote_schema or {}
@@ -71,13 +77,49 @@ def check_field_mapping(
                 f"{object_mapping.remote_object} has no field {remote_field!r} the integration "
                 "user can see"
             ]
-        elif not sf_mapping.is_compatible(prop.type, remote["type"]):
+        elif not codec.is_compatible(prop.type, remote["type"]):
             errors["remote_field"] = [
                 f"a {prop.get_type_display().lower()} property cannot sync with a "
                 f"{remote['type']} field"
             ]
     if errors:
         raise ValidationError(errors)
+
+
+def is_locked(field_mapping: FieldMapping) -> bool:
+    """Google Contacts' default mappings cannot be edited or removed (SPEC G-4)."""
+    return (
+        field_mapping.is_default
+        and field_mapping.object_mapping.integration.kind == Integration.Kind.GOOGLE_CONTACTS
+    )
+
+
+def check_editable(field_mapping: FieldMapping) -> None:
+    if is_locked(field_mapping):
+        raise ValidationError(
+            f"{field_mapping.property.name} ↔ {field_mapping.remote_field} is one of Google "
+            "Contacts' default mappings, which cannot be edited or removed; add a custom "
+            "mapping instead."
+        )
+
+
+@transaction.atomic
+def delete_field_mapping(*, field_mapping: FieldMapping, actor=None) -> None:
+    """Remove a custom mapping; audited."""
+    check_editable(field_mapping)
+    detail = {
+        "integration": field_mapping.object_mapping.integration_id,
+        "field_mapping": field_mapping.pk,
+    }
+    target = str(field_mapping)
+    field_mapping.delete()
+    record_audit(
+        verb="delete_field_mapping",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=target,
+        detail=detail,
+    )
 
 
 @transaction.atomic
@@ -94,6 +136,8 @@ def save_field_mapping(
     """Create or change a field mapping after checking type compatibility; audited."""
     if rule not in SyncRule.values:
         raise ValidationError({"rule": [f"unknown sync rule {rule!r}"]})
+    if field_mapping is not None:
+        check_editable(field_mapping)
     check_field_mapping(object_mapping=object_mapping, prop=prop, remote_field=remote_field)
     clash = FieldMapping.objects.filter(object_mapping=object_mapping, remote_field=remote_field)
     if field_mapping is not None:

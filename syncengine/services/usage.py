@@ -15,9 +15,11 @@ from syncengine.models import ApiCallBucket, Integration
 WINDOW = dt.timedelta(hours=24)
 
 
-def used_in_window(*, integration: Integration, now: dt.datetime | None = None) -> int:
-    """API calls the integration made in the last 24 hours."""
-    since = (now or timezone.now()) - WINDOW
+def used_in_window(
+    *, integration: Integration, now: dt.datetime | None = None, window: dt.timedelta = WINDOW
+) -> int:
+    """API calls the integration made in the window (the last 24 hours by default)."""
+    since = (now or timezone.now()) - window
     total = ApiCallBucket.objects.filter(integration=integration, minute__gt=since).aggregate(
         n=Sum("calls")
     )["n"]

@@ -1,41 +1,15 @@
 """A person's path through the admin, in Debian's headless Chromium driven by Playwright."""
 
-import os
 import re
 
 import pytest
 
 from crm import sources
 from crm.services.records import create_record
-from tests.conftest import CHROMIUM, ensure_standard_schema
+from tests.conftest import ensure_standard_schema
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser_page(tmp_path):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are ordinary synchronous ones.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page()
-        yield page
-        browser.close()
 
 
 def test_staff_log_in_and_open_a_contact(live_server, browser_page):

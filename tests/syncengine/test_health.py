@@ -17,7 +17,7 @@ from crm.services.associations import associate
 from crm.services.records import create_record
 from syncengine.health.services import run_resync
 from syncengine.models import ApiCallBucket, ObjectMapping, RecordLink, SyncError
-from syncengine.services.errors import record_sync_error
+from syncengine.services.errors import record_sync_error, resolve_errors
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,10 @@ def test_cards_count_the_errors_the_engine_produced(staff_api_client, integratio
     assert set(body["api_usage"]) == {"used_24h", "limit", "allocated"}
     assert body["api_usage"]["used_24h"] > 0 and body["api_usage"]["limit"]
     # Resolved errors leave the cards (H-6)
-    SyncError.objects.filter(category="picklists").update(status="resolved")
+    resolve_errors(
+        integration=integration,
+        keys=SyncError.objects.filter(category="picklists").values_list("key", flat=True),
+    )
     cards = {c["type"]: c for c in staff_api_client.get(health_url(integration)).json()["cards"]}
     assert cards["picklists"]["errors"] == 0
 

@@ -1,0 +1,377 @@
+"""The Google Contacts connector: google-api-python-client over one metered, retrying caller.
+
+The People API service is built from the discovery document bundled with the library and
+pointed at the integration's endpoint (`client_options={"api_endpoint": …}`; the sandbox in
+development and tests). Never `new_batch_http_request()`: it ignores the endpoint. Batches use
+the People API's own batch methods: 1,000 people per page, 200 contacts per create or update.
+
+Every HTTP attempt asks the meter first and is counted after. 429 RESOURCE_EXHAUSTED and 5xx
+are retried with exponential backoff and jitter (Retry-After when given); google-auth refreshes
+the access token on a 401, and the new token is saved through the token store.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+import google.auth.exceptions
+import google.oauth2.credentials
+import google_auth_httplib2
+import httplib2
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from syncengine.connectors.base import (
+    AuthError,
+    RemoteField,
+    RemoteRequestError,
+    TransientError,
+    WriteOutcome,
+)
+from syncengine.connectors.google_contacts import errors as gerrors
+from syncengine.connectors.google_contacts import mapping as gm
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000  # connections.list maximum
+BATCH_SIZE = 200  # batchCreateContacts / batchUpdateContacts / getBatchGet maximum
+MAX_ATTEMPTS = 6
+MAX_BACKOFF = 60.0
+HTTP_TIMEOUT = 60
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class Meter(Protocol):
+    def before_call(self) -> None: ...  # raises BudgetExhausted
+
+    def after_call(self, *, org_used: int | None, org_limit: int | None) -> None: ...
+
+
+class TokenStore(Protocol):
+    def credentials(self) -> google.oauth2.credentials.Credentials: ...
+
+    def save(self, credentials: google.oauth2.credentials.Credentials) -> None: ...
+
+
+class PulledRows:
+    """Pulled contacts as flat rows; after iteration, the next sync token and what was left
+    out (contacts outside the filters)."""
+
+    def __init__(self, rows: Iterator[dict]) -> None:
+        self._rows = rows
+        self.cursor: str | None = None
+        self.excluded = 0
+        self.full = False  # True when the listing was a full one (no or an expired token)
+
+    def __iter__(self) -> Iterator[dict]:
+        return self._rows
+
+
+class GoogleContactsConnector:
+    """The engine's connector interface for one Google account's contacts."""
+
+    supports_bulk = False
+    batch_size = BATCH_SIZE
+
+    def __init__(
+        self,
+        *,
+        api_endpoint: str,
+        tokens: TokenStore,
+        meter: Meter,
+        filters: Sequence[str] = (),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        unknown = set(filters) - set(gm.FILTER_GROUPS)
+        if unknown:
+            raise ValueError(f"unknown Google filters: {sorted(unknown)}")
+        self.api_endpoint = api_endpoint
+        self.tokens = tokens
+        self.meter = meter
+        self.required_groups = {gm.FILTER_GROUPS[f] for f in filters}
+        self.sleep = sleep
+        self._service = None
+        self._credentials = None
+        # People read in this cycle, by resource name: the base of read-modify-write updates
+        # (Google replaces whole fields such as phoneNumbers) and the source of their etags.
+        self._people: dict[str, dict] = {}
+        self._tombstones: list[dict] = []
+        self.retries = 0
+        self.calls_by_method: Counter[str] = Counter()  # HTTP attempts per API method
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def service(self):
+        if self._service is None:
+            self._credentials = self.tokens.credentials()
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials,
+                # proxy_info=None: a local endpoint must not go through an environment proxy.
+                http=httplib2.Http(proxy_info=None, timeout=HTTP_TIMEOUT),
+            )
+            self._service = build(
+                "people",
+                "v1",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options={"api_endpoint": self.api_endpoint},
+            )
+        return self._service
+
+    def _call(self, make_request: Callable[[], object]) -> dict:
+        """Run one API request: metered per attempt, retried on 429 and 5xx."""
+        token_before = self._credentials.token if self._credentials else None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self.meter.before_call()
+            request = make_request()
+            self.calls_by_method[request.methodId] += 1
+            try:
+                answer = request.execute(num_retries=0)
+            except google.auth.exceptions.RefreshError as exc:
+                raise AuthError(f"Google refused to refresh the access token: {exc}") from exc
+            except HttpError as exc:
+                self.meter.after_call(org_used=None, org_limit=None)
+                status = exc.resp.status
+                if status == 401:
+                    raise AuthError("Google answered 401 after a token refresh") from exc
+                if status not in RETRY_STATUS:
+                    raise
+                if attempt == MAX_ATTEMPTS:
+                    raise TransientError(
+                        f"Google answered {status} {attempt} times: "
+                        f"{gerrors.error_body(exc).get('message', '')}"
+                    ) from exc
+                self.retries += 1
+                self.sleep(self._backoff(exc, attempt))
+                continue
+            except (OSError, httplib2.HttpLib2Error) as exc:
+                self.meter.after_call(org_used=None, org_limit=None)
+                if attempt == MAX_ATTEMPTS:
+                    raise TransientError(f"Google unreachable: {exc}") from exc
+                self.retries += 1
+                self.sleep(self._backoff(None, attempt))
+                continue
+            self.meter.after_call(org_used=None, org_limit=None)
+            if self._credentials is not None and self._credentials.token != token_before:
+                self.tokens.save(self._credentials)
+            return answer
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _backoff(exc: HttpError | None, attempt: int) -> float:
+        retry_after = exc.resp.get("retry-after") if exc is not None else None
+        if retry_after and str(retry_after).isdigit():
+            return min(MAX_BACKOFF, float(retry_after))
+        return min(MAX_BACKOFF, 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+    # --- the connector interface ---------------------------------------------------------------
+
+    def describe(self, remote_object: str) -> dict[str, RemoteField]:
+        """Google's contact fields as the engine's flat fields (no call: the schema is fixed)."""
+        if remote_object != gm.REMOTE_OBJECT:
+            raise RemoteRequestError("NOT_FOUND", f"Google Contacts has no {remote_object}", 404)
+        return {f.name: RemoteField(name=f.name, type=f.type, label=f.label) for f in gm.FIELDS}
+
+    def pull_changes(
+        self, remote_object: str, fields: Sequence[str], since: object | None, cursor: str = ""
+    ) -> PulledRows:
+        """Contacts changed since the sync token (all contacts without one), as flat rows.
+
+        Deleted contacts come back as tombstones, kept for `pull_deletes`. An expired token
+        falls back to a full listing, as Google asks ("retry without the sync token").
+        """
+        wanted = set(fields)
+        result = PulledRows(iter(()))
+        result._rows = self._pull(wanted, cursor or None, result)
+        return result
+
+    def _pull(self, wanted: set[str], token: str | None, result: PulledRows) -> Iterator[dict]:
+        self._tombstones = []
+        result.full = token is None
+        page_token = None
+        while True:
+            params = {
+                "resourceName": "people/me",
+                "personFields": gm.READ_MASK,
+                "pageSize": PAGE_SIZE,
+                "requestSyncToken": True,
+            }
+            if token:
+                params["syncToken"] = token
+            if page_token:
+                params["pageToken"] = page_token
+            try:
+                answer = self._call(lambda p=params: self.service.people().connections().list(**p))
+            except HttpError as exc:
+                if token and gerrors.reason_of(gerrors.error_body(exc)) in (
+                    gerrors.EXPIRED_SYNC_TOKEN,
+                ):
+                    logger.info("Google sync token expired: listing every contact again")
+                    token, page_token, result.full = None, None, True
+                    self._tombstones = []
+                    continue
+                raise RemoteRequestError(
+                    gerrors.reason_of(gerrors.error_body(exc)) or "HTTP_ERROR",
+                    gerrors.error_body(exc).get("message", str(exc)),
+                    exc.resp.status,
+                ) from exc
+            for person in answer.get("connections") or []:
+                name = person["resourceName"]
+                if (person.get("metadata") or {}).get("deleted"):
+                    self._people.pop(name, None)
+                    self._tombstones.append({"Id": name, "SystemModstamp": gm.modstamp(person)})
+                    continue
+                if not self.required_groups <= gm.groups_of(person):
+                    result.excluded += 1
+                    continue
+                self._people[name] = person
+                flat = gm.person_to_flat(person)
+                row = {k: v for k, v in flat.items() if k in wanted}
+                row["Id"], row["SystemModstamp"] = name, gm.modstamp(person)
+                yield row
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                result.cursor = answer.get("nextSyncToken")
+                return
+
+    def pull_deletes(self, remote_object: str, since: object | None) -> Iterator[dict]:
+        """The tombstones the last pull met (Google reports deletes within the same sync)."""
+        yield from self._tombstones
+
+    def upsert(
+        self, remote_object: str, external_id_field: str, records: Sequence[dict]
+    ) -> list[WriteOutcome]:
+        """Create contacts (batches of 200). Each carries its Concord id in clientData, so a
+        create whose answer was lost is matched, not duplicated, on the next pull."""
+        outcomes: list[WriteOutcome] = []
+        for start in range(0, len(records), BATCH_SIZE):
+            chunk = records[start : start + BATCH_SIZE]
+            body = {
+                "contacts": [{"contactPerson": gm.flat_to_new_person(r)} for r in chunk],
+                "readMask": gm.READ_MASK,
+            }
+            try:
+                answer = self._call(
+                    lambda b=body: self.service.people().batchCreateContacts(body=b)
+                )
+            except HttpError as exc:
+                error = gerrors.remote_error(gerrors.error_body(exc))
+                outcomes.extend(WriteOutcome(success=False, errors=[error]) for _ in chunk)
+                continue
+            for created in answer.get("createdPeople") or []:
+                person = created.get("person")
+                if person:
+                    self._people[person["resourceName"]] = person
+                    outcomes.append(
+                        WriteOutcome(success=True, remote_id=person["resourceName"], created=True)
+                    )
+                else:
+                    error = gerrors.remote_error(created.get("status") or {})
+                    outcomes.append(WriteOutcome(success=False, errors=[error]))
+        return outcomes
+
+    def update(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]:
+        """Apply flat changes (batches of 200) onto the latest Person with its etag. People not
+        read in this cycle are read first (one batch get per 200); a stale etag re-reads the
+        contact and retries once."""
+        outcomes: dict[str, WriteOutcome] = {}
+        for start in range(0, len(records), BATCH_SIZE):
+            chunk = {
+                r["Id"]: {k: v for k, v in r.items() if k != "Id"}
+                for r in records[start : start + BATCH_SIZE]
+            }
+            self._read_missing([name for name in chunk if name not in self._people], outcomes)
+            pending = {name: ch for name, ch in chunk.items() if name not in outcomes}
+            stale = self._batch_update(pending, outcomes)
+            if stale:
+                for name in stale:
+                    self._people.pop(name, None)
+                self._read_missing(stale, outcomes)
+                self._batch_update(
+                    {n: chunk[n] for n in stale if n not in outcomes}, outcomes, last_try=True
+                )
+        return [outcomes[r["Id"]] for r in records]
+
+    def _read_missing(self, names: list[str], outcomes: dict[str, WriteOutcome]) -> None:
+        for start in range(0, len(names), BATCH_SIZE):
+            chunk = names[start : start + BATCH_SIZE]
+            answer = self._call(
+                lambda c=chunk: self.service.people().getBatchGet(
+                    resourceNames=c, personFields=gm.READ_MASK
+                )
+            )
+            for response in answer.get("responses") or []:
+                person = response.get("person")
+                name = response.get("requestedResourceName") or (person or {}).get("resourceName")
+                if person:
+                    self._people[name] = person
+                elif name:
+                    outcomes[name] = WriteOutcome(
+                        success=False, errors=[gerrors.remote_error(response.get("status") or {})]
+                    )
+
+    def _batch_update(
+        self, changes: dict[str, dict], outcomes: dict[str, WriteOutcome], last_try: bool = False
+    ) -> list[str]:
+        """One batchUpdateContacts; returns the names that failed on a stale etag."""
+        if not changes:
+            return []
+        bodies, mask = {}, set()
+        for name, flat in changes.items():
+            person, touched = gm.apply_flat(self._people[name], flat)
+            bodies[name], mask = person, mask | touched
+        if not mask:
+            outcomes.update({n: WriteOutcome(success=True, remote_id=n) for n in changes})
+            return []
+        # The mask applies to every contact: each body carries all masked fields.
+        contacts = {
+            name: {
+                "resourceName": name,
+                "etag": self._people[name].get("etag"),
+                **{f: person.get(f) or [] for f in sorted(mask)},
+            }
+            for name, person in bodies.items()
+        }
+        body = {
+            "contacts": contacts,
+            "updateMask": ",".join(sorted(mask)),
+            "readMask": gm.READ_MASK,
+        }
+        try:
+            answer = self._call(lambda: self.service.people().batchUpdateContacts(body=body))
+        except HttpError as exc:
+            error = gerrors.remote_error(gerrors.error_body(exc))
+            outcomes.update({n: WriteOutcome(success=False, errors=[error]) for n in changes})
+            return []
+        stale = []
+        for name in changes:
+            result = (answer.get("updateResult") or {}).get(name) or {}
+            person = result.get("person")
+            if person:
+                self._people[name] = person
+                outcomes[name] = WriteOutcome(success=True, remote_id=name)
+                continue
+            error = gerrors.remote_error(result.get("status") or {"message": "no answer"})
+            if error.code == gerrors.ETAG_MISMATCH and not last_try:
+                stale.append(name)
+            else:
+                outcomes[name] = WriteOutcome(success=False, errors=[error])
+        return stale
+
+    def delete(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Move contacts to Google's Trash (batches of 500)."""
+        outcomes = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            self._call(
+                lambda c=chunk: self.service.people().batchDeleteContacts(body={"resourceNames": c})
+            )
+            outcomes.extend(WriteOutcome(success=True, remote_id=name) for name in chunk)
+        return outcomes

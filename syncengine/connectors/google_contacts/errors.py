@@ -1,0 +1,77 @@
+"""Google's error reasons and statuses → the eight sync-error categories of SPEC H-1."""
+
+from __future__ import annotations
+
+import json
+
+from googleapiclient.errors import HttpError
+
+from syncengine.connectors.base import RemoteError
+
+CONTACT_LIMIT_EXCEEDED = "CONTACT_LIMIT_EXCEEDED"
+CONTACT_SIZE_LIMIT_EXCEEDED = "CONTACT_SIZE_LIMIT_EXCEEDED"
+STORAGE_LIMIT_CODES = {CONTACT_LIMIT_EXCEEDED, CONTACT_SIZE_LIMIT_EXCEEDED}
+EXPIRED_SYNC_TOKEN = "EXPIRED_SYNC_TOKEN"
+ETAG_MISMATCH = "FAILED_PRECONDITION"
+
+_CATEGORIES = {
+    "other": STORAGE_LIMIT_CODES | {"FAILED_PRECONDITION", "NOT_FOUND", "INTERNAL"},
+    "property_values": {"INVALID_ARGUMENT"},
+    "permissions": {"PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"},
+    "duplicates": {"ALREADY_EXISTS"},
+}
+_BY_CODE = {code: category for category, codes in _CATEGORIES.items() for code in codes}
+
+# Shown on the error's details page (SPEC G-5), in place of the category's generic steps.
+RESOLUTION_STEPS = {
+    CONTACT_LIMIT_EXCEEDED: [
+        "The Google account holds 25,000 contacts, counting Other contacts and the Trash: "
+        "Google refuses new ones.",
+        "Empty the Trash in Google Contacts (deleted contacts count until it is emptied).",
+        "Delete Other contacts you do not need (Gmail saves everyone you email there).",
+        "Merge or delete duplicate and unneeded contacts (Google Contacts → Merge & fix).",
+        "Select these errors and Resync: the contacts are created once there is room.",
+    ],
+    CONTACT_SIZE_LIMIT_EXCEEDED: [
+        "Google stores at most 128 KB per contact, and this contact would pass it.",
+        "Shorten long values mapped to Google (notes are the usual cause) in Concord, or remove "
+        "data from the contact in Google Contacts.",
+        "Select the error and Resync once the contact is smaller.",
+    ],
+}
+
+
+def classify(code: str) -> str:
+    return _BY_CODE.get(code, "other")
+
+
+def error_body(exc: HttpError) -> dict:
+    try:
+        return json.loads(exc.content).get("error") or {}
+    except (ValueError, AttributeError):
+        return {}
+
+
+def reason_of(status: dict) -> str:
+    """The ErrorInfo reason of a google.rpc.Status, or its status name."""
+    for detail in status.get("details") or []:
+        if detail.get("reason"):
+            return detail["reason"]
+    return str(status.get("status") or "")
+
+
+def remote_error(status: dict) -> RemoteError:
+    """A per-contact (or whole-request) google.rpc.Status → the engine's RemoteError."""
+    code = reason_of(status) or _STATUS_BY_NUMBER.get(status.get("code"), "UNKNOWN")
+    return RemoteError(code=code, message=str(status.get("message") or code))
+
+
+# google.rpc.Code numbers as per-contact statuses carry them.
+_STATUS_BY_NUMBER = {
+    3: "INVALID_ARGUMENT",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    9: "FAILED_PRECONDITION",
+    13: "INTERNAL",
+}

@@ -1,0 +1,60 @@
+"""The Google People API sandbox for Google Contacts sync tests (one subprocess per session,
+reset per test) and an integration connected to it through the OAuth consent flow; the engine
+drives it over HTTP with google-api-python-client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.sandbox_google.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    QUOTAS_OFF,
+    SandboxProcess,
+    person,
+    start_sandbox,
+    stop_sandbox,
+)
+from tests.syncengine.conftest import no_sleep, run_cycle_now
+
+__all__ = ["no_sleep", "person"]
+
+
+@pytest.fixture(scope="session")
+def google_process(tmp_path_factory) -> Iterator[SandboxProcess]:
+    root = tmp_path_factory.mktemp("google-sync-sandbox")
+    process = start_sandbox(root / "state.sqlite3")
+    yield process
+    stop_sandbox(process)
+
+
+@pytest.fixture
+def google(google_process: SandboxProcess) -> SandboxProcess:
+    """An empty Google account with quotas off (quota tests turn them on)."""
+    google_process.ok("POST", "reset")
+    google_process.ok("PATCH", "quotas", json=QUOTAS_OFF)
+    return google_process
+
+
+@pytest.fixture
+def integration(google: SandboxProcess, crm_schema):
+    """Connected through Google's consent page and token endpoint (offline: a refresh token)."""
+    from syncengine.services.google_contacts import connect_sandbox_account
+
+    return connect_sandbox_account(
+        oauth_url=google.url.rstrip("/"),
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        name="Google sandbox",
+    )
+
+
+@pytest.fixture
+def run(integration):
+    return lambda target=None: run_cycle_now(target or integration)
+
+
+def stage_of(cycle, operation: str):
+    return cycle.stages.get(operation=operation, remote_object="Person")
