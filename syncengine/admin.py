@@ -560,10 +560,17 @@ class SyncErrorAdmin(admin.ModelAdmin):
         "first_seen_at",
         "last_seen_at",
         "occurrences",
+        "status",
         "resolved_at",
+        "resync_requested_at",
     ]
     exclude = ["affected_records"]
     show_full_result_count = False
+
+    # Errors change only through the error service, which keeps the health cards' counts;
+    # staff resolve them by fixing the record and resyncing from the health page.
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
     @admin.display(description="Message")
     def short_message(self, obj: SyncError) -> str:

@@ -49,7 +49,11 @@ from syncengine.models import (
     SyncRule,
     SyncStage,
 )
-from syncengine.services.errors import record_sync_error, resolve_record_errors
+from syncengine.services.errors import (
+    record_sync_error,
+    resolve_record_errors,
+    resolve_schema_errors,
+)
 from syncengine.services.integrations import build_connector, mark_needs_reconnect
 from syncengine.services.usage import DatabaseMeter
 
@@ -67,7 +71,6 @@ SCHEMA_MAX_AGE = dt.timedelta(hours=1)
 PULL_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.FROM_REMOTE)
 PUSH_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.TO_REMOTE)
 PUSHING_RULES = {SyncRule.TWO_WAY, SyncRule.ALWAYS_CONCORD, SyncRule.PREFER_REMOTE_UNLESS_BLANK}
-EXT = sf.EXTERNAL_ID_FIELD
 
 
 def lease() -> dt.timedelta:
@@ -415,12 +418,10 @@ class CycleRunner:
                 remote_field=self.ext,
             )
         # Schema errors of fields that are fine now resolve themselves (counted off the cards).
-        from syncengine.services.errors import resolve_schema_errors
-
         resolve_schema_errors(
             integration=self.integration,
             remote_object=om.remote_object,
-            failing_fields=problems | ({EXT} if not usable.has_external_id else set()),
+            failing_fields=problems | ({self.ext} if not usable.has_external_id else set()),
         )
         stage.failed += len(problems)
         return usable
