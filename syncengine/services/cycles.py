@@ -436,13 +436,13 @@ class CycleRunner:
             if usable.has_external_id:
                 fields.append(self.ext)
             self.pulled_from[om.pk] = om.watermark
-            since = om.watermark - OVERLAP if om.watermark else None
-            since_literal = self.codec.soql_datetime(since) if since else None
-            if getattr(self.codec, "INCREMENTAL", "") == "cursor":
+            if getattr(self.codec, "INCREMENTAL", "") == "cursor":  # Google's sync token
                 rows = self.connector.pull_changes(
-                    om.remote_object, fields, since_literal, cursor=om.pull_cursor
+                    om.remote_object, fields, None, cursor=om.pull_cursor
                 )
             else:
+                since = om.watermark - OVERLAP if om.watermark else None
+                since_literal = self.codec.soql_datetime(since) if since else None
                 rows = self.connector.pull_changes(om.remote_object, fields, since_literal)
             batch: list[dict] = []
             for row in rows:

@@ -3,9 +3,6 @@ default and custom field mappings (G-4), and the connector's token store."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import google.oauth2.credentials
@@ -22,7 +19,7 @@ from syncengine.connectors.base import AuthError, TransientError
 from syncengine.connectors.google_contacts import mapping as gm
 from syncengine.connectors.google_contacts.client import GoogleContactsConnector
 from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncRule
-from syncengine.services.integrations import AuthorizationRequest
+from syncengine.services.integrations import AuthorizationRequest, state_and_pkce
 from syncengine.services.usage import DatabaseMeter
 
 SCOPE = "https://www.googleapis.com/auth/contacts"  # contacts only (SPEC G-1)
@@ -52,9 +49,7 @@ def build_authorization_request(
     *, oauth_url: str, client_id: str, redirect_uri: str
 ) -> AuthorizationRequest:
     """Google's consent page for the contacts scope, offline (a refresh token), with PKCE."""
-    state = secrets.token_urlsafe(24)
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    state, verifier, challenge = state_and_pkce()
     query = urlencode(
         {
             "response_type": "code",
@@ -64,7 +59,7 @@ def build_authorization_request(
             "state": state,
             "access_type": "offline",
             "prompt": "consent",
-            "code_challenge": challenge.decode().rstrip("="),
+            "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
     )

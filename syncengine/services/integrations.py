@@ -47,13 +47,19 @@ def oauth_client(integration: Integration) -> OAuthClient:
     )
 
 
+def state_and_pkce() -> tuple[str, str, str]:
+    """A CSRF state, a PKCE code verifier and its S256 challenge (for any OAuth consent)."""
+    state = secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(48)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return state, verifier, digest.decode().rstrip("=")
+
+
 def build_authorization_request(
     *, login_url: str, client_id: str, redirect_uri: str
 ) -> AuthorizationRequest:
     """The consent-page URL of the web-server flow, with a CSRF state and a PKCE challenge."""
-    state = secrets.token_urlsafe(24)
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    state, verifier, challenge = state_and_pkce()
     query = urlencode(
         {
             "response_type": "code",
@@ -61,7 +67,7 @@ def build_authorization_request(
             "redirect_uri": redirect_uri,
             "scope": "api refresh_token",
             "state": state,
-            "code_challenge": challenge.decode().rstrip("="),
+            "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
     )
