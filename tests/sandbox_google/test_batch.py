@@ -37,7 +37,18 @@ def test_batch_create_needs_a_read_mask(people: Any) -> None:
     assert "readMask mask is required" in error_of(no_mask.value)["message"]
 
 
-def test_batch_update_takes_200_and_reports_stale_etags_per_contact(people: Any) -> None:
+def _contact_errors(exc: HttpError, detail_type: str) -> dict[str, Any]:
+    [detail] = [d for d in error_of(exc)["details"] if d["@type"] == detail_type]
+    return detail["contactErrors"]
+
+
+CREATE_DETAILS = "type.googleapis.com/google.people.v1.BatchCreateContactsErrorDetails"
+UPDATE_DETAILS = "type.googleapis.com/google.people.v1.BatchUpdateContactsErrorDetails"
+
+
+def test_batch_update_takes_200_and_one_stale_etag_fails_the_whole_request(
+    people: Any, sandbox: Any
+) -> None:
     created = create_many(people, 201)
     too_many = {p["resourceName"]: {"etag": p["etag"], "names": []} for p in created}
     with pytest.raises(HttpError) as refused:
@@ -51,6 +62,21 @@ def test_batch_update_takes_200_and_reports_stale_etags_per_contact(people: Any)
     }
     stale_name = created[0]["resourceName"]
     contacts[stale_name]["etag"] = "%stale"
+    with pytest.raises(HttpError) as stale:
+        people.people().batchUpdateContacts(
+            body={"contacts": contacts, "updateMask": "names", "readMask": "names"}
+        ).execute()
+    # Google: 400 with BatchUpdateContactsErrorDetails keyed by resource name; nothing saved.
+    assert stale.value.status_code == 400
+    errors = _contact_errors(stale.value, UPDATE_DETAILS)
+    assert list(errors) == [stale_name]
+    assert errors[stale_name]["code"] == 9  # FAILED_PRECONDITION
+    assert "person.etag is different" in errors[stale_name]["message"]
+    untouched = sandbox.ok("GET", f"contacts/{created[1]['resourceName'].split('/')[1]}")
+    assert untouched["names"][0]["givenName"] == "bulk1"
+    assert untouched["etag"] == created[1]["etag"]
+    # Without the stale contact the rest goes through.
+    del contacts[stale_name]
     answer = (
         people.people()
         .batchUpdateContacts(
@@ -59,12 +85,48 @@ def test_batch_update_takes_200_and_reports_stale_etags_per_contact(people: Any)
         .execute()
     )
     results = answer["updateResult"]
-    assert len(results) == 200
-    assert results[stale_name]["status"]["code"] == 9  # FAILED_PRECONDITION
-    assert "person.etag is different" in results[stale_name]["status"]["message"]
+    assert len(results) == 199
     fresh = created[1]["resourceName"]
     assert results[fresh]["person"]["names"][0]["givenName"] == "U1"
     assert results[fresh]["person"]["etag"] != created[1]["etag"]
+
+
+def test_batch_update_names_every_invalid_contact(people: Any, sandbox: Any) -> None:
+    sandbox.ok("PATCH", "limits", json={"contact_size_limit_bytes": 2000})
+    created = create_many(people, 3)
+    contacts = {
+        p["resourceName"]: {"etag": p["etag"], "biographies": [{"value": "short"}]} for p in created
+    }
+    big, unknown = created[1]["resourceName"], "people/c1234567890123456789"
+    contacts[big]["biographies"] = [{"value": "x" * 3000}]
+    contacts[unknown] = {"etag": "%x", "biographies": []}
+    with pytest.raises(HttpError) as refused:
+        people.people().batchUpdateContacts(
+            body={"contacts": contacts, "updateMask": "biographies", "readMask": "names"}
+        ).execute()
+    errors = _contact_errors(refused.value, UPDATE_DETAILS)
+    assert set(errors) == {big, unknown}
+    assert errors[big]["details"][0]["reason"] == "CONTACT_SIZE_LIMIT_EXCEEDED"
+    assert errors[unknown]["code"] == 5  # NOT_FOUND
+    assert "biographies" not in sandbox.ok(
+        "GET", f"contacts/{created[0]['resourceName'].split('/')[1]}"
+    )
+
+
+def test_batch_create_is_all_or_nothing_with_errors_by_index(people: Any, sandbox: Any) -> None:
+    sandbox.ok("PATCH", "limits", json={"contact_size_limit_bytes": 2000})
+    entries = [{"contactPerson": person(f"C{i}")} for i in range(4)]
+    entries[2]["contactPerson"]["biographies"] = [{"value": "x" * 3000}]
+    with pytest.raises(HttpError) as refused:
+        people.people().batchCreateContacts(
+            body={"contacts": entries, "readMask": "names"}
+        ).execute()
+    assert refused.value.status_code == 400
+    errors = _contact_errors(refused.value, CREATE_DETAILS)
+    assert list(errors) == ["2"]
+    assert errors["2"]["code"] == 3  # INVALID_ARGUMENT
+    assert errors["2"]["details"][0]["reason"] == "CONTACT_SIZE_LIMIT_EXCEEDED"
+    assert sandbox.ok("GET", "contacts")["count"] == 0  # nothing created
 
 
 def test_batch_delete_takes_500_and_refuses_501(people: Any) -> None:

@@ -121,21 +121,27 @@ def test_contact_limit_counts_other_contacts_and_trash(
 
     # Emptying the Trash makes room for exactly one.
     assert sandbox.ok("POST", "trash/empty") == {"purged": 1}
-    answer = (
-        people.people()
-        .batchCreateContacts(
+    with pytest.raises(HttpError) as one_too_many:
+        people.people().batchCreateContacts(
             body={
                 "contacts": [{"contactPerson": person("Six")}, {"contactPerson": person("Seven")}],
                 "readMask": "names",
             }
+        ).execute()
+    # The whole batch fails; only the contact past the limit is named (by its index).
+    [detail] = error_of(one_too_many.value)["details"]
+    assert detail["@type"].endswith("BatchCreateContactsErrorDetails")
+    assert list(detail["contactErrors"]) == ["1"]
+    assert detail["contactErrors"]["1"]["code"] == 9
+    assert detail["contactErrors"]["1"]["details"][0]["reason"] == "CONTACT_LIMIT_EXCEEDED"
+    answer = (
+        people.people()
+        .batchCreateContacts(
+            body={"contacts": [{"contactPerson": person("Six")}], "readMask": "names"}
         )
         .execute()
     )
-    ok, refused = answer["createdPeople"]
-    assert ok["person"]["names"][0]["givenName"] == "Six"
-    assert "person" not in refused
-    assert refused["status"]["code"] == 9
-    assert refused["status"]["details"][0]["reason"] == "CONTACT_LIMIT_EXCEEDED"
+    assert answer["createdPeople"][0]["person"]["names"][0]["givenName"] == "Six"
 
 
 def test_the_default_contact_limit_is_25000(sandbox: SandboxProcess) -> None:
@@ -170,9 +176,8 @@ def test_contacts_over_128_kb_are_refused(people: Any, sandbox: SandboxProcess) 
             body={"etag": small["etag"], "biographies": [{"value": "y" * 3000}]},
         ).execute()
     assert reason_of(grown.value) == "CONTACT_SIZE_LIMIT_EXCEEDED"
-    answer = (
-        people.people()
-        .batchCreateContacts(
+    with pytest.raises(HttpError) as huge:
+        people.people().batchCreateContacts(
             body={
                 "contacts": [
                     {"contactPerson": person("Fits")},
@@ -180,10 +185,7 @@ def test_contacts_over_128_kb_are_refused(people: Any, sandbox: SandboxProcess) 
                 ],
                 "readMask": "names",
             }
-        )
-        .execute()
-    )
-    assert [("person" in r, r["status"].get("code", 0)) for r in answer["createdPeople"]] == [
-        (True, 0),
-        (False, 3),
-    ]
+        ).execute()
+    [detail] = error_of(huge.value)["details"]
+    assert {k: v["code"] for k, v in detail["contactErrors"].items()} == {"1": 3}
+    assert sandbox.ok("GET", "contacts")["count"] == 1  # only Small: "Fits" was not created

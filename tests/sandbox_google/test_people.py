@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import error_of, person, reason_of
+from .conftest import create_many, error_of, person, reason_of
 
 ALL_FIELDS = "names,emailAddresses,phoneNumbers,organizations,addresses,biographies,userDefined"
 
@@ -235,3 +235,23 @@ def test_batch_get_and_search(people: Any) -> None:
 def test_people_me_is_the_signed_in_user(people: Any) -> None:
     me = people.people().get(resourceName="people/me", personFields="emailAddresses").execute()
     assert me["emailAddresses"][0]["value"] == "sandbox.user@gmail.com"
+
+
+def test_a_get_longer_than_2048_characters_arrives_as_a_post_with_a_method_override(
+    people: Any, sandbox: Any
+) -> None:
+    created = create_many(people, 200)
+    names = [p["resourceName"] for p in created]
+    request = people.people().getBatchGet(resourceNames=names, personFields="names")
+    assert len(request.uri) > 2048  # the client library will tunnel it
+    answer = request.execute()
+    assert request.method == "POST"
+    assert request.headers["x-http-method-override"] == "GET"
+    assert [r["person"]["resourceName"] for r in answer["responses"]] == names
+    # The override only stands for a method the path serves.
+    refused = sandbox.session().post(
+        f"{sandbox.url}v1/people:batchGet",
+        headers={"X-HTTP-Method-Override": "DELETE"},
+        data="resourceNames=people/c1",
+    )
+    assert refused.status_code == 405

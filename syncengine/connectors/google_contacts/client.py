@@ -249,33 +249,57 @@ class GoogleContactsConnector:
         self, remote_object: str, external_id_field: str, records: Sequence[dict]
     ) -> list[WriteOutcome]:
         """Create contacts (batches of 200). Each carries its Concord id in clientData, so a
-        create whose answer was lost is matched, not duplicated, on the next pull."""
-        outcomes: list[WriteOutcome] = []
+        create whose answer was lost is matched, not duplicated, on the next pull.
+
+        Google fails a whole batch for one invalid contact and names the invalid ones by index:
+        those become their errors and the rest is sent again."""
+        outcomes: list[WriteOutcome | None] = [None] * len(records)
         for start in range(0, len(records), BATCH_SIZE):
-            chunk = records[start : start + BATCH_SIZE]
-            body = {
-                "contacts": [{"contactPerson": gm.flat_to_new_person(r)} for r in chunk],
-                "readMask": gm.READ_MASK,
-            }
-            try:
-                answer = self._call(
-                    lambda b=body: self.service.people().batchCreateContacts(body=b)
-                )
-            except HttpError as exc:
-                error = gerrors.remote_error(gerrors.error_body(exc))
-                outcomes.extend(WriteOutcome(success=False, errors=[error]) for _ in chunk)
-                continue
-            for created in answer.get("createdPeople") or []:
-                person = created.get("person")
-                if person:
-                    self._people[person["resourceName"]] = person
-                    outcomes.append(
-                        WriteOutcome(success=True, remote_id=person["resourceName"], created=True)
+            pending = list(range(start, min(len(records), start + BATCH_SIZE)))
+            while pending:
+                body = {
+                    "contacts": [
+                        {"contactPerson": gm.flat_to_new_person(records[i])} for i in pending
+                    ],
+                    "readMask": gm.READ_MASK,
+                }
+                try:
+                    answer = self._call(
+                        lambda b=body: self.service.people().batchCreateContacts(body=b)
                     )
-                else:
-                    error = gerrors.remote_error(created.get("status") or {})
-                    outcomes.append(WriteOutcome(success=False, errors=[error]))
-        return outcomes
+                except HttpError as exc:
+                    error = gerrors.error_body(exc)
+                    named = {
+                        pending[int(key)]: status
+                        for key, status in gerrors.batch_contact_errors(error).items()
+                        if key.isdigit() and int(key) < len(pending)
+                    }
+                    if not named:
+                        failure = WriteOutcome(success=False, errors=[gerrors.remote_error(error)])
+                        for i in pending:
+                            outcomes[i] = failure
+                        break
+                    for i, status in named.items():
+                        outcomes[i] = WriteOutcome(
+                            success=False, errors=[gerrors.remote_error(status)]
+                        )
+                    pending = [i for i in pending if i not in named]
+                    continue
+                created_people = answer.get("createdPeople") or []
+                for i, created in zip(pending, created_people, strict=False):
+                    person = created.get("person")
+                    if person:
+                        self._people[person["resourceName"]] = person
+                        outcomes[i] = WriteOutcome(
+                            success=True, remote_id=person["resourceName"], created=True
+                        )
+                    else:
+                        error = gerrors.remote_error(created.get("status") or {})
+                        outcomes[i] = WriteOutcome(success=False, errors=[error])
+                break
+        # A contact missing from an answer was not created: it is left out (None), so it stays
+        # pending and is sent again, matched by its Concord id if it was created after all.
+        return outcomes  # type: ignore[return-value]
 
     def update(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]:
         """Apply flat changes (batches of 200) onto the latest Person with its etag. People not
@@ -320,49 +344,71 @@ class GoogleContactsConnector:
     def _batch_update(
         self, changes: dict[str, dict], outcomes: dict[str, WriteOutcome], last_try: bool = False
     ) -> list[str]:
-        """One batchUpdateContacts; returns the names that failed on a stale etag."""
-        if not changes:
-            return []
-        bodies, mask = {}, set()
-        for name, flat in changes.items():
-            person, touched = gm.apply_flat(self._people[name], flat)
-            bodies[name], mask = person, mask | touched
-        if not mask:
-            outcomes.update({n: WriteOutcome(success=True, remote_id=n) for n in changes})
-            return []
-        # The mask applies to every contact: each body carries all masked fields.
-        contacts = {
-            name: {
-                "resourceName": name,
-                "etag": self._people[name].get("etag"),
-                **{f: person.get(f) or [] for f in sorted(mask)},
+        """batchUpdateContacts; returns the names that failed on a stale etag.
+
+        Google fails the whole batch when one contact is invalid (a stale etag, too large, …)
+        and names the invalid ones: they are set aside (stale ones for a re-read) and the rest
+        is sent again, so one bad contact never holds back the other 199."""
+        pending = dict(changes)
+        stale: list[str] = []
+        while pending:
+            bodies, mask = {}, set()
+            for name, flat in pending.items():
+                person, touched = gm.apply_flat(self._people[name], flat)
+                bodies[name], mask = person, mask | touched
+            if not mask:
+                outcomes.update({n: WriteOutcome(success=True, remote_id=n) for n in pending})
+                return stale
+            # The mask applies to every contact: each body carries all masked fields.
+            contacts = {
+                name: {
+                    "resourceName": name,
+                    "etag": self._people[name].get("etag"),
+                    **{f: person.get(f) or [] for f in sorted(mask)},
+                }
+                for name, person in bodies.items()
             }
-            for name, person in bodies.items()
-        }
-        body = {
-            "contacts": contacts,
-            "updateMask": ",".join(sorted(mask)),
-            "readMask": gm.READ_MASK,
-        }
-        try:
-            answer = self._call(lambda: self.service.people().batchUpdateContacts(body=body))
-        except HttpError as exc:
-            error = gerrors.remote_error(gerrors.error_body(exc))
-            outcomes.update({n: WriteOutcome(success=False, errors=[error]) for n in changes})
-            return []
-        stale = []
-        for name in changes:
-            result = (answer.get("updateResult") or {}).get(name) or {}
-            person = result.get("person")
-            if person:
-                self._people[name] = person
-                outcomes[name] = WriteOutcome(success=True, remote_id=name)
+            body = {
+                "contacts": contacts,
+                "updateMask": ",".join(sorted(mask)),
+                "readMask": gm.READ_MASK,
+            }
+            try:
+                answer = self._call(
+                    lambda b=body: self.service.people().batchUpdateContacts(body=b)
+                )
+            except HttpError as exc:
+                error = gerrors.error_body(exc)
+                named = {
+                    name: status
+                    for name, status in gerrors.batch_contact_errors(error).items()
+                    if name in pending
+                }
+                if not named:
+                    failure = WriteOutcome(success=False, errors=[gerrors.remote_error(error)])
+                    outcomes.update({n: failure for n in pending})
+                    return stale
+                for name, status in named.items():
+                    del pending[name]
+                    if gerrors.is_stale_etag(status) and not last_try:
+                        stale.append(name)
+                    else:
+                        outcomes[name] = WriteOutcome(
+                            success=False, errors=[gerrors.remote_error(status)]
+                        )
                 continue
-            error = gerrors.remote_error(result.get("status") or {"message": "no answer"})
-            if error.code == gerrors.ETAG_MISMATCH and not last_try:
-                stale.append(name)
-            else:
-                outcomes[name] = WriteOutcome(success=False, errors=[error])
+            results = answer.get("updateResult") or {}
+            for name in pending:
+                person = (results.get(name) or {}).get("person")
+                if person:
+                    self._people[name] = person
+                    outcomes[name] = WriteOutcome(success=True, remote_id=name)
+                else:
+                    status = (results.get(name) or {}).get("status") or {"message": "no answer"}
+                    outcomes[name] = WriteOutcome(
+                        success=False, errors=[gerrors.remote_error(status)]
+                    )
+            return stale
         return stale
 
     def delete(self, ids: Sequence[str]) -> list[WriteOutcome]:

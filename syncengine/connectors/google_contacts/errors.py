@@ -13,6 +13,10 @@ CONTACT_SIZE_LIMIT_EXCEEDED = "CONTACT_SIZE_LIMIT_EXCEEDED"
 STORAGE_LIMIT_CODES = {CONTACT_LIMIT_EXCEEDED, CONTACT_SIZE_LIMIT_EXCEEDED}
 EXPIRED_SYNC_TOKEN = "EXPIRED_SYNC_TOKEN"
 ETAG_MISMATCH = "FAILED_PRECONDITION"
+BATCH_ERROR_DETAILS = (
+    "google.people.v1.BatchCreateContactsErrorDetails",
+    "google.people.v1.BatchUpdateContactsErrorDetails",
+)
 
 _CATEGORIES = {
     "other": STORAGE_LIMIT_CODES | {"FAILED_PRECONDITION", "NOT_FOUND", "INTERNAL"},
@@ -58,6 +62,28 @@ def reason_of(status: dict) -> str:
         if detail.get("reason"):
             return detail["reason"]
     return str(status.get("status") or "")
+
+
+def batch_contact_errors(error: dict) -> dict[str, dict]:
+    """The per-contact statuses of a refused batch write: Google fails a whole
+    batchCreateContacts / batchUpdateContacts for its invalid contacts with 400 and one
+    ``BatchCreateContactsErrorDetails`` (keyed by request index) or
+    ``BatchUpdateContactsErrorDetails`` (keyed by resource name). Empty for any other error."""
+    for detail in error.get("details") or []:
+        if str(detail.get("@type", "")).endswith(BATCH_ERROR_DETAILS):
+            contact_errors = detail.get("contactErrors")
+            if isinstance(contact_errors, dict):
+                return {str(k): v for k, v in contact_errors.items() if isinstance(v, dict)}
+    return {}
+
+
+def is_stale_etag(status: dict) -> bool:
+    """FAILED_PRECONDITION for an etag that is not the contact's current one."""
+    code = status.get("code")
+    failed_precondition = code in (9, "FAILED_PRECONDITION") or (
+        status.get("status") == "FAILED_PRECONDITION"
+    )
+    return failed_precondition and "etag" in str(status.get("message", "")).lower()
 
 
 def remote_error(status: dict) -> RemoteError:

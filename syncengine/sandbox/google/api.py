@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import oauth
 from .errors import (
+    BATCH_CREATE_ERRORS,
+    BATCH_UPDATE_ERRORS,
     ApiError,
+    batch_failed,
     contact_limit_exceeded,
     etag_mismatch,
     etag_missing,
@@ -232,29 +235,31 @@ def batch_create(app: GoogleSandbox, request: Request, match: re.Match[str]) -> 
             f"At most {MAX_BATCH_WRITE} contacts are allowed in a single request."
         )
     mask = _batch_read_mask(body)
-    answers: list[dict[str, Any]] = []
     with app.store.lock:
-        # Malformed input fails the whole request; a contact that does not fit the account (too
-        # large, or past the contact limit) fails alone, in its PersonResponse.status.
-        built = [app.account.build((entry or {}).get("contactPerson") or {}) for entry in entries]
-        room = app.account.room()
+        # All or nothing (BatchCreateContactsErrorDetails): one invalid contact — malformed, too
+        # large, past the contact limit — fails the whole request and nothing is created.
+        errors: dict[str, ApiError] = {}
         accepted: list[Contact] = []
-        outcome: list[Contact | ApiError] = []
-        for contact in built:
+        room = app.account.room()
+        for index, entry in enumerate(entries):
             try:
+                if not isinstance(entry, dict):
+                    raise invalid_argument("Invalid JSON payload received. Expected an object.")
+                person = entry.get("contactPerson") or {}
+                if not isinstance(person, dict):
+                    raise invalid_argument("Invalid JSON payload received. Expected an object.")
+                contact = app.account.build(person)
                 app.account.check_size(contact)
+                if len(accepted) >= room:
+                    raise contact_limit_exceeded(app.account.contact_limit())
             except ApiError as error:
-                outcome.append(error)
-                continue
-            if len(accepted) >= room:
-                outcome.append(contact_limit_exceeded(app.account.contact_limit()))
+                errors[str(index)] = error
                 continue
             accepted.append(contact)
-            outcome.append(contact)
-        if accepted:
-            app.account.create(accepted)
-        for item in outcome:
-            answers.append(_failed(item) if isinstance(item, ApiError) else _ok(item, mask))
+        if errors:
+            raise batch_failed(BATCH_CREATE_ERRORS, errors)
+        app.account.create(accepted)
+        answers = [_ok(contact, mask) for contact in accepted]
     return Response.json({"createdPeople": answers})
 
 
@@ -270,27 +275,32 @@ def batch_update(app: GoogleSandbox, request: Request, match: re.Match[str]) -> 
         )
     fields = _update_fields(body.get("updateMask"), "updateMask")
     mask = _batch_read_mask(body)
-    results: dict[str, dict[str, Any]] = {}
     with app.store.lock:
+        # All or nothing (BatchUpdateContactsErrorDetails): a stale or missing etag, an unknown
+        # contact or one too large fails the whole request and nothing is saved.
+        errors: dict[str, ApiError] = {}
         changed: list[Contact] = []
         for name, person in entries.items():
-            contact = app.store.find(name)
             try:
+                if not isinstance(person, dict):
+                    raise invalid_argument("Invalid JSON payload received. Expected an object.")
+                contact = app.store.find(name)
                 if contact is None:
                     raise not_found()
-                _check_etag(contact, person or {})
-                updated = app.account.apply_update(contact, person or {}, fields)
+                _check_etag(contact, person)
+                updated = app.account.apply_update(contact, person, fields)
                 app.account.check_size(updated)
             except ApiError as error:
-                # Each contact succeeds or fails alone (stale etag, unknown, too large, invalid).
-                results[name] = _failed(error, name)
+                errors[name] = error
                 continue
             changed.append(updated)
-            results[name] = {"requestedResourceName": name}
-        if changed:
-            app.account.save_changes(changed)
-        for contact in changed:
-            results[contact.resource_name].update(_ok(contact, mask))
+        if errors:
+            raise batch_failed(BATCH_UPDATE_ERRORS, errors)
+        app.account.save_changes(changed)
+        results = {
+            c.resource_name: {"requestedResourceName": c.resource_name, **_ok(c, mask)}
+            for c in changed
+        }
     return Response.json({"updateResult": results})
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from . import api, control
 from .account import Account
@@ -27,6 +28,25 @@ from .sync import SyncService, TokenCodec
 from .wire import Request, Response
 
 DEFAULT_FAULTS: dict[str, Any] = {"next_errors": [], "latency_ms": 0}
+OVERRIDABLE_METHODS = ("GET", "PATCH", "PUT", "DELETE")
+
+
+def method_override(request: Request) -> Request:
+    """A POST with ``X-HTTP-Method-Override`` stands for the named method, as Google's front end
+    takes it. google-api-python-client sends every GET whose URI passes 2,048 characters (a
+    ``getBatchGet`` of many names) that way, its query string as a form-encoded body."""
+    override = (request.header("X-HTTP-Method-Override") or "").strip().upper()
+    if request.method != "POST" or not override:
+        return request
+    if override not in OVERRIDABLE_METHODS:
+        raise method_not_allowed(override)
+    if override != "GET":
+        return replace(request, method=override)
+    params = {name: list(values) for name, values in request.params.items()}
+    form = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+    for name, values in form.items():
+        params.setdefault(name, []).extend(values)
+    return replace(request, method="GET", params=params, body=b"")
 
 
 class GoogleSandbox:
@@ -77,6 +97,7 @@ class GoogleSandbox:
             return Response.json(error.body(), error.status)
 
     def _api(self, request: Request, path: str) -> Response:
+        request = method_override(request)
         allowed = []
         for route in api.ROUTES:
             match = route.pattern.match(path)

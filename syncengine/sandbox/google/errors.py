@@ -36,6 +36,7 @@ class ApiError(Exception):
         domain: str = DOMAIN,
         metadata: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        extra_details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(f"{http_status} {status}: {message}")
         self.http_status = http_status
@@ -45,14 +46,15 @@ class ApiError(Exception):
         self.domain = domain
         self.metadata = metadata
         self.headers = headers or {}
+        self.extra_details = extra_details or []
 
     def details(self) -> list[dict[str, Any]]:
         if not self.reason:
-            return []
+            return list(self.extra_details)
         info: dict[str, Any] = {"@type": ERROR_INFO, "reason": self.reason, "domain": self.domain}
         if self.metadata:
             info["metadata"] = self.metadata
-        return [info]
+        return [info, *self.extra_details]
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {
@@ -70,6 +72,25 @@ class ApiError(Exception):
         if details := self.details():
             status["details"] = details
         return status
+
+
+BATCH_CREATE_ERRORS = "type.googleapis.com/google.people.v1.BatchCreateContactsErrorDetails"
+BATCH_UPDATE_ERRORS = "type.googleapis.com/google.people.v1.BatchUpdateContactsErrorDetails"
+
+
+def batch_failed(detail_type: str, errors: dict[str, ApiError]) -> ApiError:
+    """A whole batch refused for its invalid contacts (Google's batch writes are all or
+    nothing): 400 with one ``contactErrors`` map keyed by request index (create) or resource
+    name (update). The top-level status and message are the first invalid contact's — Google
+    documents only the details' shape, so that choice is the sandbox's."""
+    first = next(iter(errors.values()))
+    contact_errors = {key: error.rpc_status() for key, error in errors.items()}
+    return ApiError(
+        400,
+        first.status,
+        first.message,
+        extra_details=[{"@type": detail_type, "contactErrors": contact_errors}],
+    )
 
 
 def invalid_argument(message: str, reason: str | None = None) -> ApiError:
