@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.parsers import refusal_for
 from crm.errors import (
     BatchValidationError,
     CrmError,
@@ -22,6 +23,7 @@ def exception_handler(exc, context):
     values, `{"errors": [{"index": i, "errors": {…}}]}` for batches, `{"errors": {field: [msg]}}`
     for schema changes; plus `{"used_in": [{kind, label, url}]}` for deleting a used property.
     """
+    exc = refusal_for(exc)  # Django's "request too large" becomes a 413 with a JSON body
     if isinstance(exc, RecordValidationError):
         body = {
             "detail": "Some property values are invalid; nothing was written.",

@@ -1,0 +1,137 @@
+"""Request parsers for the API: JSON and forms that refuse what Python or a database cannot hold.
+
+Checked here, once, for every endpoint: JSON nested deeper than `MAX_DEPTH` (Python's parser
+would otherwise recurse until RecursionError), NUL characters (PostgreSQL refuses them in text
+and JSONB) and lone surrogates (not Unicode: they cannot be encoded to UTF-8, neither to store
+nor to answer). A refusal is a 400 naming the offending field; a body past Django's size or
+field-count limits is a 413 (`refusal_for`), both with the project's error body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError
+
+# Real bodies here are a few levels deep (a batch of records is four); 32 leaves ample room
+# while every later step (validation, services, rendering) stays far from Python's recursion limit.
+MAX_DEPTH = 32
+_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+BODY = "body"
+
+
+class BodyRefused(ParseError):
+    """A request body that cannot be accepted; `field` names the part at fault."""
+
+    def __init__(self, message: str, *, field: str = BODY):
+        self.field = field
+        super().__init__({"detail": f"{field}: {message}", "errors": {field: [message]}})
+
+
+class BodyTooLarge(APIException):
+    """A request body past the configured size or field-count limit (413)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self, message: str):
+        super().__init__({"detail": message, "errors": {BODY: [message]}})
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored (a NUL, a lone surrogate), or None if it can."""
+    match = _FORBIDDEN.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    if char == "\x00":
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    return f"contains a lone surrogate (\\u{ord(char):04x}), which is not valid Unicode"
+
+
+def printable(text: str) -> str:
+    """`text` with NULs and lone surrogates written as \\uXXXX escapes, safe to echo back."""
+    return _FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def check_parsed(data: object) -> None:
+    """Refuse parsed JSON that is nested too deeply or holds text that cannot be stored."""
+    # Iterative on purpose: a recursive walk would itself be bounded by the recursion limit.
+    stack: list[tuple[object, str, int]] = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise BodyRefused(f"is nested deeper than {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and (problem := text_problem(key)):
+                    raise BodyRefused(f"a key {problem}", field=_join(path, printable(key)))
+                stack.append((item, _join(path, str(key)), depth + 1))
+        elif isinstance(value, str) and (problem := text_problem(value)):
+            raise BodyRefused(problem, field=path or BODY)
+
+
+def check_form(data: Mapping) -> None:
+    """Refuse form fields whose names or values hold text that cannot be stored."""
+    for key in data:
+        if problem := text_problem(key):
+            raise BodyRefused(f"a field name {problem}", field=printable(key))
+        values = data.getlist(key) if hasattr(data, "getlist") else [data[key]]
+        for value in values:
+            if isinstance(value, str) and (problem := text_problem(value)):
+                raise BodyRefused(problem, field=key)
+
+
+def refusal_for(exc: Exception) -> Exception:
+    """Django's refusals of an oversized request as an API error (413 with a JSON body)."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return BodyTooLarge(
+            f"The request body is larger than {limit} bytes; send less per request."
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return BodyTooLarge(f"The request has more than {limit} fields or parameters.")
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return BodyTooLarge(f"The request has more than {limit} files.")
+    return exc
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, bounded in depth and refusing NULs and lone surrogates."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise BodyRefused(f"is nested deeper than {MAX_DEPTH} levels") from None
+        check_parsed(data)
+        return data
+
+
+class FormParser(parsers.FormParser):
+    """DRF's form parser, refusing NULs and lone surrogates (a charset can produce them)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        check_form(data)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's multipart parser, refusing NULs and lone surrogates in its fields."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        check_form(result.data)
+        return result
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
