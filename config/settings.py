@@ -12,6 +12,9 @@ from pathlib import Path
 
 import dj_database_url
 
+# Importing it also registers Concord's secrets checks (concord.E001…), whatever the entry point.
+from config.security import PLACEHOLDER_SECRET_KEY
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONCORD_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -29,9 +32,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "insecure-demo-key-set-DJANGO_SECRET_KEY-in-production"
-)
+# Without DJANGO_SECRET_KEY Django still starts, so `check` can report it: the placeholder is
+# refused outside DEBUG (concord.E001), and `make demo` generates a random key (var/demo.env).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or PLACEHOLDER_SECRET_KEY
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
@@ -215,8 +218,8 @@ CONCORD_BATCH_MAX_INPUTS = 100
 CONCORD_PLAN = os.environ.get("CONCORD_PLAN", "enterprise")
 # Authentication backends that count as single sign-on (a restore then needs no TOTP code).
 CONCORD_SSO_BACKENDS = env_list("CONCORD_SSO_BACKENDS")
-# Fernet keys (comma-separated, newest first) for secrets at rest such as OAuth tokens.
-# The default derives one from SECRET_KEY so the demo works; set real keys in production.
+# Fernet keys (comma-separated, newest first) for secrets at rest such as OAuth tokens. Never
+# derived from SECRET_KEY: missing keys are concord.E003 outside DEBUG; `make demo` generates one.
 CONCORD_ENCRYPTION_KEYS = env_list("CONCORD_ENCRYPTION_KEYS")
 # Public base URL, for links in emails and notifications.
 CONCORD_BASE_URL = os.environ.get("CONCORD_BASE_URL", "http://127.0.0.1:8000")
@@ -230,6 +233,21 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Concord <concord@localhost>")
 # "Instantly" sync-error emails: at most one per user in this many minutes.
 CONCORD_NOTIFY_INSTANT_MINUTES = int(os.environ.get("CONCORD_NOTIFY_INSTANT_MINUTES", "5"))
+
+# --- HTTPS ----------------------------------------------------------------------------------
+# One switch for a deployment behind a TLS-terminating proxy (which must set X-Forwarded-Proto
+# and strip it from clients): redirect to HTTPS, HSTS, and cookies only over HTTPS. With it,
+# `manage.py check --deploy` is clean. The preload directive alone enrols nothing: a domain joins
+# browsers' preload lists only when its owner submits the apex domain.
+CONCORD_HTTPS = env_bool("CONCORD_HTTPS")
+if CONCORD_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("CONCORD_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 LOGGING = {
     "version": 1,

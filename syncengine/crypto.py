@@ -1,22 +1,36 @@
-"""Secrets at rest (OAuth tokens, client secrets): Fernet with rotating keys from settings."""
+"""Secrets at rest (OAuth tokens, client secrets): Fernet with rotating keys from settings.
+
+Keys come only from CONCORD_ENCRYPTION_KEYS (newest first), never from SECRET_KEY. Model fields
+holding a value of `encrypt()` are named `*_encrypted`, so key rotation finds every one of them
+(syncengine.services.encryption).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+ENCRYPTED_FIELD_SUFFIX = "_encrypted"
+
+
+def _configured_fernets() -> list[Fernet]:
+    keys = list(getattr(settings, "CONCORD_ENCRYPTION_KEYS", []) or [])
+    if not keys:
+        raise ImproperlyConfigured(
+            "CONCORD_ENCRYPTION_KEYS is not set: secrets can be neither stored nor read "
+            "(see `manage.py check`)."
+        )
+    return [Fernet(k.encode() if isinstance(k, str) else k) for k in keys]
 
 
 def _fernet() -> MultiFernet:
-    keys = list(getattr(settings, "CONCORD_ENCRYPTION_KEYS", []) or [])
-    if not keys:
-        # The demo has no keys configured: derive a stable one from SECRET_KEY.
-        digest = hashlib.sha256(f"concord-secrets:{settings.SECRET_KEY}".encode()).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode()]
     # MultiFernet encrypts with the first key and decrypts with any, so keys can rotate.
-    return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
+    return MultiFernet(_configured_fernets())
 
 
 def encrypt(value: str) -> str:
@@ -32,3 +46,34 @@ def decrypt(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ValueError("the secret cannot be decrypted with the configured keys") from exc
+
+
+def is_under_newest_key(token: str) -> bool:
+    """Whether a stored secret is already encrypted with the newest configured key."""
+    try:
+        _configured_fernets()[0].decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def reencrypt(token: str, *, extra_keys: Sequence[str] = ()) -> str:
+    """Re-encrypt a stored secret under the newest key; `extra_keys` may only decrypt.
+
+    Raises ValueError when neither the configured nor the extra keys can read it.
+    """
+    fernets = _configured_fernets() + [Fernet(key.encode()) for key in extra_keys]
+    try:
+        return MultiFernet(fernets).rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("the secret cannot be decrypted with the given keys") from exc
+
+
+def legacy_key_from_secret_key() -> str:
+    """The key Concord once derived from SECRET_KEY when none was configured.
+
+    Only `rotate_encryption_keys --legacy-secret-key` uses it, to read values stored that way
+    and re-encrypt them under a configured key; nothing is ever encrypted with it.
+    """
+    digest = hashlib.sha256(f"concord-secrets:{settings.SECRET_KEY}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
