@@ -18,7 +18,8 @@ def use_benchmark_database(name: str) -> bool:
         return False
     server = url.rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = f"{server}/{name}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # tests.settings: test-only secrets, inherited by the servers and workers benchmarks start.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     sys.path.insert(0, str(ROOT))
     import psycopg
 

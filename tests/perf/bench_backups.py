@@ -57,7 +57,7 @@ def main() -> int:
 
 def _use_database(server: str) -> None:
     os.environ["DATABASE_URL"] = f"{server}/{DATABASE}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # test-only secrets
     os.environ.setdefault("CONCORD_VAR_DIR", tempfile.mkdtemp(prefix="concord-bench-bk-"))
     sys.path.insert(0, str(ROOT))
     import psycopg

@@ -46,7 +46,7 @@ def start_sandbox(tmp: Path) -> tuple[subprocess.Popen, str, str]:
 
 
 def setup_django(tmp: Path) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # test-only secrets
     os.environ["CONCORD_EAGER_TASKS"] = "0"
     from tests.perf._setup import use_benchmark_database
 

@@ -61,7 +61,7 @@ def setup_database(url: str) -> None:
     server = url.rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = f"{server}/{DB_NAME}"
     os.environ["CONCORD_EAGER_TASKS"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # test-only secrets
     sys.path.insert(0, str(ROOT))
     import psycopg
 
