@@ -2,10 +2,14 @@
 
 The changelists are read-only records of what happened; every change goes through a view here
 that calls one service: back up now, the schedule, the restore wizard (source → properties →
-plan → confirm), rollback, and the authenticator set-up a restore needs.
+plan → confirm), rollback, and the authenticator set-up a restore needs. django-otp's own device
+admin (which shows every secret and adds confirmed devices at will) is replaced by a read-only
+list where a super admin resets another user's lost authenticator.
 """
 
 from __future__ import annotations
+
+from base64 import b32encode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,8 +17,9 @@ from django.http import FileResponse, Http404, HttpResponseGone, HttpResponseRed
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backups import forms as f
 from backups import selectors
@@ -24,6 +29,7 @@ from backups.errors import (
     BackupUnavailable,
     RestoreInProgress,
     VerificationFailed,
+    VerificationThrottled,
 )
 from backups.models import Backup, Restore
 from backups.services import backups as backup_services
@@ -356,7 +362,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
                 status = 409
             except BackupError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-                status = 403 if isinstance(exc, VerificationFailed) else 400
+                status = _refusal_status(exc)
             else:
                 messages.success(
                     request, f"{restore.name} is running; a notification follows when done."
@@ -392,29 +398,111 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:backups_restore_plan", args=[rollback.pk]))
 
     def two_factor_view(self, request):
-        """Set up the authenticator app a restore asks a code of."""
+        """Set up (or replace) the authenticator app a restore asks a code of."""
         self.check_super_admin(request)
         user = request.user
-        form = f.TotpCodeForm(request.POST if "code" in request.POST else None)
-        if request.method == "POST" and "start" in request.POST:
-            two_factor.start_totp_setup(user=user)
-            return HttpResponseRedirect(reverse("admin:backups_restore_two_factor"))
-        if request.method == "POST" and form.is_valid():
+        posted = request.method == "POST"
+        start_form = f.TotpStartForm(request.POST if posted and "start" in request.POST else None)
+        code_form = f.TotpCodeForm(request.POST if posted and "code" in request.POST else None)
+        status = 200
+        new_device = None
+        if start_form.is_bound and start_form.is_valid():
             try:
-                two_factor.confirm_totp_setup(user=user, code=form.cleaned_data["code"])
+                new_device = two_factor.start_totp_setup(
+                    user=user,
+                    current_code=start_form.cleaned_data["current_code"],
+                    source=sources.USER,
+                )
             except BackupError as exc:
-                form.add_error("code", exc.message)
+                start_form.add_error("current_code", exc.message)
+                status = _refusal_status(exc)
+        elif code_form.is_bound and code_form.is_valid():
+            try:
+                two_factor.confirm_totp_setup(
+                    user=user, code=code_form.cleaned_data["code"], source=sources.USER
+                )
+            except BackupError as exc:
+                code_form.add_error("code", exc.message)
+                status = _refusal_status(exc)
             else:
                 messages.success(request, "Your authenticator is set up.")
                 return HttpResponseRedirect(reverse("admin:backups_restore_changelist"))
-        device = two_factor.pending_totp_device(user=user)
+        elif start_form.is_bound or code_form.is_bound:
+            status = 400
         context = self._context(
             request,
             "Two-factor authenticator",
-            form=form,
-            device=device,
-            qr_svg=two_factor.qr_svg(device) if device else "",
-            has_authenticator=two_factor.has_authenticator(user=user),
-            now=timezone.now(),
+            start_form=start_form,
+            code_form=f.TotpCodeForm() if new_device else code_form,
+            # The secret is on this page only in the answer that started the set-up.
+            new_setup=_setup_secret(new_device) if new_device else None,
+            authenticator=two_factor.get_authenticator(user=user),
+            setup_pending=two_factor.has_pending_setup(user=user),
         )
-        return TemplateResponse(request, "admin/backups/restore/two_factor.html", context)
+        response = TemplateResponse(
+            request, "admin/backups/restore/two_factor.html", context, status=status
+        )
+        add_never_cache_headers(response)
+        return response
+
+
+def _setup_secret(device: TOTPDevice) -> dict:
+    """What the set-up page shows once: the QR code, the key and the otpauth URL."""
+    return {
+        "qr_svg": two_factor.qr_svg(device),
+        "key": b32encode(device.bin_key).decode(),
+        "config_url": device.config_url,
+    }
+
+
+def _refusal_status(exc: BackupError) -> int:
+    if isinstance(exc, VerificationThrottled):
+        return 429
+    if isinstance(exc, VerificationFailed):
+        return 403
+    return 400
+
+
+# django-otp registers an admin that shows each device's key and QR code and adds confirmed
+# devices at will: both would undo "one authenticator per user, its secret shown once".
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class AuthenticatorAdmin(SuperAdminOnly, admin.ModelAdmin):
+    """Users' authenticators, never their secrets: a super admin resets a lost one here."""
+
+    list_display = ["user", "confirmed", "created_at", "last_used_at", "throttling_failure_count"]
+    list_filter = ["confirmed"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    readonly_fields = [
+        "user",
+        "name",
+        "confirmed",
+        "created_at",
+        "last_used_at",
+        "throttling_failure_count",
+        "throttling_failure_timestamp",
+    ]
+    fields = readonly_fields
+    actions = ["reset_authenticators"]
+
+    @admin.action(description="Reset the selected users' authenticators (they set up new ones)")
+    def reset_authenticators(self, request, queryset):
+        self.check_super_admin(request)
+        users = {device.user_id: device.user for device in queryset.select_related("user")}
+        try:
+            reset = two_factor.reset_authenticators(
+                users=users.values(), actor=request.user, source=sources.USER
+            )
+        except BackupError as exc:
+            messages.error(request, exc.message)
+            return
+        names = ", ".join(sorted(user.get_username() for user in users.values()))
+        messages.success(
+            request,
+            f"Authenticators reset for {reset} user{'' if reset == 1 else 's'} ({names}); "
+            "each sets up a new one before the next restore.",
+        )

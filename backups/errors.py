@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import TYPE_CHECKING
 
 from crm.errors import CrmError
@@ -45,3 +46,20 @@ class RestoreInProgress(BackupError):
 
 class VerificationFailed(BackupError):
     """The second factor was wrong (403)."""
+
+
+class VerificationThrottled(VerificationFailed):
+    """Too many wrong codes in a row: django-otp checks no other code until `locked_until` (429)."""
+
+    def __init__(
+        self, *, failures: int, locked_until: dt.datetime, now: dt.datetime, field: str | None
+    ):
+        self.locked_until = locked_until
+        # Whole seconds, at least one: what Retry-After says and the message repeats.
+        self.retry_after = max(1, math.ceil((locked_until - now).total_seconds()))
+        unit = "second" if self.retry_after == 1 else "seconds"
+        super().__init__(
+            f"Too many wrong authenticator codes in a row ({failures}): try again in "
+            f"{self.retry_after} {unit}. Nothing was changed.",
+            field=field,
+        )

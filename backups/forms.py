@@ -54,4 +54,13 @@ class ScheduleForm(forms.ModelForm):
 
 
 class TotpCodeForm(forms.Form):
-    code = forms.CharField(max_length=10, label="Code from the app")
+    code = forms.CharField(max_length=20, label="Code from the app")
+
+
+class TotpStartForm(forms.Form):
+    current_code = forms.CharField(
+        max_length=20,
+        required=False,
+        label="Current code",
+        help_text="A code from the authenticator you have now (needed to replace it).",
+    )

@@ -129,13 +129,57 @@ class ImportSerializer(serializers.ModelSerializer):
 
 
 class TotpSetupSerializer(serializers.Serializer):
+    """Start a set-up (no code, or current_code to replace one) or confirm it (code)."""
+
     code = serializers.CharField(
         required=False,
         allow_blank=True,
-        help_text="Leave out to start a set-up; send the app's first code to confirm it.",
+        max_length=20,
+        help_text="The new app's first code: confirms the pending set-up.",
     )
+    current_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text=(
+            "A current code from the confirmed authenticator: needed to start replacing it. "
+            "Leave out for a first set-up."
+        ),
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("code", "").strip() and attrs.get("current_code", "").strip():
+            raise serializers.ValidationError(
+                {
+                    "current_code": [
+                        "Send either code (to confirm a set-up) or current_code (to start "
+                        "one), not both."
+                    ]
+                }
+            )
+        return attrs
 
 
 class TotpStatusSerializer(serializers.Serializer):
+    """Whether an authenticator is set up; never its secret."""
+
+    confirmed = serializers.BooleanField(help_text="A confirmed authenticator is set up.")
+    setup_pending = serializers.BooleanField(
+        help_text="A set-up was started and awaits its first code (its key was shown once)."
+    )
+
+
+class TotpEnrolmentSerializer(serializers.Serializer):
+    """A started set-up: the only answer that holds the secret."""
+
     confirmed = serializers.BooleanField()
-    otpauth_url = serializers.CharField(allow_null=True)
+    setup_pending = serializers.BooleanField()
+    otpauth_url = serializers.CharField(
+        help_text="The key to scan or type into the app; shown this once, never again."
+    )
+
+
+class AuthenticatorThrottledSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    retry_after = serializers.IntegerField(help_text="Seconds until a code is checked again.")

@@ -1,14 +1,16 @@
 """Backups API: backups, the schedule, restores (plan → confirm → status), imports, TOTP set-up.
 
 Super admins only. Refusals: 400 with the field, 403 for a wrong second factor, 409 when another
-restore is active, 410 for an expired backup's file, 429 past the plan's backup frequency.
+restore is active, 410 for an expired backup's file, 429 past the plan's backup frequency and
+429 with Retry-After after too many wrong authenticator codes in a row (django-otp's throttle).
 """
 
 from __future__ import annotations
 
 from django.http import FileResponse
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -24,6 +26,7 @@ from backups.errors import (
     BackupUnavailable,
     RestoreInProgress,
     VerificationFailed,
+    VerificationThrottled,
 )
 from backups.models import Backup, Restore
 from backups.services import backups as backup_services
@@ -51,7 +54,12 @@ def _refusal(exc: BackupError) -> Response:
     if exc.field:
         body["errors"] = {exc.field: [exc.message]}
     code = status.HTTP_400_BAD_REQUEST
-    if isinstance(exc, VerificationFailed):
+    headers = {}
+    if isinstance(exc, VerificationThrottled):
+        code = status.HTTP_429_TOO_MANY_REQUESTS
+        body["retry_after"] = exc.retry_after
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, VerificationFailed):
         code = status.HTTP_403_FORBIDDEN
     elif isinstance(exc, RestoreInProgress):
         code = status.HTTP_409_CONFLICT
@@ -61,7 +69,21 @@ def _refusal(exc: BackupError) -> Response:
         body["next_allowed_at"] = exc.next_allowed_at
     elif isinstance(exc, BackupUnavailable):
         code = status.HTTP_410_GONE if exc.expired else status.HTTP_409_CONFLICT
-    return Response(body, status=code)
+    return Response(body, status=code, headers=headers)
+
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    location=OpenApiParameter.HEADER,
+    description="Seconds until the authenticator checks a code again.",
+    response=[429],
+)
+THROTTLED = OpenApiResponse(
+    s.AuthenticatorThrottledSerializer,
+    description="Too many wrong authenticator codes in a row (django-otp's throttle): no code "
+    "is checked until Retry-After seconds have passed; nothing was changed.",
+)
 
 
 class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -179,10 +201,12 @@ class RestoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         request=s.RestoreConfirmSerializer,
+        parameters=[RETRY_AFTER],
         responses={
             202: s.RestoreSerializer,
             403: OpenApiResponse(description="Wrong or expired authenticator code."),
             409: OpenApiResponse(description="Another restore is pending or running."),
+            429: THROTTLED,
         },
     )
     @action(detail=True, methods=["post"])
@@ -231,34 +255,62 @@ class ImportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class TotpView(APIView):
-    """Set up an authenticator app: POST to start (returns the otpauth URL), POST a code to
-    confirm it."""
+    """The authenticator app a restore asks a code of: one per user.
+
+    POST `{}` starts a first set-up; while one is confirmed, POST `{"current_code": …}` (a code
+    from it) starts replacing it. Either answers 201 with the otpauth URL: the only time the
+    secret is shown. POST `{"code": …}` with the new app's first code confirms the set-up, and
+    only then is the old authenticator removed. GET says what is set up, never the secret. Lost
+    the old phone? Another super admin resets the authenticator in the admin.
+    """
 
     permission_classes = [IsSuperAdmin]
 
+    def _status(self, request) -> dict:
+        return {
+            "confirmed": two_factor.has_authenticator(user=request.user),
+            "setup_pending": two_factor.has_pending_setup(user=request.user),
+        }
+
     @extend_schema(responses=s.TotpStatusSerializer)
     def get(self, request):
-        pending = two_factor.pending_totp_device(user=request.user)
-        return Response(
-            {
-                "confirmed": two_factor.has_authenticator(user=request.user),
-                "otpauth_url": pending.config_url if pending else None,
-            }
-        )
+        return Response(self._status(request))
 
-    @extend_schema(request=s.TotpSetupSerializer, responses=s.TotpStatusSerializer)
+    @extend_schema(
+        request=s.TotpSetupSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            200: OpenApiResponse(s.TotpStatusSerializer, description="Set-up confirmed."),
+            201: OpenApiResponse(
+                s.TotpEnrolmentSerializer, description="Set-up started: the key, shown once."
+            ),
+            400: OpenApiResponse(
+                description="A current code is needed to replace the confirmed authenticator, "
+                "no set-up is pending, or the first code is not the current one."
+            ),
+            403: OpenApiResponse(description="The current code is wrong or has expired."),
+            429: THROTTLED,
+        },
+    )
     def post(self, request):
         serializer = s.TotpSetupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         code = serializer.validated_data.get("code")
-        if not code:
-            device = two_factor.start_totp_setup(user=request.user)
-            return Response(
-                {"confirmed": False, "otpauth_url": device.config_url},
-                status=status.HTTP_201_CREATED,
-            )
         try:
-            two_factor.confirm_totp_setup(user=request.user, code=code)
+            if (code or "").strip():
+                two_factor.confirm_totp_setup(user=request.user, code=code, source=sources.API)
+                return Response(self._status(request))
+            device = two_factor.start_totp_setup(
+                user=request.user,
+                current_code=serializer.validated_data.get("current_code"),
+                source=sources.API,
+            )
         except BackupError as exc:
             return _refusal(exc)
-        return Response({"confirmed": True, "otpauth_url": None})
+        response = Response(
+            {**self._status(request), "otpauth_url": device.config_url},
+            status=status.HTTP_201_CREATED,
+        )
+        # The secret is in this answer only: no cache may keep it.
+        add_never_cache_headers(response)
+        return response

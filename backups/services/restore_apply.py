@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from backups.errors import BackupError, RestoreInProgress, VerificationFailed
+from backups.errors import BackupError, RestoreInProgress
 from backups.models import Backup, Restore, RestoreSavedValue
 from backups.services import two_factor
 from backups.services.restore_plan import (
@@ -89,11 +89,8 @@ def confirm_restore(
             )
         if not (otp or "").strip():
             raise BackupError("Enter the current code from your authenticator app.", field="otp")
-        if not two_factor.verify_code(user=user, code=otp):
-            raise VerificationFailed(
-                "The authenticator code is wrong or has expired; nothing was changed.",
-                field="otp",
-            )
+        # Wrong: VerificationFailed; too many wrong in a row: VerificationThrottled.
+        two_factor.check_code(user=user, code=otp, field="otp")
         verified_by = Restore.Verification.TOTP
     try:
         with transaction.atomic():

@@ -226,7 +226,10 @@ def test_totp_setup_returns_the_url_and_confirms_with_a_first_code(staff_api_cli
         "/api/v1/auth/totp/", {"code": current_code(device)}, format="json"
     )
     assert (right.status_code, right.data["confirmed"]) == (200, True)
-    assert staff_api_client.get("/api/v1/auth/totp/").data["confirmed"] is True
+    assert staff_api_client.get("/api/v1/auth/totp/").data == {
+        "confirmed": True,
+        "setup_pending": False,
+    }
 
 
 def test_the_openapi_schema_documents_the_endpoints(staff_api_client):
