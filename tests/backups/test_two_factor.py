@@ -440,3 +440,28 @@ def test_an_sso_session_of_another_user_exempts_nobody(settings, rf, staff_user)
     request.user = staff_user
 
     assert two_factor.signed_in_via_sso(request) is False
+
+
+def test_the_migration_keeps_the_oldest_of_several_confirmed_authenticators(staff_user):
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = import_module("backups.migrations.0003_one_confirmed_authenticator")
+    other = UserFactory()
+    # what the enrolment bypass left behind, as it was before the index (dropped inside the
+    # test's transaction, which rolls back on SQLite and PostgreSQL alike)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {migration.INDEX}")
+    original = add_authenticator(staff_user)
+    second = TOTPDevice.objects.create(user=staff_user, name="second", confirmed=True)
+    pending = TOTPDevice.objects.create(user=staff_user, name="pending", confirmed=False)
+    others_pending = TOTPDevice.objects.create(user=other, name="first", confirmed=False)
+
+    migration.keep_one_confirmed(apps, connection.schema_editor())
+
+    assert set(TOTPDevice.objects.values_list("pk", flat=True)) == {original.pk, others_pending.pk}
+    event = AuditEvent.objects.get(verb="authenticator_removed")
+    assert event.detail["devices"] == [second.pk, pending.pk]
+    assert (event.detail["kept"], event.source) == (original.pk, sources.SYSTEM)
