@@ -15,7 +15,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.sandbox_google.conftest import QUOTAS_OFF, start_sandbox, stop_sandbox  # noqa: E402
+from tests.sandbox_google.conftest import QUOTAS_OFF, settle, start_sandbox, stop_sandbox  # noqa: E402
 
 CALLS = 50
 PER_CALL = 200  # the API's batch maximum
@@ -55,6 +55,7 @@ def main() -> None:
                 f"({PER_CALL} per call, {CALLS} calls, median "
                 f"{statistics.median(durations) * 1000:.1f} ms per call)"
             )
+            settle(sandbox)  # the writes reach sync answers after the propagation delay
             connections = people.people().connections()
             request = connections.list(
                 resourceName="people/me",

@@ -64,6 +64,7 @@ def main() -> int:
         CLIENT_ID,
         CLIENT_SECRET,
         QUOTAS_OFF,
+        settle,
         start_sandbox,
         stop_sandbox,
     )
@@ -74,6 +75,8 @@ def main() -> int:
         try:
             google.ok("PATCH", "quotas", json=QUOTAS_OFF)  # measure the sync, not the quota
             google.ok("POST", "fill", json={"count": PER_SIDE, "prefix": "g"})
+            # Contacts the user had before connecting: past Google's sync propagation delay.
+            settle(google)
             seed_concord()
             integration = connect_sandbox_account(
                 oauth_url=google.url.rstrip("/"), client_id=CLIENT_ID, client_secret=CLIENT_SECRET

@@ -116,6 +116,13 @@ def stop_sandbox(sandbox: SandboxProcess) -> None:
         sandbox.process.kill()
 
 
+def settle(sandbox: SandboxProcess) -> None:
+    """Let the writes made so far propagate to sync answers (Google: "Writes may have a
+    propagation delay of several minutes for sync requests"): advance the sandbox clock."""
+    delay = sandbox.ok("GET", "limits")["propagation_delay_seconds"]
+    sandbox.ok("POST", "clock/advance", json={"seconds": delay})
+
+
 def error_of(exc: HttpError) -> dict[str, Any]:
     """The ``error`` object of Google's envelope."""
     return json.loads(exc.content)["error"]

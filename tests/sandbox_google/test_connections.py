@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import SandboxProcess, create_many, error_of, person, reason_of
+from .conftest import SandboxProcess, create_many, error_of, person, reason_of, settle
 
 
 def list_all(people: Any, **params: Any) -> tuple[list[dict], dict, int]:
@@ -68,8 +68,9 @@ def test_person_fields_is_required(people: Any) -> None:
     assert "personFields mask is required" in error_of(missing.value)["message"]
 
 
-def test_only_the_last_page_carries_the_sync_token(people: Any) -> None:
+def test_only_the_last_page_carries_the_sync_token(people: Any, sandbox: SandboxProcess) -> None:
     create_many(people, 30)
+    settle(sandbox)
     first = (
         people.people()
         .connections()
@@ -115,8 +116,9 @@ def test_page_token_must_come_with_the_same_parameters(people: Any) -> None:
     assert forged.value.status_code == 400
 
 
-def test_contacts_changed_while_paging_are_not_lost(people: Any) -> None:
+def test_contacts_changed_while_paging_are_not_lost(people: Any, sandbox: SandboxProcess) -> None:
     created = create_many(people, 40)
+    settle(sandbox)
     first = (
         people.people()
         .connections()
@@ -138,8 +140,11 @@ def test_contacts_changed_while_paging_are_not_lost(people: Any) -> None:
         requestSyncToken=True,
         pageToken=first["nextPageToken"],
     )
-    listed = {p["resourceName"] for p in first["connections"] + rest}
-    assert late["resourceName"] not in listed and len(listed) == 39
+    listed = {p["resourceName"]: p for p in first["connections"] + rest}
+    # The change has not propagated yet: the listing shows the contact as it was.
+    assert len(listed) == 40
+    assert listed[late["resourceName"]]["names"][0]["givenName"] == "bulk39"
+    settle(sandbox)
     changes, _ = incremental(people, last["nextSyncToken"])
     assert [c["names"][0]["givenName"] for c in changes] == ["Changed"]
 
@@ -160,11 +165,14 @@ def test_sort_orders(people: Any) -> None:
         )
 
 
-def test_incremental_sync_returns_only_changes_and_tombstones(people: Any) -> None:
+def test_incremental_sync_returns_only_changes_and_tombstones(
+    people: Any, sandbox: SandboxProcess
+) -> None:
     keep, edit, drop = (
         people.people().createContact(body=person(name)).execute()
         for name in ("Keep", "Edit", "Drop")
     )
+    settle(sandbox)
     items, token = full_sync(people)
     assert len(items) == 3
 
@@ -178,6 +186,7 @@ def test_incremental_sync_returns_only_changes_and_tombstones(people: Any) -> No
     ).execute()
     people.people().deleteContact(resourceName=drop["resourceName"]).execute()
     added = people.people().createContact(body=person("Added")).execute()
+    settle(sandbox)
 
     changes, token = incremental(people, token)
     by_name = {c["resourceName"]: c for c in changes}
@@ -193,9 +202,10 @@ def test_incremental_sync_returns_only_changes_and_tombstones(people: Any) -> No
     assert again == []
 
 
-def test_incremental_sync_pages_too(people: Any) -> None:
+def test_incremental_sync_pages_too(people: Any, sandbox: SandboxProcess) -> None:
     _, token = full_sync(people)
     create_many(people, 45)
+    settle(sandbox)
     items, last, calls = list_all(
         people, personFields="names", syncToken=token, requestSyncToken=True, pageSize=20
     )
@@ -204,14 +214,17 @@ def test_incremental_sync_pages_too(people: Any) -> None:
 
 def test_control_api_edits_reach_the_next_sync(people: Any, sandbox: SandboxProcess) -> None:
     created = people.people().createContact(body=person("Web")).execute()
+    settle(sandbox)
     _, token = full_sync(people)
     contact_id = created["resourceName"].split("/")[1]
     sandbox.ok("PATCH", f"contacts/{contact_id}", json={"names": [{"givenName": "Edited in UI"}]})
     added = sandbox.ok("POST", "contacts", json=person("Typed in UI"))
+    settle(sandbox)
     changes, token = incremental(people, token)
     names = {c["resourceName"]: c["names"][0]["givenName"] for c in changes}
     assert names == {created["resourceName"]: "Edited in UI", added["resourceName"]: "Typed in UI"}
     sandbox.ok("DELETE", f"contacts/{contact_id}")
+    settle(sandbox)
     changes, _ = incremental(people, token)
     assert [(c["resourceName"], c["metadata"]["deleted"]) for c in changes] == [
         (created["resourceName"], True)
@@ -222,6 +235,7 @@ def test_expired_sync_token_is_a_400_with_reason_expired_sync_token(
     people: Any, sandbox: SandboxProcess
 ) -> None:
     people.people().createContact(body=person("Expiring")).execute()
+    settle(sandbox)
     _, token = full_sync(people)
     sandbox.ok("POST", "sync-tokens/expire")
     with pytest.raises(HttpError) as expired:
@@ -258,3 +272,71 @@ def test_only_people_me_has_connections(people: Any) -> None:
     with pytest.raises(HttpError) as other:
         people.people().connections().list(resourceName="people/c1", personFields="names").execute()
     assert other.value.status_code == 400
+
+
+def test_writes_reach_sync_answers_only_after_the_propagation_delay(
+    people: Any, sandbox: SandboxProcess
+) -> None:
+    assert sandbox.ok("GET", "limits")["propagation_delay_seconds"] == 120
+    old = people.people().createContact(body=person("Old")).execute()
+    settle(sandbox)
+    _, token = full_sync(people)
+    people.people().updateContact(
+        resourceName=old["resourceName"],
+        updatePersonFields="names",
+        body={"etag": old["etag"], "names": [{"givenName": "Renamed"}]},
+    ).execute()
+    new = people.people().createContact(body=person("New")).execute()
+    # Reads that are not sync requests see every write at once.
+    plain, _, _ = list_all(people, personFields="names")
+    assert {p["names"][0]["givenName"] for p in plain} == {"Renamed", "New"}
+    got = people.people().get(resourceName=new["resourceName"], personFields="names").execute()
+    assert got["names"][0]["givenName"] == "New"
+    # Sync requests do not, for a while: a full sync shows the contact as it was and not the
+    # new one; an incremental one shows nothing yet — and its token loses nothing.
+    items, _ = full_sync(people)
+    assert [p["names"][0]["givenName"] for p in items] == ["Old"]
+    nothing, token = incremental(people, token)
+    assert nothing == []
+    sandbox.ok("POST", "clock/advance", json={"seconds": 119})
+    assert incremental(people, token)[0] == []
+    sandbox.ok("POST", "clock/advance", json={"seconds": 2})
+    changes, _ = incremental(people, token)
+    assert [p["names"][0]["givenName"] for p in changes] == ["Renamed", "New"]
+
+
+def test_a_sync_token_expires_seven_days_after_it_was_issued(
+    people: Any, sandbox: SandboxProcess
+) -> None:
+    assert sandbox.ok("GET", "limits")["sync_token_ttl_seconds"] == 7 * 24 * 3600
+    _, token = full_sync(people)
+    sandbox.ok("POST", "clock/advance", json={"seconds": 7 * 24 * 3600 - 60})
+    _, fresh = incremental(people, token)  # still good six days and 23 hours on
+    sandbox.ok("POST", "clock/advance", json={"seconds": 120})
+    with pytest.raises(HttpError) as expired:
+        incremental(people, token)
+    assert expired.value.status_code == 400
+    assert error_of(expired.value) == {
+        "code": 400,
+        "message": (
+            "Sync token is expired. Clear local cache and retry call without the sync token."
+        ),
+        "status": "FAILED_PRECONDITION",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "EXPIRED_SYNC_TOKEN",
+                "domain": "people.googleapis.com",
+            }
+        ],
+    }
+    assert incremental(people, fresh)[0] == []  # the later token has days left
+
+
+def test_the_clock_only_moves_forward(sandbox: SandboxProcess) -> None:
+    before = sandbox.ok("GET", "clock")
+    after = sandbox.ok("POST", "clock/advance", json={"seconds": 3600})
+    assert after["now"] - before["now"] >= 3600 and after["offsetSeconds"] >= 3600
+    assert sandbox.control("POST", "clock/advance", json={"seconds": -1}).status_code == 400
+    sandbox.ok("POST", "reset")
+    assert sandbox.ok("GET", "clock")["offsetSeconds"] == 0

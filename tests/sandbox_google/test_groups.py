@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import SandboxProcess, error_of, person
+from .conftest import SandboxProcess, error_of, person, settle
 
 
 def group_ids(person_: dict) -> set[str]:
@@ -53,6 +53,7 @@ def test_starring_shows_in_memberships_and_group_members(people: Any) -> None:
 
 def test_starring_by_the_user_reaches_the_sync(people: Any, sandbox: SandboxProcess) -> None:
     created = people.people().createContact(body=person("Star")).execute()
+    settle(sandbox)
     first = (
         people.people()
         .connections()
@@ -60,6 +61,7 @@ def test_starring_by_the_user_reaches_the_sync(people: Any, sandbox: SandboxProc
         .execute()
     )
     sandbox.ok("POST", f"contacts/{created['resourceName'].split('/')[1]}/star")
+    settle(sandbox)
     changes = (
         people.people()
         .connections()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import SandboxProcess, error_of, person, reason_of
+from .conftest import SandboxProcess, error_of, person, reason_of, settle
 
 
 def other_contacts(people: Any, **params: Any) -> dict:
@@ -19,6 +19,7 @@ def test_other_contacts_are_listed_apart_with_a_restricted_mask(
 ) -> None:
     sandbox.ok("POST", "other-contacts", json=person("Emailed", email="emailed@example.com"))
     people.people().createContact(body=person("Saved")).execute()
+    settle(sandbox)
     answer = other_contacts(people, requestSyncToken=True)
     assert [p["emailAddresses"][0]["value"] for p in answer["otherContacts"]] == [
         "emailed@example.com"
@@ -37,6 +38,7 @@ def test_other_contacts_are_listed_apart_with_a_restricted_mask(
 def test_other_contacts_sync_and_copy(people: Any, sandbox: SandboxProcess) -> None:
     first = other_contacts(people, requestSyncToken=True)
     other = sandbox.ok("POST", "other-contacts", json=person("Later"))
+    settle(sandbox)
     changes = other_contacts(people, syncToken=first["nextSyncToken"], requestSyncToken=True)
     assert [p["resourceName"] for p in changes["otherContacts"]] == [other["resourceName"]]
     copied = (
@@ -54,6 +56,7 @@ def test_moving_a_contact_to_other_contacts_syncs_as_a_delete(
     people: Any, sandbox: SandboxProcess
 ) -> None:
     created = people.people().createContact(body=person("Mover")).execute()
+    settle(sandbox)
     first = (
         people.people()
         .connections()
@@ -62,6 +65,7 @@ def test_moving_a_contact_to_other_contacts_syncs_as_a_delete(
     )
     moved = sandbox.ok("POST", f"contacts/{created['resourceName'].split('/')[1]}/move-to-other")
     assert moved["resourceName"].startswith("otherContacts/")
+    settle(sandbox)
     changes = (
         people.people()
         .connections()

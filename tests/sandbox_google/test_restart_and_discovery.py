@@ -11,7 +11,7 @@ from googleapiclient.http import HttpMock
 
 from syncengine.sandbox.google.api import ROUTES
 
-from .conftest import person, start_sandbox, stop_sandbox
+from .conftest import person, settle, start_sandbox, stop_sandbox
 
 
 def test_restart_keeps_contacts_tokens_and_sync_tokens(tmp_path: Path) -> None:
@@ -41,6 +41,7 @@ def test_restart_keeps_contacts_tokens_and_sync_tokens(tmp_path: Path) -> None:
         )
         assert got["etag"] == created["etag"] and got["names"][0]["givenName"] == "Durable"
         people.people().deleteContact(resourceName=created["resourceName"]).execute()
+        settle(second)
         changes = (
             people.people()
             .connections()

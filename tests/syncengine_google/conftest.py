@@ -51,8 +51,28 @@ def integration(google: SandboxProcess, crm_schema):
     )
 
 
+def next_scheduled_cycle(google: SandboxProcess, integration) -> None:
+    """Time passes until the next scheduled cycle (the integration's sync interval): writes
+    made meanwhile have propagated to Google's sync answers."""
+    integration.refresh_from_db()
+    seconds = integration.sync_interval_minutes * 60
+    google.ok("POST", "clock/advance", json={"seconds": seconds})
+
+
 @pytest.fixture
-def run(integration):
+def run(integration, google):
+    """The next scheduled cycle, run now in process (the sandbox clock moves on first)."""
+
+    def run_next(target=None):
+        next_scheduled_cycle(google, target or integration)
+        return run_cycle_now(target or integration)
+
+    return run_next
+
+
+@pytest.fixture
+def sync_now(integration):
+    """A cycle run right away ("Sync now"): Google's sync answers may lag recent writes."""
     return lambda target=None: run_cycle_now(target or integration)
 
 

@@ -11,7 +11,7 @@ from crm.services.records import update_record
 from syncengine.health.info import info_for
 from syncengine.models import FieldMapping, ObjectMapping, SyncCycle, SyncError
 from syncengine.services import mappings as mapping_services
-from tests.syncengine_google.conftest import person, stage_of
+from tests.syncengine_google.conftest import next_scheduled_cycle, person, stage_of
 from tests.syncengine_google.test_sync import cid, concord_contact, google_people
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +133,7 @@ def test_a_stale_etag_is_re_read_and_retried(integration, google, contacts):
     from syncengine.services.integrations import build_connector
 
     created = google.ok("POST", "contacts", json=person("Ada", "L", "ada@x.io"))
+    next_scheduled_cycle(google, integration)
     connector = build_connector(integration=integration)
     rows = list(connector.pull_changes("Person", ["givenName", "jobTitle"], None))
     assert [r["givenName"] for r in rows] == ["Ada"]

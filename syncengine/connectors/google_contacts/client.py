@@ -28,6 +28,7 @@ from googleapiclient.errors import HttpError
 
 from syncengine.connectors.base import (
     AuthError,
+    RemoteError,
     RemoteField,
     RemoteRequestError,
     TransientError,
@@ -222,12 +223,30 @@ class GoogleContactsConnector:
                     gerrors.error_body(exc).get("message", str(exc)),
                     exc.resp.status,
                 ) from exc
-            for person in answer.get("connections") or []:
+            connections = answer.get("connections") or []
+            current: dict[str, dict] | None = None
+            if token:
+                # Google's sync answers lag writes by minutes ("Writes may have a propagation
+                # delay of several minutes for sync requests"): a changed contact can arrive as
+                # an older version than Concord itself wrote since, which would undo that write.
+                # Its current version is read instead (one batch get per 200 changes).
+                current = self._read_current(
+                    [
+                        p["resourceName"]
+                        for p in connections
+                        if not (p.get("metadata") or {}).get("deleted")
+                    ]
+                )
+            for person in connections:
                 name = person["resourceName"]
                 if (person.get("metadata") or {}).get("deleted"):
                     self._people.pop(name, None)
                     self._tombstones.append({"Id": name, "SystemModstamp": gm.modstamp(person)})
                     continue
+                if current is not None:
+                    if name not in current:
+                        continue  # deleted since: its tombstone comes with a later sync
+                    person = current[name]
                 if not self.required_groups <= gm.groups_of(person):
                     result.excluded += 1
                     continue
@@ -324,6 +343,19 @@ class GoogleContactsConnector:
         return [outcomes[r["Id"]] for r in records]
 
     def _read_missing(self, names: list[str], outcomes: dict[str, WriteOutcome]) -> None:
+        """Read people before writing to them; one not found becomes its write's outcome."""
+        for name, failure in self._batch_get(names).items():
+            if isinstance(failure, dict):
+                continue
+            outcomes[name] = WriteOutcome(success=False, errors=[failure])
+
+    def _read_current(self, names: list[str]) -> dict[str, dict]:
+        """The current version of people (those found), by resource name."""
+        return {n: p for n, p in self._batch_get(names).items() if isinstance(p, dict)}
+
+    def _batch_get(self, names: list[str]) -> dict[str, dict | RemoteError]:
+        """getBatchGet in chunks of 200: each person read (kept for writes) or its error."""
+        found: dict[str, dict | RemoteError] = {}
         for start in range(0, len(names), BATCH_SIZE):
             chunk = names[start : start + BATCH_SIZE]
             answer = self._call(
@@ -336,10 +368,10 @@ class GoogleContactsConnector:
                 name = response.get("requestedResourceName") or (person or {}).get("resourceName")
                 if person:
                     self._people[name] = person
+                    found[name] = person
                 elif name:
-                    outcomes[name] = WriteOutcome(
-                        success=False, errors=[gerrors.remote_error(response.get("status") or {})]
-                    )
+                    found[name] = gerrors.remote_error(response.get("status") or {})
+        return found
 
     def _batch_update(
         self, changes: dict[str, dict], outcomes: dict[str, WriteOutcome], last_try: bool = False

@@ -62,3 +62,9 @@ class Command(BaseCommand):
             session.post(
                 f"{url}/_sandbox/fill", json={"count": count, "prefix": "gmail"}, timeout=60
             ).raise_for_status()
+            # The seeded contacts stand for ones the user had long before connecting: let them
+            # reach Google's sync answers (which lag writes by the propagation delay) at once.
+            delay = status["limits"]["propagation_delay_seconds"]
+            session.post(
+                f"{url}/_sandbox/clock/advance", json={"seconds": delay}, timeout=10
+            ).raise_for_status()

@@ -7,7 +7,6 @@ lot in one transaction. Callers hold ``store.lock``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .errors import contact_limit_exceeded, contact_too_large, not_found
@@ -110,7 +109,7 @@ class Account:
 
     def trash(self, contacts: list[Contact]) -> None:
         """deleteContact: the contact goes to Trash (still counted) and syncs as deleted."""
-        now = time.time()
+        now = self.store.clock()
         for contact in contacts:
             contact.state = "trash"
             contact.trashed_at = now
@@ -145,7 +144,7 @@ class Account:
         return len(purged)
 
     def purge_expired_trash(self) -> None:
-        self.empty_trash(older_than=time.time() - self.trash_retention_seconds())
+        self.empty_trash(older_than=self.store.clock() - self.trash_retention_seconds())
 
     def delete_other(self, contact: Contact) -> None:
         contact.state = "gone"

@@ -30,7 +30,7 @@ from .people import (
     Contact,
     parse_mask,
 )
-from .sync import validate_list_params
+from .sync import ListQuery, validate_list_params
 from .wire import Request, Response
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ def connections_list(app: GoogleSandbox, request: Request, match: re.Match[str])
     )
     with app.store.lock:
         app.account.purge_expired_trash()
-        contacts = [c for c in app.store.contacts.values() if c.kind == "contact"]
-        page = app.sync.list(query, contacts, app.store.seq)
+        contacts, upto = _listing(app, query, "contact")
+        page = app.sync.list(query, contacts, upto)
     answer: dict[str, Any] = {"connections": page.items} if page.items else {}
     if page.next_page_token:
         answer["nextPageToken"] = page.next_page_token
@@ -99,6 +99,14 @@ def connections_list(app: GoogleSandbox, request: Request, match: re.Match[str])
         answer["nextSyncToken"] = page.next_sync_token
     answer["totalPeople"] = answer["totalItems"] = page.total
     return Response.json(answer)
+
+
+def _listing(app: GoogleSandbox, query: ListQuery, kind: str) -> tuple[list[Contact], int]:
+    """The contacts a listing walks and the change sequence it covers: a sync request (with or
+    asking for a sync token) sees only writes that have propagated, a plain listing all."""
+    if query.sync_token or query.request_sync_token:
+        return app.store.sync_view(kind)
+    return [c for c in app.store.contacts.values() if c.kind == kind], app.store.seq
 
 
 def people_get(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Response:
@@ -454,8 +462,8 @@ def other_list(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Re
         request.param_list("sources"),
     )
     with app.store.lock:
-        contacts = [c for c in app.store.contacts.values() if c.kind == "other"]
-        page = app.sync.list(query, contacts, app.store.seq)
+        contacts, upto = _listing(app, query, "other")
+        page = app.sync.list(query, contacts, upto)
     answer: dict[str, Any] = {"otherContacts": page.items} if page.items else {}
     if page.next_page_token:
         answer["nextPageToken"] = page.next_page_token

@@ -56,7 +56,9 @@ class GoogleSandbox:
         if secret is None:
             secret = secrets.token_hex(32)
             self.store.set_setting("secret", secret)
-        self.sync = SyncService(TokenCodec(bytes.fromhex(secret)), self.store.get_setting)
+        self.sync = SyncService(
+            TokenCodec(bytes.fromhex(secret)), self.store.get_setting, self.store.clock
+        )
         self.groups = Groups(self.store)
         self.account = Account(self.store, self.groups)
         self.oauth = OAuthService(self.store)
@@ -109,7 +111,7 @@ class GoogleSandbox:
             grant = self.oauth.grant_for(request.header("Authorization"))
             grant.require(*route.scopes)
             limit = self.quota_limits()[QUOTAS[route.bucket].setting]
-            self.quotas.charge(grant.user, route.bucket, limit)
+            self.quotas.charge(grant.user, route.bucket, limit, now=self.store.clock())
             self._inject_faults()
             return route.handler(self, request, match)
         if allowed:

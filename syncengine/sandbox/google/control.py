@@ -19,6 +19,7 @@ from .errors import invalid_argument, method_not_allowed, not_found
 from .oauth import ACCOUNT, DEFAULT_ACCESS_TOKEN_TTL
 from .people import DATA_FIELDS, Contact
 from .quotas import QUOTAS
+from .store import DEFAULT_PROPAGATION_DELAY, now_stamp
 from .wire import Request, Response
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ LIMIT_DEFAULTS: dict[str, float] = {
     "contact_size_limit_bytes": DEFAULT_CONTACT_SIZE_LIMIT,
     "trash_retention_days": DEFAULT_TRASH_RETENTION_DAYS,
     "sync_token_ttl_seconds": 7 * 24 * 3600,
+    "propagation_delay_seconds": DEFAULT_PROPAGATION_DELAY,
 }
 RESET_SETTINGS = [
     "faults",
@@ -75,7 +77,7 @@ def _limits(app: GoogleSandbox) -> dict[str, float]:
 
 
 def _quotas(app: GoogleSandbox) -> dict[str, Any]:
-    usage = app.quotas.usage()
+    usage = app.quotas.usage(now=app.store.clock())
     return {
         **app.quota_limits(),
         "usage_last_minute": {QUOTAS[b].setting: n for b, n in usage.items()},
@@ -152,6 +154,11 @@ def _contacts(app: GoogleSandbox, request: Request, parts: list[str], kind: str)
             if action == "move-to-other":
                 return Response.json(_describe(app.account.move_to_other(contact)))
         raise not_found()
+
+
+def _clock(app: GoogleSandbox) -> dict[str, Any]:
+    now = app.store.clock()
+    return {"now": now, "nowStamp": now_stamp(now), "offsetSeconds": app.store.clock_offset}
 
 
 def _new_sync_epoch(app: GoogleSandbox) -> int:
@@ -245,6 +252,14 @@ def handle(app: GoogleSandbox, request: Request) -> Response:
         elif method == "DELETE":
             app.store.delete_setting("faults")
         return Response.json(app.faults())
+    if head == "clock" and not rest and method == "GET":
+        return Response.json(_clock(app))
+    if head == "clock" and rest == ["advance"] and method == "POST":
+        seconds = request.json_object().get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise invalid_argument("seconds must be a number ≥ 0.")
+        app.store.advance_clock(float(seconds))
+        return Response.json(_clock(app))
     if head == "sync-tokens" and rest == ["expire"] and method == "POST":
         return Response.json({"sync_epoch": _new_sync_epoch(app)})
     if head == "oauth" and not rest:
@@ -280,6 +295,7 @@ def handle(app: GoogleSandbox, request: Request) -> Response:
     if head == "reset" and not rest and method == "POST":
         with app.store.lock:
             app.store.reset()
+            app.store.reset_clock()
             for key in RESET_SETTINGS:
                 app.store.delete_setting(key)
             # Sync tokens from before the reset must not pass for incremental syncs of new data.

@@ -94,7 +94,12 @@ class Groups:
         while group_id in self.store.groups:
             group_id += "0"
         self.store.save_group(
-            {"id": group_id, "name": name, "clientData": client_data, "update_time": now_stamp()}
+            {
+                "id": group_id,
+                "name": name,
+                "clientData": client_data,
+                "update_time": now_stamp(self.store.clock()),
+            }
         )
         return group_id
 
@@ -109,7 +114,7 @@ class Groups:
             group["name"] = body["name"]
         if "clientData" in fields:
             group["clientData"] = body.get("clientData")
-        group["update_time"] = now_stamp()
+        group["update_time"] = now_stamp(self.store.clock())
         self.store.save_group(group)
 
     def _check_name(self, name: str, own_id: str | None) -> None:

@@ -11,7 +11,10 @@ import json
 import random
 import sqlite3
 import threading
+import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,9 +36,24 @@ CREATE TABLE IF NOT EXISTS contact_groups (id TEXT PRIMARY KEY, data TEXT NOT NU
 """
 
 
-def now_stamp() -> str:
+DEFAULT_PROPAGATION_DELAY = 120.0
+
+
+def now_stamp(at: float | None = None) -> str:
     """RFC 3339 with microseconds, as Google writes ``updateTime``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One saved state of a contact and when it was saved (sandbox clock)."""
+
+    at: float
+    seq: int
+    state: str
+    trashed_at: float | None
+    data: str  # the stored row's JSON
 
 
 class Store(SettingsAndTokens):
@@ -50,9 +68,34 @@ class Store(SettingsAndTokens):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA + credentials.TABLES)
+        self.clock_offset = float(self.get_setting("clock_offset_seconds", 0.0))
         self._load()
 
+    # --- the sandbox clock ---------------------------------------------------------------------
+
+    def clock(self) -> float:
+        """Now, as the account sees it: wall time plus what the control API advanced it by."""
+        return time.time() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        with self.lock:
+            self.clock_offset += seconds
+            self.set_setting("clock_offset_seconds", self.clock_offset)
+        return self.clock()
+
+    def reset_clock(self) -> None:
+        with self.lock:
+            self.clock_offset = 0.0
+            self.delete_setting("clock_offset_seconds")
+
+    def propagation_delay(self) -> float:
+        return float(self.get_setting("propagation_delay_seconds", DEFAULT_PROPAGATION_DELAY))
+
     def _load(self) -> None:
+        # Writes still propagating to sync answers (in memory: a restart publishes them all).
+        self.versions: dict[str, list[Version]] = {}
+        self.change_times: deque[tuple[int, float]] = deque()
+        self._rows: dict[str, Version] = {}
         self.contacts: dict[str, Contact] = {}
         self.seq = int(self.get_setting("seq_base", 0))
         rows = self._db.execute(
@@ -72,6 +115,7 @@ class Store(SettingsAndTokens):
                 trashed_at=trashed_at,
             )
             self.seq = max(self.seq, seq)
+            self._rows[contact_id] = Version(0.0, seq, state, trashed_at, data)
         self.groups: dict[str, dict[str, Any]] = {
             group_id: json.loads(data)
             for group_id, data in self._db.execute("SELECT id, data FROM contact_groups")
@@ -93,7 +137,9 @@ class Store(SettingsAndTokens):
         """Give ``contact`` the next change sequence (a new etag and updateTime)."""
         self.seq += 1
         contact.seq = self.seq
-        contact.update_time = now_stamp()
+        now = self.clock()
+        contact.update_time = now_stamp(now)
+        self.change_times.append((self.seq, now))
 
     def save(self, contacts: Iterable[Contact]) -> None:
         """Persist contacts in one transaction and move them to the end of the change order."""
@@ -110,6 +156,7 @@ class Store(SettingsAndTokens):
             for c in batch
         ]
         with self.lock:
+            self._record_versions(rows)
             self._transaction(
                 "INSERT OR REPLACE INTO people (id, kind, state, seq, trashed_at, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -118,6 +165,53 @@ class Store(SettingsAndTokens):
             for contact in batch:
                 self.contacts.pop(contact.id, None)
                 self.contacts[contact.id] = contact
+
+    def _record_versions(self, rows: list[tuple[Any, ...]]) -> None:
+        """Keep each saved state while sync answers may still show the one before it."""
+        delay = self.propagation_delay()
+        now = self.clock()
+        for contact_id, _kind, state, seq, trashed_at, data in rows:
+            version = Version(now, seq, state, trashed_at, data)
+            previous = self._rows.get(contact_id)
+            self._rows[contact_id] = version
+            if delay <= 0:
+                continue
+            history = self.versions.get(contact_id)
+            if history is None:
+                # What sync answers show until this write has propagated (nothing for a new one).
+                history = self.versions[contact_id] = []
+                if previous is not None:
+                    history.append(replace(previous, at=float("-inf")))
+            history.append(version)
+
+    def sync_view(self, kind: str) -> tuple[list[Contact], int]:
+        """What a sync request sees: each contact as of its last propagated write, in change
+        order, and the change sequence up to which every write has propagated. A write reaches
+        sync answers ``propagation_delay_seconds`` after it was made (Google: "Writes may have a
+        propagation delay of several minutes for sync requests")."""
+        cutoff = self.clock() - self.propagation_delay()
+        while self.change_times and self.change_times[0][1] <= cutoff:
+            self.change_times.popleft()
+        upto = self.change_times[0][0] - 1 if self.change_times else self.seq
+        if not self.versions:
+            return [c for c in self.contacts.values() if c.kind == kind], upto
+        shown: list[Contact] = []
+        for contact in self.contacts.values():
+            if contact.kind != kind:
+                continue
+            history = self.versions.get(contact.id)
+            if history is None:
+                shown.append(contact)
+                continue
+            visible = [v for v in history if v.at <= cutoff]
+            if visible and visible[-1] is history[-1]:
+                del self.versions[contact.id]  # fully propagated
+                shown.append(contact)
+            elif visible:
+                self.versions[contact.id] = history[history.index(visible[-1]) :]
+                shown.append(_contact_at(contact, visible[-1]))
+        shown.sort(key=lambda c: c.seq)
+        return shown, upto
 
     def _transaction(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         self._db.execute("BEGIN")
@@ -173,3 +267,19 @@ class Store(SettingsAndTokens):
     def close(self) -> None:
         with self.lock:
             self._db.close()
+
+
+def _contact_at(contact: Contact, version: Version) -> Contact:
+    """``contact`` as it was saved in ``version``."""
+    stored = json.loads(version.data)
+    return Contact(
+        id=contact.id,
+        kind=contact.kind,
+        state=version.state,
+        seq=version.seq,
+        update_time=stored["update_time"],
+        source_id=stored["source_id"],
+        fields=stored["fields"],
+        groups=stored["groups"],
+        trashed_at=version.trashed_at,
+    )

@@ -82,12 +82,18 @@ def fingerprint(values: Iterable[object]) -> str:
 
 
 class SyncService:
-    def __init__(self, codec: TokenCodec, settings: Callable[[str, Any], Any]) -> None:
+    def __init__(
+        self,
+        codec: TokenCodec,
+        settings: Callable[[str, Any], Any],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.codec = codec
         self.settings = settings  # (key, default) -> value
+        self.clock = clock  # the account's clock (the control API can advance it)
 
     def issue_sync_token(self, kind: str, seq: int) -> str:
-        payload = {"t": "sync", "k": kind, "s": seq, "at": round(time.time(), 3)}
+        payload = {"t": "sync", "k": kind, "s": seq, "at": round(self.clock(), 3)}
         payload["e"] = int(self.settings("sync_epoch", 0))
         return self.codec.encode(payload)
 
@@ -97,7 +103,7 @@ class SyncService:
         if not payload or payload.get("t") != "sync" or payload.get("k") != kind:
             raise expired_sync_token()
         ttl = float(self.settings("sync_token_ttl_seconds", 7 * 24 * 3600))
-        if time.time() - float(payload["at"]) > ttl:
+        if self.clock() - float(payload["at"]) > ttl:
             raise expired_sync_token()
         if payload.get("e") != int(self.settings("sync_epoch", 0)):
             raise expired_sync_token()  # the control API expired every token issued so far
