@@ -9,7 +9,6 @@ field-count limits is a 413 (`refusal_for`), both with the project's error body.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -17,19 +16,24 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
 
+from crm.values import printable, text_problem
+
 # Real bodies here are a few levels deep (a batch of records is four); 32 leaves ample room
 # while every later step (validation, services, rendering) stays far from Python's recursion limit.
 MAX_DEPTH = 32
-_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 BODY = "body"
 
 
 class BodyRefused(ParseError):
-    """A request body that cannot be accepted; `field` names the part at fault."""
+    """A request body that cannot be accepted; `path` leads to the part at fault."""
 
-    def __init__(self, message: str, *, field: str = BODY):
-        self.field = field
-        super().__init__({"detail": f"{field}: {message}", "errors": {field: [message]}})
+    def __init__(self, message: str, *, path: tuple[str, ...] = (BODY,)):
+        self.path = path
+        # Nested like DRF's own errors for nested fields: {"properties": {"note": [msg]}}.
+        errors: dict | list = [message]
+        for key in reversed(path):
+            errors = {key: errors}
+        super().__init__({"detail": f"{'.'.join(path)}: {message}", "errors": errors})
 
 
 class BodyTooLarge(APIException):
@@ -42,26 +46,10 @@ class BodyTooLarge(APIException):
         super().__init__({"detail": message, "errors": {BODY: [message]}})
 
 
-def text_problem(text: str) -> str | None:
-    """Why `text` cannot be stored (a NUL, a lone surrogate), or None if it can."""
-    match = _FORBIDDEN.search(text)
-    if match is None:
-        return None
-    char = match.group()
-    if char == "\x00":
-        return "contains a NUL character (\\u0000), which cannot be stored"
-    return f"contains a lone surrogate (\\u{ord(char):04x}), which is not valid Unicode"
-
-
-def printable(text: str) -> str:
-    """`text` with NULs and lone surrogates written as \\uXXXX escapes, safe to echo back."""
-    return _FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 def check_parsed(data: object) -> None:
     """Refuse parsed JSON that is nested too deeply or holds text that cannot be stored."""
     # Iterative on purpose: a recursive walk would itself be bounded by the recursion limit.
-    stack: list[tuple[object, str, int]] = [(data, "", 1)]
+    stack: list[tuple[object, tuple[str, ...], int]] = [(data, (), 1)]
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, dict | list):
@@ -70,21 +58,21 @@ def check_parsed(data: object) -> None:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str) and (problem := text_problem(key)):
-                    raise BodyRefused(f"a key {problem}", field=_join(path, printable(key)))
-                stack.append((item, _join(path, str(key)), depth + 1))
+                    raise BodyRefused(f"a key {problem}", path=(*path, printable(key)))
+                stack.append((item, (*path, str(key)), depth + 1))
         elif isinstance(value, str) and (problem := text_problem(value)):
-            raise BodyRefused(problem, field=path or BODY)
+            raise BodyRefused(problem, path=path or (BODY,))
 
 
 def check_form(data: Mapping) -> None:
     """Refuse form fields whose names or values hold text that cannot be stored."""
     for key in data:
         if problem := text_problem(key):
-            raise BodyRefused(f"a field name {problem}", field=printable(key))
+            raise BodyRefused(f"a field name {problem}", path=(printable(key),))
         values = data.getlist(key) if hasattr(data, "getlist") else [data[key]]
         for value in values:
             if isinstance(value, str) and (problem := text_problem(value)):
-                raise BodyRefused(problem, field=key)
+                raise BodyRefused(problem, path=(key,))
 
 
 def refusal_for(exc: Exception) -> Exception:
@@ -131,7 +119,3 @@ class MultiPartParser(parsers.MultiPartParser):
         result = super().parse(stream, media_type, parser_context)
         check_form(result.data)
         return result
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key

@@ -11,13 +11,22 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.dateparse import parse_date, parse_datetime
 
 TEXT_MAX_LENGTH = 65_536
+# Whole numbers are stored as JSON integers: exact on PostgreSQL (JSONB numeric), SQLite (64-bit
+# JSON integers) and in Python, as long as they fit in 64 bits. Anything else is a double.
+MAX_EXACT_INTEGER = 2**63 - 1
+# Plain ASCII decimal notation: no thousands separators, underscores, other scripts' digits,
+# "inf" or "nan" (Python's Decimal would take all of those).
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
+# PostgreSQL refuses NUL in text and JSONB; a lone surrogate is not Unicode (no UTF-8 for it).
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 _email_validator = EmailValidator()
 _url_validator = URLValidator(schemes=["http", "https"])
 _PHONE_RE = re.compile(r"^\+?[0-9 ().\-/]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
@@ -38,10 +47,29 @@ class PropertySpec:
     options: frozenset[str] = frozenset()
 
 
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored (a NUL, a lone surrogate), or None if it can."""
+    match = _UNSTORABLE_RE.search(text)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    return f"contains a lone surrogate (\\u{ord(match.group()):04x}), which is not valid Unicode"
+
+
+def printable(text: str) -> str:
+    """`text` with NULs and lone surrogates written as \\uXXXX escapes, safe to echo back."""
+    return _UNSTORABLE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def coerce_value(spec: PropertySpec, raw: object) -> object | None:
     """Return the stored form of `raw` for the property, or raise InvalidValue."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
+    # Before any type's own checks: a URL validator, for one, lets a NUL through.
+    for text in raw if isinstance(raw, list | tuple) else (raw,):
+        if isinstance(text, str) and (problem := text_problem(text)):
+            raise InvalidValue(problem)
     coerce = _COERCERS[spec.type]
     return coerce(spec, raw)
 
@@ -59,22 +87,57 @@ def _number(spec: PropertySpec, raw: object) -> int | float:
     if isinstance(raw, bool):
         raise InvalidValue("expected a number, got a boolean")
     if isinstance(raw, int):
-        return raw
+        return raw if abs(raw) <= MAX_EXACT_INTEGER else _exact(Decimal(raw), raw)
     if isinstance(raw, float):
         if not math.isfinite(raw):
             raise InvalidValue("expected a finite number")
         return int(raw) if raw.is_integer() and abs(raw) < 2**53 else raw
-    if isinstance(raw, Decimal | str):
-        try:
-            number = Decimal(str(raw).strip().replace(",", ""))
-        except InvalidOperation:
-            raise InvalidValue(f"{raw!r} is not a number") from None
-        if not number.is_finite():
+    if isinstance(raw, Decimal):
+        number = raw
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if text.lower().lstrip("+-") in _NOT_FINITE:
             raise InvalidValue("expected a finite number")
-        if number == number.to_integral_value() and abs(number) < 2**53:
-            return int(number)
-        return float(number)
-    raise InvalidValue(f"expected a number, got {_kind(raw)}")
+        if not _NUMBER_RE.fullmatch(text):
+            raise InvalidValue(
+                f"{raw!r} is not a number; write digits with an optional decimal point and "
+                "exponent (1234.5, 1.2e6), without thousands separators or underscores"
+            )
+        number = Decimal(text)
+    else:
+        raise InvalidValue(f"expected a number, got {_kind(raw)}")
+    if not number.is_finite():
+        raise InvalidValue("expected a finite number")
+    return _exact(number, raw)
+
+
+def _exact(number: Decimal, raw: object) -> int | float:
+    """The stored form of `number` if it keeps the value exactly; refuse it otherwise."""
+    # adjusted() first: int() of 1e999999999 would build a gigantic integer.
+    if (
+        number.adjusted() < 19
+        and number == number.to_integral_value()
+        and abs(number) <= MAX_EXACT_INTEGER
+    ):
+        return int(number)
+    as_float = float(number)
+    if not math.isfinite(as_float):
+        raise InvalidValue(f"{_shown(raw)} is out of range; the limit is about ±1.8e308")
+    if as_float == 0:
+        raise InvalidValue(f"{_shown(raw)} is too close to zero to keep; the limit is about 2e-308")
+    if Decimal(repr(as_float)) != number:
+        raise InvalidValue(
+            f"{_shown(raw)} has more digits than a number keeps exactly: whole numbers up to "
+            f"±{MAX_EXACT_INTEGER}, others up to 15 significant digits"
+        )
+    if as_float.is_integer() and abs(as_float) < 2**53:
+        return int(as_float)
+    return as_float
+
+
+def _shown(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else f"{text[:37]}…"
 
 
 def _boolean(spec: PropertySpec, raw: object) -> bool:
@@ -119,7 +182,13 @@ def _datetime(spec: PropertySpec, raw: object) -> str:
         raise InvalidValue(f"{raw!r} is not a date and time; use ISO 8601 with a time zone")
     if value.tzinfo is None:
         raise InvalidValue(f"{raw!r} has no time zone; add Z or an offset such as +02:00")
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidValue(
+            f"{raw!r} is out of range: in UTC it falls outside the years 0001 to 9999"
+        ) from None
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 def _enumeration(spec: PropertySpec, raw: object) -> str:
