@@ -8,6 +8,7 @@ var/, so `make demo` needs neither PostgreSQL nor Redis. In production set DATAB
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "axes",
     "crm",
     "syncengine",
     "backups",
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out admin login into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -119,7 +123,16 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files, not per-process memory: gunicorn workers, the worker and beat share the throttles'
+    # counts (config.throttling). Enough entries that one client spraying usernames cannot push
+    # the others' counts out.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
     _broker_dir = VAR_DIR / "celery-broker"
     for _sub in ("queue", "processed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
@@ -142,6 +155,11 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CONCORD_CELERY_QUEUE", "celery")
 CONCORD_SYNC_LEASE_SECONDS = int(os.environ.get("CONCORD_SYNC_LEASE_SECONDS", "180"))
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
+# AxesStandaloneBackend only refuses locked-out admin logins; ModelBackend authenticates.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -174,6 +192,24 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- Login throttling (config.throttling) ---------------------------------------------------
+# How many proxies in front of Concord append to X-Forwarded-For; the client's address is read
+# there only then. 0 (no proxy) by default, 1 with CONCORD_HTTPS=1 (behind its TLS proxy).
+CONCORD_TRUSTED_PROXIES = int(
+    os.environ.get("CONCORD_TRUSTED_PROXIES", "1" if env_bool("CONCORD_HTTPS") else "0")
+)
+# Admin logins (django-axes): locked after this many failures from one address or for one
+# username, for this long; each attempt during the lockout restarts it. The API token endpoint
+# has its own limits (REST_FRAMEWORK below); axes watches only the admin site.
+AXES_FAILURE_LIMIT = int(os.environ.get("CONCORD_ADMIN_LOGIN_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CONCORD_ADMIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.throttling.admin_lockout_response"
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -192,6 +228,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # The token endpoint's limits (config.throttling), per client address and per username.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth_token_ip": os.environ.get("CONCORD_TOKEN_RATE_PER_IP", "30/hour"),
+        "auth_token_username": os.environ.get("CONCORD_TOKEN_RATE_PER_USERNAME", "10/hour"),
+    },
+    "NUM_PROXIES": CONCORD_TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Concord API",

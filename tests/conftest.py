@@ -41,6 +41,14 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle counts (the token endpoint's) start from zero in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def ensure_standard_schema() -> None:
     """Re-seed the standard object types if a transactional test flushed them."""
     from crm.models import ObjectType

@@ -14,3 +14,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", f"tests-{secrets.token_urlsafe(50)}")
 os.environ.setdefault("CONCORD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 
 from config.settings import *  # noqa: F403
+
+# One cache per test process, emptied before each test (tests/conftest.py): throttle counts never
+# carry over from one test, or one run, to the next. Never Redis here: clearing it would flush
+# the Celery broker's queues that share its database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -3,6 +3,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
 
+from config.throttling import TokenIpThrottle, TokenUsernameThrottle
 from crm.api import views
 
 router = DefaultRouter()
@@ -22,10 +23,14 @@ router.register("associations", views.AssociationViewSet, basename="association"
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
-    # DRF's token view names its own parsers: give it the project's (depth, NUL, surrogates).
+    # DRF's token view names its own parsers: give it the project's (depth, NUL, surrogates);
+    # and limit password guessing per client address and per username (429, Retry-After).
     path(
         "auth/token/",
-        ObtainAuthToken.as_view(parser_classes=api_settings.DEFAULT_PARSER_CLASSES),
+        ObtainAuthToken.as_view(
+            parser_classes=api_settings.DEFAULT_PARSER_CLASSES,
+            throttle_classes=[TokenIpThrottle, TokenUsernameThrottle],
+        ),
         name="api-token",
     ),
     path("", include(router.urls)),
