@@ -34,7 +34,10 @@ def test_batch_create_needs_a_read_mask(people: Any) -> None:
         people.people().batchCreateContacts(
             body={"contacts": [{"contactPerson": person("X")}]}
         ).execute()
-    assert "readMask mask is required" in error_of(no_mask.value)["message"]
+    assert error_of(no_mask.value)["message"] == (
+        "readMask is required. Please specify one or more valid paths. Valid paths are "
+        "documented at https://developers.google.com/people/api/rest/v1/people/get."
+    )
 
 
 def _contact_errors(exc: HttpError, detail_type: str) -> dict[str, Any]:

@@ -65,7 +65,13 @@ def test_page_size_defaults_to_100_and_is_capped_at_1000(people: Any) -> None:
 def test_person_fields_is_required(people: Any) -> None:
     with pytest.raises(HttpError) as missing:
         people.people().connections().list(resourceName="people/me").execute()
-    assert "personFields mask is required" in error_of(missing.value)["message"]
+    # As Google answers it (googleapis/google-api-php-client-services issue 129).
+    assert error_of(missing.value) == {
+        "code": 400,
+        "message": "personFields mask is required. Please specify one or more valid paths. "
+        "Valid paths are documented at https://developers.google.com/people/api/rest/v1/people/get.",
+        "status": "INVALID_ARGUMENT",
+    }
 
 
 def test_only_the_last_page_carries_the_sync_token(people: Any, sandbox: SandboxProcess) -> None:

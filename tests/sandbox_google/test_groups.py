@@ -154,3 +154,48 @@ def test_memberships_on_create_and_deprecated_groups(people: Any) -> None:
     with pytest.raises(HttpError) as unknown:
         people.contactGroups().get(resourceName="contactGroups/nope").execute()
     assert unknown.value.status_code == 404
+
+
+def test_clearing_a_contacts_memberships_is_refused(people: Any) -> None:
+    created = people.people().createContact(body=person("Member")).execute()
+    with pytest.raises(HttpError) as cleared:
+        people.people().updateContact(
+            resourceName=created["resourceName"],
+            updatePersonFields="memberships",
+            body={"etag": created["etag"], "memberships": []},
+        ).execute()
+    assert cleared.value.status_code == 400
+    assert error_of(cleared.value)["status"] == "INVALID_ARGUMENT"
+    got = people.people().get(resourceName=created["resourceName"], personFields="memberships")
+    assert group_ids(got.execute()) == {"myContacts"}
+
+
+def test_contact_groups_list_honours_sync_tokens(people: Any) -> None:
+    groups = people.contactGroups()
+    kept = groups.create(body={"contactGroup": {"name": "Kept"}}).execute()
+    renamed = groups.create(body={"contactGroup": {"name": "Renamed"}}).execute()
+    dropped = groups.create(body={"contactGroup": {"name": "Dropped"}}).execute()
+    full = groups.list(pageSize=1000).execute()
+    full_names = [g["name"] for g in full["contactGroups"]]
+    assert {"Kept", "Renamed", "Dropped", "myContacts"} <= set(full_names)
+    nothing = groups.list(syncToken=full["nextSyncToken"]).execute()
+    assert "contactGroups" not in nothing and nothing["nextSyncToken"]
+    groups.update(
+        resourceName=renamed["resourceName"],
+        body={"contactGroup": {"name": "Now renamed"}, "updateGroupFields": "name"},
+    ).execute()
+    groups.delete(resourceName=dropped["resourceName"]).execute()
+    added = groups.create(body={"contactGroup": {"name": "Added"}}).execute()
+    changes = groups.list(syncToken=nothing["nextSyncToken"]).execute()
+    by_name = {g["resourceName"]: g for g in changes["contactGroups"]}
+    assert list(by_name) == [
+        renamed["resourceName"], dropped["resourceName"], added["resourceName"]
+    ]  # fmt: skip
+    assert kept["resourceName"] not in by_name
+    assert by_name[renamed["resourceName"]]["name"] == "Now renamed"
+    assert by_name[dropped["resourceName"]]["metadata"]["deleted"] is True
+    assert "deleted" not in by_name[added["resourceName"]]["metadata"]
+    assert "contactGroups" not in groups.list(syncToken=changes["nextSyncToken"]).execute()
+    with pytest.raises(HttpError) as forged:
+        groups.list(syncToken="forged").execute()
+    assert error_of(forged.value)["details"][0]["reason"] == "EXPIRED_SYNC_TOKEN"

@@ -179,7 +179,14 @@ def test_update_needs_an_etag_and_an_update_mask(people: Any) -> None:
         people.people().updateContact(
             resourceName=created["resourceName"], body={"etag": created["etag"]}
         ).execute()
-    assert "updatePersonFields mask is required" in error_of(no_mask.value)["message"]
+    # As Google answers it (googleapis/google-api-go-client issue 1862).
+    assert error_of(no_mask.value) == {
+        "code": 400,
+        "message": "updatePersonFields mask is required. Please specify one or more valid "
+        "paths. Valid paths are documented at "
+        "https://developers.google.com/people/api/rest/v1/people/updateContact.",
+        "status": "INVALID_ARGUMENT",
+    }
     with pytest.raises(HttpError) as read_only:
         people.people().updateContact(
             resourceName=created["resourceName"],

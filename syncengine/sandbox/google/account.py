@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import contact_limit_exceeded, contact_too_large, not_found
+from .errors import contact_limit_exceeded, contact_too_large, memberships_required, not_found
 from .groups import MY_CONTACTS, STARRED, Groups
 from .people import Contact, membership_group_ids, normalise_person
 from .store import Store
@@ -80,10 +80,14 @@ class Account:
                 updated.fields.pop(name, None)
         if "memberships" in fields:
             requested = membership_group_ids(body) or []
+            if not requested:
+                # Google: "The server returns a 400 error if memberships are being updated and
+                # there are no contact group memberships specified on the person."
+                raise memberships_required()
             for group_id in requested:
                 if group_id not in contact.groups:
                     self.groups.check_assignable(group_id)
-            updated.groups = requested or [MY_CONTACTS]
+            updated.groups = requested
         return updated
 
     # --- writes --------------------------------------------------------------------------------

@@ -339,20 +339,39 @@ def groups_list(app: GoogleSandbox, request: Request, match: re.Match[str]) -> R
     if page_size < 0 or page_size > 1000:
         raise invalid_argument("pageSize must be between 1 and 1000.")
     page_size = page_size or 30
-    offset = 0
+    sync_token = request.param("syncToken") or None
+    offset, upto = 0, app.store.seq
+    since = app.sync.since_seq("groups", sync_token) if sync_token else None
     if token := request.param("pageToken"):
         payload = app.sync.codec.decode(token)
-        if not payload or payload.get("t") != "groups":
+        if not payload or payload.get("t") != "groups" or payload.get("st") != sync_token:
             raise invalid_argument("Page token is not valid.")
-        offset = int(payload["o"])
+        offset, upto = int(payload["o"]), int(payload["u"])
     with app.store.lock:
-        ids = app.groups.ids()
-        groups = [app.groups.render(g, fields) for g in ids[offset : offset + page_size]]
-    answer: dict[str, Any] = {"contactGroups": groups, "totalItems": len(ids)}
+        if since is None:
+            ids = [g for g in app.groups.ids() if _group_seq(app, g) <= upto]
+        else:
+            # Only groups changed since the token; deleted ones with metadata.deleted.
+            ids = app.groups.changed_since(since, upto)
+        groups = [
+            app.groups.render_tombstone(g)
+            if g in app.store.group_tombstones
+            else app.groups.render(g, fields)
+            for g in ids[offset : offset + page_size]
+        ]
+    answer: dict[str, Any] = {"contactGroups": groups} if groups else {}
+    answer["totalItems"] = len(ids)
     if offset + page_size < len(ids):
-        answer["nextPageToken"] = app.sync.codec.encode({"t": "groups", "o": offset + page_size})
-    answer["nextSyncToken"] = app.sync.codec.encode({"t": "group-sync", "s": app.store.seq})
+        answer["nextPageToken"] = app.sync.codec.encode(
+            {"t": "groups", "o": offset + page_size, "u": upto, "st": sync_token}
+        )
+    answer["nextSyncToken"] = app.sync.issue_sync_token("groups", upto)
     return Response.json(answer)
+
+
+def _group_seq(app: GoogleSandbox, group_id: str) -> int:
+    group = app.store.groups.get(group_id)
+    return int(group.get("seq", 0)) if group else 0
 
 
 def groups_get(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Response:

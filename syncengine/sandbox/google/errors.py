@@ -22,6 +22,8 @@ RPC_CODES = {
 }
 
 MASK_DOCS = "https://developers.google.com/people/api/rest/v1/people/get"
+UPDATE_MASK_DOCS = "https://developers.google.com/people/api/rest/v1/people/updateContact"
+UPDATE_MASKS = {"updatePersonFields", "updateMask"}
 
 
 class ApiError(Exception):
@@ -111,16 +113,23 @@ def method_not_allowed(method: str) -> ApiError:
     return ApiError(405, "METHOD_NOT_ALLOWED", f"Method {method} is not allowed on this path.")
 
 
+def _mask_docs(name: str) -> str:
+    return UPDATE_MASK_DOCS if name in UPDATE_MASKS else MASK_DOCS
+
+
 def mask_required(name: str) -> ApiError:
+    # Google's wording, as captured: "personFields mask is required. …" and "updatePersonFields
+    # mask is required. … people/updateContact.", but "readMask is required. …".
+    subject = name if name.endswith("Mask") else f"{name} mask"
     return invalid_argument(
-        f"{name} mask is required. Please specify one or more valid paths. "
-        f"Valid paths are documented at {MASK_DOCS}."
+        f"{subject} is required. Please specify one or more valid paths. "
+        f"Valid paths are documented at {_mask_docs(name)}."
     )
 
 
 def invalid_mask_path(name: str, path: str) -> ApiError:
     return invalid_argument(
-        f'Invalid {name} mask path: "{path}". Valid paths are documented at {MASK_DOCS}.'
+        f'Invalid {name} mask path: "{path}". Valid paths are documented at {_mask_docs(name)}.'
     )
 
 
@@ -143,6 +152,11 @@ def etag_missing() -> ApiError:
         "Request must set person.etag or person.metadata.sources.etag for the source that is "
         "being updated."
     )
+
+
+def memberships_required() -> ApiError:
+    # Google documents the 400 but not its text; the message is the sandbox's own.
+    return invalid_argument("A contact must always have at least one contact group membership.")
 
 
 def contact_limit_exceeded(limit: int) -> ApiError:

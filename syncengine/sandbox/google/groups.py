@@ -63,6 +63,25 @@ class Groups:
     def ids(self) -> list[str]:
         return list(SYSTEM_GROUPS) + sorted(self.store.groups)
 
+    def changed_since(self, since: int, upto: int) -> list[str]:
+        """User groups created, changed or deleted after change ``since`` (up to ``upto``), in
+        change order (system groups never change)."""
+        changed = [
+            g
+            for g in [*self.store.groups.values(), *self.store.group_tombstones.values()]
+            if since < int(g.get("seq", 0)) <= upto
+        ]
+        return [g["id"] for g in sorted(changed, key=lambda g: int(g.get("seq", 0)))]
+
+    def render_tombstone(self, group_id: str) -> dict[str, Any]:
+        """A deleted group as sync requests show it: ``metadata.deleted``, nothing else."""
+        stamp = self.store.group_tombstones[group_id]["update_time"]
+        return {
+            "resourceName": f"contactGroups/{group_id}",
+            "etag": _etag(f"{group_id}:{stamp}:deleted"),
+            "metadata": {"updateTime": stamp, "deleted": True},
+        }
+
     def render(self, group_id: str, fields: list[str], max_members: int = 0) -> dict[str, Any]:
         user_group = self.store.groups.get(group_id)
         if user_group is None and group_id not in SYSTEM_GROUPS:
@@ -99,6 +118,7 @@ class Groups:
                 "name": name,
                 "clientData": client_data,
                 "update_time": now_stamp(self.store.clock()),
+                "seq": self.store.next_seq(),
             }
         )
         return group_id
@@ -115,6 +135,7 @@ class Groups:
         if "clientData" in fields:
             group["clientData"] = body.get("clientData")
         group["update_time"] = now_stamp(self.store.clock())
+        group["seq"] = self.store.next_seq()
         self.store.save_group(group)
 
     def _check_name(self, name: str, own_id: str | None) -> None:

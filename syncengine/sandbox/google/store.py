@@ -116,10 +116,13 @@ class Store(SettingsAndTokens):
             )
             self.seq = max(self.seq, seq)
             self._rows[contact_id] = Version(0.0, seq, state, trashed_at, data)
-        self.groups: dict[str, dict[str, Any]] = {
-            group_id: json.loads(data)
-            for group_id, data in self._db.execute("SELECT id, data FROM contact_groups")
-        }
+        self.groups: dict[str, dict[str, Any]] = {}
+        # Deleted user groups, reported as deleted to contactGroups.list sync requests.
+        self.group_tombstones: dict[str, dict[str, Any]] = {}
+        for group_id, data in self._db.execute("SELECT id, data FROM contact_groups"):
+            group = json.loads(data)
+            (self.group_tombstones if group.get("deleted") else self.groups)[group_id] = group
+            self.seq = max(self.seq, int(group.get("seq", 0)))
 
     # --- contacts ------------------------------------------------------------------------------
 
@@ -239,8 +242,14 @@ class Store(SettingsAndTokens):
 
     # --- contact groups ------------------------------------------------------------------------
 
+    def next_seq(self) -> int:
+        """The next change sequence (contact groups share the contacts' change log)."""
+        self.seq += 1
+        return self.seq
+
     def save_group(self, group: dict[str, Any]) -> None:
         with self.lock:
+            self.group_tombstones.pop(group["id"], None)
             self._db.execute(
                 "INSERT OR REPLACE INTO contact_groups (id, data) VALUES (?, ?)",
                 (group["id"], json.dumps(group)),
@@ -249,8 +258,20 @@ class Store(SettingsAndTokens):
 
     def delete_group(self, group_id: str) -> None:
         with self.lock:
-            self._db.execute("DELETE FROM contact_groups WHERE id = ?", (group_id,))
-            self.groups.pop(group_id, None)
+            group = self.groups.pop(group_id, None)
+            if group is None:
+                return
+            tombstone = {
+                "id": group_id,
+                "deleted": True,
+                "seq": self.next_seq(),
+                "update_time": now_stamp(self.clock()),
+            }
+            self._db.execute(
+                "INSERT OR REPLACE INTO contact_groups (id, data) VALUES (?, ?)",
+                (group_id, json.dumps(tombstone)),
+            )
+            self.group_tombstones[group_id] = tombstone
 
     # --- settings ------------------------------------------------------------------------------
 
