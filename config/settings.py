@@ -226,7 +226,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus each operation's error answers with the one error body.
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ConcordAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # The token endpoint's limits (config.throttling), per client address and per username.
     "DEFAULT_THROTTLE_RATES": {

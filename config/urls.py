@@ -12,3 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Under /api/, Django's own refusals answer with the API's error body (config/schema.py).
+handler400 = "config.api.bad_request"
+handler404 = "config.api.not_found"

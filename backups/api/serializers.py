@@ -9,7 +9,10 @@ from backups.models import Backup, BackupSchedule, Restore
 
 
 class BackupSerializer(serializers.ModelSerializer):
-    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    # null: scheduled backups, and users deleted since.
+    requested_by = serializers.CharField(
+        source="requested_by.username", default=None, allow_null=True
+    )
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -46,11 +49,6 @@ class BackupScheduleSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at", "next_backup_at"]
 
 
-class TooSoonSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    next_allowed_at = serializers.DateTimeField()
-
-
 class RestoreCreateSerializer(serializers.Serializer):
     backup = serializers.IntegerField(help_text="Id of a ready backup.")
     object_type = serializers.CharField(help_text="Internal name, e.g. deals.")
@@ -62,7 +60,13 @@ class RestoreCreateSerializer(serializers.Serializer):
 class RestoreSerializer(serializers.ModelSerializer):
     name = serializers.CharField(read_only=True)
     object_type = serializers.CharField(source="object_type.name")
-    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    requested_by = serializers.CharField(
+        source="requested_by.username", default=None, allow_null=True
+    )
+    # Blank until the restore is confirmed.
+    verified_by = serializers.ChoiceField(
+        choices=Restore.Verification.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Restore
@@ -177,9 +181,3 @@ class TotpEnrolmentSerializer(serializers.Serializer):
     otpauth_url = serializers.CharField(
         help_text="The key to scan or type into the app; shown this once, never again."
     )
-
-
-class AuthenticatorThrottledSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-    retry_after = serializers.IntegerField(help_text="Seconds until a code is checked again.")

@@ -80,7 +80,6 @@ RETRY_AFTER = OpenApiParameter(
     response=[429],
 )
 THROTTLED = OpenApiResponse(
-    s.AuthenticatorThrottledSerializer,
     description="Too many wrong authenticator codes in a row (django-otp's throttle): no code "
     "is checked until Retry-After seconds have passed; nothing was changed.",
 )
@@ -101,7 +100,9 @@ class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         request=None,
         responses={
             202: s.BackupSerializer,
-            429: OpenApiResponse(s.TooSoonSerializer, description="Plan's frequency limit."),
+            429: OpenApiResponse(
+                description="The plan's backup frequency is reached: see `next_allowed_at`."
+            ),
         },
     )
     def create(self, request):
@@ -116,6 +117,7 @@ class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         responses={
             (200, "application/zip"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="Not written yet, or failed: no file to download."),
             410: OpenApiResponse(description="Expired: the file was deleted after 14 days."),
         }
     )

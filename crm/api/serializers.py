@@ -266,8 +266,10 @@ class AssociationCreateSerializer(serializers.Serializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    object_type = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    # null: the system acted (a task, a sync), or the user was deleted since.
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    # null: events not about one object type (e.g. an integration's settings).
+    object_type = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent

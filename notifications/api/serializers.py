@@ -42,6 +42,8 @@ class NotificationSettingSerializer(serializers.ModelSerializer):
     # Write-only here: to_representation lists them (an unsaved default row has none).
     integrations = IntegrationSettingSerializer(many=True, required=False, write_only=True)
     time_zone = serializers.CharField(max_length=64, required=False)
+    # null until the user first saves settings (the defaults are shown unsaved).
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = NotificationSetting

@@ -84,6 +84,12 @@ class ResyncIn(serializers.Serializer):
         return value
 
 
+class ResyncOut(serializers.Serializer):
+    resyncing = serializers.IntegerField(help_text="Errors now resyncing.")
+    records = serializers.IntegerField(help_text="Records queued for the push.")
+    skipped = serializers.IntegerField(help_text="Errors left as they were (resolved ones).")
+
+
 class KeysetPagination(BasePagination):
     """Newest first; `cursor` is the id of the last row seen (stable under inserts)."""
 
@@ -184,7 +190,7 @@ class SyncErrorViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=ResyncIn, responses={202: None})
+    @extend_schema(request=ResyncIn, responses={202: ResyncOut})
     @action(detail=False, methods=["post"])
     def resync(self, request):
         """Push the errors' records now (at most 100 errors); they become "resyncing"."""

@@ -15,6 +15,9 @@ from syncengine.models import (
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
+    # Blank until connected: not a URI then, so not declared as one.
+    instance_url = serializers.CharField(read_only=True)
+
     class Meta:
         model = Integration
         fields = [
@@ -121,8 +124,23 @@ class FieldMappingRuleSerializer(serializers.Serializer):
     rule = serializers.ChoiceField(choices=SyncRule.choices)
 
 
+class FieldMappingRulesSerializer(serializers.Serializer):
+    """The body of a mappings PATCH: new rules for some field mappings, all or none."""
+
+    field_mappings = FieldMappingRuleSerializer(many=True)
+
+
+class SyncStartedSerializer(serializers.Serializer):
+    cycle = serializers.IntegerField(help_text="The cycle's id.")
+    status = serializers.CharField(help_text="queued or running.")
+    created = serializers.BooleanField(help_text="False: a cycle was already queued or running.")
+
+
 class SyncStageSerializer(serializers.ModelSerializer):
-    object_type = serializers.CharField(source="object_type.name", default=None, read_only=True)
+    # null: stages of the whole cycle (e.g. the schema sync) have no object type.
+    object_type = serializers.CharField(
+        source="object_type.name", default=None, read_only=True, allow_null=True
+    )
     operation_label = serializers.CharField(source="get_operation_display", read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -53,7 +53,7 @@ class IntegrationViewSet(
             actor=self.request.user,
         )
 
-    @extend_schema(request=None, responses={202: None})
+    @extend_schema(request=None, responses={202: s.SyncStartedSerializer})
     @action(detail=True, methods=["post"])
     def sync(self, request, pk=None):
         """Start a sync cycle now (202); if one is queued or running, that one is returned."""
@@ -83,7 +83,13 @@ class IntegrationViewSet(
                 )
         return Response(s.ApiUsageSerializer(selectors.get_api_usage(integration=integration)).data)
 
-    @extend_schema(request=s.GoogleSyncOptionsSerializer, responses=s.GoogleSyncOptionsSerializer)
+    @extend_schema(
+        request=s.GoogleSyncOptionsSerializer,
+        responses={
+            200: s.GoogleSyncOptionsSerializer,
+            400: OpenApiResponse(description="Not a Google Contacts integration, or bad input."),
+        },
+    )
     @action(detail=True, methods=["get", "patch"], url_path="google-sync-options")
     def google_sync_options(self, request, pk=None):
         """Google Contacts only: the sync rule (two_way, to_google, from_google, filters), the
@@ -103,8 +109,16 @@ class IntegrationViewSet(
                 raise ValidationError(exc.message_dict) from exc
         return Response(google_services.sync_options(integration))
 
+    @extend_schema(methods=["GET"], responses=s.ObjectMappingSerializer(many=True))
     @extend_schema(
-        request=s.FieldMappingWriteSerializer, responses=s.ObjectMappingSerializer(many=True)
+        methods=["POST"],
+        request=s.FieldMappingWriteSerializer,
+        responses={201: s.ObjectMappingSerializer(many=True)},
+    )
+    @extend_schema(
+        methods=["PATCH"],
+        request=s.FieldMappingRulesSerializer,
+        responses=s.ObjectMappingSerializer(many=True),
     )
     @action(detail=True, methods=["get", "post", "patch"])
     def mappings(self, request, pk=None):

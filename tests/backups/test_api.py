@@ -99,7 +99,7 @@ def test_schedule_refused_below_enterprise(staff_api_client, settings, crm_schem
 
     assert response.status_code == 400
     assert "Enterprise" in response.data["errors"]["enabled"][0]
-    assert bad.status_code == 400 and "frequency" in bad.data
+    assert bad.status_code == 400 and "frequency" in bad.data["errors"]
     assert not BackupSchedule.objects.filter(enabled=True).exists()
 
 

@@ -167,7 +167,7 @@ def test_code_and_current_code_together_are_refused(staff_user):
     )
 
     assert response.status_code == 400
-    assert "current_code" in response.data
+    assert "current_code" in response.data["errors"]
     assert TOTPDevice.objects.filter(user=staff_user).count() == 1
 
 

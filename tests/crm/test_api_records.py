@@ -147,7 +147,7 @@ def test_malformed_json_is_a_400(api_client, contacts):
 
 def test_properties_must_be_an_object(api_client, contacts):
     response = api_client.post(URL, {"properties": ["email"]}, format="json")
-    assert response.status_code == 400 and "properties" in response.json()
+    assert response.status_code == 400 and "properties" in response.json()["errors"]
 
 
 def test_patch_with_a_bad_value_changes_nothing(api_client, contacts):
@@ -246,7 +246,7 @@ def test_batch_over_100_inputs_is_refused(api_client, contacts):
         f"{URL}batch/", {"action": "create", "inputs": inputs}, format="json"
     )
     assert response.status_code == 400
-    assert "a batch takes at most 100" in response.json()["inputs"][0]
+    assert "a batch takes at most 100" in response.json()["errors"]["inputs"][0]
     assert Record.objects.count() == 0
 
 
@@ -257,12 +257,12 @@ def test_batch_update_needs_ids(api_client, contacts):
         format="json",
     )
     assert response.status_code == 400
-    assert response.json()["inputs"] == ["every input of an update needs an id"]
+    assert response.json()["errors"]["inputs"] == ["every input of an update needs an id"]
 
 
 def test_batch_with_unknown_action_is_refused(api_client, contacts):
     response = api_client.post(f"{URL}batch/", {"action": "merge", "inputs": []}, format="json")
-    assert response.status_code == 400 and "action" in response.json()
+    assert response.status_code == 400 and "action" in response.json()["errors"]
 
 
 def test_filter_by_a_multiselect_option(api_client, contacts):

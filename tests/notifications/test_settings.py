@@ -68,7 +68,7 @@ def test_api_refuses_an_integration_listed_twice(api_client, user):
 
     response = api_client.put(URL, {"integrations": [item, item]}, format="json")
 
-    assert response.status_code == 400 and "integrations" in response.data
+    assert response.status_code == 400 and "integrations" in response.data["errors"]
     assert not NotificationSetting.objects.filter(user=user).exists()
 
 

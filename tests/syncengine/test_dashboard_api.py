@@ -188,7 +188,7 @@ def test_api_mappings_read_and_edit(staff_api_client, integration, run):
         {"object_mapping": contact["id"], "property": "firstname", "remote_field": "Birthdate"},
         format="json",
     )
-    assert refused.status_code == 400 and "remote_field" in refused.json()
+    assert refused.status_code == 400 and "remote_field" in refused.json()["errors"]
     added = staff_api_client.post(
         url,
         {

@@ -120,7 +120,7 @@ def test_google_sync_options_api(integration, staff_api_client):
         "conflict_winner": "concord",
     }
     bad = staff_api_client.patch(url, {"sync_rule": "filters", "filters": []}, format="json")
-    assert bad.status_code == 400 and "filters" in bad.json()
+    assert bad.status_code == 400 and "filters" in bad.json()["errors"]
     ok = staff_api_client.patch(
         url, {"sync_rule": "filters", "filters": ["starred"], "conflict_winner": "google"},
         format="json",

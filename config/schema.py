@@ -1,0 +1,117 @@
+"""The OpenAPI schema as the contract: one error body, documented on every operation.
+
+Every refusal the API answers has the same body (config.api.exception_handler and the backups'
+refusals build it): `{"detail": …}` always, plus `errors` (field-level messages, or one entry per
+batch input), `used_in`, `active_restore` or `next_allowed_at` where they apply. The schema class
+below documents, for each operation, the refusals its view can answer with that body, so clients
+and the contract test (tests/test_api_contract.py) hold every answer to the schema.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
+
+from crm.api.serializers import PropertyUsageSerializer
+
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: `detail` says what is wrong, `errors` names each field; "
+    "nothing was written.",
+    "401": "No credentials, or invalid ones.",
+    "403": "Signed in without the permission this operation needs.",
+    "404": "No such object.",
+    "404+cursor": "No such object, or a cursor this list did not hand out.",
+    "413": "The request body is too large.",
+    "429": "Too many requests; retry after the seconds in `Retry-After`.",
+}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {
+                "type": "object",
+                "additionalProperties": {},
+                "description": "Messages by field name, e.g. "
+                '`{"name": ["This field is required."]}`; nested for nested input.',
+            },
+            {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": {}},
+                "description": 'One entry per refused batch input: `{"index": 0, "errors": {…}}`.',
+            },
+        ]
+    }
+)
+class ErrorsField(serializers.JSONField):
+    """Field-level messages: an object by field, or a list of per-input results."""
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every refusal (4xx) the API answers."""
+
+    detail = serializers.CharField(help_text="What was wrong, in a sentence.")
+    errors = ErrorsField(required=False, help_text="What was wrong with each field or input.")
+    used_in = PropertyUsageSerializer(
+        many=True, required=False, help_text="Deleting a property in use: where it is used."
+    )
+    active_restore = serializers.IntegerField(
+        required=False, allow_null=True, help_text="409 of a restore: the one pending or running."
+    )
+    next_allowed_at = serializers.DateTimeField(
+        required=False, help_text="429 of a backup: when the plan allows the next one."
+    )
+    retry_after = serializers.IntegerField(
+        required=False, help_text="429 of wrong authenticator codes: seconds until the next try."
+    )
+
+
+class ConcordAutoSchema(AutoSchema):
+    """drf-spectacular's schema, plus the error answers of each operation (one body schema)."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for code, description in self._error_answers(operation).items():
+            responses.setdefault(code, {"description": description})
+        for code, response in responses.items():
+            # Refusals a view names without a body (or with another one) get the error body.
+            if code >= "400":
+                error = self._get_response_for_code(
+                    ErrorSerializer, code, media_types=["application/json"]
+                )
+                response["content"] = error["content"]
+                response["description"] = response.get("description") or ERROR_DESCRIPTIONS.get(
+                    code, ""
+                )
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def _error_answers(self, operation: dict) -> dict[str, str]:
+        """The refusals this operation can answer, by status code."""
+        answers: dict[str, str] = {}
+        takes_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+        if self.method in UNSAFE_METHODS or takes_query:
+            answers["400"] = ERROR_DESCRIPTIONS["400"]
+        permissions = self.view.get_permissions()
+        if any(not isinstance(p, AllowAny) for p in permissions):
+            answers["401"] = ERROR_DESCRIPTIONS["401"]
+            answers["403"] = ERROR_DESCRIPTIONS["403"]
+        if "{" in self.path:
+            answers["404"] = ERROR_DESCRIPTIONS["404"]
+        paginator = self._get_paginator()
+        if isinstance(paginator, CursorPagination) and self._is_list_view():
+            answers["404"] = ERROR_DESCRIPTIONS["404+cursor"]
+        if self.method in BODY_METHODS:
+            answers["413"] = ERROR_DESCRIPTIONS["413"]
+        if self.view.get_throttles():
+            answers["429"] = ERROR_DESCRIPTIONS["429"]
+        return answers
