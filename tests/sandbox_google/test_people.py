@@ -61,7 +61,8 @@ def test_create_and_get_render_every_field_like_google(people: Any) -> None:
     assert set(phones) == {"mobile", "work", "home", "workFax", "homeFax", "other"}
     assert phones["mobile"]["canonicalForm"] == "+442079460000"
     assert phones["workFax"]["formattedType"] == "Work Fax"
-    assert "canonicalForm" not in phones["home"]  # not international: no E.164 without a region
+    # A national number is read in the account's region (US by default): not a US number.
+    assert "canonicalForm" not in phones["home"]
     assert [p["metadata"].get("primary", False) for p in got["phoneNumbers"]][:2] == [True, False]
     assert got["organizations"][0] == {
         **got["organizations"][0],
@@ -262,3 +263,17 @@ def test_a_get_longer_than_2048_characters_arrives_as_a_post_with_a_method_overr
         data="resourceNames=people/c1",
     )
     assert refused.status_code == 405
+
+
+def test_national_numbers_get_a_canonical_form_in_the_accounts_region(
+    people: Any, sandbox: Any
+) -> None:
+    assert sandbox.ok("GET", "account")["region"] == "US"
+    numbers = [{"value": "(650) 253-0000"}, {"value": "020 7946 0002"}, {"value": "12"}]
+    us = people.people().createContact(body=person("Us", phoneNumbers=numbers)).execute()
+    assert [p.get("canonicalForm") for p in us["phoneNumbers"]] == ["+16502530000", None, None]
+    sandbox.ok("PATCH", "account", json={"region": "GB"})
+    gb = people.people().createContact(body=person("Gb", phoneNumbers=numbers)).execute()
+    assert [p.get("canonicalForm") for p in gb["phoneNumbers"]] == [None, "+442079460002", None]
+    assert [p["value"] for p in gb["phoneNumbers"]] == [n["value"] for n in numbers]
+    assert sandbox.control("PATCH", "account", json={"region": "XX"}).status_code == 400

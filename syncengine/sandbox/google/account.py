@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import contact_limit_exceeded, contact_too_large, memberships_required, not_found
 from .groups import MY_CONTACTS, STARRED, Groups
-from .people import Contact, membership_group_ids, normalise_person
+from .people import DEFAULT_REGION, Contact, membership_group_ids, normalise_person
 from .store import Store
 
 DEFAULT_CONTACT_LIMIT = 25_000
@@ -36,6 +36,10 @@ class Account:
         days = float(self.store.get_setting("trash_retention_days", DEFAULT_TRASH_RETENTION_DAYS))
         return days * 86400
 
+    def region(self) -> str:
+        """The account's country (ISO 3166 alpha-2): where national phone numbers belong."""
+        return str(self.store.get_setting("account_region", DEFAULT_REGION))
+
     def room(self) -> int:
         """How many more contacts fit before the account limit."""
         self.purge_expired_trash()
@@ -50,7 +54,7 @@ class Account:
 
     def build(self, body: dict[str, Any], kind: str = "contact") -> Contact:
         """A new, unsaved contact from a client's Person (validated, normalised)."""
-        fields = normalise_person(body)
+        fields = normalise_person(body, region=self.region())
         groups: list[str] = []
         if kind == "contact":
             requested = membership_group_ids(body)
@@ -73,7 +77,7 @@ class Account:
         """A changed copy of ``contact`` (unsaved): ``fields`` replaced from ``body``."""
         updated = Contact(**{**contact.__dict__, "fields": dict(contact.fields)})
         updated.groups = list(contact.groups)
-        for name, items in normalise_person(body, fields).items():
+        for name, items in normalise_person(body, fields, self.region()).items():
             if items:
                 updated.fields[name] = items
             else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from phonenumbers import SUPPORTED_REGIONS
+
 from .account import (
     DEFAULT_CONTACT_LIMIT,
     DEFAULT_CONTACT_SIZE_LIMIT,
@@ -34,6 +36,7 @@ LIMIT_DEFAULTS: dict[str, float] = {
 }
 RESET_SETTINGS = [
     "faults",
+    "account_region",
     "oauth_clients",
     "access_token_ttl_seconds",
     *LIMIT_DEFAULTS,
@@ -252,6 +255,15 @@ def handle(app: GoogleSandbox, request: Request) -> Response:
         elif method == "DELETE":
             app.store.delete_setting("faults")
         return Response.json(app.faults())
+    if head == "account" and not rest:
+        if method in ("PATCH", "PUT", "POST"):
+            region = request.json_object().get("region")
+            if not isinstance(region, str) or region.upper() not in SUPPORTED_REGIONS:
+                raise invalid_argument("region is an ISO 3166 alpha-2 country code, e.g. GB.")
+            app.store.set_setting("account_region", region.upper())
+        elif method != "GET":
+            raise method_not_allowed(method)
+        return Response.json({**ACCOUNT, "region": app.account.region()})
     if head == "clock" and not rest and method == "GET":
         return Response.json(_clock(app))
     if head == "clock" and rest == ["advance"] and method == "POST":

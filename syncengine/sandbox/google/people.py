@@ -10,14 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
+
 from .errors import invalid_argument, invalid_mask_path, mask_required
 
 Item = dict[str, Any]
+# The account's region: national phone numbers are read as numbers of this country.
+DEFAULT_REGION = "US"
 
 PERSON_FIELDS = [
     "addresses",
@@ -130,12 +133,17 @@ def _clean_item(item: Any, field_name: str) -> Item:
     return {k: v for k, v in item.items() if k not in OUTPUT_ONLY_KEYS}
 
 
-def _canonical_phone(value: str) -> str | None:
-    # Without the account's region only numbers in international format can be made E.164.
-    if not value.strip().startswith("+"):
+def _canonical_phone(value: str, region: str) -> str | None:
+    """The E.164 form Google adds as ``canonicalForm``: a number in international format as it
+    is, a national one read in the account's region; none for a number that is not valid there.
+    libphonenumber is Google's own phone-number library."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
         return None
-    digits = re.sub(r"\D", "", value)
-    return f"+{digits}" if 7 <= len(digits) <= 15 else None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _formatted_type(item: Item) -> None:
@@ -168,7 +176,7 @@ def _normalise_address(item: Item) -> None:
         item["formattedValue"] = formatted
 
 
-def normalise_field(field_name: str, items: Any) -> list[Item]:
+def normalise_field(field_name: str, items: Any, region: str = DEFAULT_REGION) -> list[Item]:
     """Validate and normalise one field's items as Google stores them."""
     if items is None:
         return []
@@ -184,7 +192,7 @@ def normalise_field(field_name: str, items: Any) -> list[Item]:
         if field_name == "names":
             _normalise_name(item)
         elif field_name == "phoneNumbers":
-            if canonical := _canonical_phone(str(item.get("value", ""))):
+            if canonical := _canonical_phone(str(item.get("value", "")), region):
                 item["canonicalForm"] = canonical
             _formatted_type(item)
         elif field_name == "addresses":
@@ -206,11 +214,13 @@ def check_person_keys(body: dict[str, Any]) -> None:
             )
 
 
-def normalise_person(body: dict[str, Any], fields: Iterable[str] | None = None) -> dict[str, list]:
+def normalise_person(
+    body: dict[str, Any], fields: Iterable[str] | None = None, region: str = DEFAULT_REGION
+) -> dict[str, list]:
     """The stored data fields of ``body``: all present ones, or exactly ``fields`` (an update)."""
     check_person_keys(body)
     names = [f for f in DATA_FIELDS if f in body] if fields is None else list(fields)
-    return {f: normalise_field(f, body.get(f)) for f in names if f in DATA_FIELDS}
+    return {f: normalise_field(f, body.get(f), region) for f in names if f in DATA_FIELDS}
 
 
 def membership_group_ids(body: dict[str, Any]) -> list[str] | None:
