@@ -113,3 +113,16 @@ def test_values_under_the_legacy_secret_key_derivation_move_to_a_configured_key(
     assert "Re-encrypted 3 value(s)" in out
     org.refresh_from_db()
     assert crypto.decrypt(org.refresh_token_encrypted) == "org-refresh"
+
+
+def test_without_configured_keys_the_command_says_so_and_changes_nothing(settings):
+    org = connected("org")
+    stored = org.access_token_encrypted
+    settings.CONCORD_ENCRYPTION_KEYS = []
+
+    with pytest.raises(CommandError, match="CONCORD_ENCRYPTION_KEYS is not set"):
+        rotate()
+
+    org.refresh_from_db()
+    assert org.access_token_encrypted == stored
+    assert not AuditEvent.objects.filter(verb="rotate_encryption_keys").exists()

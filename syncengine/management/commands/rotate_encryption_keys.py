@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncengine.services.encryption import rotate_encryption_keys
@@ -25,10 +26,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = rotate_encryption_keys(
-            source="command:rotate_encryption_keys",
-            legacy_secret_key=options["legacy_secret_key"],
-        )
+        try:
+            report = rotate_encryption_keys(
+                source="command:rotate_encryption_keys",
+                legacy_secret_key=options["legacy_secret_key"],
+            )
+        except ImproperlyConfigured as exc:  # no keys configured: nothing to rotate to
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"Re-encrypted {report.rotated} value(s) under the newest key; "
             f"{report.current} already under it; {report.empty} empty; "
