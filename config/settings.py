@@ -199,8 +199,8 @@ CONCORD_TRUSTED_PROXIES = int(
     os.environ.get("CONCORD_TRUSTED_PROXIES", "1" if env_bool("CONCORD_HTTPS") else "0")
 )
 # Admin logins (django-axes): locked after this many failures from one address or for one
-# username, for this long; each attempt during the lockout restarts it. The API token endpoint
-# has its own limits (REST_FRAMEWORK below); axes watches only the admin site.
+# username, for this long; each attempt during the lockout restarts it. Failed token requests
+# count too, but axes locks only the admin site: the token endpoint has its own limits below.
 AXES_FAILURE_LIMIT = int(os.environ.get("CONCORD_ADMIN_LOGIN_FAILURES", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CONCORD_ADMIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]

@@ -99,7 +99,7 @@ def test_token_requests_are_limited_per_username_from_any_address(token_rates):
     # Even the right password, from a fresh address, waits.
     assert_throttled(ask_token("alice", "right-password", REMOTE_ADDR="10.0.1.50"))
     other = ask_token("bob", REMOTE_ADDR="10.0.1.51")
-    assert other.status_code == 400 and "non_field_errors" in other.json()
+    assert other.status_code == 400 and "Unable to log in" in other.content.decode()
 
 
 def test_the_right_password_gets_a_token_within_the_limits(token_rates):
@@ -207,6 +207,13 @@ def test_the_api_token_endpoint_is_not_locked_by_admin_failures(lockout, admin_u
     for _ in range(3):
         log_in("admin-alice")
     assert ask_token("admin-alice", "right-password").status_code == 200
+
+
+def test_failed_token_requests_count_towards_the_admin_lockout(lockout, admin_user):
+    # One guessing budget per account: the token endpoint is no way around the admin's lockout.
+    for n in range(3):
+        assert ask_token("admin-alice", REMOTE_ADDR=f"10.0.2.{n}").status_code == 400
+    assert log_in("admin-alice", "right-password", ip="10.0.2.9")[1].status_code == 429
 
 
 # --- the default cache is shared between processes ------------------------------------------
