@@ -110,8 +110,9 @@ class GoogleSandbox:
                 continue
             grant = self.oauth.grant_for(request.header("Authorization"))
             grant.require(*route.scopes)
-            limit = self.quota_limits()[QUOTAS[route.bucket].setting]
-            self.quotas.charge(grant.user, route.bucket, limit, now=self.store.clock())
+            limits = self.quota_limits()
+            buckets = {b: limits[QUOTAS[b].setting] for b in api.buckets_of(route, request)}
+            self.quotas.charge(grant.user, buckets, now=self.store.clock())
             self._inject_faults()
             return route.handler(self, request, match)
         if allowed:
