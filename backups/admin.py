@@ -12,7 +12,6 @@ from __future__ import annotations
 from base64 import b32encode
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseGone, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,6 +20,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.permissions import check_permissions
 from backups import forms as f
 from backups import selectors
 from backups.errors import (
@@ -44,13 +44,8 @@ WARNING = (
 
 
 class SuperAdminOnly:
-    """Backups expose every value of the CRM: only super admins see or touch them."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+    """Backups expose every value of the CRM: only super admins (the role holding the backups
+    permissions) see or touch them; each view here names the permission it needs."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -60,10 +55,6 @@ class SuperAdminOnly:
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def check_super_admin(self, request) -> None:
-        if not (request.user.is_active and request.user.is_superuser):
-            raise PermissionDenied
 
 
 @admin.register(Backup)
@@ -135,7 +126,7 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
     def create_view(self, request):
-        self.check_super_admin(request)
+        check_permissions(request, "backups.add_backup")
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:backups_backup_changelist"))
         try:
@@ -150,7 +141,7 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:backups_backup_changelist"))
 
     def download_view(self, request, pk):
-        self.check_super_admin(request)
+        check_permissions(request, "backups.download_backup")
         backup = get_object_or_404(Backup, pk=pk)
         try:
             file = backup_services.open_backup_file(backup=backup)
@@ -166,7 +157,9 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
         )
 
     def schedule_view(self, request):
-        self.check_super_admin(request)
+        check_permissions(request, "backups.view_backupschedule")
+        if request.method == "POST":
+            check_permissions(request, "backups.change_backupschedule")
         schedule = backup_services.get_schedule()
         form = f.ScheduleForm(request.POST or None, instance=schedule)
         if request.method == "POST" and form.is_valid():
@@ -268,7 +261,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
 
     def new_view(self, request):
         """Step 1: backup and object type; step 2: properties; then the plan."""
-        self.check_super_admin(request)
+        check_permissions(request, "backups.add_restore")
         type_choices = [
             (ot.name, ot.label_plural)
             for ot in ObjectType.objects.exclude(name__in=restore_plan.NOT_RESTORABLE)
@@ -327,7 +320,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
         )
 
     def plan_view(self, request, pk):
-        self.check_super_admin(request)
+        check_permissions(request, "backups.view_restore")
         restore = get_object_or_404(Restore.objects.select_related("object_type", "backup"), pk=pk)
         return TemplateResponse(
             request,
@@ -342,7 +335,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
         )
 
     def confirm_view(self, request, pk):
-        self.check_super_admin(request)
+        check_permissions(request, "backups.run_restore")
         restore = get_object_or_404(Restore.objects.select_related("object_type", "backup"), pk=pk)
         sso = two_factor.signed_in_via_sso(request)
         form = f.RestoreConfirmForm(request.POST or None)
@@ -384,7 +377,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
         )
 
     def rollback_view(self, request, pk):
-        self.check_super_admin(request)
+        check_permissions(request, "backups.add_restore")
         restore = get_object_or_404(Restore, pk=pk)
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:backups_restore_change", args=[pk]))
@@ -399,7 +392,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
 
     def two_factor_view(self, request):
         """Set up (or replace) the authenticator app a restore asks a code of."""
-        self.check_super_admin(request)
+        check_permissions(request, "backups.run_restore")
         user = request.user
         posted = request.method == "POST"
         start_form = f.TotpStartForm(request.POST if posted and "start" in request.POST else None)
@@ -491,7 +484,7 @@ class AuthenticatorAdmin(SuperAdminOnly, admin.ModelAdmin):
 
     @admin.action(description="Reset the selected users' authenticators (they set up new ones)")
     def reset_authenticators(self, request, queryset):
-        self.check_super_admin(request)
+        check_permissions(request, "otp_totp.delete_totpdevice")  # a reset removes them
         users = {device.user_id: device.user for device in queryset.select_related("user")}
         try:
             reset = two_factor.reset_authenticators(

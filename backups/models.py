@@ -47,6 +47,8 @@ class Backup(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Viewing the list is not reading every value of the CRM: the file is its own right.
+        permissions = [("download_backup", "Can download backup files")]
 
     def __str__(self) -> str:
         return f"Backup #{self.pk} ({self.get_status_display().lower()})"
@@ -133,6 +135,8 @@ class Restore(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "data restore"
+        # Planning a restore writes nothing; confirming it overwrites values: its own right.
+        permissions = [("run_restore", "Can confirm and run data restores")]
         constraints = [
             # One restore at a time, whoever asks and however many web processes answer: a
             # unique index over a constant, limited to the active rows, admits only one of them.

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "syncengine",
     "backups",
     "notifications",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -216,7 +217,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation names the model permissions it needs; one it does not name is refused.
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.ModelPermissions"],
     # Depth-bounded JSON and forms refusing NULs and lone surrogates (config/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.JSONParser",

@@ -10,8 +10,16 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.permissions import has_permissions
 from notifications.models import IntegrationNotificationSetting, Notification, NotificationSetting
 from notifications.services import get_or_create_setting, mark_read, update_setting
+
+
+def _own(request, obj, perm: str) -> bool:
+    """Staff holding the permission, for their own row (or the list of them)."""
+    user = request.user
+    mine = obj is None or obj.user_id == user.pk
+    return user.is_staff and mine and has_permissions(request, [perm])
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -47,24 +55,21 @@ class NotificationAdmin(admin.ModelAdmin):
     def is_read(self, obj):
         return obj.read_at is not None
 
-    @admin.action(description="Mark selected notifications read")
+    @admin.action(description="Mark selected notifications read", permissions=["change"])
     def mark_selected_read(self, request, queryset):
         count = mark_read(user=request.user, notification_ids=queryset.values_list("pk", flat=True))
         messages.success(request, f"{count} notification(s) marked read.")
 
+    # The model permissions, and only for one's own rows.
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+        return has_permissions(request, ["notifications.view_notification"])
 
     def has_view_permission(self, request, obj=None):
-        return (
-            request.user.is_active
-            and request.user.is_staff
-            and (obj is None or obj.user_id == request.user.pk)
-        )
+        return _own(request, obj, "notifications.view_notification")
 
     def has_change_permission(self, request, obj=None):
-        # Needed for the changelist's actions; every field is read-only.
-        return self.has_view_permission(request, obj)
+        # Marking read is the only change; every field is read-only.
+        return _own(request, obj, "notifications.change_notification")
 
     def has_add_permission(self, request):
         return False
@@ -106,7 +111,7 @@ class IntegrationSettingInline(admin.TabularInline):
 
     # The rows belong to the user's own settings, which the parent admin already guards.
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
+        return has_permissions(request, ["notifications.change_notificationsetting"])
 
     has_add_permission = has_change_permission = has_delete_permission = has_view_permission
 
@@ -146,17 +151,13 @@ class NotificationSettingAdmin(admin.ModelAdmin):
         update_setting(user=request.user, changes=changes)
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+        return has_permissions(request, ["notifications.view_notificationsetting"])
 
     def has_view_permission(self, request, obj=None):
-        return (
-            request.user.is_active
-            and request.user.is_staff
-            and (obj is None or obj.user_id == request.user.pk)
-        )
+        return _own(request, obj, "notifications.view_notificationsetting")
 
     def has_change_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj)
+        return _own(request, obj, "notifications.change_notificationsetting")
 
     def has_add_permission(self, request):
         return False

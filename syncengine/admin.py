@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accounts.permissions import check_permissions, has_permissions
 from crm.models import ObjectType
 from syncengine import crypto, selectors
 from syncengine.admin_health import health_urls
@@ -192,7 +193,10 @@ class IntegrationAdmin(admin.ModelAdmin):
             return "—"
         return f"{cycle.get_status_display()} {timezone.localtime(cycle.created_at):%Y-%m-%d %H:%M}"
 
-    @admin.action(description="Sync selected integrations now")
+    def has_start_sync_permission(self, request) -> bool:
+        return has_permissions(request, ["syncengine.start_sync"])
+
+    @admin.action(description="Sync selected integrations now", permissions=["start_sync"])
     def sync_now(self, request, queryset) -> None:
         started = 0
         for integration in queryset:
@@ -206,7 +210,7 @@ class IntegrationAdmin(admin.ModelAdmin):
             started += created
         self.message_user(request, f"Started {started} sync cycle(s).", messages.SUCCESS)
 
-    @admin.action(description="Disconnect (revoke tokens)")
+    @admin.action(description="Disconnect (revoke tokens)", permissions=["change"])
     def disconnect(self, request, queryset) -> None:
         for integration in queryset:
             revoked = integration_services.disconnect_integration(
@@ -253,8 +257,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def connect_view(self, request):
         """Step 1 of the web-server flow: send the browser to Salesforce's consent page."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
+        check_permissions(request, "syncengine.add_integration")  # connecting creates one
         form = ConnectForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -286,8 +289,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def connect_google_view(self, request):
         """Step 1 for Google (SPEC G-1): the consent page for the contacts scope."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
+        check_permissions(request, "syncengine.add_integration")  # connecting creates one
         form = GoogleConnectForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -350,6 +352,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def callback_view(self, request):
         """Step 2: Salesforce sends the browser back with a code (or an error)."""
+        check_permissions(request, "syncengine.add_integration")
         pending = request.session.pop(SESSION_KEY, None)
         changelist = reverse("admin:syncengine_integration_changelist")
         if not pending or request.GET.get("state") != pending["state"]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
+from accounts.permissions import check_permissions, has_permissions
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
 from syncengine.health.info import INFO
@@ -19,10 +19,9 @@ from syncengine.services.usage import set_api_allocation
 CHART_W, CHART_H = 480, 120
 
 
-def _check(request, action: str = "view") -> None:
-    # Staff who may see sync errors see the page; acting needs the change permission.
-    if not request.user.has_perm(f"syncengine.{action}_syncerror"):
-        raise PermissionDenied
+def _check(request, perm: str = "syncengine.view_syncerror") -> None:
+    # Staff who may see sync errors see the page; resyncing needs the start-sync permission.
+    check_permissions(request, perm)
 
 
 def _chart(points: list[dict]) -> dict:
@@ -74,8 +73,8 @@ def health_view(model_admin, request, integration_id: int):
         "cards": [{**card, "info": INFO[card["type"]]} for card in cards],
         "filters": filters,
         "max_resync": MAX_RESYNC,
-        "can_change": request.user.has_perm("syncengine.change_syncerror"),
-        "can_allocate": request.user.has_perm("syncengine.change_integration"),
+        "can_change": has_permissions(request, ["syncengine.start_sync"]),
+        "can_allocate": has_permissions(request, ["syncengine.change_integration"]),
         "export_url": reverse("admin:syncengine_integration_health_export", args=[integration.pk])
         + "?"
         + urlencode({k: v for k, v in request.GET.items() if k in ("type", "status") and v}),
@@ -99,8 +98,7 @@ def health_view(model_admin, request, integration_id: int):
 
 def _post(request, integration: Integration, here: str):
     if "allocated" in request.POST:
-        if not request.user.has_perm("syncengine.change_integration"):
-            raise PermissionDenied
+        check_permissions(request, "syncengine.change_integration")
         raw = request.POST["allocated"].strip()
         if raw and not raw.isdigit():
             messages.error(request, "The allocation must be a whole number of calls (or blank).")
@@ -110,7 +108,7 @@ def _post(request, integration: Integration, here: str):
             )
             messages.success(request, "API call allocation saved.")
         return HttpResponseRedirect(here)
-    _check(request, "change")
+    _check(request, "syncengine.start_sync")
     back = request.POST.get("back") or here
     if not back.startswith(here):
         back = here

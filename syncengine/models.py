@@ -67,6 +67,8 @@ class Integration(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
+        # CRUD permissions do not say "push now": starting cycles and resyncing errors is its own.
+        permissions = [("start_sync", "Can start sync cycles and resync errors now")]
 
     def __str__(self) -> str:
         return self.name

@@ -18,6 +18,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.roles import grant_role
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -86,7 +87,8 @@ def deals(crm_schema):
 
 @pytest.fixture
 def user(db):
-    return UserFactory()
+    """A plain user: the User role (records, associations, the schema to read), not staff."""
+    return grant_role(UserFactory(), "User")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
 from rest_framework.response import Response
 
 from crm import selectors, sources
@@ -41,13 +40,6 @@ class NewestFirstCursorPagination(CursorPagination):
     max_page_size = 100
 
 
-class IsStaffOrReadOnly(BasePermission):
-    """Reading is for every signed-in user; changing the schema is for staff."""
-
-    def has_permission(self, request, view):
-        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
-
-
 class ObjectTypeViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -57,7 +49,11 @@ class ObjectTypeViewSet(
     """Object types: the standard ones and custom ones staff create."""
 
     serializer_class = s.ObjectTypeSerializer
-    permission_classes = [IsStaffOrReadOnly]
+    required_permissions = {
+        "list": ["crm.view_objecttype"],
+        "retrieve": ["crm.view_objecttype"],
+        "create": ["crm.add_objecttype"],
+    }
     lookup_field = "name"
     pagination_class = None
 
@@ -79,7 +75,17 @@ class PropertyViewSet(viewsets.ModelViewSet):
     """The properties of one object type, with their options."""
 
     serializer_class = s.PropertySerializer
-    permission_classes = [IsStaffOrReadOnly]
+    required_permissions = {
+        "list": ["crm.view_property"],
+        "retrieve": ["crm.view_property"],
+        "create": ["crm.add_property"],
+        "update": ["crm.change_property"],
+        "partial_update": ["crm.change_property"],
+        "destroy": ["crm.delete_property"],
+        "usage": ["crm.view_property"],
+    }
+    # Usage names integrations and admin pages: staff only, whatever else a user may read.
+    staff_actions = {"usage"}
     lookup_field = "name"
     lookup_url_kwarg = "property_name"
     pagination_class = None
@@ -184,6 +190,15 @@ class RecordViewSet(viewsets.ModelViewSet):
     """Records of one object type. DELETE moves a record to the recycle bin."""
 
     serializer_class = s.RecordSerializer
+    required_permissions = {
+        "list": ["crm.view_record"],
+        "retrieve": ["crm.view_record"],
+        "create": ["crm.add_record"],
+        "partial_update": ["crm.change_record"],
+        "destroy": ["crm.delete_record"],
+        "restore": ["crm.change_record"],  # as the admin's recycle bin
+        "batch": ["crm.add_record", "crm.change_record"],  # an upsert may do either
+    }
     pagination_class = NewestFirstCursorPagination
     filterset_class = RecordFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -313,6 +328,10 @@ class AssociationDefinitionViewSet(viewsets.ReadOnlyModelViewSet):
     """The kinds of association between object types, with their labels and limits."""
 
     serializer_class = s.AssociationDefinitionSerializer
+    required_permissions = {
+        "list": ["crm.view_associationdefinition"],
+        "retrieve": ["crm.view_associationdefinition"],
+    }
     pagination_class = None
 
     def get_queryset(self):
@@ -340,6 +359,12 @@ class AssociationViewSet(
     """Labelled links between records."""
 
     serializer_class = s.AssociationSerializer
+    required_permissions = {
+        "list": ["crm.view_association"],
+        "retrieve": ["crm.view_association"],
+        "create": ["crm.add_association"],
+        "destroy": ["crm.delete_association"],
+    }
     pagination_class = NewestFirstCursorPagination
     filterset_class = AssociationFilter
 
@@ -409,7 +434,10 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """Who changed what, newest first (staff only)."""
 
     serializer_class = s.AuditEventSerializer
-    permission_classes = [IsAdminUser]
+    required_permissions = {
+        "list": ["crm.view_auditevent"],
+        "retrieve": ["crm.view_auditevent"],
+    }
     pagination_class = NewestFirstCursorPagination
     filterset_class = AuditEventFilter
 

@@ -29,6 +29,12 @@ class NotificationViewSet(
     """Your notifications, newest first (never anyone else's)."""
 
     serializer_class = s.NotificationSerializer
+    required_permissions = {
+        "list": ["notifications.view_notification"],
+        "retrieve": ["notifications.view_notification"],
+        "read": ["notifications.change_notification"],
+        "mark_read": ["notifications.change_notification"],
+    }
     pagination_class = NewestFirst
     filter_backends: list = []
 
@@ -67,6 +73,11 @@ class NotificationSettingView(APIView):
     """Your notification settings: read, replace (PUT) or change some (PATCH)."""
 
     serializer_class = s.NotificationSettingSerializer
+    required_permissions = {
+        "get": ["notifications.view_notificationsetting"],
+        "put": ["notifications.change_notificationsetting"],
+        "patch": ["notifications.change_notificationsetting"],
+    }
 
     @extend_schema(responses=s.NotificationSettingSerializer)
     def get(self, request):

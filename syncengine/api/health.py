@@ -8,7 +8,6 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,17 +20,6 @@ from syncengine.health.services import (
     resync_errors,
 )
 from syncengine.models import Integration, SyncError
-
-
-class CanSeeSyncHealth(BasePermission):
-    """Staff with the sync-error permission: view to read, change to resync."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_staff):
-            return False
-        perm = "view" if request.method in SAFE_METHODS else "change"
-        return user.has_perm(f"syncengine.{perm}_syncerror")
 
 
 class ApiUsageOut(serializers.Serializer):
@@ -141,7 +129,7 @@ FILTERS = [
 class IntegrationHealthView(APIView):
     """API call usage and the eight error cards of one integration."""
 
-    permission_classes = [CanSeeSyncHealth]
+    required_permissions = {"get": ["syncengine.view_syncerror"]}
 
     @extend_schema(responses=HealthOut)
     def get(self, request, pk: int):
@@ -152,7 +140,12 @@ class IntegrationHealthView(APIView):
 class SyncErrorViewSet(viewsets.ReadOnlyModelViewSet):
     """Sync errors, current ones unless `status` says otherwise; resync and CSV export."""
 
-    permission_classes = [CanSeeSyncHealth]
+    required_permissions = {
+        "list": ["syncengine.view_syncerror"],
+        "retrieve": ["syncengine.view_syncerror"],
+        "export": ["syncengine.view_syncerror"],
+        "resync": ["syncengine.start_sync"],
+    }
     pagination_class = KeysetPagination
     filter_backends: list = []
     serializer_class = SyncErrorOut

@@ -12,7 +12,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from crm.models import Property
@@ -36,7 +35,19 @@ class IntegrationViewSet(
     """Integrations: list, detail, PATCH name/settings/allocation; start a cycle now."""
 
     serializer_class = s.IntegrationSerializer
-    permission_classes = [IsAdminUser]
+    required_permissions = {
+        "list": ["syncengine.view_integration"],
+        "retrieve": ["syncengine.view_integration"],
+        "partial_update": ["syncengine.change_integration"],
+        "sync": ["syncengine.start_sync"],
+        "api_usage:get": ["syncengine.view_integration"],
+        "api_usage:patch": ["syncengine.change_integration"],
+        "google_sync_options:get": ["syncengine.view_integration"],
+        "google_sync_options:patch": ["syncengine.change_integration"],
+        "mappings:get": ["syncengine.view_objectmapping"],
+        "mappings:post": ["syncengine.add_fieldmapping"],
+        "mappings:patch": ["syncengine.change_fieldmapping"],
+    }
     pagination_class = None
     http_method_names = ["get", "patch", "post", "head", "options"]
 
@@ -199,7 +210,11 @@ class SyncStageViewSet(viewsets.ReadOnlyModelViewSet):
     """Sync stages of the last five days, newest first (the status dashboard's rows)."""
 
     serializer_class = s.SyncStageSerializer
-    permission_classes = [IsAdminUser]
+    required_permissions = {
+        "list": ["syncengine.view_syncstage"],
+        "retrieve": ["syncengine.view_syncstage"],
+        "export": ["syncengine.view_syncstage"],
+    }
     filterset_class = SyncStageFilter
     pagination_class = StagePagination
 

@@ -852,7 +852,9 @@ def test_the_api_changes_the_configuration_and_recomputes(synced, staff_api_clie
     assert value(ada) == "acme.test"
 
 
-def test_the_usage_endpoint_lists_where_a_property_is_used(synced, api_client):
+def test_the_usage_endpoint_lists_where_a_property_is_used(synced, staff_api_client):
+    # Usage names integrations and admin pages: staff only (the permission matrix pins who).
+    api_client = staff_api_client
     response = api_client.get("/api/v1/object-types/companies/properties/name/usage/")
 
     assert response.status_code == 200

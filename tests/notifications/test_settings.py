@@ -12,6 +12,7 @@ from notifications.models import NotificationSetting
 from notifications.services import notify, update_setting
 from syncengine.models import Integration
 from tests.factories import UserFactory
+from tests.roles import grant_role
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/notification-settings/"
@@ -91,7 +92,7 @@ def test_notify_respects_turned_off_notices_but_always_reports_failures(user, st
 
 @pytest.fixture
 def staff_client(db):
-    staff = UserFactory(is_staff=True)
+    staff = grant_role(UserFactory(is_staff=True), "Admin")
     client = Client()
     client.force_login(staff)
     client.user = staff
