@@ -121,7 +121,7 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
         ("crm", "0006_sync_property_sweep"),
         ("syncengine", "0006_permissions"),
-        ("backups", "0003_permissions"),
+        ("backups", "0004_permissions"),
         ("notifications", "0003_periodic_tasks"),
     ]
 

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0002_periodic_tasks"),
+        ("backups", "0003_one_confirmed_authenticator"),
     ]
 
     operations = [
