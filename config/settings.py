@@ -135,13 +135,15 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "celery-broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Exchange tables: kombu's default is ./control, outside var/.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CONCORD_EAGER_TASKS")
@@ -206,7 +208,9 @@ AXES_FAILURE_LIMIT = int(os.environ.get("CONCORD_ADMIN_LOGIN_FAILURES", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CONCORD_ADMIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
-AXES_RESET_ON_SUCCESS = True
+# Failures expire with the cool-off, never on a success: otherwise logging in to one's own
+# account would clear the address's count and allow endless guessing at another's.
+AXES_RESET_ON_SUCCESS = False
 AXES_ONLY_ADMIN_SITE = True
 AXES_CLIENT_IP_CALLABLE = "config.throttling.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.throttling.admin_lockout_response"

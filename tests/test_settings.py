@@ -15,7 +15,8 @@ PROBE = (
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
     "'db': str(s.DATABASES['default']['NAME']), 'broker': app.conf.broker_url, "
     "'eager': app.conf.task_always_eager, 'cache': s.CACHES['default']['BACKEND'], "
-    "'scheduler': app.conf.beat_scheduler}))"
+    "'scheduler': app.conf.beat_scheduler, "
+    "'broker_folders': app.conf.broker_transport_options}))"
 )
 
 
@@ -43,6 +44,10 @@ def test_no_variables_means_sqlite_and_a_filesystem_broker_under_var(tmp_path):
     assert found["db"] == str(tmp_path / "concord.sqlite3")
     assert found["broker"].startswith("filesystem")
     assert (tmp_path / "celery-broker" / "queue").is_dir()
+    # Every folder the filesystem transport writes is under var/ (kombu's default is ./control).
+    folders = {k: v for k, v in found["broker_folders"].items() if "folder" in k}
+    assert folders["control_folder"] == str(tmp_path / "celery-broker" / "control")
+    assert all(v.startswith(str(tmp_path)) for v in folders.values())
     assert found["eager"] is False
     assert found["scheduler"] == "django_celery_beat.schedulers:DatabaseScheduler"
 

@@ -179,6 +179,17 @@ def test_admin_lockout_is_per_address_and_per_username(lockout, admin_user):
     assert response.status_code == 302 and client.session["_auth_user_id"] == str(other.pk)
 
 
+def test_logging_in_to_ones_own_account_does_not_clear_the_count(lockout, admin_user):
+    mallory = UserFactory(username="mallory", is_staff=True)
+    mallory.set_password("mallory-password")
+    mallory.save()
+    for _ in range(2):
+        log_in("admin-alice", ip="10.0.3.1")
+    assert log_in("mallory", "mallory-password", ip="10.0.3.1")[1].status_code == 302
+
+    assert log_in("admin-alice", ip="10.0.3.1")[1].status_code == 429
+
+
 def test_admin_lockout_answers_json_when_asked(lockout, admin_user):
     for _ in range(3):
         _, response = log_in("admin-alice", HTTP_ACCEPT="application/json")
