@@ -6,6 +6,7 @@ import zoneinfo
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -142,6 +143,8 @@ class NotificationSettingAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(user=request.user)
 
     def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # before creating a setting for someone who may not see it
         setting = get_or_create_setting(user=request.user)
         url = reverse("admin:notifications_notificationsetting_change", args=[setting.pk])
         return HttpResponseRedirect(url)
