@@ -100,3 +100,43 @@ def test_a_contact_stale_again_after_its_retry_fails_with_the_etag_error(
     assert people["q0@example.com"]["organizations"][0]["title"] == "CTO"
     assert "organizations" not in people["q1@example.com"]
     assert people["q1@example.com"]["biographies"][0]["value"] == "two"
+
+
+def test_contacts_refused_with_a_retryable_status_are_sent_again_after_a_backoff(
+    integration, google, contacts, run
+):
+    google.ok("POST", "fill", json={"count": 4, "prefix": "r"})
+    assert run().status == SyncCycle.Status.SUCCESS
+    for record in Record.objects.filter(object_type=contacts):
+        update_record(record=record, properties={"jobtitle": "Pilot"}, source="user")
+    # Google refuses the batch for three of its contacts with retryable statuses.
+    faults = {"next_contact_errors": ["UNAVAILABLE", "ABORTED", "INTERNAL"]}
+    google.ok("PATCH", "faults", json=faults)
+    cycle = run()
+    assert cycle.status == SyncCycle.Status.SUCCESS, cycle.message
+    pushed = stage_of(cycle, "push_updates")
+    assert (pushed.updated, pushed.failed) == (4, 0)
+    titles = {
+        e: c["organizations"][0]["title"] for e, c in google_contacts_by_email(google).items()
+    }
+    assert titles == {f"r{i}@example.com": "Pilot" for i in range(4)}
+    assert not SyncError.objects.filter(integration=integration).exists()
+    # The refused batch, the fourth contact alone, the three after one backoff pause.
+    assert cycle.connector.calls_by_method["people.people.batchUpdateContacts"] == 3
+    assert cycle.connector.retries == 1
+
+
+def test_new_contacts_refused_with_a_retryable_status_are_created_after_a_backoff(
+    integration, google, contacts, run
+):
+    from tests.syncengine_google.test_sync import concord_contact
+
+    for i in range(3):
+        concord_contact(contacts, firstname=f"N{i}", email=f"n{i}@example.com")
+    google.ok("PATCH", "faults", json={"next_contact_errors": ["UNAVAILABLE"]})
+    cycle = run()
+    pushed = stage_of(cycle, "push_new")
+    assert (pushed.new, pushed.failed) == (3, 0)
+    assert sorted(google_contacts_by_email(google)) == [f"n{i}@example.com" for i in range(3)]
+    assert cycle.connector.calls_by_method["people.people.batchCreateContacts"] == 3
+    assert RecordLink.objects.filter(integration=integration, remote_id__isnull=False).count() == 3

@@ -165,6 +165,11 @@ class GoogleContactsConnector:
             return answer
         raise AssertionError("unreachable")
 
+    def _back_off(self, attempt: int) -> None:
+        """Wait before sending contacts again that Google refused with a retryable status."""
+        self.retries += 1
+        self.sleep(self._backoff(None, attempt))
+
     @staticmethod
     def _backoff(exc: HttpError | None, attempt: int) -> float:
         retry_after = exc.resp.get("retry-after") if exc is not None else None
@@ -271,11 +276,17 @@ class GoogleContactsConnector:
         create whose answer was lost is matched, not duplicated, on the next pull.
 
         Google fails a whole batch for one invalid contact and names the invalid ones by index:
-        those become their errors and the rest is sent again."""
+        those become their errors and the rest is sent again. A contact named with a retryable
+        status (UNAVAILABLE, ABORTED, …) is sent again after a backoff, up to MAX_ATTEMPTS."""
         outcomes: list[WriteOutcome | None] = [None] * len(records)
         for start in range(0, len(records), BATCH_SIZE):
             pending = list(range(start, min(len(records), start + BATCH_SIZE)))
-            while pending:
+            attempts: Counter[int] = Counter()
+            later: list[int] = []
+            while pending or later:
+                if not pending:
+                    pending, later = later, []
+                    self._back_off(max(attempts[i] for i in pending))
                 body = {
                     "contacts": [
                         {"contactPerson": gm.flat_to_new_person(records[i])} for i in pending
@@ -297,8 +308,13 @@ class GoogleContactsConnector:
                         failure = WriteOutcome(success=False, errors=[gerrors.remote_error(error)])
                         for i in pending:
                             outcomes[i] = failure
-                        break
+                        pending = []
+                        continue
                     for i, status in named.items():
+                        attempts[i] += 1
+                        if gerrors.is_retryable(status) and attempts[i] < MAX_ATTEMPTS:
+                            later.append(i)
+                            continue
                         outcomes[i] = WriteOutcome(
                             success=False, errors=[gerrors.remote_error(status)]
                         )
@@ -315,7 +331,7 @@ class GoogleContactsConnector:
                     else:
                         error = gerrors.remote_error(created.get("status") or {})
                         outcomes[i] = WriteOutcome(success=False, errors=[error])
-                break
+                pending = []
         # A contact missing from an answer was not created: it is left out (None), so it stays
         # pending and is sent again, matched by its Concord id if it was created after all.
         return outcomes  # type: ignore[return-value]
@@ -380,17 +396,24 @@ class GoogleContactsConnector:
 
         Google fails the whole batch when one contact is invalid (a stale etag, too large, …)
         and names the invalid ones: they are set aside (stale ones for a re-read) and the rest
-        is sent again, so one bad contact never holds back the other 199."""
+        is sent again, so one bad contact never holds back the other 199. One named with a
+        retryable status is sent again after a backoff, up to MAX_ATTEMPTS."""
         pending = dict(changes)
         stale: list[str] = []
-        while pending:
+        attempts: Counter[str] = Counter()
+        later: dict[str, dict] = {}
+        while pending or later:
+            if not pending:
+                pending, later = later, {}
+                self._back_off(max(attempts[n] for n in pending))
             bodies, mask = {}, set()
             for name, flat in pending.items():
                 person, touched = gm.apply_flat(self._people[name], flat)
                 bodies[name], mask = person, mask | touched
             if not mask:
                 outcomes.update({n: WriteOutcome(success=True, remote_id=n) for n in pending})
-                return stale
+                pending = {}
+                continue
             # The mask applies to every contact: each body carries all masked fields.
             contacts = {
                 name: {
@@ -419,11 +442,15 @@ class GoogleContactsConnector:
                 if not named:
                     failure = WriteOutcome(success=False, errors=[gerrors.remote_error(error)])
                     outcomes.update({n: failure for n in pending})
-                    return stale
+                    pending = {}
+                    continue
                 for name, status in named.items():
-                    del pending[name]
+                    flat = pending.pop(name)
+                    attempts[name] += 1
                     if gerrors.is_stale_etag(status) and not last_try:
                         stale.append(name)
+                    elif gerrors.is_retryable(status) and attempts[name] < MAX_ATTEMPTS:
+                        later[name] = flat
                     else:
                         outcomes[name] = WriteOutcome(
                             success=False, errors=[gerrors.remote_error(status)]
@@ -440,7 +467,7 @@ class GoogleContactsConnector:
                     outcomes[name] = WriteOutcome(
                         success=False, errors=[gerrors.remote_error(status)]
                     )
-            return stale
+            pending = {}
         return stale
 
     def delete(self, ids: Sequence[str]) -> list[WriteOutcome]:

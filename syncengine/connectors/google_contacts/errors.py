@@ -77,6 +77,28 @@ def batch_contact_errors(error: dict) -> dict[str, dict]:
     return {}
 
 
+# google.rpc codes worth sending again: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL,
+# UNAVAILABLE (Google's guidance on retrying google.rpc.Code values).
+RETRYABLE_CODES = {
+    4: "DEADLINE_EXCEEDED",
+    8: "RESOURCE_EXHAUSTED",
+    10: "ABORTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+}
+TRANSIENT_CODES = frozenset(RETRYABLE_CODES.values())
+
+
+def is_retryable(status: dict) -> bool:
+    """A per-contact status that may succeed when sent again."""
+    code = status.get("code")
+    return (
+        code in RETRYABLE_CODES
+        or code in TRANSIENT_CODES
+        or (status.get("status") in TRANSIENT_CODES)
+    )
+
+
 def is_stale_etag(status: dict) -> bool:
     """FAILED_PRECONDITION for an etag that is not the contact's current one."""
     code = status.get("code")
@@ -99,5 +121,5 @@ _STATUS_BY_NUMBER = {
     6: "ALREADY_EXISTS",
     7: "PERMISSION_DENIED",
     9: "FAILED_PRECONDITION",
-    13: "INTERNAL",
+    **RETRYABLE_CODES,
 }

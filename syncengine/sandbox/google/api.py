@@ -271,6 +271,8 @@ def batch_create(app: GoogleSandbox, request: Request, match: re.Match[str]) -> 
                 app.account.check_size(contact)
                 if len(accepted) >= room:
                     raise contact_limit_exceeded(app.account.contact_limit())
+                if fault := app.contact_fault():
+                    raise fault
             except ApiError as error:
                 errors[str(index)] = error
                 continue
@@ -309,6 +311,8 @@ def batch_update(app: GoogleSandbox, request: Request, match: re.Match[str]) -> 
                 _check_etag(contact, person)
                 updated = app.account.apply_update(contact, person, fields)
                 app.account.check_size(updated)
+                if fault := app.contact_fault():
+                    raise fault
             except ApiError as error:
                 errors[name] = error
                 continue

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote
 
 from . import api, control
 from .account import Account
-from .errors import ApiError, internal, method_not_allowed, not_found, unavailable
+from .errors import CONTACT_FAULTS, ApiError, internal, method_not_allowed, not_found, unavailable
 from .groups import Groups
 from .oauth import (
     KNOWN_SCOPES,
@@ -27,7 +27,7 @@ from .store import Store
 from .sync import SyncService, TokenCodec
 from .wire import Request, Response
 
-DEFAULT_FAULTS: dict[str, Any] = {"next_errors": [], "latency_ms": 0}
+DEFAULT_FAULTS: dict[str, Any] = {"next_errors": [], "next_contact_errors": [], "latency_ms": 0}
 OVERRIDABLE_METHODS = ("GET", "PATCH", "PUT", "DELETE")
 
 
@@ -118,6 +118,17 @@ class GoogleSandbox:
         if allowed:
             raise method_not_allowed(request.method)
         raise not_found()
+
+    def contact_fault(self) -> ApiError | None:
+        """The next queued per-contact fault of a batch write, if any (control API)."""
+        with self._fault_lock:
+            faults = self.faults()
+            if not faults["next_contact_errors"]:
+                return None
+            status = str(faults["next_contact_errors"].pop(0))
+            self.store.set_setting("faults", faults)
+        http_status, message = CONTACT_FAULTS[status]
+        return ApiError(http_status, status, message)
 
     def _inject_faults(self) -> None:
         """Control-API faults: latency, then the next queued error (429, 500 or 503)."""

@@ -17,7 +17,7 @@ from .account import (
     DEFAULT_CONTACT_SIZE_LIMIT,
     DEFAULT_TRASH_RETENTION_DAYS,
 )
-from .errors import invalid_argument, method_not_allowed, not_found
+from .errors import CONTACT_FAULTS, invalid_argument, method_not_allowed, not_found
 from .oauth import ACCOUNT, DEFAULT_ACCESS_TOKEN_TTL
 from .people import DATA_FIELDS, Contact
 from .quotas import QUOTAS
@@ -249,6 +249,13 @@ def handle(app: GoogleSandbox, request: Request) -> Response:
                 if not isinstance(errors, list) or any(e not in (429, 500, 503) for e in errors):
                     raise invalid_argument("next_errors is a list of 429, 500 or 503.")
                 faults["next_errors"] = list(errors)
+            if "next_contact_errors" in body:
+                errors = body["next_contact_errors"]
+                if not isinstance(errors, list) or any(e not in CONTACT_FAULTS for e in errors):
+                    raise invalid_argument(
+                        f"next_contact_errors is a list of {', '.join(CONTACT_FAULTS)}."
+                    )
+                faults["next_contact_errors"] = list(errors)
             if "latency_ms" in body:
                 faults["latency_ms"] = int(body["latency_ms"])
             app.store.set_setting("faults", faults)

@@ -16,9 +16,19 @@ RPC_CODES = {
     "PERMISSION_DENIED": 7,
     "RESOURCE_EXHAUSTED": 8,
     "FAILED_PRECONDITION": 9,
+    "ABORTED": 10,
+    "DEADLINE_EXCEEDED": 4,
     "INTERNAL": 13,
     "UNAVAILABLE": 14,
     "UNAUTHENTICATED": 16,
+}
+
+# Per-contact faults the control API can queue for batch writes: google.rpc status → (HTTP
+# status, message). A test harness's tool, not a behaviour of Google's to reproduce.
+CONTACT_FAULTS = {
+    "ABORTED": (409, "The operation was aborted."),
+    "UNAVAILABLE": (503, "The service is currently unavailable."),
+    "INTERNAL": (500, "Internal error encountered."),
 }
 
 MASK_DOCS = "https://developers.google.com/people/api/rest/v1/people/get"
