@@ -77,8 +77,8 @@ def batch_contact_errors(error: dict) -> dict[str, dict]:
     return {}
 
 
-# google.rpc codes worth sending again: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL,
-# UNAVAILABLE (Google's guidance on retrying google.rpc.Code values).
+# google.rpc codes worth sending again (google/rpc/code.proto: UNAVAILABLE "may be corrected by
+# retrying with a backoff", ABORTED a concurrency failure); a refused batch created nothing.
 RETRYABLE_CODES = {
     4: "DEADLINE_EXCEEDED",
     8: "RESOURCE_EXHAUSTED",
