@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber
 from django.urls import reverse
 
+from accounts.selectors import list_users_with_permission
 from notifications.models import (
     DigestRun,
     Frequency,
@@ -124,7 +125,9 @@ def list_due_digests(*, now: dt.datetime) -> list[tuple[int, str]]:
         for f in Frequency.values
     }
     users = (
+        # Sync errors go only to staff who may see them (the health page's permission).
         User.objects.filter(is_active=True, is_staff=True)
+        .filter(pk__in=list_users_with_permission("syncengine.view_syncerror").values("pk"))
         .exclude(email="")
         .select_related("notification_setting")
         .prefetch_related("notification_setting__integrations")

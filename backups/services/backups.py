@@ -7,13 +7,13 @@ import logging
 import tempfile
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.storage import storages
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.selectors import list_users_with_permission
 from backups.errors import BackupError, BackupTooSoon, BackupUnavailable
 from backups.models import BACKUP_RETENTION_DAYS, Backup, BackupSchedule
 from backups.services.writer import write_backup_zip
@@ -193,7 +193,7 @@ def _recipients(backup: Backup) -> list:
     if backup.requested_by is not None and backup.kind == Backup.Kind.MANUAL:
         return [backup.requested_by]
     # Nobody asked for a scheduled backup in person: every super admin hears of it.
-    return list(get_user_model().objects.filter(is_superuser=True, is_active=True))
+    return list(list_users_with_permission("backups.download_backup"))
 
 
 def download_path(backup: Backup) -> str:

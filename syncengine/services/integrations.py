@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import requests
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.selectors import list_users_with_permission
 from crm.audit import record_audit
 from syncengine import crypto
 from syncengine.connectors.base import AuthError, TransientError
@@ -277,7 +277,7 @@ def mark_needs_reconnect(*, integration: Integration, reason: str) -> None:
             target_repr=str(integration),
             detail={"integration": integration.pk, "reason": reason[:500]},
         )
-        admins = list(get_user_model().objects.filter(is_superuser=True, is_active=True))
+        admins = list(list_users_with_permission("syncengine.add_integration"))  # reconnect
         transaction.on_commit(lambda: _notify_admins(integration, reason, admins))
     logger.warning("integration %s needs reconnection: %s", integration.pk, reason)
 

@@ -195,9 +195,12 @@ def test_switched_off_schedule_starts_nothing(crm_schema):
 
 def test_scheduled_backup_notifies_every_super_admin(contacts, staff_user):
     from tests.factories import UserFactory
+    from tests.roles import ROLES, grant_role
 
     other_admin = UserFactory(is_superuser=True, is_staff=True)
+    by_role = grant_role(UserFactory(is_staff=True), ROLES.SUPER_ADMIN)
     UserFactory(is_staff=True)  # staff, not a super admin: not told
+    grant_role(UserFactory(is_staff=True), ROLES.ADMIN)  # an admin, not a super admin: not told
     create(contacts, {"email": "ada@example.com"})
     backup_services.update_schedule(
         enabled=True, frequency="weekly", actor=staff_user, source=sources.USER
@@ -207,7 +210,7 @@ def test_scheduled_backup_notifies_every_super_admin(contacts, staff_user):
     backup_services.run_backup(backup_id=backup.pk)
 
     told = set(Notification.objects.values_list("user_id", flat=True))
-    assert told == {staff_user.pk, other_admin.pk}
+    assert told == {staff_user.pk, other_admin.pk, by_role.pk}
 
 
 def test_memory_stays_flat_as_the_data_grows(contacts):

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 
 from syncengine.models import Integration, SyncError
 from tests.factories import UserFactory
+from tests.roles import ROLES, grant_role
 
 _keys = itertools.count()
 
@@ -57,7 +58,8 @@ def smtp(settings):
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(is_staff=True, email="ops@example.com")
+    """An admin: staff who may see sync errors, so who receives their digests."""
+    return grant_role(UserFactory(is_staff=True, email="ops@example.com"), ROLES.ADMIN)
 
 
 @pytest.fixture

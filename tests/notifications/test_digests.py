@@ -231,6 +231,7 @@ def test_integrations_can_have_their_own_frequency(smtp, staff, integration):
 
 def test_beat_fans_out_one_task_per_due_digest(smtp, integration, monkeypatch):
     from tests.factories import UserFactory
+    from tests.roles import ROLES, grant_role
 
     sent = []
     monkeypatch.setattr(
@@ -238,11 +239,12 @@ def test_beat_fans_out_one_task_per_due_digest(smtp, integration, monkeypatch):
         "delay",
         lambda **kw: sent.append(kw) or tasks.send_digest_task(**kw),
     )
-    users = [UserFactory(is_staff=True) for _ in range(3)]
+    users = [grant_role(UserFactory(is_staff=True), ROLES.ADMIN) for _ in range(3)]
     for user in users[:2]:
         configure(user, sync_errors_frequency="instantly")
     configure(users[2], sync_errors_enabled=False)
     UserFactory(is_staff=False)  # not staff: no sync-error emails
+    configure(UserFactory(is_staff=True), sync_errors_frequency="instantly")  # may not see them
     make_error(integration, first_seen=timezone.now() - dt.timedelta(minutes=1))
 
     assert tasks.send_due_digests_task() == 2
