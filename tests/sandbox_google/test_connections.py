@@ -346,3 +346,36 @@ def test_the_clock_only_moves_forward(sandbox: SandboxProcess) -> None:
     assert sandbox.control("POST", "clock/advance", json={"seconds": -1}).status_code == 400
     sandbox.ok("POST", "reset")
     assert sandbox.ok("GET", "clock")["offsetSeconds"] == 0
+
+
+def test_a_change_that_propagates_while_paging_arrives_with_the_next_sync(
+    people: Any, sandbox: SandboxProcess
+) -> None:
+    created = create_many(people, 40)
+    settle(sandbox)
+    first = (
+        people.people()
+        .connections()
+        .list(resourceName="people/me", personFields="names", pageSize=20, requestSyncToken=True)
+        .execute()
+    )
+    late = created[-1]
+    people.people().updateContact(
+        resourceName=late["resourceName"],
+        updatePersonFields="names",
+        body={"etag": late["etag"], "names": [{"givenName": "Changed"}]},
+    ).execute()
+    settle(sandbox)  # the change reaches sync answers before the second page is asked for
+    rest, last, _ = list_all(
+        people,
+        personFields="names",
+        pageSize=20,
+        requestSyncToken=True,
+        pageToken=first["nextPageToken"],
+    )
+    # The listing is a snapshot at its first page: the changed contact is not in it…
+    listed = {p["resourceName"] for p in first["connections"] + rest}
+    assert late["resourceName"] not in listed and len(listed) == 39
+    # …and comes with the next incremental sync, so it is not lost.
+    changes, _ = incremental(people, last["nextSyncToken"])
+    assert [c["names"][0]["givenName"] for c in changes] == ["Changed"]
