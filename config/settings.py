@@ -229,8 +229,10 @@ REST_FRAMEWORK = {
         "config.parsers.FormParser",
         "config.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    # django-filter and DRF's cursors, bounded to what the database holds (64-bit ids, datetimes
+    # that stay within the years 1-9999 in UTC); see config/filters.py and config/pagination.py.
+    "DEFAULT_FILTER_BACKENDS": ["config.filters.FilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
     "PAGE_SIZE": 100,
     # drf-spectacular's, plus each operation's error answers with the one error body.
     "DEFAULT_SCHEMA_CLASS": "config.schema.ConcordAutoSchema",

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from backups.models import Backup, BackupSchedule, Restore
+from config.fields import IdField
 
 
 class BackupSerializer(serializers.ModelSerializer):
@@ -50,7 +51,7 @@ class BackupScheduleSerializer(serializers.ModelSerializer):
 
 
 class RestoreCreateSerializer(serializers.Serializer):
-    backup = serializers.IntegerField(help_text="Id of a ready backup.")
+    backup = IdField(help_text="Id of a ready backup.")
     object_type = serializers.CharField(help_text="Internal name, e.g. deals.")
     properties = serializers.ListField(
         child=serializers.CharField(), allow_empty=False, help_text="Internal property names."

@@ -13,7 +13,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,6 +29,7 @@ from backups.errors import (
 from backups.models import Backup, Restore
 from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan, two_factor
+from config.pagination import CursorPagination
 from crm import sources
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.fields import IdField
 from crm.models import (
     Association,
     AssociationDefinition,
@@ -58,7 +59,7 @@ class SyncSettingsSerializer(serializers.Serializer):
         'e.g. ["Primary"] ("" is the unlabelled association).',
     )
     definitions = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         required=False,
         help_text="Instead of labels: the ids of the association definitions to copy through.",
     )
@@ -176,7 +177,7 @@ class RecordSerializer(serializers.Serializer):
 
 
 class BatchInputSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False, min_value=1)
+    id = IdField(required=False)
     properties = serializers.DictField()
 
 
@@ -250,11 +251,10 @@ class AssociationSerializer(serializers.ModelSerializer):
 
 
 class AssociationCreateSerializer(serializers.Serializer):
-    from_record = serializers.IntegerField(min_value=1)
-    to_record = serializers.IntegerField(min_value=1)
-    definition = serializers.IntegerField(
+    from_record = IdField()
+    to_record = IdField()
+    definition = IdField(
         required=False,
-        min_value=1,
         help_text="The association definition's id; or give `label` instead.",
     )
     label = serializers.CharField(

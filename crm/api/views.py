@@ -10,9 +10,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from config.pagination import CursorPagination
 from crm import selectors, sources
 from crm.api import serializers as s
 from crm.errors import AssociationError, CrmError

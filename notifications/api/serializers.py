@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from rest_framework import serializers
 
+from config.fields import IdField
 from notifications.models import Frequency, Notification, NotificationSetting
 from syncengine.models import Integration
 
@@ -20,7 +21,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 class MarkReadSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=IdField(),
         required=False,
         help_text="Notifications to mark read; all unread ones when left out.",
     )

@@ -11,6 +11,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.bounds import parse_id
+from config.fields import IdField
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
 from syncengine.health.services import (
@@ -64,7 +66,7 @@ def _info(error: SyncError) -> dict:
 
 
 class ResyncIn(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    ids = serializers.ListField(child=IdField(), allow_empty=False)
 
     def validate_ids(self, value):
         if len(set(value)) > MAX_RESYNC:
@@ -88,7 +90,7 @@ class KeysetPagination(BasePagination):
             raise ValidationError({"limit": ["must be an integer"]}) from exc
         size = max(1, min(size, selectors.MAX_PAGE_SIZE))
         cursor = request.query_params.get("cursor")
-        if cursor and not cursor.isdigit():
+        if cursor and parse_id(cursor) is None:
             raise ValidationError({"cursor": ["not a valid cursor"]})
         after = selectors.get_cursor_row(cursor=cursor)
         rows, last = selectors.keyset_page(queryset, after=after, size=size)
@@ -159,10 +161,10 @@ class SyncErrorViewSet(viewsets.ReadOnlyModelViewSet):
         for name in ("integration", "record"):
             raw = params.get(name)
             if raw:
-                if not raw.isdigit():
+                if (value := parse_id(raw)) is None:
                     errors[name] = ["must be an id"]
                 else:
-                    values[name] = int(raw)
+                    values[name] = value
         for name, choices in (("type", SyncError.Category), ("status", SyncError.Status)):
             raw = params.get(name)
             if raw:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.fields import IdField
 from syncengine.models import (
     FieldMapping,
     Integration,
@@ -12,6 +13,9 @@ from syncengine.models import (
     SyncRule,
     SyncStage,
 )
+
+# Integration.api_allocation is a PositiveIntegerField: PostgreSQL holds 2**31 - 1 at most.
+MAX_API_ALLOCATION = 2**31 - 1
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -42,6 +46,8 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "connected_at",
             "last_error",
         ]
+        # SQLite would hold more: the same bound on both, so a value is refused the same way.
+        extra_kwargs = {"api_allocation": {"max_value": MAX_API_ALLOCATION}}
 
     def validate_settings(self, value):
         if not isinstance(value, dict):
@@ -55,7 +61,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
 class ApiUsageSerializer(serializers.Serializer):
     used_24h = serializers.IntegerField(read_only=True)
     limit = serializers.IntegerField(read_only=True, allow_null=True)
-    allocated = serializers.IntegerField(allow_null=True, min_value=0)
+    allocated = serializers.IntegerField(allow_null=True, min_value=0, max_value=MAX_API_ALLOCATION)
     org_used = serializers.IntegerField(read_only=True, allow_null=True)
     limit_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
     used_last_minute = serializers.IntegerField(read_only=True, allow_null=True)
@@ -112,7 +118,7 @@ class ObjectMappingSerializer(serializers.ModelSerializer):
 
 
 class FieldMappingWriteSerializer(serializers.Serializer):
-    object_mapping = serializers.IntegerField()
+    object_mapping = IdField()
     property = serializers.CharField()
     remote_field = serializers.CharField(max_length=100)
     rule = serializers.ChoiceField(choices=SyncRule.choices, default=SyncRule.TWO_WAY)
@@ -120,7 +126,7 @@ class FieldMappingWriteSerializer(serializers.Serializer):
 
 
 class FieldMappingRuleSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = IdField()
     rule = serializers.ChoiceField(choices=SyncRule.choices)
 
 

@@ -156,13 +156,12 @@ class IntegrationViewSet(
             except DjangoValidationError as exc:
                 raise ValidationError(exc.message_dict) from exc
         elif request.method == "PATCH":
-            rules = s.FieldMappingRuleSerializer(
-                data=request.data.get("field_mappings", []), many=True
-            )
+            # A serializer for the whole body: one that is not an object is a 400, not a 500.
+            rules = s.FieldMappingRulesSerializer(data=request.data)
             rules.is_valid(raise_exception=True)
             try:
                 with transaction.atomic():  # all rules change, or none
-                    for item in rules.validated_data:
+                    for item in rules.validated_data["field_mappings"]:
                         fm = get_object_or_404(
                             FieldMapping, pk=item["id"], object_mapping__integration=integration
                         )

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from config.bounds import parse_id
 from syncengine.health.info import info_for
 from syncengine.models import (
     ApiCallBucket,
@@ -127,9 +128,10 @@ def keyset_page(
 
 def get_cursor_row(*, cursor: str | None) -> SyncError | None:
     """The row a cursor (an error id) points at; None for no or a bad cursor."""
-    if not cursor or not str(cursor).isdigit():
+    pk = parse_id(str(cursor)) if cursor else None
+    if pk is None:
         return None
-    return SyncError.objects.only("pk", "last_seen_at").filter(pk=int(cursor)).first()
+    return SyncError.objects.only("pk", "last_seen_at").filter(pk=pk).first()
 
 
 def remote_url(*, integration: Integration, remote_id: str) -> str:

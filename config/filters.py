@@ -1,0 +1,27 @@
+"""The API's filter backend: django-filter, plus the bounds a database can hold."""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+from config.bounds import bound_problem
+
+
+class FilterBackend(DjangoFilterBackend):
+    """DjangoFilterBackend whose filters refuse integers past 64 bits and datetimes that
+    overflow in UTC: a 400 naming the parameter instead of OverflowError on SQLite."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if filterset.is_valid():
+            for name, value in list(filterset.form.cleaned_data.items()):
+                if problem := bound_problem(value):
+                    filterset.form.add_error(name, problem)
+        if not filterset.is_valid():
+            errors = {name: list(messages) for name, messages in filterset.errors.items()}
+            summary = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in errors.items())
+            raise ValidationError({"detail": f"Invalid filters. {summary}", "errors": errors})
+        return filterset.qs
