@@ -50,7 +50,7 @@ def test_crafted_cursors_are_a_400(staff_api_client, crm_schema, url, cursor):
 def test_crafted_cursors_of_the_sync_error_list_are_a_400(staff_api_client, db, cursor):
     response = staff_api_client.get("/api/v1/sync-errors/", {"cursor": cursor})
     assert response.status_code == 400, response.content[:300]
-    assert "cursor" in response.json()
+    assert response.json()["errors"] == {"cursor": ["not a valid cursor"]}
 
 
 def test_cursors_made_by_concord_still_page(staff_api_client, contacts):
