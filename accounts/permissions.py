@@ -54,6 +54,8 @@ class ModelPermissions(BasePermission):
         if getattr(view, "action", None) == "metadata":
             # OPTIONS: DRF's metadata describes only the methods this check lets through.
             return True
+        if not _answers(view, request.method):
+            return True  # nothing to guard: the view answers 405 Method Not Allowed
         perms = required_permissions(view, request.method)
         if perms is None:
             return False
@@ -61,6 +63,16 @@ class ModelPermissions(BasePermission):
         if key in getattr(view, "staff_actions", ()) and not user.is_staff:
             return False
         return user.has_perms(perms)
+
+
+def _answers(view: APIView, method: str) -> bool:
+    """Whether the view has a handler for the method (DRF answers 405 when it has none)."""
+    method = method.lower()
+    if method not in view.http_method_names:
+        return False
+    if hasattr(view, "action_map"):  # a viewset: the router maps the method to an action
+        return view.action is not None
+    return hasattr(view, method)
 
 
 def check_permissions(request: HttpRequest, *perms: str) -> None:

@@ -111,3 +111,14 @@ def test_the_admin_sync_action_needs_the_start_sync_permission(mapping):
     viewer.user_permissions.add(Permission.objects.get(codename="start_sync"))
     client.post(changelist, {"action": "sync_now", "_selected_action": [integration.pk]})
     assert SyncCycle.objects.filter(integration=integration).count() == 1
+
+
+def test_a_method_an_endpoint_lacks_is_405_once_signed_in(contacts, user):
+    record = APIClient()
+    record.force_authenticate(user)
+    admin = api_as(grant_role(UserFactory(is_staff=True), ROLES.ADMIN))
+
+    assert record.put("/api/v1/objects/contacts/records/1/", {}, format="json").status_code == 405
+    assert admin.post("/api/v1/audit-events/", {}, format="json").status_code == 405
+    assert admin.delete("/api/v1/object-types/contacts/").status_code == 405
+    assert APIClient().put("/api/v1/objects/contacts/records/1/").status_code == 401
