@@ -512,9 +512,11 @@ class CycleRunner:
             if link.record.archived_at is not None and link.record_id not in restore_ids:
                 stage.skipped += 1
                 continue
-            if link.remote_modstamp == modstamp and link.agreed:
-                # Re-read in the overlap window, unchanged since it was merged: nothing to do
-                # (Concord-side changes travel through the dirty flag).
+            if link.remote_modstamp == modstamp and _unchanged(values, link.agreed):
+                # Re-read in the overlap window with the values it was merged with: nothing to
+                # do (Concord-side changes travel through the dirty flag). The stamp alone
+                # proves nothing: Salesforce stamps whole seconds, so a second edit in the
+                # second of a pulled one keeps its stamp and shows only in the values.
                 stage.skipped += 1
                 continue
             local_changes, agreed, push = self._merge(om, usable, link, values, modstamp)
@@ -1449,6 +1451,11 @@ def _update_links(columns: list[str], rows: list[tuple]) -> None:
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+
+
+def _unchanged(values: dict, agreed: dict) -> bool:
+    """Whether a pulled row holds exactly the values last agreed (every pulled field known)."""
+    return bool(agreed) and all(name in agreed and agreed[name] == v for name, v in values.items())
 
 
 def _field_in_message(message: str, by_field: dict[str, str]) -> str:

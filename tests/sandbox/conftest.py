@@ -141,4 +141,5 @@ def data_url(sandbox: SandboxProcess) -> str:
 def _clear_faults(sandbox: SandboxProcess) -> Iterator[None]:
     yield
     sandbox.control("DELETE", "faults")
+    sandbox.control("DELETE", "clock")
     sandbox.control("PATCH", "limits", json={"daily_api_limit": 15000})

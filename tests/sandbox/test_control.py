@@ -16,6 +16,8 @@ def test_lead_conversion_creates_records_and_locks_the_lead(
     sandbox: SandboxProcess, sf: Salesforce
 ) -> None:
     email = f"{uuid.uuid4().hex[:8]}@lead.example.com"
+    # Stamps have whole seconds: the lead is created a minute "ago" so the conversion's is later.
+    sandbox.control("POST", "clock", json={"held_at": "2026-01-05T10:00:00Z"})
     lead_id = sf.Lead.create(
         {
             "FirstName": "Lee",
@@ -26,6 +28,7 @@ def test_lead_conversion_creates_records_and_locks_the_lead(
         }
     )["id"]
     before = sf.Lead.get(lead_id)["SystemModstamp"]
+    sandbox.control("DELETE", "clock")
     result = sandbox.control("POST", f"leads/{lead_id}/convert", json={}).json()
     assert result["success"] is True and result["leadId"] == lead_id
     lead = sf.Lead.get(lead_id)

@@ -51,3 +51,28 @@ def test_replication_window_errors(sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Account.deleted(dt.datetime.now(dt.UTC) - dt.timedelta(days=16), end)
     assert caught.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+
+
+def test_system_stamps_have_whole_seconds(sandbox, sf: Salesforce) -> None:
+    # Salesforce keeps CreatedDate, LastModifiedDate, SystemModstamp and deleted dates to the
+    # second: the wire always shows ".000", and writes in one second share their stamp.
+    held = sandbox.control("POST", "clock", json={"held_at": "2026-03-04T05:06:07.891Z"}).json()
+    assert held["held_at"] == "2026-03-04T05:06:07.891+0000" and held["now"].endswith("07.000+0000")
+    first = sf.Contact.create({"LastName": "Second"})["id"]
+    second = sf.Contact.create({"LastName": "Same second"})["id"]
+    sf.Contact.update(first, {"Title": "Edited"})
+    sandbox.control("DELETE", "clock")
+    rows = sf.query(
+        f"SELECT CreatedDate, LastModifiedDate, SystemModstamp FROM Contact "
+        f"WHERE Id IN ('{first}', '{second}')"
+    )["records"]
+    stamps = {row[name] for row in rows for name in ("CreatedDate", "LastModifiedDate",
+                                                     "SystemModstamp")}  # fmt: skip
+    assert stamps == {"2026-03-04T05:06:07.000+0000"}
+    sf.Contact.delete(second)
+    start, end = window()
+    deleted = {r["id"]: r["deletedDate"] for r in sf.Contact.deleted(start, end)["deletedRecords"]}
+    assert deleted[second].endswith(".000+0000")
+    (row,) = sf.query_all(f"SELECT SystemModstamp FROM Contact WHERE Id = '{second}'",
+                          include_deleted=True)["records"]  # fmt: skip
+    assert row["SystemModstamp"].endswith(".000+0000")

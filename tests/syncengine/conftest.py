@@ -77,6 +77,7 @@ def sandbox(sandbox_process: Sandbox) -> Iterator[Sandbox]:
     sandbox_process.control("POST", "reset")
     yield sandbox_process
     sandbox_process.control("DELETE", "faults")
+    sandbox_process.control("DELETE", "clock")
 
 
 @pytest.fixture

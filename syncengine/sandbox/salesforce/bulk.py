@@ -91,7 +91,7 @@ class BulkService:
     # --- job records ---------------------------------------------------------------------------
 
     def _new_job(self, kind: str, version: str, **fields: Any) -> dict[str, Any]:
-        stamp = now_stamp()
+        stamp = now_stamp(self.store)
         job_id = self._ids.new_id("750")
         job: dict[str, Any] = {
             "id": job_id,
@@ -118,7 +118,7 @@ class BulkService:
         return job
 
     def _save(self, job: dict[str, Any]) -> None:
-        job["systemModstamp"] = now_stamp()
+        job["systemModstamp"] = now_stamp(self.store)
         self.store.save_job(job["id"], job)
 
     def list(self, kind: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
-from . import ids
-from .dml import WriteOp, WriteOptions, now_stamp
+from . import ids, soql
+from .dml import CLOCK_SETTING, WriteOp, WriteOptions, now_stamp
 from .errors import ApiError, not_found
 from .leads import convert_lead
 from .wire import Request, Response, method_not_allowed
@@ -80,6 +80,24 @@ def _records(app: SandboxOrg, request: Request, parts: list[str]) -> Response:
     raise method_not_allowed(request.method, ["GET", "PATCH", "DELETE"])
 
 
+def _clock(app: SandboxOrg, request: Request) -> Response:
+    """Hold the org's clock on one second (``{"held_at": ISO}``, or ``{}`` for the current one)
+    so writes share a stamp as they do in a busy org; DELETE lets it run again."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        held = request.json().get("held_at")
+        try:
+            stamp = soql.format_datetime(soql.parse_datetime(held)) if held else now_stamp()
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ApiError("INVALID_CLOCK", f"held_at is not an ISO datetime: {held!r}") from exc
+        app.store.set_setting(CLOCK_SETTING, stamp)
+    elif request.method == "DELETE":
+        app.store.delete_setting(CLOCK_SETTING)
+    elif request.method != "GET":
+        raise method_not_allowed(request.method, ["GET", "POST", "DELETE"])
+    held_at = app.store.get_setting(CLOCK_SETTING)
+    return Response.json({"held_at": held_at, "now": now_stamp(app.store)})
+
+
 def handle(app: SandboxOrg, request: Request) -> Response:
     parts = [p for p in request.path.split("/")[2:] if p]
     method = request.method
@@ -115,14 +133,22 @@ def handle(app: SandboxOrg, request: Request) -> Response:
         token = request.json().get("access_token") if request.body else None
         return Response.json({"expired": app.store.expire_access_tokens(token)})
     if head == "delete-log" and rest == ["purge"] and method == "POST":
-        app.store.set_setting("delete_log_purged_at", now_stamp())
+        app.store.set_setting("delete_log_purged_at", now_stamp(app.store))
         return Response.json(
             {"earliestDateAvailable": app.store.get_setting("delete_log_purged_at")}
         )
+    if head == "clock" and not rest:
+        return _clock(app, request)
     if head == "reset" and not rest and method == "POST":
         app.store.reset_records()
         app.store.set_api_calls_used(0)
-        for key in ("faults", "daily_api_limit", "delete_log_purged_at", "bulk_batches"):
+        for key in (
+            "faults",
+            "daily_api_limit",
+            "delete_log_purged_at",
+            "bulk_batches",
+            CLOCK_SETTING,
+        ):
             app.store.delete_setting(key)
         app.queries.close_all()
         return Response.json({"reset": True, "at": time.time()})

@@ -67,8 +67,19 @@ class WriteOptions:
     unable_to_lock_row_rate: float = 0.0
 
 
-def now_stamp() -> str:
-    return soql.format_datetime(dt.datetime.now(dt.UTC))
+CLOCK_SETTING = "clock_held_at"  # ISO datetime the control API holds the clock on, if any
+
+
+def now_stamp(store: Store | None = None) -> str:
+    """The time of a write as Salesforce stamps it: whole seconds (always ``.000``).
+
+    Salesforce keeps CreatedDate, LastModifiedDate, SystemModstamp and deleted dates to the
+    second, so several writes in one second share a stamp. The control API can hold the clock
+    on one second (``/_sandbox/clock``) to make such ties happen on purpose.
+    """
+    held = store.get_setting(CLOCK_SETTING) if store is not None else None
+    now = soql.parse_datetime(held) if held else dt.datetime.now(dt.UTC)
+    return soql.format_datetime(now.replace(microsecond=0))
 
 
 class Transaction:
@@ -81,7 +92,7 @@ class Transaction:
         self.options = options
         self.staged: dict[str, tuple[str, Record]] = {}
         self.deleted_dates: dict[str, str] = {}
-        self.stamp = now_stamp()
+        self.stamp = now_stamp(self.store)
         self.user_id = options.acting_user_id or self.org.user.user_id
 
     def lookup(self, record_id: str) -> Record | None:
@@ -438,6 +449,6 @@ class Writer:
             obj = self.org.sobject_for_id(record_id)
             if record is None or obj is None or not record.get("IsDeleted"):
                 return None
-            restored = dict(record, IsDeleted=False, SystemModstamp=now_stamp())
+            restored = dict(record, IsDeleted=False, SystemModstamp=now_stamp(self.store))
             self.store.commit([(obj.name, restored)], {})
             return restored
