@@ -100,6 +100,7 @@ def test_query_errors(sf: Salesforce) -> None:
         sf.query("SELECT Salary__c FROM Contact")  # hidden by FLS
     assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
     assert caught.value.content[0]["message"].startswith(
+        "\nSELECT Salary__c FROM Contact\n       ^\nERROR at Row:1:Column:8\n"
         "No such column 'Salary__c' on entity 'Contact'."
     )
     with pytest.raises(SalesforceMalformedRequest) as caught:
@@ -111,3 +112,97 @@ def test_bad_locator(api: requests.Session, data_url: str) -> None:
     response = api.get(f"{data_url}/query/01gRS0000000000AAA-200")
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+def refused(sf: Salesforce, soql: str) -> dict:
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query(soql)
+    (error,) = caught.value.content
+    return error
+
+
+@pytest.mark.parametrize(
+    ("where", "column", "message"),
+    [
+        # quoted datetime, quoted date, a date literal on a datetime field
+        ("CreatedDate > '2020-01-01T00:00:00Z'", 30,
+         "value of filter criterion for field 'CreatedDate' must be of type dateTime and should "
+         "not be enclosed in quotes"),
+        ("Birthdate = '2020-01-31'", 30,
+         "value of filter criterion for field 'Birthdate' must be of type date and should not be "
+         "enclosed in quotes"),
+        ("CreatedDate > 2020-01-01", 30,
+         "value of filter criterion for field 'CreatedDate' must be of type dateTime and should "
+         "not be enclosed in quotes"),
+        # a number compared with a text field, text with a number field
+        ("LastName = 5", 30,
+         "value of filter criterion for field 'LastName' must be of type string and should be "
+         "enclosed in quotes"),
+        ("Id != null AND Score__c IN (1, '2')", 45,
+         "value of filter criterion for field 'Score__c' must be of type double and should not "
+         "be enclosed in quotes"),
+    ],
+)  # fmt: skip
+def test_filter_values_of_the_wrong_kind_are_refused(
+    sf: Salesforce, where: str, column: int, message: str
+) -> None:
+    soql = f"SELECT Id FROM Contact WHERE {where}"
+    error = refused(sf, soql)
+    assert error["errorCode"] == "INVALID_FIELD"
+    assert error["message"] == (
+        f"\n{soql}\n{' ' * (column - 1)}^\nERROR at Row:1:Column:{column}\n{message}"
+    )
+
+
+def test_filter_values_of_the_right_kind_are_accepted(sf: Salesforce, tag: str) -> None:
+    soql = (
+        f"SELECT Id FROM Contact WHERE LastName LIKE '{tag}-%' AND CreatedDate >= "
+        "2020-01-01T00:00:00Z AND CreatedDate <= TODAY AND Birthdate = null AND Score__c < 2.5 "
+        "AND HasOptedOutOfEmail = false"
+    )
+    assert sf.query(soql)["totalSize"] == 15  # scores 0, 1 and 2 of each hundred
+
+
+def test_error_bodies_point_at_the_place(sf: Salesforce) -> None:
+    error = refused(sf, "SELECT Id, Nope__c FROM Contact")
+    assert error["errorCode"] == "INVALID_FIELD"
+    assert error["message"].startswith(
+        "\nSELECT Id, Nope__c FROM Contact\n           ^\nERROR at Row:1:Column:12\n"
+        "No such column 'Nope__c' on entity 'Contact'. If you are attempting to use a custom "
+        "field, be sure to append the '__c' after the custom field name."
+    )
+    error = refused(sf, "SELECT Id FROM Nope__c")
+    assert error["errorCode"] == "INVALID_TYPE"
+    assert error["message"].startswith(
+        "\nSELECT Id FROM Nope__c\n               ^\nERROR at Row:1:Column:16\n"
+        "sObject type 'Nope__c' is not supported."
+    )
+    error = refused(sf, "SELECT Id FROM Contact WHERE LastName = 'x' ORDER")
+    assert error["errorCode"] == "MALFORMED_QUERY"
+    assert "\nERROR at Row:1:Column:" in error["message"]
+
+
+def test_offset_above_2000_is_refused(sf: Salesforce) -> None:
+    assert sf.query("SELECT Id FROM Contact LIMIT 1 OFFSET 2000")["done"] is True
+    error = refused(sf, "SELECT Id FROM Contact LIMIT 1 OFFSET 2001")
+    assert error == {
+        "errorCode": "NUMBER_OUTSIDE_VALID_RANGE",
+        "message": "Maximum SOQL offset allowed is 2000",
+    }
+
+
+def test_id_literals_match_15_char_ids_case_sensitively(sf: Salesforce) -> None:
+    record_id = sf.Account.create({"Name": f"Ids-{uuid.uuid4().hex[:8]}"})["id"]
+    for literal in (record_id, record_id[:15]):
+        rows = sf.query(f"SELECT Id FROM Account WHERE Id = '{literal}'")["records"]
+        assert [r["Id"] for r in rows] == [record_id]  # the answer carries the 18-char id
+        rows = sf.query(f"SELECT Id FROM Account WHERE Id IN ('{literal}')")["records"]
+        assert [r["Id"] for r in rows] == [record_id]
+    # A 15-char id in another case is another id; an 18-char one with a wrong suffix is malformed
+    swapped = record_id[:15].swapcase()
+    assert sf.query(f"SELECT Id FROM Account WHERE Id = '{swapped}'")["totalSize"] == 0
+    error = refused(sf, f"SELECT Id FROM Account WHERE Id = '{record_id.swapcase()}'")
+    assert error["errorCode"] == "INVALID_QUERY_FILTER_OPERATOR"
+    assert error["message"].endswith(f"invalid ID field: {record_id.swapcase()}")
+    error = refused(sf, "SELECT Id FROM Contact WHERE AccountId = 'abc'")
+    assert error["errorCode"] == "INVALID_QUERY_FILTER_OPERATOR"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import soql
+from . import ids, soql
 from .errors import ApiError, invalid_type
 from .ids import IdGenerator
 from .org import ObjectDef, OrgDef
@@ -18,6 +18,12 @@ from .store import Record, Store
 MAX_OPEN_CURSORS = 10  # per user in Salesforce; opening an 11th releases the oldest
 CURSOR_IDLE_SECONDS = 15 * 60
 MIN_BATCH, MAX_BATCH = 200, 2000
+MAX_OFFSET = 2000
+# The type a filter value must have, as Salesforce names it in its message.
+_SOAP_TYPE = {"datetime": "dateTime", "date": "date", "boolean": "boolean", "int": "int",
+              "double": "double", "currency": "double", "percent": "double", "id": "id",
+              "reference": "id"}  # fmt: skip
+_NUMBER_TYPES = {"int", "double", "currency", "percent"}
 
 _SOQL_FIELD_HINT = (
     "If you are attempting to use a custom field, be sure to append the '__c' after the custom "
@@ -29,9 +35,37 @@ def malformed_query(message: str) -> ApiError:
     return ApiError("MALFORMED_QUERY", message)
 
 
-def no_such_column(path: str, sobject: str) -> ApiError:
+def at_column(text: str, position: int, message: str) -> str:
+    """Salesforce's form for an error at a place in a query: the query, a caret under the
+    place, ``ERROR at Row:1:Column:N`` (1-based), then the message."""
+    position = max(0, min(position, len(text)))
+    line_start = text.rfind("\n", 0, position) + 1
+    row = text.count("\n", 0, position) + 1
+    line_end = text.find("\n", position)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    column = position - line_start + 1
+    return f"\n{line}\n{' ' * (column - 1)}^\nERROR at Row:{row}:Column:{column}\n{message}"
+
+
+def no_such_column(path: str, sobject: str, text: str = "", position: int = -1) -> ApiError:
+    message = f"No such column '{path}' on entity '{sobject}'. {_SOQL_FIELD_HINT}"
+    if position >= 0:
+        message = at_column(text, position, message)
+    return ApiError("INVALID_FIELD", message)
+
+
+def bad_filter_value(field: Column, text: str, position: int) -> ApiError:
+    """A literal of the wrong kind for its field (quoted datetime, number for text, ...)."""
+    soap_type = _SOAP_TYPE.get(field.type, "string")
+    quoting = "should be enclosed" if soap_type in ("string", "id") else "should not be enclosed"
     return ApiError(
-        "INVALID_FIELD", f"No such column '{path}' on entity '{sobject}'. {_SOQL_FIELD_HINT}"
+        "INVALID_FIELD",
+        at_column(
+            text,
+            position,
+            f"value of filter criterion for field '{field.field}' must be of type {soap_type} "
+            f"and {quoting} in quotes",
+        ),
     )
 
 
@@ -44,6 +78,7 @@ class Column:
     relationship: str | None
     reference_field: str | None
     get: Callable[[Record], Any]
+    type: str = "string"  # the field's describe type
 
 
 @dataclass
@@ -86,7 +121,7 @@ class QueryEngine:
             if f is None or not f.visible:
                 raise no_such_column(path, obj.name)
             name = f.name
-            return Column(name, name, None, None, lambda r: r.get(name))
+            return Column(name, name, None, None, lambda r: r.get(name), f.type)
         if len(parts) != 2:
             raise malformed_query(f"Only one level of parent relationship is supported: {path}")
         ref = obj.relationship(parts[0])
@@ -108,6 +143,7 @@ class QueryEngine:
                 ref.relationship_name,
                 ref_name,
                 get_user,
+                "id" if field_name == "Id" else "string",
             )
         targets = [self.org.objects[t] for t in ref.reference_to if t in self.org.objects]
         target_field = None
@@ -131,26 +167,98 @@ class QueryEngine:
             ref.relationship_name,
             ref_name,
             get_parent,
+            target_field.type,
         )
 
     # --- execution -----------------------------------------------------------------------------
+
+    def _resolve_at(self, obj: ObjectDef, path: str, text: str, query: soql.Query) -> Column:
+        """Resolve a path; an unknown one is reported where it stands in the query."""
+        try:
+            return self.resolve(obj, path)
+        except ApiError as exc:
+            if exc.code != "INVALID_FIELD":
+                raise
+            raise ApiError(
+                exc.code, at_column(text, query.positions.get(path, 0), exc.message)
+            ) from exc
+
+    def _check_values(
+        self, condition: soql.Condition, columns: dict[str, Column], text: str
+    ) -> soql.Condition:
+        """Refuse filter values of the wrong kind, as Salesforce does, and put id literals in
+        their 18-char form (a 15-char id matches; ids compare case-sensitively)."""
+        if isinstance(condition, soql.BoolOp):
+            parts = tuple(self._check_values(p, columns, text) for p in condition.parts)
+            return soql.BoolOp(condition.op, parts)
+        if isinstance(condition, soql.Not):
+            return soql.Not(self._check_values(condition.part, columns, text))
+        if isinstance(condition, soql.Compare) and isinstance(condition.operand, soql.Literal):
+            value = self._checked(columns[condition.path], condition.operand, condition, text)
+            return soql.Compare(condition.path, condition.op, value, condition.position)
+        if isinstance(condition, soql.InList):
+            column = columns[condition.path]
+            values = tuple(self._checked(column, v, condition, text) for v in condition.values)
+            return soql.InList(condition.path, values, condition.negated, condition.position)
+        return condition
+
+    def _checked(
+        self, column: Column, literal: soql.Literal, where: Any, text: str
+    ) -> soql.Literal:
+        kind, ftype = literal.kind, column.type
+        if kind == "null":
+            return literal
+        if ftype == "datetime":
+            ok = kind in ("datetime", "date_keyword")
+        elif ftype == "date":
+            ok = kind in ("date", "date_keyword")
+        elif ftype == "boolean":
+            ok = kind == "boolean"
+        elif ftype in _NUMBER_TYPES:
+            ok = kind == "number"
+        else:  # text, picklists, ids and references take quoted strings
+            ok = kind == "string"
+        if not ok:
+            raise bad_filter_value(column, text, where.position)
+        if ftype in ("id", "reference"):
+            try:
+                canonical = ids.to_18(literal.value)
+            except ids.MalformedIdError as exc:
+                raise ApiError(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    at_column(text, where.position, f"invalid ID field: {literal.value}"),
+                ) from exc
+            return soql.Literal(soql.IdValue(canonical), kind, literal.position)
+        return literal
 
     def run(self, text: str, include_deleted: bool = False) -> QueryResult:
         try:
             query = soql.parse_query(text)
         except soql.SoqlSyntaxError as exc:
-            raise malformed_query(f"\n{text}\n^\nERROR at Row:1:Column:1\n{exc}") from exc
+            raise malformed_query(at_column(text, exc.position, str(exc))) from exc
+        if query.offset > MAX_OFFSET:
+            raise ApiError(
+                "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}"
+            )
         obj = self.org.sobject(query.sobject)
         if obj is None or "read" not in obj.permissions:
-            raise invalid_type(query.sobject)
-        columns = [self.resolve(obj, path) for path in query.fields]
+            error = invalid_type(query.sobject)
+            position = query.positions.get(query.sobject, 0)
+            raise ApiError(error.code, at_column(text, position, error.message))
+        columns = [self._resolve_at(obj, path, text, query) for path in query.fields]
         if not query.is_count and not columns:
             raise malformed_query("SELECT needs at least one field")
         getters: dict[str, Callable[[Record], Any]] = {}
         if query.where is not None:
-            for path in soql.condition_paths(query.where):
-                getters[path] = self.resolve(obj, path).get
-        order = [(self.resolve(obj, item.path).get, item) for item in query.order_by]
+            filtered = {
+                path: self._resolve_at(obj, path, text, query)
+                for path in soql.condition_paths(query.where)
+            }
+            getters = {path: column.get for path, column in filtered.items()}
+            query.where = self._check_values(query.where, filtered, text)
+        order = [
+            (self._resolve_at(obj, item.path, text, query).get, item) for item in query.order_by
+        ]
         with self.store.lock:
             candidates = list(self.store.iter_sobject(obj.name))
         rows = []

@@ -24,7 +24,11 @@ from typing import Any
 
 
 class SoqlSyntaxError(ValueError):
-    """A malformed query; the server reports it as MALFORMED_QUERY."""
+    """A malformed query; the server reports it as MALFORMED_QUERY at ``position``."""
+
+    def __init__(self, message: str, position: int = 0) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 _TOKEN_RE = re.compile(
@@ -61,7 +65,7 @@ def tokenize(text: str) -> list[Token]:
     while position < len(text):
         match = _TOKEN_RE.match(text, position)
         if not match:
-            raise SoqlSyntaxError(f"unexpected token: '{text[position : position + 10]}'")
+            raise SoqlSyntaxError(f"unexpected token: '{text[position : position + 10]}'", position)
         kind = match.lastgroup or ""
         if kind != "ws":
             tokens.append(Token(kind, match.group(), position))
@@ -75,7 +79,8 @@ def tokenize(text: str) -> list[Token]:
 @dataclass(frozen=True)
 class Literal:
     value: Any  # str, float, int, bool, None; dates as 'YYYY-MM-DD', datetimes canonical strings
-    kind: str  # string | number | boolean | null | date | datetime
+    kind: str  # string | number | boolean | null | date | date_keyword (TODAY…) | datetime
+    position: int = field(default=-1, compare=False)  # of its token in the query text
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class Compare:
     path: str
     op: str
     operand: Operand
+    position: int = field(default=-1, compare=False)  # of the field path
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class InList:
     path: str
     values: tuple[Literal, ...]
     negated: bool
+    position: int = field(default=-1, compare=False)  # of the field path
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,7 @@ class Like:
     path: str
     pattern: str
     negated: bool
+    position: int = field(default=-1, compare=False)  # of the field path
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,8 @@ class Query:
     order_by: list[OrderItem] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
+    positions: dict[str, int] = field(default_factory=dict)  # first position of each path
+    offset_position: int = -1
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -173,15 +183,20 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.index = 0
+        self.positions: dict[str, int] = {}
 
     def peek(self, offset: int = 0) -> Token | None:
         index = self.index + offset
         return self.tokens[index] if index < len(self.tokens) else None
 
+    def end_position(self) -> int:
+        last = self.tokens[-1] if self.tokens else None
+        return last.position + len(last.text) if last else 0
+
     def next(self) -> Token:
         token = self.peek()
         if token is None:
-            raise SoqlSyntaxError("unexpected end of query")
+            raise SoqlSyntaxError("unexpected end of query", self.end_position())
         self.index += 1
         return token
 
@@ -192,17 +207,22 @@ class _Parser:
     def expect_keyword(self, word: str) -> None:
         token = self.next()
         if token.kind != "ident" or token.upper != word:
-            raise SoqlSyntaxError(f"unexpected token: '{token.text}', expected {word}")
+            raise SoqlSyntaxError(
+                f"unexpected token: '{token.text}', expected {word}", token.position
+            )
 
     def expect_punct(self, char: str) -> None:
         token = self.next()
         if token.text != char:
-            raise SoqlSyntaxError(f"unexpected token: '{token.text}', expected '{char}'")
+            raise SoqlSyntaxError(
+                f"unexpected token: '{token.text}', expected '{char}'", token.position
+            )
 
     def path(self) -> str:
         token = self.next()
         if token.kind != "ident" or ":" in token.text:
-            raise SoqlSyntaxError(f"unexpected token: '{token.text}'")
+            raise SoqlSyntaxError(f"unexpected token: '{token.text}'", token.position)
+        self.positions.setdefault(token.text, token.position)
         return token.text
 
     def at_end(self) -> bool:
@@ -225,6 +245,7 @@ class _Parser:
                 fields.append(self.path())
         self.expect_keyword("FROM")
         query = Query(sobject=self.path(), fields=fields, is_count=is_count)
+        query.positions = self.positions
         if self.at_keyword("WHERE"):
             self.next()
             query.where = self.condition()
@@ -240,15 +261,19 @@ class _Parser:
             query.limit = self.integer()
         if self.at_keyword("OFFSET"):
             self.next()
+            query.offset_position = self.peek().position if self.peek() else -1
             query.offset = self.integer()
         if not self.at_end():
-            raise SoqlSyntaxError(f"unexpected token: '{self.next().text}'")
+            token = self.next()
+            raise SoqlSyntaxError(f"unexpected token: '{token.text}'", token.position)
         return query
 
     def integer(self) -> int:
         token = self.next()
         if token.kind != "number" or not token.text.isdigit():
-            raise SoqlSyntaxError(f"unexpected token: '{token.text}', expected a number")
+            raise SoqlSyntaxError(
+                f"unexpected token: '{token.text}', expected a number", token.position
+            )
         return int(token.text)
 
     def order_item(self) -> OrderItem:
@@ -261,7 +286,7 @@ class _Parser:
             self.next()
             token = self.next()
             if token.upper not in ("FIRST", "LAST"):
-                raise SoqlSyntaxError(f"unexpected token: '{token.text}'")
+                raise SoqlSyntaxError(f"unexpected token: '{token.text}'", token.position)
             nulls_last = token.upper == "LAST"
         return OrderItem(path, descending, nulls_last)
 
@@ -289,7 +314,7 @@ class _Parser:
     def atom(self) -> Condition:
         token = self.peek()
         if token is None:
-            raise SoqlSyntaxError("unexpected end of query")
+            raise SoqlSyntaxError("unexpected end of query", self.end_position())
         if token.text == "(":
             self.next()
             inner = self.condition()
@@ -318,6 +343,7 @@ class _Parser:
             except re.error as exc:
                 raise SoqlSyntaxError(f"invalid regular expression: {exc}") from exc
             return Regex(path, pattern.value)
+        position = self.peek().position  # type: ignore[union-attr]
         path = self.path()
         negated = False
         if self.at_keyword("NOT"):
@@ -333,18 +359,18 @@ class _Parser:
                 self.next()
                 values.append(self.literal())
             self.expect_punct(")")
-            return InList(path, tuple(values), negated)
+            return InList(path, tuple(values), negated, position)
         if self.at_keyword("LIKE"):
             self.next()
             pattern = self.literal()
             if pattern.kind != "string":
                 raise SoqlSyntaxError("LIKE needs a string pattern")
-            return Like(path, pattern.value, negated)
+            return Like(path, pattern.value, negated, position)
         op_token = self.next()
         if op_token.kind != "op":
-            raise SoqlSyntaxError(f"unexpected token: '{op_token.text}'")
+            raise SoqlSyntaxError(f"unexpected token: '{op_token.text}'", op_token.position)
         op = "!=" if op_token.text == "<>" else op_token.text
-        return Compare(path, op, self.operand())
+        return Compare(path, op, self.operand(), position)
 
     def operand(self) -> Operand:
         token = self.peek()
@@ -358,32 +384,38 @@ class _Parser:
 
     def literal(self) -> Literal:
         token = self.next()
+        at = token.position
         if token.kind == "string":
             body = token.text[1:-1]
             # Unknown escapes keep their backslash so REGEX patterns like '\\d' survive.
             text = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
-            return Literal(text, "string")
+            return Literal(text, "string", at)
         if token.kind == "number":
             number = float(token.text) if "." in token.text else int(token.text)
-            return Literal(number, "number")
+            return Literal(number, "number", at)
         if token.kind == "datetime":
             try:
-                return Literal(format_datetime(parse_datetime(token.text)), "datetime")
+                return Literal(format_datetime(parse_datetime(token.text)), "datetime", at)
             except ValueError as exc:
-                raise SoqlSyntaxError(f"invalid datetime: {token.text}") from exc
+                raise SoqlSyntaxError(f"invalid datetime: {token.text}", at) from exc
         if token.kind == "date":
-            return Literal(token.text, "date")
+            try:
+                dt.date.fromisoformat(token.text)
+            except ValueError as exc:
+                raise SoqlSyntaxError(f"invalid date: {token.text}", at) from exc
+            return Literal(token.text, "date", at)
         if token.kind == "ident":
             word = token.upper
             if word == "NULL":
-                return Literal(None, "null")
+                return Literal(None, "null", at)
             if word in ("TRUE", "FALSE"):
-                return Literal(word == "TRUE", "boolean")
+                return Literal(word == "TRUE", "boolean", at)
             today = dt.datetime.now(dt.UTC).date()
             relative = {"TODAY": 0, "YESTERDAY": -1, "TOMORROW": 1}
             if word in relative:
-                return Literal((today + dt.timedelta(days=relative[word])).isoformat(), "date")
-        raise SoqlSyntaxError(f"unexpected token: '{token.text}'")
+                day = (today + dt.timedelta(days=relative[word])).isoformat()
+                return Literal(day, "date_keyword", at)
+        raise SoqlSyntaxError(f"unexpected token: '{token.text}'", at)
 
 
 def parse_query(text: str) -> Query:
@@ -394,7 +426,8 @@ def parse_condition(text: str) -> Condition:
     parser = _Parser(text)
     condition = parser.condition()
     if not parser.at_end():
-        raise SoqlSyntaxError(f"unexpected token: '{parser.next().text}'")
+        token = parser.next()
+        raise SoqlSyntaxError(f"unexpected token: '{token.text}'", token.position)
     return condition
 
 
@@ -416,7 +449,14 @@ def condition_paths(condition: Condition) -> Iterable[str]:
 Getter = Callable[[str], Any]
 
 
+class IdValue(str):
+    """An id literal in its 18-char form: ids compare case-sensitively (a 15-char id is
+    case-sensitive, and the 18-char one's suffix encodes its capitals)."""
+
+
 def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
+    if isinstance(right, IdValue):
+        return left, str(right)
     if isinstance(left, str) and isinstance(right, str):
         # Datetime fields compared with a date literal compare on the date part.
         if len(right) == 10 and len(left) > 10 and left[4] == "-" and left[10] == "T":
