@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -37,7 +37,7 @@ from syncengine.connectors.base import (
     WriteOutcome,
 )
 from syncengine.connectors.salesforce import mapping as sf
-from syncengine.connectors.salesforce.client import COLLECTION_SIZE
+from syncengine.connectors.salesforce.client import COLLECTION_SIZE, TRANSIENT_CODES
 from syncengine.models import (
     FieldMapping,
     Integration,
@@ -1010,12 +1010,22 @@ class CycleRunner:
             if new and not usable.has_external_id:
                 stage.message = f"{om.remote_object} has no {self.ext}: new records are not pushed."
                 return
+            # A record whose push failed for good keeps its dirty mark but waits for a change
+            # or a resync (either marks it dirty again, after the error) instead of costing
+            # calls every cycle; one that failed transiently is sent again.
+            failed_for_good = SyncError.objects.filter(
+                integration=self.integration,
+                record_id=OuterRef("record_id"),
+                direction=SyncError.Direction.PUSH,
+                status=SyncError.Status.OPEN,
+                last_seen_at__gte=OuterRef("dirty_at"),
+            ).exclude(code__in=TRANSIENT_CODES)
             links = RecordLink.objects.filter(
                 object_mapping=om,
                 dirty=True,
                 remote_id__isnull=new,
                 record__archived_at__isnull=True,
-            )
+            ).exclude(Exists(failed_for_good))
             # Bulk API 2.0 for large stages (Salesforce's guidance: over 2,000 records), when
             # the budget has room for a job's ~10 calls; collections of 200 otherwise.
             remaining = self.meter.remaining()
@@ -1120,15 +1130,18 @@ class CycleRunner:
                 failed_links.append(link)
                 self._push_error(om, usable, link, records[link.record_id], outcome)
         saved = succeeded + done
-        # Failed records wait for a change or a resync instead of costing calls every cycle.
         _update_links(
             ["remote_id", "agreed", "synced_at", "pending_references", "clear_if_seq"],
             [
                 (link.pk, link.remote_id, link.agreed, link.synced_at, link.pending_references,
                  seqs[link.pk])
-                for link in saved + failed_links
+                for link in saved
             ],
         )  # fmt: skip
+        # A failed push never clears the dirty mark: the record is still to be sent.
+        _update_links(
+            ["pending_references"], [(link.pk, link.pending_references) for link in failed_links]
+        )
         resolve_record_errors(
             integration=self.integration,
             record_ids=[link.record_id for link in saved],

@@ -7,6 +7,7 @@ import io
 import time
 import uuid
 
+import pytest
 import requests
 from simple_salesforce import Salesforce
 
@@ -139,3 +140,49 @@ def test_query_job_rejects_bad_soql(api: requests.Session, data_url: str) -> Non
         f"{data_url}/jobs/query", json={"operation": "query", "query": "SELECT Nope FROM Account"}
     )
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
+@pytest.mark.parametrize(
+    ("soql", "message"),
+    [
+        ("SELECT Id FROM Account ORDER BY Name LIMIT 10 OFFSET 5",
+         "OFFSET not supported in Bulk Query"),
+        ("SELECT COUNT() FROM Account", "Aggregate queries not supported in Bulk Query"),
+    ],
+)  # fmt: skip
+def test_query_job_refuses_offset_and_aggregates(
+    api: requests.Session, data_url: str, soql: str, message: str
+) -> None:
+    response = api.post(f"{data_url}/jobs/query", json={"operation": "query", "query": soql})
+    assert response.status_code == 400
+    assert response.json() == [{"errorCode": "API_ERROR", "message": message}]
+    assert api.get(f"{data_url}/query/", params={"q": soql}).status_code == 200  # REST takes it
+
+
+def test_result_files_have_one_line_per_row(
+    sf: Salesforce, api: requests.Session, data_url: str
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    job = api.post(
+        f"{data_url}/jobs/ingest",
+        json={"object": "Account", "operation": "insert", "lineEnding": "LF"},
+    ).json()
+    rows = "".join(f"{tag}-{i}\n" for i in range(3)) + "\n"  # a blank line is no record
+    upload = api.put(
+        f"{data_url}/jobs/ingest/{job['id']}/batches",
+        data=f"Name\n{rows}".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert upload.status_code == 201
+    api.patch(f"{data_url}/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
+    wait_for(api, f"{data_url}/jobs/ingest/{job['id']}")
+    ok = api.get(f"{data_url}/jobs/ingest/{job['id']}/successfulResults/").text
+    assert ok.count("\n") == 4 and "\n\n" not in ok and "\r" not in ok and ok.endswith("\n")
+    query = api.post(
+        f"{data_url}/jobs/query",
+        json={"operation": "query", "query": f"SELECT Name FROM Account WHERE Name LIKE '{tag}-%'"},
+    ).json()
+    wait_for(api, f"{data_url}/jobs/query/{query['id']}")
+    text = api.get(f"{data_url}/jobs/query/{query['id']}/results").text
+    assert text.count("\n") == 4 and "\n\n" not in text and "\r" not in text
+    assert sorted(text.splitlines()[1:]) == [f'"{tag}-{i}"' for i in range(3)]

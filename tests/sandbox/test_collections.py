@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import requests
@@ -226,3 +227,63 @@ def test_control_records_can_be_edited_as_a_user(sandbox: SandboxProcess, sf: Sa
     record = sf.Account.get(acc)
     assert record["Rating"] == "Hot"
     assert record["LastModifiedById"] != record["CreatedById"]  # a human made this change
+
+
+def test_value_of_the_wrong_json_type_fails_the_whole_collection(
+    api: requests.Session, data_url: str, sf: Salesforce
+) -> None:
+    # Salesforce deserialises the whole body first: one bad value fails the request as a 400
+    # JSON_PARSER_ERROR, with no per-record results and nothing written
+    tag = unique("Json")
+    body = json.dumps(
+        {"allOrNone": False, "records": [
+            {"attributes": {"type": "Contact"}, "LastName": f"{tag}-ok"},
+            {"attributes": {"type": "Contact"}, "LastName": f"{tag}-bad", "Score__c": "abc"},
+        ]},
+        separators=(",", ":"),
+    )  # fmt: skip
+    response = api.post(
+        f"{data_url}/composite/sobjects",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    column = body.index('"abc"') + 1
+    assert response.json() == [
+        {
+            "errorCode": "JSON_PARSER_ERROR",
+            "message": "Cannot deserialize instance of double from VALUE_STRING value abc or "
+            f"request may be missing a required field at [line:1, column:{column}]",
+        }
+    ]
+    soql = f"SELECT COUNT() FROM Contact WHERE LastName LIKE '{tag}-%'"
+    assert sf.query(soql)["totalSize"] == 0
+    # The same through an upsert collection, and a date in another format on a single create
+    upsert = api.patch(
+        f"{data_url}/composite/sobjects/Contact/Concord_Id__c",
+        json={"records": [{"attributes": {"type": "Contact"}, "Concord_Id__c": tag,
+                           "LastName": "X", "Birthdate": "31/01/2024"}]},
+    )  # fmt: skip
+    assert upsert.status_code == 400
+    assert upsert.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+    assert "instance of date from VALUE_STRING value 31/01/2024" in upsert.json()[0]["message"]
+    single = api.post(
+        f"{data_url}/sobjects/Contact", json={"LastName": "X", "HasOptedOutOfEmail": 1}
+    )
+    assert single.status_code == 400
+    assert single.json()[0]["message"].startswith(
+        "Cannot deserialize instance of boolean from VALUE_NUMBER_INT value 1 "
+    )
+    # Values the deserialiser can read still go through, and each record's own checks follow
+    ok = api.post(
+        f"{data_url}/composite/sobjects",
+        json={"records": [
+            {"attributes": {"type": "Contact"}, "LastName": f"{tag}-1", "Score__c": "42",
+             "Birthdate": "2024-01-31", "HasOptedOutOfEmail": "true"},
+            {"attributes": {"type": "Contact"}, "FirstName": "No last name"},
+        ]},
+    )  # fmt: skip
+    assert ok.status_code == 200
+    first, second = ok.json()
+    assert first["success"] is True
+    assert second["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"

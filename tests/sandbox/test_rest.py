@@ -96,6 +96,14 @@ def test_global_and_object_describe_respect_field_level_security(sf: Salesforce)
     assert ext["externalId"] and ext["unique"] and ext["idLookup"]
     assert fields["AccountId"]["referenceTo"] == ["Account"]
     assert fields["AccountId"]["relationshipName"] == "Account"
+    # The platform's own fields are never null; ids take 18 bytes, text 3 per character
+    for name in ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+                 "SystemModstamp", "OwnerId", "IsDeleted"):  # fmt: skip
+        assert fields[name]["nillable"] is False, name
+    assert fields["Title"]["nillable"] is True and fields["AccountId"]["nillable"] is True
+    assert [fields[n]["byteLength"] for n in ("Id", "AccountId", "OwnerId")] == [18, 18, 18]
+    assert fields["LastName"]["byteLength"] == 240
+    assert fields["CreatedDate"]["byteLength"] == 0 and fields["Score__c"]["byteLength"] == 0
     stage = {f["name"]: f for f in sf.Opportunity.describe()["fields"]}["StageName"]
     assert stage["restrictedPicklist"] is True
     assert "Closed Won" in [v["value"] for v in stage["picklistValues"]]

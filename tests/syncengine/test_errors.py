@@ -31,8 +31,9 @@ def test_required_field_missing_is_a_property_value_error_and_resolves(
     assert (error.category, error.code) == ("property_values", "REQUIRED_FIELD_MISSING")
     assert error.remote_field == "LastName" and error.property_name == "lastname"
     assert stage_of(cycle, "push_new", "Contact").failed == 1
-    # A failing record is not retried every cycle: no call until it changes
+    # A failing record is not retried every cycle: no call until it changes; it stays dirty
     assert stage_of(run(), "push_new", "Contact").api_calls == 0
+    assert RecordLink.objects.get(record=record).dirty
     # When staff fix the value, the record syncs and its error resolves (H-6)
     update_record(record=record, properties={"lastname": "Fixed"}, source="user")
     run()
@@ -189,3 +190,20 @@ def test_unknown_codes_are_other():
     assert classify("UNABLE_TO_LOCK_ROW") == "other"
     assert classify("DUPLICATE_VALUE") == "duplicates"
     assert classify("INSUFFICIENT_ACCESS_OR_READONLY") == "permissions"
+
+
+def test_value_of_the_wrong_json_type_fails_alone(integration, sandbox):
+    # Salesforce refuses the whole collection call (400 JSON_PARSER_ERROR); the connector
+    # sends the records again in halves, so only the bad one fails, as a property-value error
+    from syncengine.services.integrations import build_connector
+
+    connector = build_connector(integration=integration)
+    records = [{"Concord_Id__c": str(900 + i), "LastName": f"J{i}"} for i in range(5)]
+    records[3]["Score__c"] = "not a number"
+    outcomes = connector.upsert("Contact", "Concord_Id__c", records)
+    assert [o.success for o in outcomes] == [True, True, True, False, True]
+    (error,) = outcomes[3].errors
+    assert error.code == "JSON_PARSER_ERROR" and "instance of double" in error.message
+    assert classify(error.code) == "property_values"
+    assert sandbox.count("Contact") == 4
+    assert connector.calls == 7  # the whole call, then halves down to the bad record

@@ -40,6 +40,9 @@ MAX_ATTEMPTS = 4
 REQUEST_TIMEOUT = 60
 _LIMIT_RE = re.compile(r"api-usage=(\d+)/(\d+)")
 TRANSIENT_STATUS = {500, 502, 503, 504}
+# Per-record failures that go away by themselves (Salesforce's "intermittent" errors): the
+# record is sent again after a pause, and stays to be pushed if they outlast the retries.
+TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
 
 
 class Meter(Protocol):
@@ -332,6 +335,26 @@ class SalesforceConnector:
     def _bulk(
         self, remote_object: str, operation: str, key_field: str, records: Sequence[dict]
     ) -> dict[str, WriteOutcome]:
+        # Records that failed transiently (a row lock, an unavailable server) go into a new job
+        # of their own after a pause, like the collections path resends them; what still
+        # fails after the last attempt is reported as failed (and stays dirty in the engine).
+        by_key = {_csv_value(r.get(key_field)): r for r in records}
+        outcomes = self._bulk_job(remote_object, operation, key_field, records)
+        for attempt in range(2, MAX_ATTEMPTS + 1):
+            retry = [
+                by_key[key]
+                for key, outcome in outcomes.items()
+                if key in by_key and not outcome.success and _only_transient(outcome)
+            ]
+            if not retry:
+                break
+            self.sleep(random.uniform(0, min(4.0, 0.25 * 2**attempt)))
+            outcomes.update(self._bulk_job(remote_object, operation, key_field, retry))
+        return outcomes
+
+    def _bulk_job(
+        self, remote_object: str, operation: str, key_field: str, records: Sequence[dict]
+    ) -> dict[str, WriteOutcome]:
         # Result rows come back in no particular order: they are reconciled on the key column.
         # Records in neither result file were not processed and are absent from the map.
         columns = sorted({key for record in records for key in record})
@@ -408,22 +431,40 @@ class SalesforceConnector:
         pending = list(range(len(records)))
         outcomes: list[WriteOutcome | None] = [None] * len(records)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            payload = {**body, "records": [body["records"][i] for i in pending]}
-            result = self._call(self.sf.restful, path, method=method, json=payload) or []
+            result = self._send(path, method, body, [body["records"][i] for i in pending])
             retry = []
             for index, item in zip(pending, result, strict=False):
                 outcome = _outcome(item)
                 outcomes[index] = outcome
-                if not outcome.success and _only_row_locks(outcome) and attempt < MAX_ATTEMPTS:
+                if not outcome.success and _only_transient(outcome) and attempt < MAX_ATTEMPTS:
                     retry.append(index)
             if not retry:
                 break
-            # Row locks are transient: resend only the locked records, after a pause.
+            # Row locks are transient: resend only those records, after a pause.
             pending = retry
             self.sleep(random.uniform(0, min(4.0, 0.25 * 2**attempt)))
         return [
             o or WriteOutcome(False, errors=[RemoteError("UNKNOWN", "no result")]) for o in outcomes
         ]
+
+    def _send(self, path: str, method: str, body: dict, records: list[dict]) -> list[dict]:
+        """One collection call's per-record results. Salesforce deserialises the whole body
+        first, so one value of the wrong JSON type fails the request as a whole (400
+        JSON_PARSER_ERROR); the records are then sent again in halves until the bad one stands
+        alone and fails by itself, so the others are not held back by it."""
+        try:
+            payload = {**body, "records": records}
+            return self._call(self.sf.restful, path, method=method, json=payload) or []
+        except RemoteRequestError as exc:
+            if exc.code != "JSON_PARSER_ERROR":
+                raise
+            if len(records) == 1:
+                error = {"statusCode": exc.code, "message": exc.message, "fields": []}
+                return [{"success": False, "errors": [error]}]
+            half = len(records) // 2
+            return self._send(path, method, body, records[:half]) + self._send(
+                path, method, body, records[half:]
+            )
 
 
 def _csv_value(value: object) -> str:
@@ -465,5 +506,5 @@ def _outcome(item: dict) -> WriteOutcome:
     )
 
 
-def _only_row_locks(outcome: WriteOutcome) -> bool:
-    return bool(outcome.errors) and all(e.code == "UNABLE_TO_LOCK_ROW" for e in outcome.errors)
+def _only_transient(outcome: WriteOutcome) -> bool:
+    return bool(outcome.errors) and all(e.code in TRANSIENT_CODES for e in outcome.errors)

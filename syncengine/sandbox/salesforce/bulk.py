@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+from . import soql
 from .dml import WriteOp, WriteOptions, Writer, now_stamp
 from .errors import ApiError, not_found
 from .ids import IdGenerator
@@ -35,7 +36,9 @@ def _bad_request(message: str, code: str = "INVALIDJOB") -> ApiError:
     return ApiError(code, message)
 
 
-def _csv_text(header: list[str], rows: list[list[Any]], job: dict[str, Any]) -> str:
+def _csv_text(header: list[str] | None, rows: list[list[Any]], job: dict[str, Any]) -> str:
+    """CSV in the job's delimiter and line ending; ``header=None`` renders the rows only (an
+    empty header would be written as a blank line)."""
     buffer = io.StringIO()
     writer = csv.writer(
         buffer,
@@ -43,7 +46,8 @@ def _csv_text(header: list[str], rows: list[list[Any]], job: dict[str, Any]) -> 
         lineterminator=LINE_ENDINGS[job["lineEnding"]],
         quoting=csv.QUOTE_ALL,
     )
-    writer.writerow(header)
+    if header is not None:
+        writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
 
@@ -317,6 +321,13 @@ class BulkService:
             raise _bad_request(f"Invalid operation: {operation}")
         text = str(body.get("query", ""))
         result = self.queries.run(text, include_deleted=operation == "queryAll")  # validates now
+        # Bulk queries have no OFFSET and no aggregates (SOQL OFFSET page: "not allowed in SOQL
+        # used within Bulk APIs"); Salesforce refuses them when the job is created.
+        parsed = soql.parse_query(text)
+        if parsed.offset_position >= 0:
+            raise ApiError("API_ERROR", "OFFSET not supported in Bulk Query")
+        if parsed.is_count:
+            raise ApiError("API_ERROR", "Aggregate queries not supported in Bulk Query")
         job = self._new_job(
             "query",
             version,
@@ -336,7 +347,7 @@ class BulkService:
         result = self.queries.run(job["query"], include_deleted=job["operation"] == "queryAll")
         header = [c.path for c in result.columns]
         rows = [
-            _csv_text([], [[_csv_value(c.get(r)) for c in result.columns]], job)
+            _csv_text(None, [[_csv_value(c.get(r)) for c in result.columns]], job)
             for r in result.rows
         ]
         # Stored as the header line plus one pre-rendered line per record, for cheap paging.

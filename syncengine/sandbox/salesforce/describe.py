@@ -49,7 +49,8 @@ def describe_field(f: FieldDef, obj: ObjectDef) -> dict[str, Any]:
     return {
         "aggregatable": f.type != "textarea",
         "autoNumber": False,
-        "byteLength": f.length * 3 if is_text else 0,
+        # Text holds up to 3 UTF-8 bytes a character; ids are 18 ASCII characters.
+        "byteLength": 18 if f.type in ("id", "reference") else (f.length * 3 if is_text else 0),
         "calculated": bool(f.compose),
         "calculatedFormula": None,
         "cascadeDelete": False,

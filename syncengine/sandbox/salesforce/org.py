@@ -128,7 +128,13 @@ class FieldDef:
 
     @property
     def nillable(self) -> bool:
-        return not self.required and self.type != "boolean" and self.name != "Id"
+        # The platform always sets its own fields (ids, audit stamps, the owner): never null.
+        return (
+            not self.required
+            and self.type != "boolean"
+            and not self.system
+            and self.name != "OwnerId"
+        )
 
 
 @dataclass

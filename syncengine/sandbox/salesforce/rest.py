@@ -7,7 +7,7 @@ import email.utils
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from . import ids, soql
+from . import deserialize, ids, soql
 from .describe import describe_global, describe_sobject, sobject_summary
 from .dml import WriteOp, WriteOptions, WriteResult
 from .errors import ApiError, invalid_type, not_found
@@ -125,8 +125,9 @@ def sobjects(app: SandboxOrg, request: Request, version: str, parts: list[str]) 
                 {"objectDescribe": sobject_summary(obj, version), "recentItems": []}
             )
         if request.method == "POST":
+            body = _typed_body(app, request, obj.name)
             result = app.writer.run(
-                [WriteOp("insert", obj.name, request.json())], _write_options(app, request)
+                [WriteOp("insert", obj.name, body)], _write_options(app, request)
             )[0]
             if not result.success:
                 return _single_failure(result)
@@ -184,8 +185,9 @@ def _record(
             _record_body(app, obj, record, version, fields.split(",") if fields else None)
         )
     if request.method == "PATCH":
+        body = _typed_body(app, request, obj.name)
         result = app.writer.run(
-            [WriteOp("update", obj.name, request.json(), record_id=record_id)],
+            [WriteOp("update", obj.name, body, record_id=record_id)],
             _write_options(app, request),
         )[0]
         return Response.empty(204) if result.success else _single_failure(result)
@@ -230,7 +232,7 @@ def _by_external_id(
         return Response.empty(204) if result.success else _single_failure(result)
     if request.method not in ("PATCH", "POST"):
         raise method_not_allowed(request.method, ["GET", "PATCH", "DELETE", "HEAD"])
-    body = request.json()
+    body = _typed_body(app, request, obj.name)
     if not isinstance(body, dict):
         raise ApiError("JSON_PARSER_ERROR", "Expected a JSON object")
     if request.params.get("updateOnly", "").lower() == "true" and not matches:
@@ -329,6 +331,13 @@ def query(
     )
 
 
+def _typed_body(app: SandboxOrg, request: Request, sobject: str) -> Any:
+    """The JSON body, once Salesforce's deserialiser has read it into an sObject."""
+    body = request.json()
+    deserialize.check_types(app.org, [(sobject, body)], request.body)
+    return body
+
+
 # --- composite/sobjects ------------------------------------------------------------------------
 
 
@@ -392,6 +401,7 @@ def composite_sobjects(
             raise method_not_allowed(request.method, ["POST", "PATCH", "DELETE"])
         records, all_or_none = _collection_records(request.json())
         _check_chunks(records)
+        deserialize.check_types(app.org, [(_record_type(r), r) for r in records], request.body)
         ops = []
         for record in records:
             sobject = _record_type(record)
@@ -415,6 +425,7 @@ def composite_sobjects(
                 "INVALID_FIELD", f"No such column '{parts[1]}' on sobject of type {obj.name}"
             )
         records, all_or_none = _collection_records(request.json())
+        deserialize.check_types(app.org, [(obj.name, r) for r in records], request.body)
         ops = []
         for record in records:
             sobject = _record_type(record)
