@@ -104,11 +104,29 @@ def start_cycle(
         ).first()
         if active is None:  # it finished in between: try once more
             return start_cycle(integration=integration, trigger=trigger, actor=actor)
+        _wake(active)
         return active, False
     from syncengine.tasks import run_cycle_task
 
     transaction.on_commit(lambda: run_cycle_task.delay(cycle_id=cycle.pk))
     return cycle, True
+
+
+def _wake(cycle: SyncCycle) -> None:
+    """Asked to sync while a cycle is active: make sure a worker takes it up. One whose worker
+    died is claimable as soon as its lease runs out, so a task is sent for that moment (now if
+    it has passed) instead of waiting for beat; with a live worker the claim simply fails."""
+    from syncengine.tasks import run_cycle_task
+
+    eta = cycle.lease_until if cycle.status == SyncCycle.Status.RUNNING else None
+    if eta is not None and eta > timezone.now():
+        # A moment after the lease's end, so the claim sees it expired.
+        eta += dt.timedelta(seconds=1)
+        transaction.on_commit(
+            lambda: run_cycle_task.apply_async(kwargs={"cycle_id": cycle.pk}, eta=eta)
+        )
+    else:
+        transaction.on_commit(lambda: run_cycle_task.delay(cycle_id=cycle.pk))
 
 
 def claim_cycle(*, cycle_id: int) -> SyncCycle | None:

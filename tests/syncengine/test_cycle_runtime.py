@@ -124,6 +124,35 @@ def test_schedule_starts_due_cycles_once(integration, django_capture_on_commit_c
     assert len(cycles.schedule_due_cycles()) == 1
 
 
+def test_sync_now_after_a_crash_picks_the_cycle_up_when_its_lease_ends(
+    integration, django_capture_on_commit_callbacks, monkeypatch
+):
+    from syncengine import tasks
+
+    sent: list[tuple[dict, object]] = []
+    monkeypatch.setattr(
+        tasks.run_cycle_task, "apply_async", lambda kwargs, eta=None: sent.append((kwargs, eta))
+    )
+    monkeypatch.setattr(tasks.run_cycle_task, "delay", lambda **kwargs: sent.append((kwargs, None)))
+    # A worker claimed the cycle and died: the cycle stays "running" until its lease ends
+    cycle, _ = cycles.start_cycle(integration=integration)
+    assert cycles.claim_cycle(cycle_id=cycle.pk) is not None
+    cycle.refresh_from_db()
+    sent.clear()
+    # "Sync now" answers with the running cycle and has it taken up the moment the lease ends
+    with django_capture_on_commit_callbacks(execute=True):
+        again, created = cycles.start_cycle(integration=integration)
+    assert again.pk == cycle.pk and not created
+    assert sent == [({"cycle_id": cycle.pk}, cycle.lease_until + dt.timedelta(seconds=1))]
+    # Once the lease has run out, "Sync now" sends it straight away, and a worker claims it
+    SyncCycle.objects.filter(pk=cycle.pk).update(lease_until=timezone.now() - dt.timedelta(1))
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        cycles.start_cycle(integration=integration)
+    assert sent == [({"cycle_id": cycle.pk}, None)]
+    assert cycles.claim_cycle(cycle_id=cycle.pk) is not None
+
+
 def test_changes_mark_links_dirty_except_the_integrations_own(integration, run, contacts):
     record = create_record(
         object_type=contacts, properties={"email": "h@x.com", "lastname": "H"}, source="user"
