@@ -81,17 +81,22 @@ class DatabaseMeter:
         return min(limits) if limits else None
 
     def before_call(self) -> None:
+        """Refuse the call if the budget is spent, else count it now, as it is sent: a call
+        whose answer never comes (a crash, a timeout) still counts."""
         remaining = self.remaining()
         if remaining is not None and remaining <= 0:
             raise BudgetExhausted(
                 f"API allocation used up ({self.used} calls in 24 h; allocated "
                 f"{self.integration.api_allocation}, org limit {self.org_limit})"
             )
-
-    def after_call(self, *, org_used: int | None, org_limit: int | None) -> None:
         self.used += 1
         self.calls += 1
+        if self.org_used is not None:
+            self.org_used += 1  # until the answer says what the org's count is
         count_call(integration_id=self.integration.pk)
+
+    def after_call(self, *, org_used: int | None, org_limit: int | None) -> None:
+        """Correct the org's usage from what the answer reports (the call is counted)."""
         if org_limit is not None:
             self.org_used, self.org_limit = org_used, org_limit
 

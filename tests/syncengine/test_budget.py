@@ -60,3 +60,26 @@ def test_usage_counts_every_call(integration, sandbox, run):
     usage = get_api_usage(integration=integration)
     assert usage["used_24h"] == cycle.api_calls == sandbox.api_used() - before
     assert usage["limit"] == 15000
+
+
+class Crash(BaseException):
+    """Stands for the worker dying while a call is on its way: nothing catches it."""
+
+
+def test_a_call_counts_as_soon_as_it_is_sent(integration, sandbox, monkeypatch):
+    import requests
+
+    from syncengine.services.integrations import build_connector
+    from syncengine.services.usage import DatabaseMeter, used_in_window
+
+    connector = build_connector(integration=integration, meter=DatabaseMeter(integration))
+    before = used_in_window(integration=integration)
+
+    def die_waiting(*args, **kwargs):
+        raise Crash
+
+    with monkeypatch.context() as patched, pytest.raises(Crash):
+        patched.setattr(requests.Session, "request", die_waiting)
+        connector.describe("Contact")
+    # The call was sent: it counts although no answer came, so a crash never hides usage
+    assert used_in_window(integration=integration) == before + 1

@@ -1,10 +1,11 @@
 """The Salesforce connector: simple-salesforce over one metered requests session.
 
 Every call to `/services/data` passes through `MeteredSession.request`, which asks the meter
-before sending (so the allocation is never exceeded), counts the call after, refreshes the
-access token once on a 401, and retries transient faults with backoff and jitter. Only
-idempotent requests are sent (queries, describes, upserts on an external id, updates by id),
-so a retry after a lost answer never writes twice.
+before sending (so the allocation is never exceeded; the meter counts the call there, as it is
+sent), passes the org's usage from the answer on, refreshes the access token once on a 401,
+and retries transient faults with backoff and jitter. Only idempotent requests are sent
+(queries, describes, upserts on an external id, updates by id), so a retry after a lost answer
+never writes twice.
 """
 
 from __future__ import annotations
