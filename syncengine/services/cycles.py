@@ -230,6 +230,7 @@ class CycleRunner:
         self.pulled_from: dict[int, dt.datetime | None] = {}
         # Sync tokens of pulls whose deletes are not applied yet (saved after pull deletes).
         self.next_cursor: dict[int, str] = {}
+        self.crashed_push = False  # set by run(): a dead worker's push stage was found
 
     @property
     def connector(self):
@@ -239,7 +240,12 @@ class CycleRunner:
 
     def run(self) -> None:
         # Stages a dead worker left in progress ended with it.
-        SyncStage.objects.filter(cycle=self.cycle, status=SyncStage.Status.IN_PROGRESS).update(
+        stale = SyncStage.objects.filter(cycle=self.cycle, status=SyncStage.Status.IN_PROGRESS)
+        # A push it was in may have left a Bulk API job open: the next push aborts it.
+        self.crashed_push = stale.filter(
+            operation__in=[SyncStage.Operation.PUSH_NEW, SyncStage.Operation.PUSH_UPDATES]
+        ).exists()
+        stale.update(
             status=SyncStage.Status.FAILED,
             ended_at=timezone.now(),
             message="The worker running this stage stopped; the cycle was resumed.",
@@ -1025,6 +1031,13 @@ class CycleRunner:
         usable = self.usable[om.pk]
         operation = SyncStage.Operation.PUSH_NEW if new else SyncStage.Operation.PUSH_UPDATES
         with self.stage(operation, om) as stage:
+            if self.crashed_push and hasattr(self.connector, "abort_open_jobs"):
+                self.crashed_push = False
+                aborted = self.connector.abort_open_jobs(self.integration.remote_user_id)
+                if aborted:
+                    stage.message = (
+                        f"Aborted {len(aborted)} Bulk API job(s) a stopped worker left open."
+                    )
             if new and not usable.has_external_id:
                 stage.message = f"{om.remote_object} has no {self.ext}: new records are not pushed."
                 return
@@ -1062,7 +1075,7 @@ class CycleRunner:
                 self._push_chunk(om, usable, chunk, new, stage, bulk=bulk)
                 self.renew_lease()
             if bulk:
-                stage.message = "Sent through Bulk API 2.0."
+                stage.message = f"{stage.message} Sent through Bulk API 2.0.".lstrip()
 
     def _push_chunk(
         self, om, usable: _Fields, links: list[RecordLink], new: bool, stage, bulk: bool = False

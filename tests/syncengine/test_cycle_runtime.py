@@ -153,6 +153,43 @@ def test_sync_now_after_a_crash_picks_the_cycle_up_when_its_lease_ends(
     assert cycles.claim_cycle(cycle_id=cycle.pk) is not None
 
 
+def test_bulk_job_left_open_by_a_dead_worker_is_aborted_by_the_resumed_cycle(
+    integration, sandbox, contacts, monkeypatch
+):
+    monkeypatch.setattr(
+        cycles, "build_connector", lambda **kw: build_connector(**kw, sleep=no_sleep)
+    )
+    connector = build_connector(integration=integration, sleep=no_sleep)
+    job = connector.sf.restful(
+        "jobs/ingest",
+        method="POST",
+        json={"object": "Contact", "operation": "upsert", "externalIdFieldName": "Concord_Id__c"},
+    )
+    done = connector.sf.restful(
+        "jobs/ingest", method="POST", json={"object": "Contact", "operation": "insert"}
+    )
+    connector.sf.restful(f"jobs/ingest/{done['id']}", method="PATCH", json={"state": "Aborted"})
+    # A worker died pushing through Bulk API 2.0: its job is still open, its stage in progress
+    cycle, _ = cycles.start_cycle(integration=integration)
+    cycles.claim_cycle(cycle_id=cycle.pk)
+    cycle.stages.create(
+        integration=integration, operation="push_new", remote_object="Contact",
+        started_at=timezone.now(),
+    )  # fmt: skip
+    SyncCycle.objects.filter(pk=cycle.pk).update(lease_until=timezone.now() - dt.timedelta(1))
+    finished = cycles.run_cycle(cycle_id=cycle.pk)
+    assert finished.status == "success"
+    assert connector.sf.restful(f"jobs/ingest/{job['id']}")["state"] == "Aborted"
+    # The first push stage did it (one listing call and one abort)
+    first_push = finished.stages.filter(operation="push_new", status="success").order_by("pk")[0]
+    assert first_push.message == "Aborted 1 Bulk API job(s) a stopped worker left open."
+    assert first_push.api_calls == 2
+    # A cycle after a clean one looks for none (no call spent on it)
+    again, _ = cycles.start_cycle(integration=integration)
+    again = cycles.run_cycle(cycle_id=again.pk)
+    assert sum(s.api_calls for s in again.stages.filter(operation="push_new")) == 0
+
+
 def test_changes_mark_links_dirty_except_the_integrations_own(integration, run, contacts):
     record = create_record(
         object_type=contacts, properties={"email": "h@x.com", "lastname": "H"}, source="user"

@@ -309,6 +309,30 @@ class SalesforceConnector:
     def limits(self) -> dict:
         return self._call(self.sf.limits)
 
+    def abort_open_jobs(self, created_by: str) -> list[str]:
+        """Abort the Bulk API 2.0 ingest jobs this user left open or queued (a worker that died
+        mid-job never closed them); they would otherwise hold data for a day. Returns their ids."""
+        aborted = []
+        page = self._call(self.sf.restful, "jobs/ingest")
+        while True:
+            for job in page.get("records") or []:
+                if job.get("createdById") == created_by and job.get("state") in (
+                    "Open",
+                    "UploadComplete",
+                ):
+                    self._call(
+                        self.sf.restful,
+                        f"jobs/ingest/{job['id']}",
+                        method="PATCH",
+                        json={"state": "Aborted"},
+                    )
+                    aborted.append(job["id"])
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return aborted
+            # nextRecordsUrl is absolute from the host: /services/data/vNN.N/jobs/ingest?...
+            page = self._call(self.sf.restful, "jobs/" + next_url.split("/jobs/", 1)[1])
+
     # --- writes --------------------------------------------------------------------------
 
     def upsert(
