@@ -45,7 +45,7 @@ def test_lead_conversion_creates_records_and_locks_the_lead(
         sf.Lead.update(lead_id, {"Title": "CTO"})
     assert caught.value.content == [
         {
-            "message": "A converted lead couldn't be updated",
+            "message": "cannot reference converted lead",
             "errorCode": "CANNOT_UPDATE_CONVERTED_LEAD",
             "fields": [],
         }

@@ -298,9 +298,7 @@ class Transaction:
         obj = self._object(op.sobject)
         record_id, existing = self.existing(obj, op.record_id)
         if obj.name == "Lead" and existing.get("IsConverted") and not op.system_values:
-            raise ApiError(
-                "CANNOT_UPDATE_CONVERTED_LEAD", "A converted lead couldn't be updated", []
-            )
+            raise ApiError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
         self._require_permission(obj, "edit")
         cleaned = clean_fields(
             obj,

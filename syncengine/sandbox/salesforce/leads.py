@@ -44,7 +44,7 @@ def convert_lead(
     if lead.get("IsDeleted"):
         raise ApiError("ENTITY_IS_DELETED", "entity is deleted", [])
     if lead.get("IsConverted"):
-        raise ApiError("CANNOT_UPDATE_CONVERTED_LEAD", "A converted lead couldn't be updated", [])
+        raise ApiError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
     mapping = org.lead_conversion
 
     def work(batch: Transaction) -> dict[str, Any]:
