@@ -71,6 +71,7 @@ SCHEMA_MAX_AGE = dt.timedelta(hours=1)
 PULL_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.FROM_REMOTE)
 PUSH_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.TO_REMOTE)
 PUSHING_RULES = {SyncRule.TWO_WAY, SyncRule.ALWAYS_CONCORD, SyncRule.PREFER_REMOTE_UNLESS_BLANK}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def lease() -> dt.timedelta:
@@ -1049,7 +1050,8 @@ class CycleRunner:
                 record_id=OuterRef("record_id"),
                 direction=SyncError.Direction.PUSH,
                 status=SyncError.Status.OPEN,
-                last_seen_at__gte=OuterRef("dirty_at"),
+                # A link never marked by a change (one matched by a pull) counts as older.
+                last_seen_at__gte=Coalesce(OuterRef("dirty_at"), Value(_EPOCH)),
             ).exclude(code__in=TRANSIENT_CODES)
             links = RecordLink.objects.filter(
                 object_mapping=om,

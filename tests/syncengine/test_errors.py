@@ -42,6 +42,17 @@ def test_required_field_missing_is_a_property_value_error_and_resolves(
     assert sandbox.count("Contact") == 1
 
 
+def test_failed_link_never_marked_by_a_change_waits_too(integration, sandbox, run, contacts):
+    # A link created dirty without a change behind it (a pull's match) has no dirty_at: its
+    # failed push waits for a change like any other instead of costing a call every cycle
+    record = create_record(object_type=contacts, properties={"email": "m@x.com"}, source="user")
+    run()
+    RecordLink.objects.filter(record=record).update(dirty_at=None)
+    assert stage_of(run(), "push_new", "Contact").api_calls == 0
+    link = RecordLink.objects.get(record=record)
+    assert link.dirty and link.remote_id is None
+
+
 def test_restricted_picklist_value_is_a_picklist_error(integration, sandbox, run, companies):
     record = create_record(
         object_type=companies,
