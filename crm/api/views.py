@@ -31,6 +31,7 @@ from crm.services import schema as schema_services
 from crm.usage import list_property_usages
 
 PROPERTY_FILTER_PREFIX = "property."
+NAME_PATTERN = "[a-z][a-z0-9_]{0,99}"  # crm.models.NAME_VALIDATOR's, in a URL
 
 
 class NewestFirstCursorPagination(CursorPagination):
@@ -55,6 +56,9 @@ class ObjectTypeViewSet(
         "create": ["crm.add_objecttype"],
     }
     lookup_field = "name"
+    # Only what a name can be (NAME_VALIDATOR): anything else, a NUL say (which PostgreSQL
+    # refuses in a query), is a 404 from the router and never reaches the database.
+    lookup_value_regex = NAME_PATTERN
     pagination_class = None
 
     def get_queryset(self):
@@ -88,6 +92,7 @@ class PropertyViewSet(viewsets.ModelViewSet):
     staff_actions = {"usage"}
     lookup_field = "name"
     lookup_url_kwarg = "property_name"
+    lookup_value_regex = NAME_PATTERN
     pagination_class = None
 
     def get_object_type(self) -> ObjectType:

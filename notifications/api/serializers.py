@@ -36,6 +36,13 @@ class IntegrationSettingSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
     frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.DAILY)
 
+    def validate(self, attrs: dict) -> dict:
+        # A PATCH is partial all the way down, so DRF neither requires `integration` nor fills
+        # the defaults in an item; but an item replaces a whole override and needs them.
+        if "integration" not in attrs:
+            raise serializers.ValidationError({"integration": ["This field is required."]})
+        return {"enabled": True, "frequency": Frequency.DAILY, **attrs}
+
 
 class NotificationSettingSerializer(serializers.ModelSerializer):
     """The requesting user's settings; `integrations` overrides "all" for those integrations."""

@@ -151,3 +151,23 @@ def test_bad_property_filters_are_a_400(
     response = staff_api_client.get(RECORDS, {param: raw})
     assert response.status_code == 400, response.content[:300]
     assert fragment in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/api/v1/object-types/%00/"),
+        ("get", "/api/v1/object-types/con%00tacts/"),
+        ("get", "/api/v1/object-types/contacts/properties/%00/"),
+        ("patch", "/api/v1/object-types/contacts/properties/email%00/"),
+        ("delete", "/api/v1/object-types/contacts/properties/email%00/"),
+        ("get", "/api/v1/object-types/contacts/properties/email%00/usage/"),
+    ],
+)
+def test_a_nul_in_a_name_in_the_path_is_a_404(staff_api_client, contact, method, url):
+    # PostgreSQL refuses a NUL in a query (a 500): names are matched by the router instead.
+    before = counts()
+    response = getattr(staff_api_client, method)(url, {"label": "x"}, format="json")
+    assert response.status_code == 404, response.content[:300]
+    assert response.json() == {"detail": "Not found."}
+    assert counts() == before

@@ -142,3 +142,25 @@ def test_admin_bell_shows_the_unread_count_in_one_query(staff_client, staff_user
     assert "/admin/notifications/notification/?read=no" in page
     bell = [q for q in queries.captured_queries if "notifications_notification" in q["sql"]]
     assert len(bell) == 1
+
+
+@pytest.mark.parametrize(
+    "item", [{}, {"enabled": False}, {"frequency": "weekly"}], ids=["empty", "enabled", "frequency"]
+)
+def test_an_integration_item_without_its_integration_is_a_400(api_client, user, item):
+    # A PATCH is partial down to the items, so DRF did not require the key: a KeyError, a 500.
+    integration = Integration.objects.create(name="Salesforce")
+    update_setting(
+        user=user, changes={"daily_hour": 6}, integrations=[{"integration": integration}]
+    )
+    before = list(NotificationSetting.objects.get(user=user).integrations.values())
+
+    response = api_client.patch(URL, {"daily_hour": 9, "integrations": [item]}, format="json")
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["errors"]["integrations"]["0"] == {
+        "integration": ["This field is required."]
+    }
+    mine = NotificationSetting.objects.get(user=user)
+    assert mine.daily_hour == 6
+    assert list(mine.integrations.values()) == before
