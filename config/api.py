@@ -25,7 +25,8 @@ def exception_handler(exc, context):
 
     Shapes: `{"detail": …}` always; plus `{"errors": {"properties": {name: [msg]}}}` for record
     values, `{"errors": [{"index": i, "errors": {…}}]}` for batches, `{"errors": {field: [msg]}}`
-    for schema changes; plus `{"used_in": [{kind, label, url}]}` for deleting a used property.
+    for schema changes (with any machine-readable `extra` of the error, e.g. `duplicates`);
+    plus `{"used_in": [{kind, label, url}]}` for deleting a used property.
     DRF's own refusals (validation, authentication, permission, not found…) get the same shape.
     """
     exc = refusal_for(exc)  # Django's "request too large" becomes a 413 with a JSON body
@@ -45,7 +46,7 @@ def exception_handler(exc, context):
             "used_in": [{"kind": u.kind, "label": u.label, "url": u.url} for u in exc.usages],
         }
     elif isinstance(exc, SchemaError) and exc.field:
-        body = {"detail": exc.message, "errors": {exc.field: [exc.message]}}
+        body = {"detail": exc.message, "errors": {exc.field: [exc.message]}, **exc.extra}
     elif isinstance(exc, CrmError):
         body = {"detail": exc.message}
     else:

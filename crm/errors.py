@@ -33,11 +33,16 @@ class AssociationError(CrmError):
 
 
 class SchemaError(CrmError):
-    """A change to object types or properties that cannot be made."""
+    """A change to object types or properties that cannot be made.
 
-    def __init__(self, message: str, *, field: str | None = None):
+    `extra` holds machine-readable detail for the answer (e.g. the duplicate values that stop
+    a property becoming unique), beside the message a person reads.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, extra: dict | None = None):
         super().__init__(message)
         self.field = field
+        self.extra = extra or {}
 
 
 class PropertyInUseError(SchemaError):

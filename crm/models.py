@@ -15,6 +15,11 @@ NAME_VALIDATOR = RegexValidator(
 )
 
 
+# Built-in properties that identify records (contacts are upserted by email, products by SKU):
+# callers rely on no two active records sharing a value, so these cannot stop being unique.
+IDENTITY_PROPERTIES = frozenset({("contacts", "email"), ("products", "sku")})
+
+
 class ObjectType(models.Model):
     """A kind of CRM record: a standard one (contacts, companies, …) or a custom one."""
 
@@ -124,6 +129,11 @@ class Property(models.Model):
     @property
     def is_sync(self) -> bool:
         return self.type == self.Type.PROPERTY_SYNC
+
+    @property
+    def is_identity(self) -> bool:
+        """A built-in property that identifies records; it always stays unique."""
+        return self.is_builtin and (self.object_type.name, self.name) in IDENTITY_PROPERTIES
 
 
 class PropertyOption(models.Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.db import connection
 from django.db.models import Prefetch
 
 from crm.models import ObjectType, Property, PropertyOption
@@ -93,3 +94,33 @@ def load_schema(object_type: ObjectType) -> Schema:
         for name, group_id in groups:
             schema._restricted_group_ids.setdefault(name, set()).add(group_id)
     return schema
+
+
+# Advisory lock keys (PostgreSQL): 0x0C0C serialises writers of one object type's unique
+# values (crm.services.records); 0x0C0D holds an object type's schema steady under writers.
+SCHEMA_LOCK_KEY = 0x0C0D
+
+
+def load_schema_for_write(object_type: ObjectType) -> Schema:
+    """Load the schema inside a writing transaction, holding it steady until the commit.
+
+    Writers share the lock; a schema change that tightens what writers must check (a property
+    becoming unique) takes it exclusively, so it waits for every writer that loaded the old
+    schema, and no writer loads the schema again until the change commits. Otherwise a writer
+    holding the old schema could insert a duplicate just after the check for duplicates.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, %s)", [SCHEMA_LOCK_KEY, object_type.pk]
+            )
+    return load_schema(object_type)
+
+
+def lock_schema_for_change(object_type: ObjectType) -> None:
+    """Wait for the object type's writers to commit and keep new ones out until this commits."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [SCHEMA_LOCK_KEY, object_type.pk]
+            )

@@ -134,6 +134,14 @@ class PropertyAdminForm(forms.ModelForm):
         help_text="Copy from the first or last created associated record (within the labels).",
     )
 
+    replace_removed_options_with = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Records holding a removed option move to",
+        help_text="The value of a kept option. Removing an option that records hold is "
+        "refused unless you say which option they move to (or keep it hidden instead).",
+    )
+
     class Meta:
         model = Property
         fields = [
@@ -262,6 +270,8 @@ class PropertyAdmin(admin.ModelAdmin):
         if obj.is_sync:
             name, options = self.sync_fieldset
             fieldsets.insert(1, (name, {**options, "fields": [*SYNC_FIELDS, "backfill"]}))
+        if obj.has_options:
+            fieldsets.append(("Removing options", {"fields": ["replace_removed_options_with"]}))
         fieldsets.append(("Used in", {"fields": ["used_in"]}))
         return fieldsets
 
@@ -333,39 +343,77 @@ class PropertyAdmin(admin.ModelAdmin):
             )
             if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
+        replace_with = None
+        target = form.cleaned_data.get("replace_removed_options_with")
+        if change and prop.has_options and target:
+            kept = {o["value"] for o in options}
+            removed = prop.options.exclude(value__in=kept).values_list("value", flat=True)
+            replace_with = dict.fromkeys(removed, target)  # every removed option moves there
         try:
-            if change:
-                schema_services.update_property(
-                    prop=prop,
-                    changes={**flags, "label": prop.label},
-                    options=options if prop.has_options else None,
-                    sync=form.sync_input() if is_sync and form.sync_changed() else None,
-                    actor=request.user,
-                    source=sources.USER,
+            # A savepoint: a refusal undoes the service's work, and the admin's own bookkeeping
+            # (history, messages) can still run in the request's transaction.
+            with transaction.atomic():
+                self._save_through_service(
+                    request, form, prop, change, flags, options, replace_with, is_sync
                 )
-            else:
-                created = schema_services.create_property(
-                    object_type=prop.object_type,
-                    name=prop.name,
-                    label=prop.label,
-                    type=prop.type,
-                    options=options,
-                    sync=form.sync_input() if is_sync else None,
-                    actor=request.user,
-                    source=sources.USER,
-                    **flags,
-                )
-                prop.pk, prop._state.adding = created.pk, False
         except CrmError as exc:
-            # Raised after the form was accepted (e.g. "cannot become unique"): undo the
-            # whole change form and say why.
-            transaction.set_rollback(True)
+            # Raised after the form was accepted (e.g. "cannot become unique"): nothing was
+            # changed; say why and go back to the form.
+            request._concord_refused = True
             messages.error(request, exc.message)
-            return
-        form.save_m2m()  # restricted users and groups
-        # The service saved the options; the admin's change message reads these.
+        else:
+            form.save_m2m()  # restricted users and groups
+        # The service saved the options (or nothing); the admin's change message reads these.
         options_formset.new_objects = options_formset.changed_objects = []
         options_formset.deleted_objects = []
+
+    def _save_through_service(
+        self, request, form, prop, change, flags, options, replace_with, is_sync
+    ) -> None:
+        """Create or change the property, its options and sync settings through the service."""
+        if change:
+            # The form has already copied the new values onto its instance; the service
+            # compares them with what is stored (e.g. unique switched on checks duplicates).
+            schema_services.update_property(
+                prop=Property.objects.select_related("object_type").get(pk=prop.pk),
+                changes={**flags, "label": prop.label},
+                options=options if prop.has_options else None,
+                replace_with=replace_with,
+                sync=form.sync_input() if is_sync and form.sync_changed() else None,
+                actor=request.user,
+                source=sources.USER,
+            )
+        else:
+            created = schema_services.create_property(
+                object_type=prop.object_type,
+                name=prop.name,
+                label=prop.label,
+                type=prop.type,
+                options=options,
+                sync=form.sync_input() if is_sync else None,
+                actor=request.user,
+                source=sources.USER,
+                **flags,
+            )
+            prop.pk, prop._state.adding = created.pk, False
+
+    def log_change(self, request, obj, message):
+        if not getattr(request, "_concord_refused", False):
+            super().log_change(request, obj, message)
+
+    def log_addition(self, request, obj, message):
+        if not getattr(request, "_concord_refused", False):
+            super().log_addition(request, obj, message)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_concord_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "_concord_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
 
     def delete_view(self, request, object_id, extra_context=None):
         prop = self.get_object(request, object_id)

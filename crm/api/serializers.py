@@ -112,6 +112,15 @@ class PropertySerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text='For type "property_sync": what to copy and the backfill\'s progress.',
     )
+    replace_with = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_null=True),
+        required=False,
+        write_only=True,
+        help_text="With new `options` that drop some: for each dropped option that records "
+        'still hold, the kept option they move to (null clears it), e.g. {"lead": '
+        '"subscriber"}. Without it, dropping an option in use is refused with the number of '
+        "records holding it.",
+    )
 
     class Meta:
         model = Property
@@ -122,6 +131,7 @@ class PropertySerializer(serializers.ModelSerializer):
             "group",
             "type",
             "options",
+            "replace_with",
             "sync",
             "display_order",
             "unique",
@@ -136,6 +146,11 @@ class PropertySerializer(serializers.ModelSerializer):
         read_only_fields = ["is_builtin", "created_at", "updated_at"]
         # Uniqueness and names are the service's to check, with its own messages.
         extra_kwargs = {"name": {"validators": []}}
+
+    def validate_replace_with(self, value):
+        if self.instance is None:
+            raise serializers.ValidationError("a new property has no options to replace")
+        return value
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -132,11 +132,14 @@ class PropertyViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         options = data.pop("options", None)
+        replace_with = data.pop("replace_with", None)
+        sync = data.pop("sync_config", None)
         serializer.instance = schema_services.update_property(
             prop=serializer.instance,
             changes=data,
             options=options,
-            sync=data.pop("sync_config", None),
+            sync=sync,
+            replace_with=replace_with,
             actor=self.request.user,
             source=sources.API,
         )

@@ -23,8 +23,8 @@ from crm import hooks, sources
 from crm.audit import record_audit_many
 from crm.bulk_sql import allocate_ids, insert_rows, is_postgresql, update_json_rows
 from crm.errors import BatchValidationError, CrmError, RecordValidationError
-from crm.models import ObjectType, Record, display_name
-from crm.schema import Schema, load_schema
+from crm.models import ObjectType, Property, Record, display_name
+from crm.schema import Schema, load_schema_for_write
 from crm.values import InvalidValue, coerce_value
 
 Mode = Literal["create", "update", "upsert"]
@@ -105,10 +105,10 @@ def write_records(
     With `dry_run` nothing is written: forms use it to show every error before saving.
     """
     sources.validate_source(source)
-    schema = load_schema(object_type)
-    if id_property is not None:
-        _check_id_property(schema, id_property)
     with transaction.atomic():
+        schema = load_schema_for_write(object_type)
+        if id_property is not None:
+            _check_id_property(schema, id_property)
         plan = _plan(schema, inputs, mode, id_property, actor, source)
         failed = {item.index: item.errors for item in plan.items if item.errors}
         if failed and all_or_none:
@@ -135,7 +135,14 @@ def set_property_values(
     reported per item; the others are written.
     """
     sources.validate_source(source)
-    schema = load_schema(object_type)
+    with transaction.atomic():
+        return _set_property_values(object_type, name, values, actor, source)
+
+
+def _set_property_values(
+    object_type: ObjectType, name: str, values: Mapping[int, object], actor, source: str
+) -> WriteResult:
+    schema = load_schema_for_write(object_type)
     prop = schema.properties.get(name)
     if prop is None or prop.unique or not is_postgresql():
         # Unique values need the full uniqueness check; SQLite is for demos, not volume.
@@ -294,7 +301,7 @@ def restore_records(
                 f"records {_ids(expired)} were archived more than "
                 f"{settings.CONCORD_RECYCLE_BIN_DAYS} days ago and cannot be restored"
             )
-        schema = load_schema(object_type)
+        schema = load_schema_for_write(object_type)
         _lock_unique_values(schema)
         for name in _unique_names(schema):
             values = {r.properties[name]: r for r in records if r.properties.get(name) is not None}
@@ -308,6 +315,120 @@ def restore_records(
         Record.objects.filter(pk__in=ids).update(archived_at=None, updated_at=timezone.now())
         _audit_and_announce(object_type, records, "restore", "restored", actor, source)
     return len(ids)
+
+
+def count_option_holders(*, prop: Property, values: Sequence[str]) -> dict[str, int]:
+    """How many records (the recycle bin included) hold each of these options of a property."""
+    if not values:
+        return {}
+    table = Record._meta.db_table
+    if is_postgresql():
+        # `?` matches a string scalar (a dropdown) and a string element of an array (checkboxes).
+        sql = (
+            f"SELECT v, count(*) FROM {table} r, unnest(%s::text[]) AS v "
+            "WHERE r.object_type_id = %s AND r.properties -> %s ? v GROUP BY v"
+        )
+        params = [list(values), prop.object_type_id, prop.name]
+    else:
+        # json_each walks an array's elements, and yields a scalar itself.
+        marks = ", ".join(["%s"] * len(values))
+        sql = (
+            f"SELECT j.value, count(DISTINCT r.id) FROM {table} r, json_each(r.properties, %s) j "
+            f"WHERE r.object_type_id = %s AND j.type = 'text' AND j.value IN ({marks}) "
+            "GROUP BY j.value"
+        )
+        params = [f'$."{prop.name}"', prop.object_type_id, *values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {value: n for value, n in cursor.fetchall()}
+
+
+def replace_option_values(
+    *, prop: Property, replacements: Mapping[str, str | None], actor=None, source: str
+) -> int:
+    """Move every record (the recycle bin included) off some options of a property, set-wise.
+
+    `replacements` maps an old option to the option that takes its place, or None to clear it
+    (from a multi-select: drop it). Returns the number of records changed; each gets an audit
+    event and a change stamp, and active ones reach the change hook (integrations push them).
+    """
+    sources.validate_source(source)
+    if not replacements:
+        return 0
+    table = Record._meta.db_table
+    olds = list(replacements)
+    with transaction.atomic():
+        if is_postgresql():
+            where, params = "properties -> %s ?| %s::text[]", [prop.name, olds]
+        else:
+            marks = ", ".join(["%s"] * len(olds))
+            where = (
+                f"EXISTS (SELECT 1 FROM json_each({table}.properties, %s) j "
+                f"WHERE j.type = 'text' AND j.value IN ({marks}))"
+            )
+            params = [f'$."{prop.name}"', *olds]
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, properties, property_changes, archived_at FROM {table} "
+                f"WHERE object_type_id = %s AND {where} ORDER BY id{lock}",
+                [prop.object_type_id, *params],
+            )
+            found = cursor.fetchall()
+        now = timezone.now()
+        stamp = {"at": now.isoformat(), "source": source}
+        rows, targets, active = [], [], []
+        for pk, properties, changes, archived_at in found:
+            properties, changes = _from_json(properties), _from_json(changes)
+            before = properties.get(prop.name)
+            after = _replace_options(before, replacements)
+            if after is None:
+                properties.pop(prop.name, None)
+            else:
+                properties[prop.name] = after
+            changes[prop.name] = stamp
+            rows.append((pk, properties, changes, now))
+            targets.append(
+                (
+                    pk,
+                    _repr(prop.object_type, properties),
+                    {
+                        "changes": {
+                            prop.name: [SENSITIVE_MASK, SENSITIVE_MASK]
+                            if prop.sensitive
+                            else [before, after]
+                        }
+                    },
+                )
+            )
+            if archived_at is None:
+                active.append(pk)
+        update_json_rows(Record, rows)
+        record_audit_many(
+            verb="update", source=source, actor=actor, object_type=prop.object_type, targets=targets
+        )
+        if active:
+            hooks.emit_records_changed(
+                hooks.RecordsChanged(
+                    object_type=prop.object_type,
+                    record_ids=tuple(active),
+                    changed_properties=frozenset({prop.name}),
+                    source=source,
+                    kind="updated",
+                )
+            )
+    return len(rows)
+
+
+def _replace_options(value: object, replacements: Mapping[str, str | None]) -> object:
+    if isinstance(value, list):
+        moved: list = []
+        for item in value:
+            new = replacements.get(item, item) if isinstance(item, str) else item
+            if new is not None and new not in moved:
+                moved.append(new)
+        return moved or None
+    return replacements.get(value, value) if isinstance(value, str) else value
 
 
 def purge_expired_records(*, now: dt.datetime | None = None, batch_size: int = 5000) -> int:

@@ -6,11 +6,14 @@ from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 
 from crm import sources
 from crm.audit import record_audit
 from crm.errors import PropertyInUseError, SchemaError
 from crm.models import NAME_VALIDATOR, ObjectType, Property, PropertyOption, Record
+from crm.schema import lock_schema_for_change
+from crm.services import records as record_services
 from crm.sync_properties import services as sync_services
 from crm.usage import list_property_usages
 
@@ -24,6 +27,8 @@ EDITABLE_PROPERTY_FIELDS = (
     "read_only",
     "restricted",
 )
+# How many duplicate values or options in use an answer lists; the count says how many more.
+SHOWN = 20
 
 
 @transaction.atomic
@@ -164,13 +169,17 @@ def update_property(
     changes: Mapping[str, object],
     options: Sequence[Mapping] | None = None,
     sync: Mapping | None = None,
+    replace_with: Mapping[str, str | None] | None = None,
     actor=None,
     source: str = sources.USER,
 ) -> Property:
     """Change a property's label, flags, options or sync settings; its name and type are fixed.
 
-    New sync settings recompute every target, like a new sync property.
+    New sync settings recompute every target, like a new sync property. Options that records
+    hold are removed only with `replace_with` (see set_property_options).
     """
+    if replace_with is not None and options is None:
+        raise SchemaError("replace_with goes with the new list of options", field="replace_with")
     for key in changes:
         if key in ("name", "type") and changes[key] != getattr(prop, key):
             raise SchemaError(
@@ -180,8 +189,18 @@ def update_property(
             )
         if key not in (*EDITABLE_PROPERTY_FIELDS, "name", "type"):
             raise SchemaError(f"unknown setting {key!r}", field=key)
-    if changes.get("unique") and not prop.unique:
+    if "unique" in changes and not isinstance(changes["unique"], bool):
+        raise SchemaError("unique must be true or false", field="unique")
+    if changes.get("unique") and not prop.unique and not prop.is_sync:
+        # Writers that loaded the schema before this change finish first, and later ones
+        # see the property as unique: no duplicate can slip in behind the check.
+        lock_schema_for_change(prop.object_type)
         _check_values_unique(prop)
+    if changes.get("unique") is False and prop.unique and prop.is_identity:
+        raise SchemaError(
+            f"{prop} identifies records (upserts and integrations match on it), so it stays unique",
+            field="unique",
+        )
     if prop.is_sync and (changes.get("read_only") is False or changes.get("unique")):
         raise SchemaError(
             "a sync property is always read-only and cannot be unique",
@@ -203,7 +222,14 @@ def update_property(
         setattr(prop, key, value)
     prop.save()
     if options is not None:
-        set_property_options(prop=prop, options=options, actor=actor, source=source, audit=False)
+        set_property_options(
+            prop=prop,
+            options=options,
+            replace_with=replace_with,
+            actor=actor,
+            source=source,
+            audit=False,
+        )
     if sync_settings is not None:
         sync_services.configure_sync_property(
             prop=prop, settings=sync_settings, actor=actor, source=source
@@ -225,11 +251,22 @@ def set_property_options(
     *,
     prop: Property,
     options: Sequence[Mapping],
+    replace_with: Mapping[str, str | None] | None = None,
     actor=None,
     source: str = sources.USER,
     audit: bool = True,
 ) -> list[PropertyOption]:
-    """Replace the options of an enumeration or multi-select property, keeping their order."""
+    """Replace the options of an enumeration or multi-select property, keeping their order.
+
+    An option that records still hold is removed only if `replace_with` says which remaining
+    option those records move to ({removed value: kept value, or None to clear it}); the move
+    is one set-based write, audited per record, in this transaction.
+    """
+    if replace_with is not None and not prop.has_options:
+        raise SchemaError(
+            f"a {prop.get_type_display()} property has no options to replace",
+            field="replace_with",
+        )
     if not prop.has_options:
         if options:
             raise SchemaError(
@@ -250,6 +287,7 @@ def set_property_options(
         raise SchemaError(
             "a dropdown or checkbox property needs at least one option", field="options"
         )
+    _move_removed_options(prop, seen, replace_with or {}, actor, source)
     PropertyOption.objects.filter(property=prop).exclude(value__in=seen).delete()
     existing = {o.value: o for o in PropertyOption.objects.filter(property=prop)}
     result = []
@@ -269,6 +307,73 @@ def set_property_options(
             detail={"changed": ["options"]},
         )
     return result
+
+
+def _move_removed_options(
+    prop: Property,
+    kept: set[str],
+    replace_with: Mapping[str, str | None],
+    actor,
+    source: str,
+) -> None:
+    """Refuse to drop options that records hold, unless told where their records move."""
+    if not isinstance(replace_with, Mapping):
+        raise SchemaError(
+            "replace_with must map removed options to kept ones", field="replace_with"
+        )
+    removed = set()
+    if prop.pk is not None:
+        removed = set(
+            PropertyOption.objects.filter(property=prop)
+            .exclude(value__in=kept)
+            .values_list("value", flat=True)
+        )
+    for old, new in replace_with.items():
+        if old not in removed:
+            raise SchemaError(
+                f"{old!r} is not an option this change removes, so nothing moves from it",
+                field="replace_with",
+            )
+        if new is not None and (not isinstance(new, str) or new not in kept):
+            raise SchemaError(
+                f"records holding {old!r} can move only to a kept option, not {new!r}; "
+                f"kept: {', '.join(sorted(kept))}",
+                field="replace_with",
+            )
+    if not removed:
+        return
+    # Writers that loaded the old options finish first; later ones see the new options.
+    lock_schema_for_change(prop.object_type)
+    held = record_services.count_option_holders(prop=prop, values=sorted(removed))
+    unplaced = {value: n for value, n in held.items() if value not in replace_with}
+    if unplaced:
+        in_use = [
+            {"value": value, "records": n}
+            for value, n in sorted(unplaced.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        listing = ", ".join(f"{o['value']!r} ({o['records']} records)" for o in in_use[:SHOWN])
+        raise SchemaError(
+            f"options of {prop} that records still hold cannot be removed: {listing}. Say "
+            "which option those records move to (replace_with), change them first, or keep "
+            "the option hidden.",
+            field="options",
+            extra={"options_in_use": in_use},
+        )
+    moving = {old: new for old, new in replace_with.items() if held.get(old)}
+    if not moving:
+        return
+    moved = record_services.replace_option_values(
+        prop=prop, replacements=moving, actor=actor, source=source
+    )
+    record_audit(
+        verb="replace_options",
+        source=source,
+        actor=actor,
+        object_type=prop.object_type,
+        target_id=prop.pk,
+        target_repr=str(prop),
+        detail={"replaced": dict(moving), "records": moved},
+    )
 
 
 @transaction.atomic
@@ -302,20 +407,27 @@ def _validate_name(name: str) -> None:
 
 
 def _check_values_unique(prop: Property) -> None:
-    from django.db.models import Count
-
-    duplicate = (
+    """Refuse to make a property unique while active records share a value, naming them."""
+    key = f"properties__{prop.name}"
+    duplicates = (
         Record.objects.filter(
-            object_type=prop.object_type,
-            archived_at__isnull=True,
-            **{f"properties__{prop.name}__isnull": False},
+            object_type=prop.object_type, archived_at__isnull=True, **{f"{key}__isnull": False}
         )
-        .values(f"properties__{prop.name}")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .first()
+        .exclude(**{key: None})  # a JSON null is no value
+        .values(key)
+        .annotate(records=Count("pk"))
+        .filter(records__gt=1)
+        .order_by("-records", key)
     )
-    if duplicate:
-        raise SchemaError(
-            f"{prop.name} cannot become unique: several records share a value", field="unique"
-        )
+    shown = [{"value": row[key], "records": row["records"]} for row in duplicates[:SHOWN]]
+    if not shown:
+        return
+    total = duplicates.count()
+    listing = ", ".join(f"{d['value']!r} ({d['records']} records)" for d in shown)
+    more = f" and {total - len(shown)} more" if total > len(shown) else ""
+    raise SchemaError(
+        f"{prop} cannot become unique: active records share values: {listing}{more}. "
+        "Change or archive those records first.",
+        field="unique",
+        extra={"duplicates": shown, "duplicate_values": total},
+    )
