@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404, HttpResponseGone, HttpResponseRed
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -57,6 +58,22 @@ class SuperAdminOnly:
         return False
 
 
+class BackupStatusFilter(admin.SimpleListFilter):
+    """Status by the clock: a ready backup past its expiry is listed as expired."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return Backup.Status.choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value not in Backup.Status.values:
+            return queryset
+        return queryset.filter(selectors.status_filter(value, timezone.now()))
+
+
 @admin.register(Backup)
 class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
     list_display = [
@@ -70,11 +87,11 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
         "expires_at",
         "download",
     ]
-    list_filter = ["status", "kind"]
+    list_filter = [BackupStatusFilter, "kind"]
     list_select_related = ["requested_by"]
     change_list_template = "admin/backups/backup/change_list.html"
     readonly_fields = [
-        "status",
+        "status_now",
         "kind",
         "requested_by",
         "created_at",
@@ -89,6 +106,10 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
     ]
     fields = readonly_fields
 
+    @admin.display(description="status")
+    def status_now(self, obj):
+        return Backup.Status(obj.status_at(timezone.now())).label
+
     @admin.display(description="records")
     def records(self, obj):
         return f"{obj.record_count:,}" if obj.counts else "—"
@@ -99,9 +120,10 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
 
     @admin.display(description="file")
     def download(self, obj):
-        if obj.status == Backup.Status.READY:
+        status = obj.status_at(timezone.now())
+        if status == Backup.Status.READY:
             return format_html('<a href="{}">Download ZIP</a>', backup_services.download_path(obj))
-        if obj.status == Backup.Status.EXPIRED:
+        if status == Backup.Status.EXPIRED:
             return "Expired (deleted after 14 days)"
         return obj.get_status_display()
 

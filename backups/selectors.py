@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from backups.models import Backup, Restore
 from crm.models import Property
 
 
-def list_backups() -> QuerySet[Backup]:
-    return Backup.objects.select_related("requested_by").order_by("-created_at", "-pk")
+def list_backups(*, status: str | None = None, now: dt.datetime | None = None) -> QuerySet[Backup]:
+    """Backups, newest first; with `status`, those in it at `now` (see Backup.status_at)."""
+    queryset = Backup.objects.select_related("requested_by").order_by("-created_at", "-pk")
+    return queryset.filter(status_filter(status, now or timezone.now())) if status else queryset
+
+
+def status_filter(status: str, now: dt.datetime) -> Q:
+    """Backups whose status at `now` is `status`: past expires_at a ready one is expired."""
+    past = Q(status=Backup.Status.READY, expires_at__lte=now)
+    if status == Backup.Status.EXPIRED:
+        return Q(status=Backup.Status.EXPIRED) | past
+    if status == Backup.Status.READY:
+        return Q(status=Backup.Status.READY) & ~past
+    return Q(status=status)
 
 
 def list_restores() -> QuerySet[Restore]:

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,7 +21,7 @@ from crm.models import ObjectType
 from syncengine import crypto, selectors
 from syncengine.admin_health import health_urls
 from syncengine.connectors.base import ConnectorError
-from syncengine.export import stages_csv
+from syncengine.export import stages_csv_response
 from syncengine.models import (
     FieldMapping,
     Integration,
@@ -686,7 +686,4 @@ class SyncStageAdmin(admin.ModelAdmin):
     def export_view(self, request):
         self._check(request)
         values, _ = self._filters(request)
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="sync-status.csv"'
-        stages_csv(selectors.list_stages(**values), response)
-        return response
+        return stages_csv_response(selectors.list_stages(**values), filename="sync-status.csv")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -10,6 +12,10 @@ from config.fields import IdField
 
 
 class BackupSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField(
+        help_text="A ready backup past expires_at is expired, whether or not its file is "
+        "deleted yet."
+    )
     # null: scheduled backups, and users deleted since.
     requested_by = serializers.CharField(
         source="requested_by.username", default=None, allow_null=True
@@ -35,8 +41,17 @@ class BackupSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ChoiceField(choices=Backup.Status.choices))
+    def get_status(self, obj) -> str:
+        return obj.status_at(self._now)
+
+    @property
+    def _now(self):
+        # One instant for a whole page, so status and download_url agree on every row.
+        return self.context.setdefault("now", timezone.now())
+
     def get_download_url(self, obj) -> str | None:
-        if obj.status != Backup.Status.READY:
+        if obj.status_at(self._now) != Backup.Status.READY:
             return None
         return reverse("backup-download", args=[obj.pk], request=self.context.get("request"))
 

@@ -31,6 +31,7 @@ from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan, two_factor
 from config.pagination import CursorPagination
 from crm import sources
+from crm.api.renderers import ZIP_DOWNLOAD_RENDERERS, ZIP_MEDIA_TYPE, DownloadNegotiationMixin
 
 
 class NewestFirst(CursorPagination):
@@ -76,7 +77,12 @@ THROTTLED = OpenApiResponse(
 )
 
 
-class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class BackupViewSet(
+    DownloadNegotiationMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Backups of the whole CRM: request one, follow it, download its ZIP for 14 days."""
 
     serializer_class = s.BackupSerializer
@@ -112,12 +118,15 @@ class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         responses={
-            (200, "application/zip"): OpenApiTypes.BINARY,
+            (200, ZIP_MEDIA_TYPE): OpenApiTypes.BINARY,
             409: OpenApiResponse(description="Not written yet, or failed: no file to download."),
-            410: OpenApiResponse(description="Expired: the file was deleted after 14 days."),
+            410: OpenApiResponse(
+                description="Expired: past its 14 days, by the clock (whether or not the "
+                "periodic task has deleted the file yet)."
+            ),
         }
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=ZIP_DOWNLOAD_RENDERERS)
     def download(self, request, pk=None):
         """The backup's ZIP: one CSV per object type."""
         backup = self.get_object()

@@ -201,8 +201,12 @@ def download_path(backup: Backup) -> str:
 
 
 def open_backup_file(*, backup: Backup):
-    """The backup's ZIP, opened for reading; BackupUnavailable if there is none (any more)."""
-    if backup.status == Backup.Status.EXPIRED:
+    """The backup's ZIP, opened for reading; BackupUnavailable if there is none (any more).
+
+    Expiry is the clock's: past expires_at the file is refused (410) even while the task that
+    deletes it has not run yet.
+    """
+    if backup.status_at(timezone.now()) == Backup.Status.EXPIRED:
         raise BackupUnavailable(
             f"Backup #{backup.pk} expired on {backup.expires_at:%Y-%m-%d}; its file was deleted "
             f"after {BACKUP_RETENTION_DAYS} days.",

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from django.db import transaction
+from django.utils import timezone
 
 from backups.errors import BackupError
 from backups.models import Backup, Restore, RestoreSavedValue
 from backups.services.backups import open_backup_file
-from backups.services.writer import csv_name
+from backups.services.writer import NEUTRALISED_MARK, csv_name
 from crm import sources
 from crm.audit import record_audit
+from crm.csv_writer import restore_cell
 from crm.models import ObjectType, Record
 from crm.schema import Schema, load_schema
 from crm.values import InvalidValue, coerce_value
@@ -69,11 +71,14 @@ def iter_backup_rows(
         zipfile.ZipFile(file) as archive,
         archive.open(csv_name(object_type_name)) as raw,
     ):
+        # The writer neutralised formula-like text (see writer.NEUTRALISED_MARK): undo exactly
+        # that, so the restore writes back the stored values, not their spreadsheet-safe form.
+        cell = restore_cell if archive.comment == NEUTRALISED_MARK else str
         reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
         header = next(reader)
         positions = [(name, header.index(name)) for name in properties]
         for row in reader:
-            yield int(row[0]), {name: row[i] for name, i in positions}
+            yield int(row[0]), {name: cell(row[i]) for name, i in positions}
 
 
 def iter_source_rows(restore: Restore, *, after_id: int = 0) -> Iterator[SourceRow]:
@@ -196,9 +201,10 @@ def plan_restore(
 ) -> Restore:
     """Check the request and compute its plan; nothing is written to records until confirmed."""
     sources.validate_source(source)
-    if backup.status != Backup.Status.READY:
+    status = backup.status_at(timezone.now())
+    if status != Backup.Status.READY:
         raise BackupError(
-            f"Backup #{backup.pk} is {backup.get_status_display().lower()}; "
+            f"Backup #{backup.pk} is {Backup.Status(status).label.lower()}; "
             "only a ready backup can be restored from.",
             field="backup",
         )

@@ -24,9 +24,15 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from psycopg import sql
 
+from crm.csv_writer import NEUTRALISED_STARTS, QUOTE, CsvWriter, neutralise
 from crm.models import ObjectType, Property, Record
 
 FIXED_COLUMNS = ("id", "created_at", "updated_at")
+# Marks a ZIP whose property cells went through crm.csv_writer.neutralise: a backup is a file
+# a person may open in a spreadsheet, so text that starts like a formula is quoted; the restore
+# reads the mark and undoes exactly that (restore_cell), so values come back as they were.
+# Backups written before the mark existed hold raw text and are read as they are.
+NEUTRALISED_MARK = b"concord-backup cells=neutralised"
 MULTISELECT_SEPARATOR = ";"
 ITERATOR_CHUNK_SIZE = 2000
 
@@ -51,6 +57,7 @@ def write_backup_zip(out: BinaryIO) -> WrittenBackup:
         )
         counts: dict[str, int] = {}
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.comment = NEUTRALISED_MARK
             for object_type in types:
                 columns = list(
                     Property.objects.filter(object_type=object_type)
@@ -87,8 +94,16 @@ def _snapshot():
 
 def _header(names: Iterable[str]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([*FIXED_COLUMNS, *names])
+    CsvWriter(buffer, lineterminator="\n").writerow([*FIXED_COLUMNS, *names])
     return buffer.getvalue().encode()
+
+
+def _neutralised(text: sql.Composable) -> sql.Composable:
+    """SQL for crm.csv_writer.neutralise(text): the same rule where COPY formats the cells."""
+    starts = sql.SQL(", ").join(sql.Literal(c) for c in NEUTRALISED_STARTS)
+    return sql.SQL("CASE WHEN left({t}, 1) IN ({starts}) THEN {q} || {t} ELSE {t} END").format(
+        t=text, starts=starts, q=sql.Literal(QUOTE)
+    )
 
 
 def _copy_rows(entry, object_type: ObjectType, columns: list[tuple[str, str]]) -> int:
@@ -101,14 +116,18 @@ def _copy_rows(entry, object_type: ObjectType, columns: list[tuple[str, str]]) -
     for name, type_ in columns:
         value = sql.SQL("r.properties -> {}").format(sql.Literal(name))
         if type_ == Property.Type.MULTISELECT:
-            selects.append(
-                sql.SQL(
-                    "CASE WHEN jsonb_typeof({v}) = 'array' THEN (SELECT string_agg(e, {sep}) "
-                    "FROM jsonb_array_elements_text({v}) AS e) ELSE {v} #>> '{{}}' END"
-                ).format(v=value, sep=sql.Literal(MULTISELECT_SEPARATOR))
-            )
+            text = sql.SQL(
+                "CASE WHEN jsonb_typeof({v}) = 'array' THEN (SELECT string_agg(e, {sep}) "
+                "FROM jsonb_array_elements_text({v}) AS e) ELSE {v} #>> '{{}}' END"
+            ).format(v=value, sep=sql.Literal(MULTISELECT_SEPARATOR))
         else:
-            selects.append(sql.SQL("{} #>> '{{}}'").format(value))
+            text = sql.SQL("{} #>> '{{}}'").format(value)
+        # Numbers stay numbers (see crm.csv_writer); everything else is neutralised text.
+        selects.append(
+            sql.SQL("CASE WHEN jsonb_typeof({v}) = 'number' THEN {t} ELSE {n} END").format(
+                v=value, t=text, n=_neutralised(text)
+            )
+        )
     statement = sql.SQL(
         "COPY (SELECT {} FROM crm_record AS r WHERE r.object_type_id = {} "
         "AND r.archived_at IS NULL ORDER BY r.id) TO STDOUT WITH (FORMAT csv)"
@@ -130,13 +149,15 @@ def _iterate_rows(entry, object_type: ObjectType, columns: list[tuple[str, str]]
     )
     names = [name for name, _ in columns]
     buffer = io.StringIO()
+    # The plain csv writer: cells are already the backup's text (backup_cell), which must
+    # match what COPY writes on PostgreSQL byte for byte.
     writer = csv.writer(buffer, lineterminator="\n")
     count = 0
     for pk, created_at, updated_at, properties in rows:
         values = properties or {}
         writer.writerow(
             [pk, created_at.isoformat(), updated_at.isoformat()]
-            + [format_value(values.get(name)) for name in names]
+            + [backup_cell(values.get(name)) for name in names]
         )
         count += 1
         if count % ITERATOR_CHUNK_SIZE == 0:
@@ -145,6 +166,14 @@ def _iterate_rows(entry, object_type: ObjectType, columns: list[tuple[str, str]]
             buffer.truncate()
     entry.write(buffer.getvalue().encode())
     return count
+
+
+def backup_cell(value: object) -> str:
+    """A stored value as the backup's cell: its text, neutralised unless it is a number."""
+    text = format_value(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return text
+    return neutralise(text)
 
 
 def format_value(value: object) -> str:

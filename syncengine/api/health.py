@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -13,6 +14,8 @@ from rest_framework.views import APIView
 
 from config.bounds import parse_id
 from config.fields import IdField
+from crm.api.renderers import CSV_DOWNLOAD_RENDERERS, DownloadNegotiationMixin
+from crm.csv_writer import CSV_MEDIA_TYPE
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
 from syncengine.health.services import (
@@ -139,7 +142,7 @@ class IntegrationHealthView(APIView):
         return Response(HealthOut(selectors.get_health(integration=integration)).data)
 
 
-class SyncErrorViewSet(viewsets.ReadOnlyModelViewSet):
+class SyncErrorViewSet(DownloadNegotiationMixin, viewsets.ReadOnlyModelViewSet):
     """Sync errors, current ones unless `status` says otherwise; resync and CSV export."""
 
     required_permissions = {
@@ -156,6 +159,8 @@ class SyncErrorViewSet(viewsets.ReadOnlyModelViewSet):
         return SyncErrorDetailOut if self.action == "retrieve" else SyncErrorOut
 
     def _filters(self) -> dict:
+        # Checked before any answer starts: the export streams, and a filter found wrong
+        # while streaming would cut a 200 off after its header.
         params = self.request.query_params
         errors, values = {}, {}
         for name in ("integration", "record"):
@@ -205,8 +210,14 @@ class SyncErrorViewSet(viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"ids": [str(exc)]}) from exc
         return Response(counts, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(parameters=FILTERS, responses={(200, "text/csv"): str})
-    @action(detail=False, methods=["get"])
+    @extend_schema(
+        parameters=FILTERS,
+        responses={
+            (200, CSV_MEDIA_TYPE): OpenApiTypes.STR,
+            400: OpenApiResponse(description="A filter is not valid; nothing was streamed."),
+        },
+    )
+    @action(detail=False, methods=["get"], renderer_classes=CSV_DOWNLOAD_RENDERERS)
     def export(self, request):
         """The filtered errors as CSV, streamed."""
         queryset = selectors.list_errors(**self._filters())

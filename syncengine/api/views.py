@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -14,10 +14,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
+from crm.api.renderers import CSV_DOWNLOAD_RENDERERS, DownloadNegotiationMixin
+from crm.csv_writer import CSV_MEDIA_TYPE
 from crm.models import Property
 from syncengine import selectors
 from syncengine.api import serializers as s
-from syncengine.export import stages_csv
+from syncengine.export import stages_csv_response
 from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncStage
 from syncengine.services import google_contacts as google_services
 from syncengine.services import mappings as mapping_services
@@ -185,7 +187,9 @@ class IntegrationViewSet(
 
 
 class SyncStageFilter(filters.FilterSet):
-    integration = filters.NumberFilter(field_name="integration_id")
+    integration = filters.NumberFilter(
+        field_name="integration_id", min_value=1, max_value=2**63 - 1
+    )
     object_type = filters.CharFilter(field_name="object_type__name")
     operation = filters.ChoiceFilter(choices=SyncStage.Operation.choices)
     status = filters.ChoiceFilter(choices=SyncStage.Status.choices)
@@ -205,7 +209,7 @@ class StagePagination(LimitOffsetPagination):
     max_limit = 1000
 
 
-class SyncStageViewSet(viewsets.ReadOnlyModelViewSet):
+class SyncStageViewSet(DownloadNegotiationMixin, viewsets.ReadOnlyModelViewSet):
     """Sync stages of the last five days, newest first (the status dashboard's rows)."""
 
     serializer_class = s.SyncStageSerializer
@@ -220,12 +224,14 @@ class SyncStageViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.list_stages()
 
-    @extend_schema(responses={(200, "text/csv"): str})
-    @action(detail=False, methods=["get"])
+    @extend_schema(
+        responses={
+            (200, CSV_MEDIA_TYPE): OpenApiTypes.STR,
+            400: OpenApiResponse(description="A filter is not valid; nothing was streamed."),
+        }
+    )
+    @action(detail=False, methods=["get"], renderer_classes=CSV_DOWNLOAD_RENDERERS)
     def export(self, request):
-        """The filtered stages as CSV."""
+        """The filtered stages as CSV, streamed (filters are checked before it starts)."""
         queryset = self.filter_queryset(self.get_queryset())
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="sync-stages.csv"'
-        stages_csv(queryset, response)
-        return response
+        return stages_csv_response(queryset, filename="sync-stages.csv")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
+from crm.csv_writer import csv_download, iter_csv
 from syncengine.health.selectors import error_row
 from syncengine.models import SyncError
 
@@ -33,35 +32,15 @@ COLUMNS = [
 CHUNK = 2000
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: object) -> object:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # a spreadsheet must not run a formula from Salesforce's text
-    return "" if value is None else value
-
-
 def iter_errors_csv(queryset: QuerySet[SyncError]) -> Iterator[str]:
     """The header, then one line per error, read from the database in chunks."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow([label for _, label in COLUMNS])
     rows = queryset.select_related("record__object_type", "integration").iterator(chunk_size=CHUNK)
-    for error in rows:
-        row = error_row(error)
-        yield writer.writerow([_cell(row[key]) for key, _ in COLUMNS])
+    return iter_csv(
+        [label for _, label in COLUMNS],
+        ([error_row(error)[key] for key, _ in COLUMNS] for error in rows),
+    )
 
 
 def errors_csv_response(queryset: QuerySet[SyncError], *, filename: str) -> StreamingHttpResponse:
     """A streamed CSV download of the errors."""
-    response = StreamingHttpResponse(
-        iter_errors_csv(queryset), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_download(iter_errors_csv(queryset), filename=filename)

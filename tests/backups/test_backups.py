@@ -49,7 +49,7 @@ def test_zip_holds_every_active_record_with_every_property(contacts, deals, staf
         assert dt.datetime.fromisoformat(row["created_at"]) == record.created_at
         assert dt.datetime.fromisoformat(row["updated_at"]) == record.updated_at
         for name in names:
-            assert row[name] == writer.format_value(record.properties.get(name))
+            assert row[name] == writer.backup_cell(record.properties.get(name))
     assert rows[ada]["date_of_birth"] == "1815-12-10"  # sensitive values are included
     assert rows[bob]["notes"] == 'said "hi",\nthen left'
     assert rows[bob]["firstname"] == ""

@@ -63,7 +63,7 @@ def stages(integration, contacts, companies):
 
 
 def rows(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
 def test_dashboard_lists_recent_stages_newest_first(client, staff_user, stages):
