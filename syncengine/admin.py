@@ -106,8 +106,29 @@ class GoogleSyncForm(forms.Form):
     )
 
 
+class IntegrationAdminForm(forms.ModelForm):
+    """The integration's change form: engine settings are checked like the API's."""
+
+    class Meta:
+        model = Integration
+        fields = ["name", "client_id", "ca_file", "settings", "api_allocation"]
+
+    def clean_settings(self):
+        value = self.cleaned_data.get("settings")
+        if not isinstance(value, dict):
+            raise ValidationError('Enter an object of settings, e.g. {"api_version": "62.0"}.')
+        stored = self.instance.settings or {}
+        # Only what this form changes: keys set elsewhere (the Google sync page) stay as they are.
+        changed = {key: v for key, v in value.items() if key not in stored or stored[key] != v}
+        errors = integration_services.settings_errors(kind=self.instance.kind, patch=changed)
+        if errors:
+            raise ValidationError([f"{key}: {' '.join(msgs)}" for key, msgs in errors.items()])
+        return value
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
+    form = IntegrationAdminForm
     list_display = [
         "name",
         "kind",

@@ -101,9 +101,10 @@ def _header(names: Iterable[str]) -> bytes:
 def _neutralised(text: sql.Composable) -> sql.Composable:
     """SQL for crm.csv_writer.neutralise(text): the same rule where COPY formats the cells."""
     starts = sql.SQL(", ").join(sql.Literal(c) for c in NEUTRALISED_STARTS)
-    return sql.SQL("CASE WHEN left({t}, 1) IN ({starts}) THEN {q} || {t} ELSE {t} END").format(
-        t=text, starts=starts, q=sql.Literal(QUOTE)
-    )
+    # Parenthesised: `||` binds tighter than the `->`/`#>>` the text is made of.
+    return sql.SQL(
+        "CASE WHEN left(({t}), 1) IN ({starts}) THEN {q} || ({t}) ELSE ({t}) END"
+    ).format(t=text, starts=starts, q=sql.Literal(QUOTE))
 
 
 def _copy_rows(entry, object_type: ObjectType, columns: list[tuple[str, str]]) -> int:

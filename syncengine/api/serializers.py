@@ -13,6 +13,7 @@ from syncengine.models import (
     SyncRule,
     SyncStage,
 )
+from syncengine.services.integrations import settings_errors
 
 # Integration.api_allocation is a PositiveIntegerField: PostgreSQL holds 2**31 - 1 at most.
 MAX_API_ALLOCATION = 2**31 - 1
@@ -50,11 +51,10 @@ class IntegrationSerializer(serializers.ModelSerializer):
         extra_kwargs = {"api_allocation": {"max_value": MAX_API_ALLOCATION}}
 
     def validate_settings(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("must be an object")
-        interval = value.get("sync_interval_minutes")
-        if interval is not None and (not isinstance(interval, int) or not 1 <= interval <= 1440):
-            raise serializers.ValidationError("sync_interval_minutes must be 1 to 1440")
+        kind = self.instance.kind if self.instance else Integration.Kind.SALESFORCE
+        errors = settings_errors(kind=kind, patch=value)
+        if errors:
+            raise serializers.ValidationError(errors)
         return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import requests
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -205,6 +207,49 @@ def _identity(identity_url: str) -> tuple[str, str]:
     return (parts[-2], parts[-1]) if len(parts) >= 2 else ("", "")
 
 
+# Salesforce REST versions look like "62.0"; the value goes into every request path
+# (/services/data/v62.0/…), so nothing else may pass.
+API_VERSION_RE = re.compile(r"^\d{2,3}\.0$")
+CONFLICT_WINNERS = ("newest", "local", "remote")
+# Set on the Google integration's "Sync settings" page, which also sets the mapping's direction.
+GOOGLE_SYNC_KEYS = ("sync_rule", "filters", "conflict_winner")
+
+
+def settings_errors(*, kind: str, patch: object) -> dict[str, list[str]]:
+    """What is wrong with an engine settings patch, by setting name (empty if nothing)."""
+    if not isinstance(patch, dict):
+        return {"settings": ["must be an object of settings"]}
+    known = ["sync_interval_minutes"]
+    if kind == Integration.Kind.SALESFORCE:
+        known += ["api_version", "conflict_winner"]
+    else:
+        known += ["per_minute_quota"]
+    errors: dict[str, list[str]] = {}
+    for key, value in patch.items():
+        if kind == Integration.Kind.GOOGLE_CONTACTS and key in GOOGLE_SYNC_KEYS:
+            errors[key] = [
+                "is set on the integration's Sync settings page, which also sets the "
+                "direction of its mapping"
+            ]
+        elif key not in known:
+            errors[key] = [f"unknown setting; known: {', '.join(known)}"]
+        elif key == "sync_interval_minutes" and not _int_between(value, 1, 1440):
+            errors[key] = ["must be a whole number of minutes from 1 to 1440"]
+        elif key == "per_minute_quota" and not _int_between(value, 1, 1_000_000):
+            errors[key] = ["must be a whole number of requests from 1 to 1000000"]
+        elif key == "api_version" and not (
+            isinstance(value, str) and API_VERSION_RE.fullmatch(value)
+        ):
+            errors[key] = ['must be a Salesforce API version such as "62.0"']
+        elif key == "conflict_winner" and value not in CONFLICT_WINNERS:
+            errors[key] = [f"must be one of {', '.join(CONFLICT_WINNERS)}"]
+    return errors
+
+
+def _int_between(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 @transaction.atomic
 def update_integration(
     *,
@@ -214,7 +259,17 @@ def update_integration(
     api_allocation: int | object | None = ...,
     actor=None,
 ) -> Integration:
-    """Change an integration's name, engine settings (merged) or API allocation; audited."""
+    """Change an integration's name, engine settings (merged) or API allocation; audited.
+
+    A settings patch with a bad value is refused whole (ValidationError naming each setting)
+    and nothing is written.
+    """
+    if settings_patch is not None:
+        errors = settings_errors(kind=integration.kind, patch=settings_patch)
+        if errors:
+            raise ValidationError(
+                {"settings": [f"{key}: {' '.join(msgs)}" for key, msgs in errors.items()]}
+            )
     before = {"name": integration.name, "settings": dict(integration.settings or {})}
     if name is not None:
         integration.name = name
