@@ -2,9 +2,10 @@
 
 Every refusal the API answers has the same body (config.api.exception_handler and the backups'
 refusals build it): `{"detail": …}` always, plus `errors` (field-level messages, or one entry per
-batch input), `used_in`, `active_restore` or `next_allowed_at` where they apply. The schema class
-below documents, for each operation, the refusals its view can answer with that body, so clients
-and the contract test (tests/test_api_contract.py) hold every answer to the schema.
+batch input), `used_in`, `active_restore`, `next_allowed_at`, `duplicates` or `options_in_use`
+where they apply. The schema class below documents, for each operation, the refusals its view
+can answer with that body, so clients and the contract test (tests/test_api_contract.py) hold
+every answer to the schema.
 """
 
 from __future__ import annotations
@@ -66,6 +67,21 @@ class ErrorSerializer(serializers.Serializer):
     )
     next_allowed_at = serializers.DateTimeField(
         required=False, help_text="429 of a backup: when the plan allows the next one."
+    )
+    duplicates = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='Making a property unique while records share values: [{"value": …, '
+        '"records": n}], the most shared first (at most 20).',
+    )
+    duplicate_values = serializers.IntegerField(
+        required=False, help_text="Making a property unique: how many values are shared."
+    )
+    options_in_use = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='Removing options that records hold: [{"value": …, "records": n}]; say '
+        "where they move with replace_with.",
     )
     retry_after = serializers.IntegerField(
         required=False, help_text="429 of wrong authenticator codes: seconds until the next try."

@@ -110,7 +110,7 @@ def test_a_bad_filter_is_a_json_400_before_any_csv(
         assert response.status_code == 400, accept
         assert not response.streaming
         assert response["Content-Type"] == "application/json"
-        assert field in response.json()
+        assert field in response.json()["errors"]
 
 
 def test_a_query_that_fails_is_an_error_answer_not_a_cut_off_csv(staff_api_client, monkeypatch):

@@ -52,7 +52,7 @@ def test_bad_salesforce_settings_are_refused_by_name(staff_api_client, salesforc
     response = staff_api_client.patch(url(salesforce), {"settings": patch}, format="json")
 
     assert response.status_code == 400
-    assert field in response.json()["settings"]
+    assert field in response.json()["errors"]["settings"]
     salesforce.refresh_from_db()
     assert salesforce.settings == STORED
     assert not AuditEvent.objects.filter(verb="update_integration").exists()
@@ -64,7 +64,7 @@ def test_google_sync_choices_are_refused_outside_their_page(staff_api_client, go
     )
 
     assert response.status_code == 400
-    errors = response.json()["settings"]
+    errors = response.json()["errors"]["settings"]
     assert "Sync settings page" in errors["sync_rule"][0]
     assert "unknown setting" in errors["api_version"][0]
     google.refresh_from_db()
