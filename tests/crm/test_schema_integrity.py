@@ -319,3 +319,76 @@ def test_admin_switches_unique_on_only_without_duplicates(staff_client, contacts
     assert "active records share values: &#x27;gold&#x27; (2 records)" in refused.content.decode()
     tier.refresh_from_db()
     assert tier.unique is False
+
+
+# --- racing writers (PostgreSQL: concurrent transactions) -----------------------------------
+
+
+def _schema_lock_waiters(object_type) -> int:
+    """Sessions of this database waiting for the object type's schema lock (two-key form)."""
+    from django.db import connection
+
+    from crm.schema import SCHEMA_LOCK_KEY
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid = %s AND objid = %s AND objsubid = 2",
+            [SCHEMA_LOCK_KEY, object_type.pk],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_switching_unique_on_waits_for_a_writer_that_loaded_the_old_schema():
+    import threading
+
+    from django.db import connection, transaction
+
+    from crm.errors import SchemaError
+    from crm.models import ObjectType
+    from tests.conftest import ensure_standard_schema, wait_until
+
+    ensure_standard_schema()
+    contacts = ObjectType.objects.get(name="contacts")
+    contact(contacts, email="ada@example.com", firstname="Ada")
+    wrote, release, outcome = threading.Event(), threading.Event(), {}
+
+    def writer():
+        # A write in progress: it loaded the schema (firstname not unique) and has not committed.
+        try:
+            with transaction.atomic():
+                contact(contacts, email="ada2@example.com", firstname="Ada")
+                wrote.set()
+                release.wait(60)
+        finally:
+            connection.close()
+
+    def switch():
+        try:
+            prop = Property.objects.get(object_type=contacts, name="firstname")
+            schema_services.update_property(prop=prop, changes={"unique": True})
+            outcome["result"] = "unique"
+        except SchemaError as exc:
+            outcome["result"] = exc
+        finally:
+            connection.close()
+
+    writing = threading.Thread(target=writer)
+    writing.start()
+    assert wrote.wait(60)
+    switching = threading.Thread(target=switch)
+    switching.start()
+    try:
+        # The schema change waits for the writer instead of checking without its record.
+        wait_until(lambda: _schema_lock_waiters(contacts) == 1, timeout=60)
+    finally:
+        release.set()
+        writing.join(60)
+        switching.join(60)
+
+    assert isinstance(outcome["result"], SchemaError), outcome
+    assert outcome["result"].extra["duplicates"] == [{"value": "Ada", "records": 2}]
+    assert Property.objects.get(object_type=contacts, name="firstname").unique is False
