@@ -28,6 +28,8 @@ def operation_key(view: APIView, method: str) -> tuple[str, str | None]:
     """The names an operation's rule may be filed under: (action or method, action:method)."""
     method = "get" if method.lower() == "head" else method.lower()
     action = getattr(view, "action", None)
+    if action == "metadata":  # OPTIONS asking about another method (DRF clones the request)
+        action = view.action_map.get(method)
     if action is None:
         return method, None
     return action, f"{action}:{method}"
@@ -51,8 +53,8 @@ class ModelPermissions(BasePermission):
             return False
         if getattr(view, "_ignore_model_permissions", False):  # the router's API root
             return True
-        if getattr(view, "action", None) == "metadata":
-            # OPTIONS: DRF's metadata describes only the methods this check lets through.
+        if request.method == "OPTIONS":
+            # DRF's metadata describes only the methods this check lets through.
             return True
         if not _answers(view, request.method):
             return True  # nothing to guard: the view answers 405 Method Not Allowed
@@ -71,7 +73,7 @@ def _answers(view: APIView, method: str) -> bool:
     if method not in view.http_method_names:
         return False
     if hasattr(view, "action_map"):  # a viewset: the router maps the method to an action
-        return view.action is not None
+        return operation_key(view, method)[1] is not None
     return hasattr(view, method)
 
 

@@ -122,3 +122,17 @@ def test_a_method_an_endpoint_lacks_is_405_once_signed_in(contacts, user):
     assert admin.post("/api/v1/audit-events/", {}, format="json").status_code == 405
     assert admin.delete("/api/v1/object-types/contacts/").status_code == 405
     assert APIClient().put("/api/v1/objects/contacts/records/1/").status_code == 401
+
+
+def test_options_describes_only_what_the_user_may_do(user):
+    client = APIClient()
+    client.force_authenticate(user)
+
+    records = client.options("/api/v1/objects/contacts/records/")
+    settings = client.options("/api/v1/notification-settings/")
+    usage = client.options("/api/v1/object-types/")
+
+    assert (records.status_code, settings.status_code, usage.status_code) == (200, 200, 200)
+    assert "POST" in records.json().get("actions", {})  # the User role may create records
+    assert "POST" not in usage.json().get("actions", {})  # but not object types
+    assert APIClient().options("/api/v1/notification-settings/").status_code == 401
