@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.factories import UserFactory
-
 ERROR_REF = "#/components/schemas/Error"
 
 
@@ -141,10 +139,9 @@ def test_a_list_inputs_errors_are_item_by_item(staff_api_client, crm_schema):
     assert body["errors"] == {"0": {"rule": ['"nonsense" is not a valid choice.']}}
 
 
-def test_refusals_of_authentication_and_lookups_have_the_error_shape(client, db):
+def test_refusals_of_authentication_and_lookups_have_the_error_shape(client, user):
     anonymous = client.get("/api/v1/integrations/")
-    user = UserFactory()
-    client.force_login(user)
+    client.force_login(user)  # the User role: may read its own notifications
     missing = client.get("/api/v1/notifications/999999/")
 
     assert anonymous.status_code in (401, 403) and set(anonymous.json()) == {"detail"}
