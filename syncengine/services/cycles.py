@@ -1045,6 +1045,8 @@ class CycleRunner:
             # A record whose push failed for good keeps its dirty mark but waits for a change
             # or a resync (either marks it dirty again, after the error) instead of costing
             # calls every cycle; one that failed transiently is sent again.
+            # Each connector names its own transient codes (Google's UNAVAILABLE, ABORTED, …).
+            transient = getattr(self.connector, "transient_codes", TRANSIENT_CODES)
             failed_for_good = SyncError.objects.filter(
                 integration=self.integration,
                 record_id=OuterRef("record_id"),
@@ -1052,7 +1054,7 @@ class CycleRunner:
                 status=SyncError.Status.OPEN,
                 # A link never marked by a change (one matched by a pull) counts as older.
                 last_seen_at__gte=Coalesce(OuterRef("dirty_at"), Value(_EPOCH)),
-            ).exclude(code__in=TRANSIENT_CODES)
+            ).exclude(code__in=transient)
             links = RecordLink.objects.filter(
                 object_mapping=om,
                 dirty=True,

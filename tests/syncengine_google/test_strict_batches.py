@@ -140,3 +140,32 @@ def test_new_contacts_refused_with_a_retryable_status_are_created_after_a_backof
     assert sorted(google_contacts_by_email(google)) == [f"n{i}@example.com" for i in range(3)]
     assert cycle.connector.calls_by_method["people.people.batchCreateContacts"] == 3
     assert RecordLink.objects.filter(integration=integration, remote_id__isnull=False).count() == 3
+
+
+def test_a_contact_whose_retries_run_out_stays_dirty_and_goes_next_cycle(
+    integration, google, contacts, run
+):
+    google.ok("POST", "fill", json={"count": 2, "prefix": "t"})
+    assert run().status == SyncCycle.Status.SUCCESS
+    record = Record.objects.get(object_type=contacts, properties__email="t0@example.com")
+    update_record(record=record, properties={"jobtitle": "Captain"}, source="user")
+    # Google keeps refusing the contact: six attempts, then the connector gives up.
+    google.ok("PATCH", "faults", json={"next_contact_errors": ["UNAVAILABLE"] * 6})
+    cycle = run()
+    assert cycle.status == SyncCycle.Status.SUCCESS, cycle.message
+    pushed = stage_of(cycle, "push_updates")
+    assert (pushed.updated, pushed.failed) == (0, 1)
+    assert cycle.connector.retries == 5  # a backoff pause before each of attempts 2 to 6
+    [error] = SyncError.objects.filter(integration=integration, status="open")
+    assert (error.code, error.direction, error.record_id) == ("UNAVAILABLE", "push", record.pk)
+    # The failed push kept the dirty mark: the next cycle sends the contact again.
+    link = RecordLink.objects.get(record_id=error.record_id)
+    assert link.dirty
+    again = run()
+    assert stage_of(again, "push_updates").updated == 1
+    people = google_contacts_by_email(google)
+    assert people["t0@example.com"]["organizations"][0]["title"] == "Captain"
+    link.refresh_from_db()
+    assert not link.dirty
+    error.refresh_from_db()
+    assert error.status == "resolved"

@@ -78,6 +78,8 @@ class GoogleContactsConnector:
 
     supports_bulk = False
     batch_size = BATCH_SIZE
+    # Per-contact failures the engine sends again next cycle (the record stays dirty).
+    transient_codes = gerrors.TRANSIENT_CODES
 
     def __init__(
         self,
