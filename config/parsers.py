@@ -9,12 +9,15 @@ field-count limits is a 413 (`refusal_for`), both with the project's error body.
 
 from __future__ import annotations
 
+import codecs
+import math
 from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
+from rest_framework.utils import json
 
 from crm.values import printable, text_problem
 
@@ -92,15 +95,32 @@ def refusal_for(exc: Exception) -> Exception:
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, bounded in depth and refusing NULs and lone surrogates."""
+    """DRF's JSON parser, bounded in depth, refusing NULs, lone surrogates and numbers past a
+    double's range (Python reads 1e400 as infinity, which no database stores as JSON)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})
         try:
-            data = super().parse(stream, media_type, parser_context)
+            text = codecs.getreader(encoding)(stream).read()
+            data = json.loads(
+                text,
+                parse_constant=json.strict_constant if self.strict else None,
+                parse_float=_finite_float,
+            )
         except RecursionError:
             raise BodyRefused(f"is nested deeper than {MAX_DEPTH} levels") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
         check_parsed(data)
         return data
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 40 else f"{text[:37]}…"
+        raise BodyRefused(f"holds a number ({shown}) out of range; the limit is about ±1.8e308")
+    return value
 
 
 class FormParser(parsers.FormParser):

@@ -28,6 +28,14 @@ class BatchValidationError(CrmError):
         super().__init__(f"{len(errors)} of the inputs are invalid; nothing was written")
 
 
+class FilterError(CrmError):
+    """A filter on a property that cannot be applied; `name` is the property's."""
+
+    def __init__(self, message: str, *, name: str):
+        super().__init__(message)
+        self.name = name
+
+
 class AssociationError(CrmError):
     """An association that cannot be made (wrong types, a limit reached, …)."""
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from crm.errors import CrmError
+from crm.errors import FilterError
 from crm.models import Association, AssociationDefinition, AuditEvent, ObjectType, Record
 from crm.schema import Schema
 from crm.values import InvalidValue, coerce_value
@@ -35,20 +35,20 @@ def filter_records_by_properties(
 ) -> QuerySet[Record]:
     """Keep records whose properties equal the given values (coerced by type).
 
-    Raises CrmError naming the property for an unknown property, a value of the wrong type, or a
+    Raises FilterError naming the property for an unknown property, a value of the wrong type, or a
     property the user may not see (filtering on it would leak its values).
     """
     for name, raw in filters.items():
         spec = schema.specs.get(name)
         if spec is None or not schema.can_view(user, name):
-            raise CrmError(f"unknown property {name!r} of {schema.object_type.name}")
+            raise FilterError(f"unknown property {name!r} of {schema.object_type.name}", name=name)
         if raw == "":
             queryset = queryset.filter(**{f"properties__{name}__isnull": True})
             continue
         try:
             value = coerce_value(spec, raw)
         except InvalidValue as exc:
-            raise CrmError(f"filter on {name}: {exc}") from None
+            raise FilterError(f"filter on {name}: {exc}", name=name) from None
         if spec.type == "multiselect":
             for item in value:
                 queryset = _has_option(queryset, name, item)

@@ -242,3 +242,23 @@ def test_ordinary_form_and_json_bodies_still_work(user):
     )
     assert form.status_code == json_body.status_code == 200
     assert form.json()["token"] == json_body.json()["token"]
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1.5e999999999"])
+def test_json_numbers_past_a_doubles_range_are_a_400(staff_api_client, contacts, number, db):
+    # Python reads them as infinity: stored as JSON ("Infinity") neither database accepts it.
+    from syncengine.models import Integration
+
+    integration = Integration.objects.create(name="Acme org")
+    before = counts()
+    for method, url, body in [
+        ("post", RECORDS, '{"properties": {"firstname": %s}}'),
+        ("patch", f"/api/v1/integrations/{integration.pk}/", '{"settings": {"x": %s}}'),
+    ]:
+        response = getattr(staff_api_client, method)(
+            url, data=body % number, content_type="application/json"
+        )
+        assert_refused(response, "body", f"holds a number ({number}) out of range")
+    assert counts() == before
+    integration.refresh_from_db()
+    assert integration.settings == {}

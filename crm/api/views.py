@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from config.pagination import CursorPagination
 from crm import selectors, sources
 from crm.api import serializers as s
-from crm.errors import AssociationError, CrmError
+from crm.errors import AssociationError, FilterError
 from crm.models import (
     Association,
     AssociationDefinition,
@@ -251,8 +251,11 @@ class RecordViewSet(viewsets.ModelViewSet):
                         filters=property_filters,
                         user=self.request.user,
                     )
-                except CrmError as exc:
-                    raise ValidationError({"detail": exc.message}) from None
+                except FilterError as exc:
+                    field = f"{PROPERTY_FILTER_PREFIX}{exc.name}"
+                    raise ValidationError(
+                        {"detail": exc.message, "errors": {field: [exc.message]}}
+                    ) from None
         return queryset
 
     def create(self, request, *args, **kwargs):

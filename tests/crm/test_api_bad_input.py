@@ -151,6 +151,8 @@ def test_bad_property_filters_are_a_400(
     response = staff_api_client.get(RECORDS, {param: raw})
     assert response.status_code == 400, response.content[:300]
     assert fragment in response.json()["detail"]
+    [message] = response.json()["errors"][param]
+    assert fragment in message
 
 
 @pytest.mark.parametrize(
