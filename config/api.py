@@ -29,7 +29,8 @@ def exception_handler(exc, context):
     plus `{"used_in": [{kind, label, url}]}` for deleting a used property.
     DRF's own refusals (validation, authentication, permission, not found…) get the same shape.
     """
-    exc = refusal_for(exc)  # Django's "request too large" becomes a 413 with a JSON body
+    # Django's "request too large" becomes a 413 (a 400 for the query string) with a JSON body.
+    exc = refusal_for(exc, context.get("request"))
     if isinstance(exc, RecordValidationError):
         body = {
             "detail": "Some property values are invalid; nothing was written.",

@@ -78,8 +78,9 @@ def check_form(data: Mapping) -> None:
                 raise BodyRefused(problem, path=(key,))
 
 
-def refusal_for(exc: Exception) -> Exception:
-    """Django's refusals of an oversized request as an API error (413 with a JSON body)."""
+def refusal_for(exc: Exception, request=None) -> Exception:
+    """Django's refusals of an oversized request as an API error: a 413 with a JSON body, or a
+    400 naming the query string when that is what holds too many parameters."""
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return BodyTooLarge(
@@ -87,7 +88,11 @@ def refusal_for(exc: Exception) -> Exception:
         )
     if isinstance(exc, TooManyFieldsSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        return BodyTooLarge(f"The request has more than {limit} fields or parameters.")
+        query = request.META.get("QUERY_STRING", "") if request is not None else ""
+        if query.count("&") >= limit:  # more than `limit` pairs in the query string itself
+            message = f"has more than {limit} parameters"
+            return BodyRefused(message, path=("query",))
+        return BodyTooLarge(f"The request has more than {limit} fields.")
     if isinstance(exc, TooManyFilesSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         return BodyTooLarge(f"The request has more than {limit} files.")

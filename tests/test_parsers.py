@@ -228,7 +228,7 @@ def test_too_many_form_fields_is_a_413(user, settings, fmt):
         response = client.post(TOKEN, data=body, content_type="application/x-www-form-urlencoded")
     else:
         response = client.post(TOKEN, data=fields, format="multipart")
-    assert_refused(response, "body", "more than 10 fields", status=413)
+    assert_refused(response, "body", "more than 10 fields.", status=413)
     assert counts() == before
 
 
@@ -262,3 +262,11 @@ def test_json_numbers_past_a_doubles_range_are_a_400(staff_api_client, contacts,
     assert counts() == before
     integration.refresh_from_db()
     assert integration.settings == {}
+
+
+def test_too_many_query_parameters_is_a_400_naming_the_query(staff_api_client, contacts, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    query = "&".join(f"f{i}=1" for i in range(20))
+    for url in (RECORDS, "/api/v1/audit-events/", "/api/v1/sync-errors/"):
+        response = staff_api_client.get(f"{url}?{query}")
+        assert_refused(response, "query", "has more than 10 parameters")
