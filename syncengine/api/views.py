@@ -225,10 +225,11 @@ class SyncStageViewSet(DownloadNegotiationMixin, viewsets.ReadOnlyModelViewSet):
         return selectors.list_stages()
 
     @extend_schema(
+        filters=True,  # the list's filters apply to the export too
         responses={
             (200, CSV_MEDIA_TYPE): OpenApiTypes.STR,
             400: OpenApiResponse(description="A filter is not valid; nothing was streamed."),
-        }
+        },
     )
     @action(detail=False, methods=["get"], renderer_classes=CSV_DOWNLOAD_RENDERERS)
     def export(self, request):
