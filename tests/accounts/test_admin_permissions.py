@@ -18,6 +18,7 @@ from crm import sources
 from crm.services import records as record_services
 from syncengine.models import Integration, ObjectMapping
 from syncengine.services.errors import record_sync_error
+from tests.accounts.test_permission_matrix import finish
 from tests.factories import UserFactory
 from tests.roles import ROLES, grant_role
 
@@ -153,6 +154,7 @@ def test_every_admin_view_answers_each_role_as_the_table_says(role, staff_users,
         savepoint = transaction.savepoint()
         try:
             response = getattr(client, method)(url_of(name, objects))
+            finish(response)
         finally:
             transaction.savepoint_rollback(savepoint)
         refused = response.status_code == 403

@@ -230,6 +230,14 @@ def url_of(operation: str, world: dict, user) -> str:
     return path
 
 
+def finish(response) -> None:
+    """Read a streamed answer to its end while its savepoint stands: a stream's server-side
+    cursor (PostgreSQL) cannot outlive the rollback. (The test client closes the response once
+    its stream is read.)"""
+    if response.streaming:
+        b"".join(response.streaming_content)
+
+
 def call(operation: str, world: dict, user) -> int:
     """One request, its writes rolled back; the answer's status code."""
     client = APIClient()
@@ -243,6 +251,7 @@ def call(operation: str, world: dict, user) -> int:
             response = getattr(client, method)(url)
         else:
             response = getattr(client, method)(url, {}, format="json")
+        finish(response)
     finally:
         transaction.savepoint_rollback(savepoint)
     return response.status_code
