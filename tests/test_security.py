@@ -36,8 +36,7 @@ def run(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProc
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "CONCORD_"))
-        and k not in ("DATABASE_URL", "REDIS_URL")
+        if not k.startswith(("DJANGO_", "CONCORD_")) and k not in ("DATABASE_URL", "REDIS_URL")
     }
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings", CONCORD_VAR_DIR=str(tmp_path))
     return subprocess.run(
