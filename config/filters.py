@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
@@ -10,7 +12,8 @@ from config.bounds import bound_problem
 
 class FilterBackend(DjangoFilterBackend):
     """DjangoFilterBackend whose filters refuse integers past 64 bits and datetimes that
-    overflow in UTC: a 400 naming the parameter instead of OverflowError on SQLite."""
+    overflow in UTC: a 400 naming the parameter instead of OverflowError on SQLite. Datetimes
+    reach the database in UTC: PostgreSQL refuses offsets past ±15:59 that ISO 8601 allows."""
 
     def filter_queryset(self, request, queryset, view):
         filterset = self.get_filterset(request, queryset, view)
@@ -24,4 +27,18 @@ class FilterBackend(DjangoFilterBackend):
             errors = {name: list(messages) for name, messages in filterset.errors.items()}
             summary = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in errors.items())
             raise ValidationError({"detail": f"Invalid filters. {summary}", "errors": errors})
+        cleaned = filterset.form.cleaned_data
+        for name, value in cleaned.items():
+            cleaned[name] = _in_utc(value)
         return filterset.qs
+
+
+def _in_utc(value: object) -> object:
+    """An aware datetime (or a range or list of them) in UTC; anything else as it is."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC)  # bound_problem refused those that overflow
+    if isinstance(value, slice):
+        return slice(_in_utc(value.start), _in_utc(value.stop), value.step)
+    if isinstance(value, list | tuple):
+        return type(value)(_in_utc(v) for v in value)
+    return value

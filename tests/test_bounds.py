@@ -94,6 +94,17 @@ def test_datetime_filters_past_the_range_in_utc_are_a_400(staff_api_client, cont
     assert "out of range" in response.json()["errors"][name][0]
 
 
+@pytest.mark.parametrize("url", DATETIME_FILTERS)
+def test_datetime_filters_with_offsets_past_postgresqls_still_filter(
+    staff_api_client, contact, url
+):
+    # ISO 8601 allows offsets up to ±23:59, PostgreSQL only ±15:59: the filter compares in UTC.
+    response = staff_api_client.get(url.format(d="1786-11-24T11:36:27-21:06"))
+    assert response.status_code == 200, response.content[:300]
+    later = staff_api_client.get(url.format(d="9999-12-30T11:36:27%2B21:06"))
+    assert later.status_code == 200, later.content[:300]
+
+
 def test_filters_within_the_bounds_still_filter(staff_api_client, contact):
     response = staff_api_client.get(
         "/api/v1/objects/contacts/records/?updated_after=9999-12-31T23:59:59Z"
