@@ -13,8 +13,8 @@ from __future__ import annotations
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
+from rest_framework.settings import api_settings
 
 from crm.api.serializers import PropertyUsageSerializer
 
@@ -27,7 +27,7 @@ ERROR_DESCRIPTIONS = {
     "401": "No credentials, or invalid ones.",
     "403": "Signed in without the permission this operation needs.",
     "404": "No such object.",
-    "404+cursor": "No such object, or a cursor this list did not hand out.",
+    "404+format": "An unknown `format`: DRF answers a format it does not produce with 404.",
     "413": "The request body is too large.",
     "429": "Too many requests; retry after the seconds in `Retry-After`.",
 }
@@ -114,18 +114,20 @@ class ConcordAutoSchema(AutoSchema):
     def _error_answers(self, operation: dict) -> dict[str, str]:
         """The refusals this operation can answer, by status code."""
         answers: dict[str, str] = {}
-        takes_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
-        if self.method in UNSAFE_METHODS or takes_query:
+        query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+        if self.method in UNSAFE_METHODS or query:
             answers["400"] = ERROR_DESCRIPTIONS["400"]
         permissions = self.view.get_permissions()
         if any(not isinstance(p, AllowAny) for p in permissions):
             answers["401"] = ERROR_DESCRIPTIONS["401"]
             answers["403"] = ERROR_DESCRIPTIONS["403"]
+        not_found = []
         if "{" in self.path:
-            answers["404"] = ERROR_DESCRIPTIONS["404"]
-        paginator = self._get_paginator()
-        if isinstance(paginator, CursorPagination) and self._is_list_view():
-            answers["404"] = ERROR_DESCRIPTIONS["404+cursor"]
+            not_found.append(ERROR_DESCRIPTIONS["404"])
+        if any(p.get("name") == api_settings.URL_FORMAT_OVERRIDE for p in query):
+            not_found.append(ERROR_DESCRIPTIONS["404+format"])
+        if not_found:
+            answers["404"] = " ".join(not_found)
         if self.method in BODY_METHODS:
             answers["413"] = ERROR_DESCRIPTIONS["413"]
         if self.view.get_throttles():

@@ -47,6 +47,8 @@ def test_each_operation_documents_the_refusals_it_can_answer(openapi):
             assert {"400", "413"} <= codes, label
         if any(p["in"] == "query" for p in operation.get("parameters", [])):
             assert "400" in codes, label
+        if any(p["name"] == "format" for p in operation.get("parameters", [])):
+            assert "404" in codes, label  # DRF's answer to an unknown ?format=
 
 
 def test_special_refusals_are_documented(openapi):
