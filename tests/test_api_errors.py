@@ -137,8 +137,26 @@ def test_a_list_inputs_errors_are_item_by_item(staff_api_client, crm_schema):
 
     assert response.status_code == 400
     body = response.json()
-    assert body["detail"] == 'item 0: "nonsense" is not a valid choice.'
-    assert body["errors"] == {"0": {"rule": ['"nonsense" is not a valid choice.']}}
+    assert body["detail"] == 'field_mappings: "nonsense" is not a valid choice.'
+    assert body["errors"] == {
+        "field_mappings": {"0": {"rule": ['"nonsense" is not a valid choice.']}}
+    }
+
+
+def test_a_top_level_list_inputs_errors_are_keyed_by_item():
+    from rest_framework import serializers
+
+    from config.api import error_body
+
+    class Item(serializers.Serializer):
+        rule = serializers.ChoiceField(choices=["two_way"])
+
+    items = Item(data=[{"rule": "two_way"}, {"rule": "nonsense"}], many=True)
+    items.is_valid()
+
+    body = error_body(items.errors)
+    assert body["detail"] == 'item 1: "nonsense" is not a valid choice.'
+    assert body["errors"] == {1: {"rule": ['"nonsense" is not a valid choice.']}}
 
 
 def test_refusals_of_authentication_and_lookups_have_the_error_shape(client, user):
