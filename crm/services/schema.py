@@ -198,7 +198,7 @@ def update_property(
         _check_values_unique(prop)
     if changes.get("unique") is False and prop.unique and prop.is_identity:
         raise SchemaError(
-            f"{prop} identifies records (upserts and integrations match on it), so it stays unique",
+            f"{prop} identifies records (upserts match records on it), so it stays unique",
             field="unique",
         )
     if prop.is_sync and (changes.get("read_only") is False or changes.get("unique")):
