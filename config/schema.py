@@ -32,6 +32,11 @@ ERROR_DESCRIPTIONS = {
     "429": "Too many requests; retry after the seconds in `Retry-After`.",
 }
 
+RETRY_AFTER = {
+    "schema": {"type": "integer"},
+    "description": "Seconds until the throttle lets a request through again.",
+}
+
 
 @extend_schema_field(
     {
@@ -108,6 +113,9 @@ class ConcordAutoSchema(AutoSchema):
                 response["description"] = response.get("description") or ERROR_DESCRIPTIONS.get(
                     code, ""
                 )
+        if "429" in responses and self.view.get_throttles():
+            # DRF's throttles say how long to wait; a view's own 429 documents its own headers.
+            responses["429"].setdefault("headers", {}).setdefault("Retry-After", RETRY_AFTER)
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 

@@ -55,6 +55,8 @@ def test_special_refusals_are_documented(openapi):
     paths = openapi["paths"]
     assert {"409", "410"} <= set(paths["/api/v1/backups/{id}/download/"]["get"]["responses"])
     assert "429" in paths["/api/v1/backups/"]["post"]["responses"]
+    throttled = paths["/api/v1/auth/token/"]["post"]["responses"]["429"]
+    assert throttled["headers"]["Retry-After"]["schema"] == {"type": "integer"}
     assert {"403", "409"} <= set(paths["/api/v1/restores/{id}/confirm/"]["post"]["responses"])
     google = paths["/api/v1/integrations/{id}/google-sync-options/"]["get"]["responses"]
     assert "400" in google  # a Salesforce integration has no Google sync options
