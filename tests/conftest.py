@@ -9,11 +9,14 @@ import shutil
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
+from django.http import StreamingHttpResponse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -22,6 +25,37 @@ from tests.roles import grant_role
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+# Streamed answers (CSV exports, downloads) that a test did not read to the end. On PostgreSQL an
+# export reads through a server-side cursor, which the test's rollback destroys; left to the
+# garbage collector, the generator would close that cursor later, inside another test's
+# transaction, and abort it ("current transaction is aborted"). So each is closed as soon as its
+# test ends, before its fixtures (and the database transaction) are torn down.
+_streamed_answers: weakref.WeakSet[StreamingHttpResponse] = weakref.WeakSet()
+_streaming_init = StreamingHttpResponse.__init__
+
+
+def _tracked_streaming_init(self, *args, **kwargs):
+    _streaming_init(self, *args, **kwargs)
+    _streamed_answers.add(self)
+
+
+StreamingHttpResponse.__init__ = _tracked_streaming_init
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Close the streamed answers the test left open, as a WSGI server would after a request."""
+    # As Django's test client does: closing fires request_finished, whose close_old_connections
+    # would otherwise close the connection the test's transaction is still on.
+    request_finished.disconnect(close_old_connections)
+    try:
+        for response in list(_streamed_answers):
+            response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+        _streamed_answers.clear()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -80,9 +80,10 @@ def sandbox(sandbox_process: Sandbox) -> Iterator[Sandbox]:
     sandbox_process.control("DELETE", "clock")
 
 
-@pytest.fixture
-def integration(sandbox: Sandbox, crm_schema):
-    """Connected through the OAuth web-server flow (so it holds a refresh token)."""
+def connect_org(sandbox: Sandbox, name: str = "Sandbox org"):
+    """An integration connected to the sandbox org through the OAuth web-server flow (so it
+    holds a refresh token); for tests that cannot use the `integration` fixture (real workers
+    need a transactional database)."""
     from syncengine.services.integrations import connect_sandbox_org
 
     return connect_sandbox_org(
@@ -92,8 +93,14 @@ def integration(sandbox: Sandbox, crm_schema):
         username=USERNAME,
         password=PASSWORD,
         ca_file=sandbox.ca_cert,
-        name="Sandbox org",
+        name=name,
     )
+
+
+@pytest.fixture
+def integration(sandbox: Sandbox, crm_schema):
+    """Connected through the OAuth web-server flow (so it holds a refresh token)."""
+    return connect_org(sandbox)
 
 
 def no_sleep(seconds: float) -> None:

@@ -18,6 +18,7 @@ from tests.syncengine.conftest import (
     CLIENT_SECRET,
     PASSWORD,
     USERNAME,
+    connect_org,
     run_cycle_now,
 )
 
@@ -153,7 +154,6 @@ def test_records_from_before_the_connection_are_pushed_by_the_first_cycle(sandbo
     from crm import sources
     from crm.models import ObjectType
     from crm.services.records import RecordInput, write_records
-    from syncengine.services.integrations import connect_sandbox_org
 
     contacts = ObjectType.objects.get(name="contacts")
     write_records(
@@ -167,15 +167,7 @@ def test_records_from_before_the_connection_are_pushed_by_the_first_cycle(sandbo
     )
     before = sandbox.count("Contact")
 
-    integration = connect_sandbox_org(
-        login_url=sandbox.url,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        username=USERNAME,
-        password=PASSWORD,
-        ca_file=sandbox.ca_cert,
-        name="Late connection",
-    )
+    integration = connect_org(sandbox, name="Late connection")
     cycle = run_cycle_now(integration)
 
     assert cycle.status == "success"

@@ -212,18 +212,10 @@ def test_api_starts_a_cycle_that_a_real_worker_runs(celery_worker_process, sandb
     from rest_framework.test import APIClient
 
     from crm.models import ObjectType
-    from syncengine.services.integrations import connect_sandbox_org
     from tests.factories import UserFactory
-    from tests.syncengine.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
+    from tests.syncengine.conftest import connect_org
 
-    integration = connect_sandbox_org(
-        login_url=sandbox.url,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        username=USERNAME,
-        password=PASSWORD,
-        ca_file=sandbox.ca_cert,
-    )
+    integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")
     create_record(
         object_type=contacts, properties={"email": "w@x.com", "lastname": "W"}, source="user"

@@ -35,17 +35,9 @@ def pull_stage(cycle: SyncCycle) -> SyncStage:
 def test_shared_stamp_pull_on_a_real_worker(restartable_worker, sandbox):
     ensure_standard_schema()
     from crm.models import ObjectType
-    from syncengine.services.integrations import connect_sandbox_org
-    from tests.syncengine.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
+    from tests.syncengine.conftest import connect_org
 
-    integration = connect_sandbox_org(
-        login_url=sandbox.url,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        username=USERNAME,
-        password=PASSWORD,
-        ca_file=sandbox.ca_cert,
-    )
+    integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")
     stamp = hold_clock(sandbox)
     remote_collection(

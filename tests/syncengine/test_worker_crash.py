@@ -19,18 +19,10 @@ def test_killed_worker_mid_push_then_restarted(restartable_worker, sandbox):
     ensure_standard_schema()
     from crm.models import ObjectType
     from syncengine.services.cycles import start_cycle
-    from syncengine.services.integrations import connect_sandbox_org
     from syncengine.tasks import schedule_cycles_task
-    from tests.syncengine.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
+    from tests.syncengine.conftest import connect_org
 
-    integration = connect_sandbox_org(
-        login_url=sandbox.url,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        username=USERNAME,
-        password=PASSWORD,
-        ca_file=sandbox.ca_cert,
-    )
+    integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")
     ids = write_records(
         object_type=contacts,
