@@ -506,7 +506,7 @@ class AuthenticatorAdmin(SuperAdminOnly, admin.ModelAdmin):
 
     @admin.action(description="Reset the selected users' authenticators (they set up new ones)")
     def reset_authenticators(self, request, queryset):
-        check_permissions(request, "otp_totp.delete_totpdevice")  # a reset removes them
+        check_permissions(request, two_factor.RESET_PERMISSION)
         users = {device.user_id: device.user for device in queryset.select_related("user")}
         try:
             reset = two_factor.reset_authenticators(

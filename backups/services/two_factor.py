@@ -25,6 +25,8 @@ from crm import sources
 from crm.audit import record_audit
 
 DEVICE_NAME = "Concord authenticator"
+# A reset removes the user's devices.
+RESET_PERMISSION = "otp_totp.delete_totpdevice"
 WRONG_CODE = "The authenticator code is wrong or has expired; nothing was changed."
 ALREADY_SET_UP = (
     "An authenticator is already set up: enter a current code from it to replace it, or ask "
@@ -162,7 +164,8 @@ def reset_authenticators(*, users: Iterable, actor, source: str) -> int:
     """A super admin removes other users' authenticators; each then sets up a new one."""
     sources.validate_source(source)
     users = list(users)
-    if not (actor.is_active and actor.is_superuser):
+    # The Super admin role holds this permission (so do superusers): a role, not the flag.
+    if not (actor.is_active and actor.has_perm(RESET_PERMISSION)):
         raise BackupError("Only a super admin can reset an authenticator.")
     if any(user.pk == actor.pk for user in users):
         # Otherwise a stolen password alone would be enough to set up a new second factor.

@@ -27,6 +27,7 @@ from crm import sources
 from crm.models import AuditEvent
 from tests.backups.conftest import add_authenticator, create, current_code, make_backup
 from tests.factories import UserFactory
+from tests.roles import grant_role
 
 TOTP_URL = "/api/v1/auth/totp/"
 SSO_BACKEND = "tests.backups.conftest.SsoBackend"
@@ -276,6 +277,26 @@ def test_a_super_admin_resets_another_users_authenticator_audited(admin_client, 
     )
     assert event.detail == {"user": other.pk, "devices": [lost.pk], "had_confirmed": True}
     assert token_client(other).post(TOTP_URL, {}, format="json").status_code == 201
+
+
+def test_a_member_of_the_super_admin_role_resets_without_the_superuser_flag(staff_user):
+    # given a super admin by role only, and a user who lost his phone
+    role_holder = grant_role(UserFactory(is_staff=True), "Super admin")
+    lost = add_authenticator(staff_user)
+
+    # when the role holder resets it
+    reset = two_factor.reset_authenticators(
+        users=[staff_user], actor=role_holder, source=sources.USER
+    )
+
+    # then it is gone, and an Admin (no such permission) could not have done it
+    assert reset == 1 and not TOTPDevice.objects.filter(pk=lost.pk).exists()
+    with pytest.raises(BackupError, match="Only a super admin"):
+        two_factor.reset_authenticators(
+            users=[role_holder],
+            actor=grant_role(UserFactory(is_staff=True), "Admin"),
+            source=sources.USER,
+        )
 
 
 def test_nobody_resets_their_own_authenticator(admin_client, staff_user):
