@@ -126,6 +126,7 @@ def main() -> None:
         return
     import requests
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from rest_framework.authtoken.models import Token
 
     from crm import selectors
@@ -135,6 +136,8 @@ def main() -> None:
     contacts = ObjectType.objects.get(name="contacts")
     ensure_contacts(contacts.pk)
     user, _ = get_user_model().objects.get_or_create(username="bench")
+    # An integrator's account: the User role (created by a migration) may read records.
+    user.groups.add(Group.objects.get(name="User"))
     token, _ = Token.objects.get_or_create(user=user)
 
     port = free_port()
