@@ -98,23 +98,19 @@ def _header(names: Iterable[str]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _neutralised(text: sql.Composable) -> sql.Composable:
-    """SQL for crm.csv_writer.neutralise(text): the same rule where COPY formats the cells."""
-    starts = sql.SQL(", ").join(sql.Literal(c) for c in NEUTRALISED_STARTS)
-    # Parenthesised: `||` binds tighter than the `->`/`#>>` the text is made of.
-    return sql.SQL(
-        "CASE WHEN left(({t}), 1) IN ({starts}) THEN {q} || ({t}) ELSE ({t}) END"
-    ).format(t=text, starts=starts, q=sql.Literal(QUOTE))
-
-
 def _copy_rows(entry, object_type: ObjectType, columns: list[tuple[str, str]]) -> int:
-    selects = [
+    # Each cell's JSON type and text are computed once, in a subquery that OFFSET 0 keeps from
+    # being flattened: written inline, neutralising read every property from the JSONB up to
+    # four times and halved the backup's rate.
+    inner = [
         sql.SQL("r.id"),
         # ISO 8601 with the offset, the same text Python's isoformat() gives.
-        sql.SQL("to_json(r.created_at) #>> '{}'"),
-        sql.SQL("to_json(r.updated_at) #>> '{}'"),
+        sql.SQL("to_json(r.created_at) #>> '{}' AS created_at"),
+        sql.SQL("to_json(r.updated_at) #>> '{}' AS updated_at"),
     ]
-    for name, type_ in columns:
+    outer = [sql.SQL("s.id, s.created_at, s.updated_at")]
+    starts = sql.SQL(", ").join(sql.Literal(c) for c in NEUTRALISED_STARTS)
+    for i, (name, type_) in enumerate(columns):
         value = sql.SQL("r.properties -> {}").format(sql.Literal(name))
         if type_ == Property.Type.MULTISELECT:
             text = sql.SQL(
@@ -123,16 +119,21 @@ def _copy_rows(entry, object_type: ObjectType, columns: list[tuple[str, str]]) -
             ).format(v=value, sep=sql.Literal(MULTISELECT_SEPARATOR))
         else:
             text = sql.SQL("{} #>> '{{}}'").format(value)
-        # Numbers stay numbers (see crm.csv_writer); everything else is neutralised text.
-        selects.append(
-            sql.SQL("CASE WHEN jsonb_typeof({v}) = 'number' THEN {t} ELSE {n} END").format(
-                v=value, t=text, n=_neutralised(text)
-            )
+        kind, cell = sql.Identifier(f"k{i}"), sql.Identifier(f"t{i}")
+        inner.append(sql.SQL("jsonb_typeof({}) AS {}").format(value, kind))
+        inner.append(sql.SQL("{} AS {}").format(text, cell))
+        # crm.csv_writer.neutralise in SQL: numbers stay numbers, other text gets the quote.
+        outer.append(
+            sql.SQL(
+                "CASE WHEN s.{k} = 'number' THEN s.{t} "
+                "WHEN left(s.{t}, 1) IN ({starts}) THEN {q} || s.{t} ELSE s.{t} END"
+            ).format(k=kind, t=cell, starts=starts, q=sql.Literal(QUOTE))
         )
     statement = sql.SQL(
-        "COPY (SELECT {} FROM crm_record AS r WHERE r.object_type_id = {} "
-        "AND r.archived_at IS NULL ORDER BY r.id) TO STDOUT WITH (FORMAT csv)"
-    ).format(sql.SQL(", ").join(selects), sql.Literal(object_type.pk))
+        "COPY (SELECT {} FROM (SELECT {} FROM crm_record AS r WHERE r.object_type_id = {} "
+        "AND r.archived_at IS NULL ORDER BY r.id OFFSET 0) AS s ORDER BY s.id) "
+        "TO STDOUT WITH (FORMAT csv)"
+    ).format(sql.SQL(", ").join(outer), sql.SQL(", ").join(inner), sql.Literal(object_type.pk))
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor: Django's wrapper has no copy()
         with raw.copy(statement) as copy:
