@@ -30,8 +30,8 @@ from backups.models import Backup, Restore
 from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan, two_factor
 from config.pagination import CursorPagination
+from config.renderers import ZIP_DOWNLOAD_RENDERERS, ZIP_MEDIA_TYPE, DownloadNegotiationMixin
 from crm import sources
-from crm.api.renderers import ZIP_DOWNLOAD_RENDERERS, ZIP_MEDIA_TYPE, DownloadNegotiationMixin
 
 
 class NewestFirst(CursorPagination):

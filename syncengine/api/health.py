@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from config.bounds import parse_id
 from config.fields import IdField
-from crm.api.renderers import CSV_DOWNLOAD_RENDERERS, DownloadNegotiationMixin
+from config.renderers import CSV_DOWNLOAD_RENDERERS, DownloadNegotiationMixin
 from crm.csv_writer import CSV_MEDIA_TYPE
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
-from crm.api.renderers import CSV_DOWNLOAD_RENDERERS, DownloadNegotiationMixin
+from config.renderers import CSV_DOWNLOAD_RENDERERS, DownloadNegotiationMixin
 from crm.csv_writer import CSV_MEDIA_TYPE
 from crm.models import Property
 from syncengine import selectors
