@@ -95,3 +95,30 @@ class SandboxHandler(BaseHTTPRequestHandler, ABC):
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
+
+
+class OAuthError(Exception):
+    """A refused OAuth request: both sandboxes answer it as RFC 6749's error body."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+def serve_until_interrupted(server: SandboxServer, store: Any, banner: list[str], out: Any) -> None:
+    """Print where the sandbox listens, serve until Ctrl-C / SIGTERM, then close its state."""
+    for line in banner:
+        out.write(line + "\n")
+    out.flush()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        store.close()

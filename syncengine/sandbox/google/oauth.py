@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from ..http import OAuthError
 from .errors import scope_insufficient, unauthenticated
 from .store import Store
 
@@ -53,19 +54,6 @@ ACCOUNT = {
 }
 DEFAULT_ACCESS_TOKEN_TTL = 3599
 CODE_TTL = 600
-
-
-class OAuthError(Exception):
-    """Answered as ``{"error": ..., "error_description": ...}`` by the token endpoint."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
 
 
 @dataclass

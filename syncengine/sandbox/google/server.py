@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..http import SandboxHandler, SandboxServer
+from ..http import SandboxHandler, SandboxServer, serve_until_interrupted
 from .app import GoogleSandbox
 from .errors import internal
 from .wire import Request, Response
@@ -55,16 +55,8 @@ def serve(
     stream: Any = out or sys.stdout
     server, sandbox = make_server(host=host, port=port, state=state)
     actual_port = server.server_address[1]
-    for line in (
+    banner = [
         f"Google People API sandbox listening on http://{host}:{actual_port}/",
         f"State: {sandbox.store.path}",
-    ):
-        stream.write(line + "\n")
-    stream.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        sandbox.store.close()
+    ]
+    serve_until_interrupted(server, sandbox.store, banner, stream)

@@ -17,22 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from ..http import OAuthError
 from .errors import invalid_session
 from .org import OAuthClient, OrgDef, UserDef
 from .store import Store
-
-
-class OAuthError(Exception):
-    """Answered as 400 {"error": ..., "error_description": ...} by the token endpoint."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
 
 
 @dataclass

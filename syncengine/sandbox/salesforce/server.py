@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..http import SandboxHandler, SandboxServer
+from ..http import SandboxHandler, SandboxServer, serve_until_interrupted
 from .app import Dropped, SandboxOrg
 from .org import load_org
 from .tls import ensure_certificates, server_ssl_context
@@ -80,17 +80,9 @@ def serve(
         host=host, port=port, org_file=org_file, state=state, ca_dir=ca_dir, seed=seed
     )
     actual_port = server.server_address[1]
-    for line in (
+    banner = [
         f"Salesforce sandbox listening on https://{host}:{actual_port}",
         f"CA certificate: {ca_cert}",
         f"State: {sandbox.store.path}",
-    ):
-        stream.write(line + "\n")
-    stream.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        sandbox.store.close()
+    ]
+    serve_until_interrupted(server, sandbox.store, banner, stream)
