@@ -174,10 +174,15 @@ def batch_get(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Res
 
 def search_contacts(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Response:
     mask = parse_mask(request.param("readMask"), "readMask")
+    return _search(app, request, kind="contact", mask=mask)
+
+
+def _search(app: GoogleSandbox, request: Request, *, kind: str, mask) -> Response:
+    """searchContacts and otherContacts.search: at most 30 matches of a non-empty query."""
     page_size = min(max(request.int_param("pageSize", 10), 1), 30)
     query = request.param("query") or ""
     with app.store.lock:
-        found = [c for c in app.store.live("contact") if query and c.matches(query)][:page_size]
+        found = [c for c in app.store.live(kind) if query and c.matches(query)][:page_size]
         results = [{"person": c.render(mask)} for c in found]
     return Response.json({"results": results} if results else {})
 
@@ -508,13 +513,7 @@ def other_list(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Re
 
 
 def other_search(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Response:
-    mask = _other_mask(request.param("readMask"))
-    page_size = min(max(request.int_param("pageSize", 10), 1), 30)
-    query = request.param("query") or ""
-    with app.store.lock:
-        found = [c for c in app.store.live("other") if query and c.matches(query)][:page_size]
-        results = [{"person": c.render(mask)} for c in found]
-    return Response.json({"results": results} if results else {})
+    return _search(app, request, kind="other", mask=_other_mask(request.param("readMask")))
 
 
 def other_copy(app: GoogleSandbox, request: Request, match: re.Match[str]) -> Response:
