@@ -33,6 +33,21 @@ def record_audit(
     )
 
 
+def record_property_audit(
+    *, prop, verb: str, source: str, actor=None, detail: dict | None = None
+) -> AuditEvent:
+    """Write one audit event about a property (its object type, id and label as the target)."""
+    return record_audit(
+        verb=verb,
+        source=source,
+        actor=actor,
+        object_type=prop.object_type,
+        target_id=prop.pk,
+        target_repr=str(prop),
+        detail=detail,
+    )
+
+
 def record_audit_many(
     *,
     verb: str,

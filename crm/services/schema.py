@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from crm import sources
-from crm.audit import record_audit
+from crm.audit import record_audit, record_property_audit
 from crm.errors import PropertyInUseError, SchemaError
 from crm.models import NAME_VALIDATOR, ObjectType, Property, PropertyOption, Record
 from crm.schema import lock_schema_for_change
@@ -234,13 +234,11 @@ def update_property(
         sync_services.configure_sync_property(
             prop=prop, settings=sync_settings, actor=actor, source=source
         )
-    record_audit(
+    record_property_audit(
+        prop=prop,
         verb="update_property",
         source=source,
         actor=actor,
-        object_type=prop.object_type,
-        target_id=prop.pk,
-        target_repr=str(prop),
         detail={"changed": sorted([*changes, *(["sync"] if sync is not None else [])])},
     )
     return prop
@@ -297,13 +295,11 @@ def set_property_options(
         option.save()
         result.append(option)
     if audit:
-        record_audit(
+        record_property_audit(
+            prop=prop,
             verb="update_property",
             source=source,
             actor=actor,
-            object_type=prop.object_type,
-            target_id=prop.pk,
-            target_repr=str(prop),
             detail={"changed": ["options"]},
         )
     return result
@@ -365,13 +361,11 @@ def _move_removed_options(
     moved = record_services.replace_option_values(
         prop=prop, replacements=moving, actor=actor, source=source
     )
-    record_audit(
+    record_property_audit(
+        prop=prop,
         verb="replace_options",
         source=source,
         actor=actor,
-        object_type=prop.object_type,
-        target_id=prop.pk,
-        target_repr=str(prop),
         detail={"replaced": dict(moving), "records": moved},
     )
 
@@ -388,14 +382,7 @@ def delete_property(*, prop: Property, actor=None, source: str = sources.USER) -
     usages = list_property_usages(prop)
     if usages:
         raise PropertyInUseError(prop, usages)
-    record_audit(
-        verb="delete_property",
-        source=source,
-        actor=actor,
-        object_type=prop.object_type,
-        target_id=prop.pk,
-        target_repr=str(prop),
-    )
+    record_property_audit(prop=prop, verb="delete_property", source=source, actor=actor)
     prop.delete()
 
 

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from crm.audit import record_audit
+from crm.audit import record_property_audit
 from crm.errors import SchemaError
 from crm.models import (
     AssociationDefinition,
@@ -114,13 +114,11 @@ def configure_sync_property(
         )
         config.definitions.set(settings.definitions)
         if not created:
-            record_audit(
+            record_property_audit(
+                prop=prop,
                 verb="update_sync_property",
                 source=source,
                 actor=actor,
-                object_type=prop.object_type,
-                target_id=prop.pk,
-                target_repr=str(prop),
                 detail=describe(config),
             )
         start_backfill(config=config)
@@ -132,14 +130,7 @@ def recompute_sync_property(*, prop: Property, actor=None, source: str) -> None:
     with transaction.atomic():
         config = SyncPropertyConfig.objects.select_for_update().get(property=prop)
         start_backfill(config=config)
-        record_audit(
-            verb="recompute_sync_property",
-            source=source,
-            actor=actor,
-            object_type=prop.object_type,
-            target_id=prop.pk,
-            target_repr=str(prop),
-        )
+        record_property_audit(prop=prop, verb="recompute_sync_property", source=source, actor=actor)
 
 
 def describe(config: SyncPropertyConfig) -> dict:
