@@ -41,8 +41,8 @@ from syncengine.models import Integration, SyncCycle, SyncError, SyncStage
 from syncengine.services import google_contacts as google_services
 from syncengine.services import mappings as mapping_services
 from syncengine.services.errors import record_sync_error
-from tests.conftest import ensure_standard_schema
 from tests.factories import UserFactory
+from tests.support.schema import ensure_standard_schema
 
 # Cases per operation and generation mode (66 operations x 2 modes), derandomised: about two
 # minutes on two cores. CONCORD_CONTRACT_EXAMPLES=100 runs deeper by hand. No operation is left

@@ -20,7 +20,7 @@ from syncengine.models import Integration, ObjectMapping
 from syncengine.services.errors import record_sync_error
 from tests.accounts.test_permission_matrix import finish
 from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.support.roles import ROLES, grant_role
 
 STAFF, ADMIN, SUPER_ADMIN = "staff", "admin", "super admin"
 ADMINS = frozenset({ADMIN, SUPER_ADMIN})

@@ -28,7 +28,7 @@ from notifications.services import notify
 from syncengine.models import Integration, ObjectMapping, SyncCycle, SyncStage
 from syncengine.services.errors import record_sync_error
 from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.support.roles import ROLES, grant_role
 
 ANONYMOUS, USER, STAFF, ADMIN, SUPER_ADMIN = "anonymous", "user", "staff", "admin", "super admin"
 ALL_ROLES = [ANONYMOUS, USER, STAFF, ADMIN, SUPER_ADMIN]

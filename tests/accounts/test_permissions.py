@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from crm.models import Property
 from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncCycle
 from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.support.roles import ROLES, grant_role
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from notifications.models import Notification
 from syncengine.models import Integration
 from syncengine.services.integrations import mark_needs_reconnect
 from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.support.roles import ROLES, grant_role
 
 
 def test_holders_are_direct_by_role_or_superusers_and_active(db):

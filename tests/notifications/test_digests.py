@@ -15,7 +15,8 @@ from notifications import selectors, tasks
 from notifications.models import DigestRun, NotificationSetting
 from notifications.services import send_sync_error_digest, update_setting
 from syncengine.models import Integration, SyncError
-from tests.notifications.conftest import html_of, make_error, text_of
+from tests.factories import make_error
+from tests.support.mail import html_of, text_of
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -231,7 +232,7 @@ def test_integrations_can_have_their_own_frequency(smtp, staff, integration):
 
 def test_beat_fans_out_one_task_per_due_digest(smtp, integration, monkeypatch):
     from tests.factories import UserFactory
-    from tests.roles import ROLES, grant_role
+    from tests.support.roles import ROLES, grant_role
 
     sent = []
     monkeypatch.setattr(

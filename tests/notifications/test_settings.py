@@ -12,7 +12,7 @@ from notifications.models import NotificationSetting
 from notifications.services import notify, update_setting
 from syncengine.models import Integration
 from tests.factories import UserFactory
-from tests.roles import grant_role
+from tests.support.roles import grant_role
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/notification-settings/"

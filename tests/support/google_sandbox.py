@@ -1,8 +1,10 @@
-"""Starts the Google People API sandbox once per test session (a subprocess, temp state file).
+"""The Google People API sandbox for tests: one subprocess per session (temp state file), its
+control API, and helpers to build contacts and read Google's error envelope.
 
-Tests drive it with the real google-api-python-client built from its static discovery document
-and pointed at the sandbox with ``client_options={"api_endpoint": ...}``. Nothing here touches
-the Django database.
+A pytest plugin (tests/conftest.py registers it): `google_sandbox_process` starts the process
+once; `google_sandbox` is that process reset for one test. Tests drive it with the real
+google-api-python-client built from its static discovery document and pointed at the sandbox
+with ``client_options={"api_endpoint": ...}``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ CLIENT_SECRET = "sandbox-secret"
 
 
 @dataclass
-class SandboxProcess:
+class GoogleSandbox:
+    """A running sandbox: its URL, state file and process."""
+
     url: str  # http://127.0.0.1:PORT/
     state: Path
     process: subprocess.Popen[str]
@@ -76,7 +80,7 @@ class SandboxProcess:
         return self.service(google.oauth2.credentials.Credentials(token=access_token))
 
 
-def start_sandbox(state: Path, port: int = 0) -> SandboxProcess:
+def start_sandbox(state: Path, port: int = 0) -> GoogleSandbox:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -105,10 +109,10 @@ def start_sandbox(state: Path, port: int = 0) -> SandboxProcess:
     if url is None:
         process.kill()
         raise RuntimeError(f"sandbox did not start: {process.stdout.read()}")
-    return SandboxProcess(url, state, process)
+    return GoogleSandbox(url, state, process)
 
 
-def stop_sandbox(sandbox: SandboxProcess) -> None:
+def stop_sandbox(sandbox: GoogleSandbox) -> None:
     sandbox.process.terminate()
     try:
         sandbox.process.wait(timeout=10)
@@ -116,7 +120,7 @@ def stop_sandbox(sandbox: SandboxProcess) -> None:
         sandbox.process.kill()
 
 
-def settle(sandbox: SandboxProcess) -> None:
+def settle(sandbox: GoogleSandbox) -> None:
     """Let the writes made so far propagate to sync answers (Google: "Writes may have a
     propagation delay of several minutes for sync requests"): advance the sandbox clock."""
     delay = sandbox.ok("GET", "limits")["propagation_delay_seconds"]
@@ -156,25 +160,6 @@ def create_many(people: Any, count: int, prefix: str = "bulk") -> list[dict]:
     return created
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    root = tmp_path_factory.mktemp("google-sandbox")
-    process = start_sandbox(root / "state.sqlite3")
-    yield process
-    stop_sandbox(process)
-
-
-@pytest.fixture(scope="session")
-def token(sandbox: SandboxProcess) -> dict[str, Any]:
-    return sandbox.mint_token(ttl=24 * 3600)
-
-
-@pytest.fixture(scope="session")
-def people(sandbox: SandboxProcess, token: dict[str, Any]) -> Any:
-    """A People API service as the connector will build it, with a valid bearer token."""
-    return sandbox.service_for_token(token["access_token"])
-
-
 QUOTAS_OFF = {
     "read_requests_per_minute": 0,
     "write_requests_per_minute": 0,
@@ -183,8 +168,39 @@ QUOTAS_OFF = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_account(sandbox: SandboxProcess) -> None:
-    """Every test starts from an empty account with quotas off (quota tests turn them on)."""
-    sandbox.ok("POST", "reset")
-    sandbox.ok("PATCH", "quotas", json=QUOTAS_OFF)
+@pytest.fixture(scope="session")
+def google_sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoogleSandbox]:
+    """The Google People API sandbox, started once per test session."""
+    root = tmp_path_factory.mktemp("google-sandbox")
+    process = start_sandbox(root / "state.sqlite3")
+    yield process
+    stop_sandbox(process)
+
+
+@pytest.fixture
+def google_sandbox(google_sandbox_process: GoogleSandbox) -> GoogleSandbox:
+    """An empty Google account with quotas off (quota tests turn them on)."""
+    google_sandbox_process.ok("POST", "reset")
+    google_sandbox_process.ok("PATCH", "quotas", json=QUOTAS_OFF)
+    return google_sandbox_process
+
+
+def connect_account(google: GoogleSandbox, name: str = "Google sandbox"):
+    """An integration connected through Google's consent page and token endpoint (offline:
+    a refresh token)."""
+    from syncengine.services.google_contacts import connect_sandbox_account
+
+    return connect_sandbox_account(
+        oauth_url=google.url.rstrip("/"),
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        name=name,
+    )
+
+
+def next_scheduled_cycle(google: GoogleSandbox, integration) -> None:
+    """Time passes until the next scheduled cycle (the integration's sync interval): writes
+    made meanwhile have propagated to Google's sync answers."""
+    integration.refresh_from_db()
+    seconds = integration.sync_interval_minutes * 60
+    google.ok("POST", "clock/advance", json={"seconds": seconds})

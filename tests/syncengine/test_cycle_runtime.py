@@ -14,8 +14,9 @@ from crm.services.records import RecordInput, create_record, update_record, writ
 from syncengine.models import RecordLink, SyncCycle
 from syncengine.services import cycles
 from syncengine.services.integrations import build_connector
-from tests.conftest import ensure_standard_schema, wait_until
-from tests.syncengine.conftest import no_sleep
+from tests.support.schema import ensure_standard_schema
+from tests.support.sync import no_sleep
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -213,7 +214,7 @@ def test_api_starts_a_cycle_that_a_real_worker_runs(celery_worker_process, sandb
 
     from crm.models import ObjectType
     from tests.factories import UserFactory
-    from tests.syncengine.conftest import connect_org
+    from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")

@@ -11,7 +11,7 @@ from crm.services.records import create_record, update_record
 from syncengine.connectors.salesforce.errors import classify
 from syncengine.models import FieldMapping, ObjectMapping, RecordLink, SyncError
 from syncengine.services.mappings import check_field_mapping
-from tests.syncengine.conftest import stage_of
+from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
 

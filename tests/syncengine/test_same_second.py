@@ -9,7 +9,7 @@ import pytest
 from crm.models import Record
 from crm.services.records import create_record, update_record
 from syncengine.models import RecordLink
-from tests.syncengine.conftest import stage_of
+from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
 

@@ -39,7 +39,8 @@ from crm.services.schema import create_property, delete_property, update_propert
 from crm.sync_properties import services as sync_services
 from crm.tasks import backfill_sync_property_task, process_sync_property_queue_task
 from crm.usage import list_property_usages
-from tests.conftest import ensure_standard_schema, wait_until
+from tests.support.schema import ensure_standard_schema
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from crm.services.records import update_record
 from syncengine.health.info import info_for
 from syncengine.models import FieldMapping, ObjectMapping, SyncCycle, SyncError
 from syncengine.services import mappings as mapping_services
-from tests.syncengine_google.conftest import next_scheduled_cycle, person, stage_of
-from tests.syncengine_google.test_sync import cid, concord_contact, google_people
+from tests.support.google_sandbox import next_scheduled_cycle, person
+from tests.support.sync import person_stage_of as stage_of
+from tests.syncengine.google_contacts.test_sync import cid, concord_contact, google_people
 
 pytestmark = pytest.mark.django_db
 
@@ -184,7 +185,7 @@ def test_contacts_past_the_25000_limit_become_storage_errors_with_steps(
     assert response.status_code == 202
     from syncengine.health.services import run_resync
     from syncengine.services.integrations import build_connector
-    from tests.syncengine_google.conftest import no_sleep
+    from tests.support.sync import no_sleep
 
     run_resync(
         integration_id=integration.pk,

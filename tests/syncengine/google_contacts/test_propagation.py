@@ -9,8 +9,8 @@ import pytest
 from crm.models import Record
 from crm.services.records import update_record
 from syncengine.models import RecordLink, SyncCycle
-from tests.syncengine_google.conftest import stage_of
-from tests.syncengine_google.test_sync import concord_contact, google_people
+from tests.support.sync import person_stage_of as stage_of
+from tests.syncengine.google_contacts.test_sync import concord_contact, google_people
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 from crm.models import Record
 from crm.services.records import update_record
 from syncengine.models import RecordLink, SyncCycle, SyncError
-from tests.syncengine.conftest import no_sleep
-from tests.syncengine_google.conftest import stage_of
+from tests.support.sync import no_sleep
+from tests.support.sync import person_stage_of as stage_of
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def test_contacts_refused_with_a_retryable_status_are_sent_again_after_a_backoff
 def test_new_contacts_refused_with_a_retryable_status_are_created_after_a_backoff(
     integration, google, contacts, run
 ):
-    from tests.syncengine_google.test_sync import concord_contact
+    from tests.syncengine.google_contacts.test_sync import concord_contact
 
     for i in range(3):
         concord_contact(contacts, firstname=f"N{i}", email=f"n{i}@example.com")

@@ -7,7 +7,8 @@ import pytest
 from crm.models import Record
 from crm.services.records import create_record, update_record
 from syncengine.models import FieldMapping, Integration, ObjectMapping, RecordLink, SyncCycle
-from tests.syncengine_google.conftest import person, stage_of
+from tests.support.google_sandbox import person
+from tests.support.sync import person_stage_of as stage_of
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import create_many, error_of, person
+from tests.support.google_sandbox import create_many, error_of, person
 
 
 def test_batch_create_takes_200_and_refuses_201(people: Any) -> None:

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import SandboxProcess, create_many, error_of, person, reason_of, settle
+from tests.support.google_sandbox import (
+    GoogleSandbox,
+    create_many,
+    error_of,
+    person,
+    reason_of,
+    settle,
+)
 
 
 def list_all(people: Any, **params: Any) -> tuple[list[dict], dict, int]:
@@ -74,7 +81,7 @@ def test_person_fields_is_required(people: Any) -> None:
     }
 
 
-def test_only_the_last_page_carries_the_sync_token(people: Any, sandbox: SandboxProcess) -> None:
+def test_only_the_last_page_carries_the_sync_token(people: Any, sandbox: GoogleSandbox) -> None:
     create_many(people, 30)
     settle(sandbox)
     first = (
@@ -122,7 +129,7 @@ def test_page_token_must_come_with_the_same_parameters(people: Any) -> None:
     assert forged.value.status_code == 400
 
 
-def test_contacts_changed_while_paging_are_not_lost(people: Any, sandbox: SandboxProcess) -> None:
+def test_contacts_changed_while_paging_are_not_lost(people: Any, sandbox: GoogleSandbox) -> None:
     created = create_many(people, 40)
     settle(sandbox)
     first = (
@@ -172,7 +179,7 @@ def test_sort_orders(people: Any) -> None:
 
 
 def test_incremental_sync_returns_only_changes_and_tombstones(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     keep, edit, drop = (
         people.people().createContact(body=person(name)).execute()
@@ -208,7 +215,7 @@ def test_incremental_sync_returns_only_changes_and_tombstones(
     assert again == []
 
 
-def test_incremental_sync_pages_too(people: Any, sandbox: SandboxProcess) -> None:
+def test_incremental_sync_pages_too(people: Any, sandbox: GoogleSandbox) -> None:
     _, token = full_sync(people)
     create_many(people, 45)
     settle(sandbox)
@@ -218,7 +225,7 @@ def test_incremental_sync_pages_too(people: Any, sandbox: SandboxProcess) -> Non
     assert len(items) == 45 and calls == 3 and last["nextSyncToken"]
 
 
-def test_control_api_edits_reach_the_next_sync(people: Any, sandbox: SandboxProcess) -> None:
+def test_control_api_edits_reach_the_next_sync(people: Any, sandbox: GoogleSandbox) -> None:
     created = people.people().createContact(body=person("Web")).execute()
     settle(sandbox)
     _, token = full_sync(people)
@@ -238,7 +245,7 @@ def test_control_api_edits_reach_the_next_sync(people: Any, sandbox: SandboxProc
 
 
 def test_expired_sync_token_is_a_400_with_reason_expired_sync_token(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     people.people().createContact(body=person("Expiring")).execute()
     settle(sandbox)
@@ -263,7 +270,7 @@ def test_expired_sync_token_is_a_400_with_reason_expired_sync_token(
     assert incremental(people, fresh)[0] == []
 
 
-def test_unknown_and_old_sync_tokens_are_expired(people: Any, sandbox: SandboxProcess) -> None:
+def test_unknown_and_old_sync_tokens_are_expired(people: Any, sandbox: GoogleSandbox) -> None:
     with pytest.raises(HttpError) as unknown:
         incremental(people, "not-a-token")
     assert reason_of(unknown.value) == "EXPIRED_SYNC_TOKEN"
@@ -281,7 +288,7 @@ def test_only_people_me_has_connections(people: Any) -> None:
 
 
 def test_writes_reach_sync_answers_only_after_the_propagation_delay(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     assert sandbox.ok("GET", "limits")["propagation_delay_seconds"] == 120
     old = people.people().createContact(body=person("Old")).execute()
@@ -312,7 +319,7 @@ def test_writes_reach_sync_answers_only_after_the_propagation_delay(
 
 
 def test_a_sync_token_expires_seven_days_after_it_was_issued(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     assert sandbox.ok("GET", "limits")["sync_token_ttl_seconds"] == 7 * 24 * 3600
     _, token = full_sync(people)
@@ -339,7 +346,7 @@ def test_a_sync_token_expires_seven_days_after_it_was_issued(
     assert incremental(people, fresh)[0] == []  # the later token has days left
 
 
-def test_the_clock_only_moves_forward(sandbox: SandboxProcess) -> None:
+def test_the_clock_only_moves_forward(sandbox: GoogleSandbox) -> None:
     before = sandbox.ok("GET", "clock")
     after = sandbox.ok("POST", "clock/advance", json={"seconds": 3600})
     assert after["now"] - before["now"] >= 3600 and after["offsetSeconds"] >= 3600
@@ -349,7 +356,7 @@ def test_the_clock_only_moves_forward(sandbox: SandboxProcess) -> None:
 
 
 def test_a_change_that_propagates_while_paging_arrives_with_the_next_sync(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     created = create_many(people, 40)
     settle(sandbox)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import SandboxProcess, error_of, person, settle
+from tests.support.google_sandbox import GoogleSandbox, error_of, person, settle
 
 
 def group_ids(person_: dict) -> set[str]:
@@ -51,7 +51,7 @@ def test_starring_shows_in_memberships_and_group_members(people: Any) -> None:
     assert two["resourceName"]
 
 
-def test_starring_by_the_user_reaches_the_sync(people: Any, sandbox: SandboxProcess) -> None:
+def test_starring_by_the_user_reaches_the_sync(people: Any, sandbox: GoogleSandbox) -> None:
     created = people.people().createContact(body=person("Star")).execute()
     settle(sandbox)
     first = (

@@ -10,12 +10,19 @@ import pytest
 from google.auth.exceptions import RefreshError
 from googleapiclient.errors import HttpError
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, CONTACTS, SandboxProcess, error_of, person
+from tests.support.google_sandbox import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CONTACTS,
+    GoogleSandbox,
+    error_of,
+    person,
+)
 
 REDIRECT = "http://localhost:8000/integrations/google/callback"
 
 
-def authorize(sandbox: SandboxProcess, action: str = "allow", **extra: str) -> dict[str, list]:
+def authorize(sandbox: GoogleSandbox, action: str = "allow", **extra: str) -> dict[str, list]:
     params = {
         "client_id": CLIENT_ID,
         "redirect_uri": REDIRECT,
@@ -42,7 +49,7 @@ def authorize(sandbox: SandboxProcess, action: str = "allow", **extra: str) -> d
     return parse_qs(location.query)
 
 
-def exchange(sandbox: SandboxProcess, code: str) -> Any:
+def exchange(sandbox: GoogleSandbox, code: str) -> Any:
     return sandbox.session().post(
         f"{sandbox.url}token",
         data={
@@ -56,7 +63,7 @@ def exchange(sandbox: SandboxProcess, code: str) -> Any:
     )
 
 
-def test_consent_code_exchange_and_api_call(sandbox: SandboxProcess) -> None:
+def test_consent_code_exchange_and_api_call(sandbox: GoogleSandbox) -> None:
     query = authorize(sandbox)
     assert query["state"] == ["xyz"]
     tokens = exchange(sandbox, query["code"][0])
@@ -71,18 +78,18 @@ def test_consent_code_exchange_and_api_call(sandbox: SandboxProcess) -> None:
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
-def test_denied_consent_redirects_with_access_denied(sandbox: SandboxProcess) -> None:
+def test_denied_consent_redirects_with_access_denied(sandbox: GoogleSandbox) -> None:
     query = authorize(sandbox, action="deny")
     assert query == {"error": ["access_denied"], "state": ["xyz"]}
 
 
-def test_online_access_gets_no_refresh_token(sandbox: SandboxProcess) -> None:
+def test_online_access_gets_no_refresh_token(sandbox: GoogleSandbox) -> None:
     query = authorize(sandbox, access_type="online")
     body = exchange(sandbox, query["code"][0]).json()
     assert "refresh_token" not in body and body["access_token"].startswith("ya29.")
 
 
-def test_token_lifetime_is_configurable(sandbox: SandboxProcess) -> None:
+def test_token_lifetime_is_configurable(sandbox: GoogleSandbox) -> None:
     sandbox.ok("PATCH", "oauth", json={"access_token_ttl_seconds": 120})
     body = exchange(sandbox, authorize(sandbox)["code"][0]).json()
     assert body["expires_in"] == 120
@@ -92,14 +99,14 @@ def test_token_lifetime_is_configurable(sandbox: SandboxProcess) -> None:
     assert info.json()["scope"] == CONTACTS and int(info.json()["expires_in"]) <= 120
 
 
-def call_groups(sandbox: SandboxProcess, access_token: str | None) -> Any:
+def call_groups(sandbox: GoogleSandbox, access_token: str | None) -> Any:
     # Plain requests: google-auth would answer a 401 by trying to refresh a token-only
     # credential (RefreshError), hiding the wire answer this test is about.
     headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
     return sandbox.session().get(f"{sandbox.url}v1/contactGroups", headers=headers, timeout=10)
 
 
-def test_bad_or_missing_token_is_401_unauthenticated(sandbox: SandboxProcess) -> None:
+def test_bad_or_missing_token_is_401_unauthenticated(sandbox: GoogleSandbox) -> None:
     for token, reason in (
         ("ya29.bogus", "ACCESS_TOKEN_TYPE_UNSUPPORTED"),
         (None, "CREDENTIALS_MISSING"),
@@ -116,7 +123,7 @@ def test_bad_or_missing_token_is_401_unauthenticated(sandbox: SandboxProcess) ->
         sandbox.service_for_token("ya29.bogus").contactGroups().list().execute()
 
 
-def test_expired_token_is_refreshed_by_google_auth(sandbox: SandboxProcess) -> None:
+def test_expired_token_is_refreshed_by_google_auth(sandbox: GoogleSandbox) -> None:
     body = exchange(sandbox, authorize(sandbox)["code"][0]).json()
     sandbox.ok("POST", "tokens/expire", json={"access_token": body["access_token"]})
     denied = call_groups(sandbox, body["access_token"])
@@ -136,7 +143,7 @@ def test_expired_token_is_refreshed_by_google_auth(sandbox: SandboxProcess) -> N
     assert credentials.token != body["access_token"]
 
 
-def test_refresh_grant_and_revocation(sandbox: SandboxProcess) -> None:
+def test_refresh_grant_and_revocation(sandbox: GoogleSandbox) -> None:
     body = exchange(sandbox, authorize(sandbox)["code"][0]).json()
     form = {
         "grant_type": "refresh_token",
@@ -162,7 +169,7 @@ def test_refresh_grant_and_revocation(sandbox: SandboxProcess) -> None:
     assert wrong_secret.status_code == 401
 
 
-def test_scopes_are_enforced(sandbox: SandboxProcess) -> None:
+def test_scopes_are_enforced(sandbox: GoogleSandbox) -> None:
     readonly = sandbox.mint_token("https://www.googleapis.com/auth/contacts.readonly")
     people = sandbox.service_for_token(readonly["access_token"])
     people.people().connections().list(resourceName="people/me", personFields="names").execute()

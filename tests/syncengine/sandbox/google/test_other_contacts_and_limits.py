@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import SandboxProcess, error_of, person, reason_of, settle
+from tests.support.google_sandbox import GoogleSandbox, error_of, person, reason_of, settle
 
 
 def other_contacts(people: Any, **params: Any) -> dict:
@@ -15,7 +15,7 @@ def other_contacts(people: Any, **params: Any) -> dict:
 
 
 def test_other_contacts_are_listed_apart_with_a_restricted_mask(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     sandbox.ok("POST", "other-contacts", json=person("Emailed", email="emailed@example.com"))
     people.people().createContact(body=person("Saved")).execute()
@@ -35,7 +35,7 @@ def test_other_contacts_are_listed_apart_with_a_restricted_mask(
     assert "not allowed for other contacts" in error_of(bad_mask.value)["message"]
 
 
-def test_other_contacts_sync_and_copy(people: Any, sandbox: SandboxProcess) -> None:
+def test_other_contacts_sync_and_copy(people: Any, sandbox: GoogleSandbox) -> None:
     first = other_contacts(people, requestSyncToken=True)
     other = sandbox.ok("POST", "other-contacts", json=person("Later"))
     settle(sandbox)
@@ -53,7 +53,7 @@ def test_other_contacts_sync_and_copy(people: Any, sandbox: SandboxProcess) -> N
 
 
 def test_moving_a_contact_to_other_contacts_syncs_as_a_delete(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     created = people.people().createContact(body=person("Mover")).execute()
     settle(sandbox)
@@ -84,7 +84,7 @@ def test_moving_a_contact_to_other_contacts_syncs_as_a_delete(
 
 
 def test_deleted_contacts_go_to_trash_and_can_be_restored(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     created = people.people().createContact(body=person("Trashed")).execute()
     people.people().deleteContact(resourceName=created["resourceName"]).execute()
@@ -101,16 +101,14 @@ def test_deleted_contacts_go_to_trash_and_can_be_restored(
     assert got["names"][0]["givenName"] == "Trashed"
 
 
-def test_trash_older_than_the_retention_is_purged(people: Any, sandbox: SandboxProcess) -> None:
+def test_trash_older_than_the_retention_is_purged(people: Any, sandbox: GoogleSandbox) -> None:
     created = people.people().createContact(body=person("Old")).execute()
     people.people().deleteContact(resourceName=created["resourceName"]).execute()
     sandbox.ok("PATCH", "limits", json={"trash_retention_days": 0})
     assert sandbox.ok("GET", "trash")["count"] == 0
 
 
-def test_contact_limit_counts_other_contacts_and_trash(
-    people: Any, sandbox: SandboxProcess
-) -> None:
+def test_contact_limit_counts_other_contacts_and_trash(people: Any, sandbox: GoogleSandbox) -> None:
     sandbox.ok("PATCH", "limits", json={"contact_limit": 5})
     sandbox.ok("POST", "fill", json={"count": 2, "kind": "other"})
     sandbox.ok("POST", "fill", json={"count": 1, "kind": "trash"})
@@ -148,12 +146,12 @@ def test_contact_limit_counts_other_contacts_and_trash(
     assert answer["createdPeople"][0]["person"]["names"][0]["givenName"] == "Six"
 
 
-def test_the_default_contact_limit_is_25000(sandbox: SandboxProcess) -> None:
+def test_the_default_contact_limit_is_25000(sandbox: GoogleSandbox) -> None:
     assert sandbox.ok("GET", "limits")["contact_limit"] == 25_000
     assert sandbox.ok("GET", "limits")["contact_size_limit_bytes"] == 128 * 1024
 
 
-def test_contact_limit_at_25000_with_the_default(people: Any, sandbox: SandboxProcess) -> None:
+def test_contact_limit_at_25000_with_the_default(people: Any, sandbox: GoogleSandbox) -> None:
     sandbox.ok("POST", "fill", json={"count": 24_999})
     people.people().createContact(body=person("Last fits")).execute()
     with pytest.raises(HttpError) as full:
@@ -161,7 +159,7 @@ def test_contact_limit_at_25000_with_the_default(people: Any, sandbox: SandboxPr
     assert reason_of(full.value) == "CONTACT_LIMIT_EXCEEDED"
 
 
-def test_contacts_over_128_kb_are_refused(people: Any, sandbox: SandboxProcess) -> None:
+def test_contacts_over_128_kb_are_refused(people: Any, sandbox: GoogleSandbox) -> None:
     big_note = "x" * (128 * 1024)
     with pytest.raises(HttpError) as too_large:
         people.people().createContact(

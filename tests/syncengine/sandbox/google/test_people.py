@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import create_many, error_of, person, reason_of
+from tests.support.google_sandbox import create_many, error_of, person, reason_of
 
 ALL_FIELDS = "names,emailAddresses,phoneNumbers,organizations,addresses,biographies,userDefined"
 

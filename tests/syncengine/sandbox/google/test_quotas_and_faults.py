@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import SandboxProcess, error_of, person, settle
+from tests.support.google_sandbox import GoogleSandbox, error_of, person, settle
 
 
-def test_read_quota_gives_429_resource_exhausted(people: Any, sandbox: SandboxProcess) -> None:
+def test_read_quota_gives_429_resource_exhausted(people: Any, sandbox: GoogleSandbox) -> None:
     created = people.people().createContact(body=person("Quota")).execute()
     sandbox.ok("PATCH", "quotas", json={"read_requests_per_minute": 3})
     for _ in range(3):
@@ -47,7 +47,7 @@ def test_read_quota_gives_429_resource_exhausted(people: Any, sandbox: SandboxPr
     people.people().get(resourceName=created["resourceName"], personFields="names").execute()
 
 
-def test_write_quota_applies_to_creates_and_batches(people: Any, sandbox: SandboxProcess) -> None:
+def test_write_quota_applies_to_creates_and_batches(people: Any, sandbox: GoogleSandbox) -> None:
     sandbox.ok("PATCH", "quotas", json={"write_requests_per_minute": 2})
     people.people().createContact(body=person("W1")).execute()
     people.people().batchCreateContacts(
@@ -59,14 +59,14 @@ def test_write_quota_applies_to_creates_and_batches(people: Any, sandbox: Sandbo
     assert "Critical write requests" in error_of(limited.value)["message"]
 
 
-def test_default_quotas_are_on_after_a_reset(sandbox: SandboxProcess) -> None:
+def test_default_quotas_are_on_after_a_reset(sandbox: GoogleSandbox) -> None:
     sandbox.ok("POST", "reset")
     quotas = sandbox.ok("GET", "quotas")
     assert quotas["read_requests_per_minute"] == 180
     assert quotas["write_requests_per_minute"] == 90
 
 
-def test_injected_faults_answer_in_googles_format(people: Any, sandbox: SandboxProcess) -> None:
+def test_injected_faults_answer_in_googles_format(people: Any, sandbox: GoogleSandbox) -> None:
     sandbox.ok("PATCH", "faults", json={"next_errors": [503, 500, 429]})
     statuses = []
     for _ in range(3):
@@ -78,7 +78,7 @@ def test_injected_faults_answer_in_googles_format(people: Any, sandbox: SandboxP
     assert sandbox.ok("GET", "faults")["next_errors"] == []
 
 
-def test_updates_draw_on_the_critical_read_quota_too(people: Any, sandbox: SandboxProcess) -> None:
+def test_updates_draw_on_the_critical_read_quota_too(people: Any, sandbox: GoogleSandbox) -> None:
     created = people.people().createContact(body=person("Reads")).execute()
     sandbox.ok("PATCH", "quotas", json={"read_requests_per_minute": 2})
     current = (
@@ -116,7 +116,7 @@ def test_updates_draw_on_the_critical_read_quota_too(people: Any, sandbox: Sandb
 
 
 def test_the_first_page_of_a_full_sync_has_its_own_quota(
-    people: Any, sandbox: SandboxProcess
+    people: Any, sandbox: GoogleSandbox
 ) -> None:
     assert sandbox.ok("GET", "quotas")["full_sync_first_pages_per_minute"] == 10
     sandbox.ok("PATCH", "quotas", json={"full_sync_first_pages_per_minute": 2})

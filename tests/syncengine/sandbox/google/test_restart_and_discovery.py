@@ -10,8 +10,7 @@ from googleapiclient.discovery import build
 from googleapiclient.http import HttpMock
 
 from syncengine.sandbox.google.api import ROUTES
-
-from .conftest import person, settle, start_sandbox, stop_sandbox
+from tests.support.google_sandbox import person, settle, start_sandbox, stop_sandbox
 
 
 def test_restart_keeps_contacts_tokens_and_sync_tokens(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import uuid
 import requests
 from simple_salesforce import Salesforce
 
-from .conftest import SandboxProcess
+from tests.support.salesforce_sandbox import SalesforceSandbox
 
 
 def unique(prefix: str = "x") -> str:
@@ -220,7 +220,9 @@ def test_collections_count_as_one_api_call(api: requests.Session, data_url: str)
     assert used[1] - used[0] == 2
 
 
-def test_control_records_can_be_edited_as_a_user(sandbox: SandboxProcess, sf: Salesforce) -> None:
+def test_control_records_can_be_edited_as_a_user(
+    sandbox: SalesforceSandbox, sf: Salesforce
+) -> None:
     acc = sf.Account.create({"Name": unique()})["id"]
     edit = sandbox.control("PATCH", f"records/Account/{acc}", json={"Rating": "Hot"})
     assert edit.status_code == 200 and edit.json()["success"] is True

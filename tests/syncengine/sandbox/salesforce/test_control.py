@@ -9,11 +9,11 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from .conftest import SandboxProcess, start_sandbox, stop_sandbox
+from tests.support.salesforce_sandbox import SalesforceSandbox, start_sandbox, stop_sandbox
 
 
 def test_lead_conversion_creates_records_and_locks_the_lead(
-    sandbox: SandboxProcess, sf: Salesforce
+    sandbox: SalesforceSandbox, sf: Salesforce
 ) -> None:
     email = f"{uuid.uuid4().hex[:8]}@lead.example.com"
     # Stamps have whole seconds: the lead is created a minute "ago" so the conversion's is later.
@@ -55,7 +55,9 @@ def test_lead_conversion_creates_records_and_locks_the_lead(
     assert caught.value.content[0]["errorCode"] == "CANNOT_UPDATE_CONVERTED_LEAD"
 
 
-def test_conversion_merges_into_existing_records(sandbox: SandboxProcess, sf: Salesforce) -> None:
+def test_conversion_merges_into_existing_records(
+    sandbox: SalesforceSandbox, sf: Salesforce
+) -> None:
     account_id = sf.Account.create({"Name": "Existing", "Website": "https://existing.example"})[
         "id"
     ]

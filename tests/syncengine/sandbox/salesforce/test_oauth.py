@@ -10,13 +10,20 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from simple_salesforce import Salesforce
 
-from .conftest import API_VERSION, CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME, SandboxProcess
+from tests.support.salesforce_sandbox import (
+    API_VERSION,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PASSWORD,
+    USERNAME,
+    SalesforceSandbox,
+)
 
 REDIRECT = "https://concord.local/oauth/callback"
 
 
 def authorize(
-    sandbox: SandboxProcess, action: str = "allow", password: str = PASSWORD
+    sandbox: SalesforceSandbox, action: str = "allow", password: str = PASSWORD
 ) -> requests.Response:
     session = sandbox.session()
     params = {
@@ -35,14 +42,14 @@ def authorize(
     )
 
 
-def token(sandbox: SandboxProcess, **form: str) -> requests.Response:
+def token(sandbox: SalesforceSandbox, **form: str) -> requests.Response:
     return sandbox.session().post(
         f"{sandbox.url}/services/oauth2/token",
         data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **form},
     )
 
 
-def test_web_server_flow_refresh_and_revoke(sandbox: SandboxProcess) -> None:
+def test_web_server_flow_refresh_and_revoke(sandbox: SalesforceSandbox) -> None:
     redirect = authorize(sandbox)
     assert redirect.status_code == 302
     location = urlsplit(redirect.headers["Location"])
@@ -100,13 +107,13 @@ def test_web_server_flow_refresh_and_revoke(sandbox: SandboxProcess) -> None:
     }
 
 
-def test_denied_consent_redirects_with_access_denied(sandbox: SandboxProcess) -> None:
+def test_denied_consent_redirects_with_access_denied(sandbox: SalesforceSandbox) -> None:
     redirect = authorize(sandbox, action="deny")
     query = parse_qs(urlsplit(redirect.headers["Location"]).query)
     assert query["error"] == ["access_denied"] and query["state"] == ["csrf-123"]
 
 
-def test_password_grant_and_its_errors(sandbox: SandboxProcess) -> None:
+def test_password_grant_and_its_errors(sandbox: SalesforceSandbox) -> None:
     ok = token(sandbox, grant_type="password", username=USERNAME, password=PASSWORD)
     assert ok.status_code == 200 and "refresh_token" not in ok.json()
     wrong = token(sandbox, grant_type="password", username=USERNAME, password="nope")

@@ -9,7 +9,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from .conftest import API_VERSION
+from tests.support.salesforce_sandbox import API_VERSION
 
 
 @pytest.fixture(scope="module")

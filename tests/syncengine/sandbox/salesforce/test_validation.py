@@ -9,7 +9,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from .conftest import SandboxProcess
+from tests.support.salesforce_sandbox import SalesforceSandbox
 
 
 def create(
@@ -201,7 +201,7 @@ def test_errors_in_collections_use_status_code(sf: Salesforce) -> None:
     ]
 
 
-def test_unable_to_lock_row_fault(sandbox: SandboxProcess, sf: Salesforce) -> None:
+def test_unable_to_lock_row_fault(sandbox: SalesforceSandbox, sf: Salesforce) -> None:
     sandbox.control("PATCH", "faults", json={"unable_to_lock_row_rate": 1.0})
     results = sf.restful(
         "composite/sobjects",
@@ -213,7 +213,7 @@ def test_unable_to_lock_row_fault(sandbox: SandboxProcess, sf: Salesforce) -> No
 
 
 def test_server_unavailable_and_timeout_faults(
-    sandbox: SandboxProcess, api: requests.Session, data_url: str
+    sandbox: SalesforceSandbox, api: requests.Session, data_url: str
 ) -> None:
     sandbox.control("PATCH", "faults", json={"server_unavailable_rate": 1.0})
     response = api.get(f"{data_url}/limits")

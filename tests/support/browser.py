@@ -1,17 +1,22 @@
-"""Debian's headless Chromium, driven by Playwright, for the admin's browser tests."""
+"""Debian's headless Chromium, driven by Playwright, for the browser tests.
+
+A pytest plugin (tests/conftest.py registers it): `browser_page`.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from django.db import connections
 
-from tests.conftest import CHROMIUM
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
 def browser_page():
+    """A page of a fresh headless Chromium (downloads accepted)."""
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
     # between browser steps are ordinary synchronous ones.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
