@@ -14,6 +14,7 @@ from crm.services.records import RecordInput, create_record, update_record, writ
 from syncengine.models import RecordLink, SyncCycle
 from syncengine.services import cycles
 from syncengine.services.integrations import build_connector
+from tests.factories import SyncCycleFactory
 from tests.support.schema import ensure_standard_schema
 from tests.support.sync import no_sleep
 from tests.support.waiting import wait_until
@@ -26,7 +27,7 @@ def test_one_active_cycle_per_integration(integration):
     again, created_again = cycles.start_cycle(integration=integration)
     assert created and not created_again and again.pk == first.pk
     with pytest.raises(IntegrityError), transaction.atomic():
-        SyncCycle.objects.create(integration=integration, status="running")
+        SyncCycleFactory(integration=integration, status="running")
 
 
 def test_running_a_cycle_twice_does_it_once(integration, sandbox, contacts, monkeypatch):

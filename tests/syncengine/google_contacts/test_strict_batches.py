@@ -8,6 +8,7 @@ import pytest
 from crm.models import Record
 from crm.services.records import update_record
 from syncengine.models import RecordLink, SyncCycle, SyncError
+from tests.factories import SyncCycleFactory
 from tests.support.sync import no_sleep
 from tests.support.sync import person_stage_of as stage_of
 
@@ -22,7 +23,7 @@ def run_with_user_edits(integration, google, edits: dict[str, list[dict]]):
     from syncengine.services.integrations import build_connector
 
     integration.refresh_from_db()
-    cycle = claim_cycle(cycle_id=SyncCycle.objects.create(integration=integration).pk)
+    cycle = claim_cycle(cycle_id=SyncCycleFactory(integration=integration).pk)
     runner = CycleRunner(cycle)
     connector = build_connector(integration=integration, meter=runner.meter, sleep=no_sleep)
     read = connector._read_missing
