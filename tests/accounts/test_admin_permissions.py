@@ -18,8 +18,8 @@ from crm import sources
 from crm.services import records as record_services
 from syncengine.models import Integration
 from syncengine.services.errors import record_sync_error
-from tests.accounts.test_permission_matrix import finish
 from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
+from tests.support.clients import finish
 from tests.support.roles import ROLES, grant_role
 
 STAFF, ADMIN, SUPER_ADMIN = "staff", "admin", "super admin"

@@ -34,6 +34,7 @@ from tests.factories import (
     SyncStageFactory,
     UserFactory,
 )
+from tests.support.clients import finish
 from tests.support.roles import ROLES, grant_role
 
 ANONYMOUS, USER, STAFF, ADMIN, SUPER_ADMIN = "anonymous", "user", "staff", "admin", "super admin"
@@ -232,14 +233,6 @@ def url_of(operation: str, world: dict, user) -> str:
     path = path.replace("{id}", str(value))
     assert not re.search(r"{\w+}", path), path
     return path
-
-
-def finish(response) -> None:
-    """Read a streamed answer to its end while its savepoint stands: a stream's server-side
-    cursor (PostgreSQL) cannot outlive the rollback. (The test client closes the response once
-    its stream is read.)"""
-    if response.streaming:
-        b"".join(response.streaming_content)
 
 
 def call(operation: str, world: dict, user) -> int:

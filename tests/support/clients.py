@@ -44,3 +44,11 @@ def token_client(user):
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+def finish(response) -> None:
+    """Read a streamed answer to its end while its savepoint stands: a stream's server-side
+    cursor (PostgreSQL) cannot outlive the rollback. (The test client closes the response once
+    its stream is read.)"""
+    if response.streaming:
+        b"".join(response.streaming_content)

@@ -160,6 +160,26 @@ def create_many(people: Any, count: int, prefix: str = "bulk") -> list[dict]:
     return created
 
 
+def google_contact(google, body: dict, starred: bool = False) -> dict:
+    """Create a contact as the Google user (in the Contacts web UI)."""
+    created = google.ok("POST", "contacts", json=body)
+    if starred:
+        google.ok("POST", f"contacts/{cid(created)}/star")
+    return created
+
+
+def cid(contact: dict) -> str:
+    return contact["resourceName"].split("/")[-1]
+
+
+def google_people(google) -> dict[str, dict]:
+    """Live Google contacts by first email (as the control API shows them)."""
+    return {
+        (c.get("emailAddresses") or [{}])[0].get("value", c["resourceName"]): c
+        for c in google.ok("GET", "contacts")["contacts"]
+    }
+
+
 QUOTAS_OFF = {
     "read_requests_per_minute": 0,
     "write_requests_per_minute": 0,

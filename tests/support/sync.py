@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from crm.models import Record
+from crm.services.records import create_record
+
 
 def no_sleep(seconds: float) -> None:
     """Backoff pauses are skipped in tests; the retries still happen."""
@@ -33,3 +36,8 @@ def stage_of(cycle, operation: str, remote_object: str = ""):
 def person_stage_of(cycle, operation: str):
     """The cycle's stage of one operation on Google's contacts (Person)."""
     return stage_of(cycle, operation, "Person")
+
+
+def concord_contact(contacts, **properties) -> Record:
+    """A contact a user creates in Concord."""
+    return create_record(object_type=contacts, properties=properties, source="user")

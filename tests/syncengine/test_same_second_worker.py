@@ -8,9 +8,9 @@ import pytest
 
 from crm.models import Record
 from syncengine.models import RecordLink, SyncCycle, SyncStage
+from tests.support.salesforce_sandbox import hold_clock, remote_collection
 from tests.support.schema import ensure_standard_schema
 from tests.support.waiting import wait_until
-from tests.syncengine.test_same_second import hold_clock, remote_collection
 
 pytestmark = pytest.mark.worker
 

@@ -11,9 +11,9 @@ from crm.services.records import update_record
 from syncengine.health.info import info_for
 from syncengine.models import FieldMapping, ObjectMapping, SyncCycle, SyncError
 from syncengine.services import mappings as mapping_services
-from tests.support.google_sandbox import next_scheduled_cycle, person
+from tests.support.google_sandbox import cid, google_people, next_scheduled_cycle, person
+from tests.support.sync import concord_contact
 from tests.support.sync import person_stage_of as stage_of
-from tests.syncengine.google_contacts.test_sync import cid, concord_contact, google_people
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ import pytest
 from crm.models import Record
 from crm.services.records import update_record
 from syncengine.models import RecordLink, SyncCycle
+from tests.support.google_sandbox import google_people
+from tests.support.sync import concord_contact
 from tests.support.sync import person_stage_of as stage_of
-from tests.syncengine.google_contacts.test_sync import concord_contact, google_people
 
 pytestmark = pytest.mark.django_db
 

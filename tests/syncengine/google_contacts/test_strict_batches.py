@@ -130,7 +130,7 @@ def test_contacts_refused_with_a_retryable_status_are_sent_again_after_a_backoff
 def test_new_contacts_refused_with_a_retryable_status_are_created_after_a_backoff(
     integration, google, contacts, run
 ):
-    from tests.syncengine.google_contacts.test_sync import concord_contact
+    from tests.support.sync import concord_contact
 
     for i in range(3):
         concord_contact(contacts, firstname=f"N{i}", email=f"n{i}@example.com")

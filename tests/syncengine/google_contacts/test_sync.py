@@ -5,36 +5,13 @@ from __future__ import annotations
 import pytest
 
 from crm.models import Record
-from crm.services.records import create_record, update_record
+from crm.services.records import update_record
 from syncengine.models import FieldMapping, Integration, ObjectMapping, RecordLink, SyncCycle
-from tests.support.google_sandbox import person
+from tests.support.google_sandbox import cid, google_contact, google_people, person
+from tests.support.sync import concord_contact
 from tests.support.sync import person_stage_of as stage_of
 
 pytestmark = pytest.mark.django_db
-
-
-def google_contact(google, body: dict, starred: bool = False) -> dict:
-    """Create a contact as the Google user (in the Contacts web UI)."""
-    created = google.ok("POST", "contacts", json=body)
-    if starred:
-        google.ok("POST", f"contacts/{cid(created)}/star")
-    return created
-
-
-def cid(contact: dict) -> str:
-    return contact["resourceName"].split("/")[-1]
-
-
-def concord_contact(contacts, **properties) -> Record:
-    return create_record(object_type=contacts, properties=properties, source="user")
-
-
-def google_people(google) -> dict[str, dict]:
-    """Live Google contacts by first email (as the control API shows them)."""
-    return {
-        (c.get("emailAddresses") or [{}])[0].get("value", c["resourceName"]): c
-        for c in google.ok("GET", "contacts")["contacts"]
-    }
 
 
 def test_connecting_goes_through_consent_and_creates_the_locked_default_mappings(integration):
