@@ -14,7 +14,8 @@ from django.core.signals import request_finished
 from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 
-from tests.support.browser import CHROMIUM
+# Helpers in tests/support/ assert too: their failures show the values, as in a test.
+pytest.register_assert_rewrite("tests.support")
 
 pytest_plugins = [
     "tests.support.schema",
@@ -58,6 +59,8 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def pytest_collection_modifyitems(config, items):
+    from tests.support.browser import CHROMIUM
+
     has_pg = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
     has_redis = bool(os.environ.get("REDIS_URL"))
     reasons = {
