@@ -27,6 +27,8 @@ from syncengine.models import (
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user whose password is "password"."""
+
     class Meta:
         model = get_user_model()
 
@@ -94,6 +96,8 @@ class RecordLinkFactory(factory.django.DjangoModelFactory):
 
 
 class SyncCycleFactory(factory.django.DjangoModelFactory):
+    """A queued cycle of an integration."""
+
     class Meta:
         model = SyncCycle
 

@@ -29,6 +29,7 @@ class SsoBackend:
 
 
 def create(object_type, *rows: dict) -> list[int]:
+    """Create records of a type through the services; returns their ids."""
     result = write_records(
         object_type=object_type,
         inputs=[RecordInput(properties=row) for row in rows],
@@ -39,6 +40,7 @@ def create(object_type, *rows: dict) -> list[int]:
 
 
 def update(object_type, record_id: int, properties: dict) -> None:
+    """Change one record's properties through the services, as a user."""
     write_records(
         object_type=object_type,
         inputs=[RecordInput(id=record_id, properties=properties)],
@@ -68,6 +70,7 @@ def read_zip(backup: Backup) -> dict[str, list[dict]]:
 
 
 def read_header(backup: Backup, name: str) -> list[str]:
+    """The header row of one CSV of a backup's ZIP."""
     with (
         backup_services.open_backup_file(backup=backup) as file,
         zipfile.ZipFile(file) as archive,
@@ -76,10 +79,12 @@ def read_header(backup: Backup, name: str) -> list[str]:
 
 
 def add_authenticator(user) -> TOTPDevice:
+    """A confirmed TOTP authenticator for the user."""
     return TOTPDevice.objects.create(user=user, name="test", confirmed=True)
 
 
 def current_code(device: TOTPDevice) -> str:
+    """The authenticator's code for now."""
     device.refresh_from_db()
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"

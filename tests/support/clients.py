@@ -21,11 +21,13 @@ def user(db):
 
 @pytest.fixture
 def staff_user(db):
+    """A superuser with staff access."""
     return UserFactory(is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
 def api_client(user):
+    """An API client authenticated as `user`."""
     client = APIClient()
     client.force_authenticate(user)
     return client
@@ -33,6 +35,7 @@ def api_client(user):
 
 @pytest.fixture
 def staff_api_client(staff_user):
+    """An API client authenticated as `staff_user`."""
     client = APIClient()
     client.force_authenticate(staff_user)
     return client
@@ -40,6 +43,7 @@ def staff_api_client(staff_user):
 
 @pytest.fixture
 def token_client(user):
+    """An API client sending `user`'s token."""
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")

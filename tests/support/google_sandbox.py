@@ -81,6 +81,7 @@ class GoogleSandbox:
 
 
 def start_sandbox(state: Path, port: int = 0) -> GoogleSandbox:
+    """Start `python -m syncengine.sandbox.google` and wait until it listens."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -113,6 +114,7 @@ def start_sandbox(state: Path, port: int = 0) -> GoogleSandbox:
 
 
 def stop_sandbox(sandbox: GoogleSandbox) -> None:
+    """Stop the sandbox (SIGTERM, then SIGKILL after 10 s)."""
     sandbox.process.terminate()
     try:
         sandbox.process.wait(timeout=10)
@@ -133,11 +135,13 @@ def error_of(exc: HttpError) -> dict[str, Any]:
 
 
 def reason_of(exc: HttpError) -> str | None:
+    """The ``reason`` of the first detail of Google's error envelope."""
     details = error_of(exc).get("details") or [{}]
     return details[0].get("reason")
 
 
 def person(given: str, family: str = "Tester", email: str | None = None, **fields: Any) -> dict:
+    """A Person body with a name and a work email."""
     body: dict[str, Any] = {"names": [{"givenName": given, "familyName": family}]}
     body["emailAddresses"] = [{"value": email or f"{given.lower()}@example.com", "type": "work"}]
     body.update(fields)
@@ -145,6 +149,7 @@ def person(given: str, family: str = "Tester", email: str | None = None, **field
 
 
 def create_many(people: Any, count: int, prefix: str = "bulk") -> list[dict]:
+    """Create contacts through batchCreateContacts, 200 a call; returns them."""
     created: list[dict] = []
     for start in range(0, count, 200):
         chunk = [
@@ -169,6 +174,7 @@ def google_contact(google, body: dict, starred: bool = False) -> dict:
 
 
 def cid(contact: dict) -> str:
+    """The contact id of a Person (its resource name's last part)."""
     return contact["resourceName"].split("/")[-1]
 
 

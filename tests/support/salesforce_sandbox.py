@@ -162,6 +162,7 @@ def hold_clock(sandbox) -> str:
 
 
 def sales_user_headers(sandbox) -> dict[str, str]:
+    """The bearer header of the org's sales user (not the integration user)."""
     form = {"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
             "username": "sales@example.com", "password": "sandbox"}  # fmt: skip
     response = sandbox.session().post(f"{sandbox.url}/services/oauth2/token", data=form, timeout=30)

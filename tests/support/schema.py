@@ -23,11 +23,13 @@ def ensure_standard_schema() -> None:
 
 @pytest.fixture
 def crm_schema(db):
+    """The standard object types, properties and association definitions."""
     ensure_standard_schema()
 
 
 @pytest.fixture
 def contacts(crm_schema):
+    """The contacts object type."""
     from crm.models import ObjectType
 
     return ObjectType.objects.get(name="contacts")
@@ -35,6 +37,7 @@ def contacts(crm_schema):
 
 @pytest.fixture
 def companies(crm_schema):
+    """The companies object type."""
     from crm.models import ObjectType
 
     return ObjectType.objects.get(name="companies")
@@ -42,6 +45,7 @@ def companies(crm_schema):
 
 @pytest.fixture
 def deals(crm_schema):
+    """The deals object type."""
     from crm.models import ObjectType
 
     return ObjectType.objects.get(name="deals")

@@ -15,12 +15,14 @@ from crm.services.schema import create_property
 
 
 def definition(from_type: str, to_type: str, label: str = "") -> AssociationDefinition:
+    """The association definition between two object types, with a label."""
     return AssociationDefinition.objects.get(
         from_object_type__name=from_type, to_object_type__name=to_type, label=label
     )
 
 
 def company(name: str, **extra) -> Record:
+    """A company created through the services."""
     companies = ObjectType.objects.get(name="companies")
     return create_record(
         object_type=companies, properties={"name": name, **extra}, source=sources.API
@@ -28,11 +30,13 @@ def company(name: str, **extra) -> Record:
 
 
 def contact(email: str) -> Record:
+    """A contact created through the services."""
     contacts = ObjectType.objects.get(name="contacts")
     return create_record(object_type=contacts, properties={"email": email}, source=sources.API)
 
 
 def link(contact_record: Record, company_record: Record, label: str = "") -> None:
+    """Associate a contact with a company (with a label)."""
     associate_records(
         definition=definition("contacts", "companies", label),
         pairs=[(contact_record.pk, company_record.pk)],
@@ -41,6 +45,7 @@ def link(contact_record: Record, company_record: Record, label: str = "") -> Non
 
 
 def value(record: Record, name: str = "company_name"):
+    """A property's value as stored now."""
     record.refresh_from_db()
     return record.properties.get(name)
 
@@ -54,6 +59,7 @@ def make_sync(
     labels="all",
     criterion: str = "first_created",
 ) -> Property:
+    """A sync property on `target` copying `source_property` of associated `source_type` records."""
     return create_property(
         object_type=ObjectType.objects.get(name=target),
         name=name,
@@ -70,6 +76,7 @@ def make_sync(
 
 
 def set_created(record: Record, days_ago: int) -> None:
+    """Backdate a record's creation."""
     Record.objects.filter(pk=record.pk).update(
         created_at=timezone.now() - dt.timedelta(days=days_ago)
     )
