@@ -37,12 +37,18 @@ from crm.services import schema as schema_services
 from crm.services.associations import associate
 from crm.services.records import RecordInput, archive_records, write_records
 from notifications.services import notify
-from syncengine.models import Integration, SyncCycle, SyncError, SyncStage
+from syncengine.models import Integration, SyncError, SyncStage
 from syncengine.services import google_contacts as google_services
 from syncengine.services import mappings as mapping_services
 from syncengine.services.errors import record_sync_error
-from tests.conftest import ensure_standard_schema
-from tests.factories import UserFactory
+from tests.factories import (
+    GoogleIntegrationFactory,
+    IntegrationFactory,
+    SyncCycleFactory,
+    SyncStageFactory,
+    UserFactory,
+)
+from tests.support.schema import ensure_standard_schema
 
 # Cases per operation and generation mode (66 operations x 2 modes), derandomised: about two
 # minutes on two cores. CONCORD_CONTRACT_EXAMPLES=100 runs deeper by hand. No operation is left
@@ -115,7 +121,7 @@ def _ensure_data(admin) -> dict:
         )
     salesforce = Integration.objects.filter(kind=Integration.Kind.SALESFORCE).first()
     if salesforce is None:
-        salesforce = Integration.objects.create(
+        salesforce = IntegrationFactory(
             kind=Integration.Kind.SALESFORCE,
             name="Salesforce",
             instance_url="https://example.invalid",
@@ -124,7 +130,7 @@ def _ensure_data(admin) -> dict:
         mapping_services.create_default_mappings(integration=salesforce)
     google = Integration.objects.filter(kind=Integration.Kind.GOOGLE_CONTACTS).first()
     if google is None:
-        google = Integration.objects.create(kind=Integration.Kind.GOOGLE_CONTACTS, name="Google")
+        google = GoogleIntegrationFactory(name="Google")
         google_services.create_default_mappings(integration=google)
     contact_mapping = salesforce.object_mappings.filter(object_type=contacts).order_by("pk")[0]
     field_mapping = contact_mapping.field_mappings.filter(property__name=MAPPED_PROPERTY).first()
@@ -136,9 +142,9 @@ def _ensure_data(admin) -> dict:
             rule="two_way",
         )
     if not SyncStage.objects.exists():
-        cycle = SyncCycle.objects.create(integration=salesforce, status="success")
+        cycle = SyncCycleFactory(integration=salesforce, status="success")
         now = timezone.now()
-        SyncStage.objects.create(
+        SyncStageFactory(
             cycle=cycle,
             integration=salesforce,
             operation="push_new",

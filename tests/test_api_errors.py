@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from tests.factories import IntegrationFactory
+
 ERROR_REF = "#/components/schemas/Error"
 
 
@@ -116,9 +118,8 @@ def test_a_validation_error_has_the_error_shape(api_client, crm_schema):
 
 
 def test_a_views_own_detail_is_a_sentence(staff_api_client, crm_schema):
-    from syncengine.models import Integration
 
-    salesforce = Integration.objects.create(name="Salesforce")
+    salesforce = IntegrationFactory(name="Salesforce")
 
     response = staff_api_client.get(f"/api/v1/integrations/{salesforce.pk}/google-sync-options/")
 
@@ -127,9 +128,8 @@ def test_a_views_own_detail_is_a_sentence(staff_api_client, crm_schema):
 
 
 def test_a_list_inputs_errors_are_item_by_item(staff_api_client, crm_schema):
-    from syncengine.models import Integration
 
-    salesforce = Integration.objects.create(name="Salesforce")
+    salesforce = IntegrationFactory(name="Salesforce")
 
     response = staff_api_client.patch(
         f"/api/v1/integrations/{salesforce.pk}/mappings/",

@@ -14,6 +14,7 @@ from crm.models import Association, AuditEvent, Record
 from crm.services.records import create_record
 from notifications.models import Notification
 from syncengine.models import FieldMapping, Integration, SyncError
+from tests.factories import IntegrationFactory
 
 PAST_64_BITS = str(2**64)
 HUGE = "1" + "0" * 30
@@ -22,7 +23,7 @@ DATETIME_EDGES = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+01:00"]
 
 @pytest.fixture
 def integration(db):
-    return Integration.objects.create(name="Acme org")
+    return IntegrationFactory(name="Acme org")
 
 
 @pytest.fixture

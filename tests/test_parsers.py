@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from config.parsers import MAX_DEPTH, BodyRefused, check_parsed
 from crm.models import Association, AuditEvent, ObjectType, Property, Record
+from tests.factories import IntegrationFactory
 
 RECORDS = "/api/v1/objects/contacts/records/"
 TOKEN = "/api/v1/auth/token/"
@@ -247,9 +248,8 @@ def test_ordinary_form_and_json_bodies_still_work(user):
 @pytest.mark.parametrize("number", ["1e400", "-1e400", "1.5e999999999"])
 def test_json_numbers_past_a_doubles_range_are_a_400(staff_api_client, contacts, number, db):
     # Python reads them as infinity: stored as JSON ("Infinity") neither database accepts it.
-    from syncengine.models import Integration
 
-    integration = Integration.objects.create(name="Acme org")
+    integration = IntegrationFactory(name="Acme org")
     before = counts()
     for method, url, body in [
         ("post", RECORDS, '{"properties": {"firstname": %s}}'),

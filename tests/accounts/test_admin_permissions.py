@@ -16,11 +16,11 @@ from django.urls import reverse
 from backups.models import Backup, Restore
 from crm import sources
 from crm.services import records as record_services
-from syncengine.models import Integration, ObjectMapping
+from syncengine.models import Integration
 from syncengine.services.errors import record_sync_error
-from tests.accounts.test_permission_matrix import finish
-from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
+from tests.support.clients import finish
+from tests.support.roles import ROLES, grant_role
 
 STAFF, ADMIN, SUPER_ADMIN = "staff", "admin", "super admin"
 ADMINS = frozenset({ADMIN, SUPER_ADMIN})
@@ -102,12 +102,10 @@ def objects(staff_users, contacts):
     ada = record_services.create_record(
         object_type=contacts, properties={"email": "ada@example.com"}, source=sources.API
     )
-    integration = Integration.objects.create(
+    integration = IntegrationFactory(
         name="Google", kind=Integration.Kind.GOOGLE_CONTACTS, instance_url="https://people.test"
     )
-    ObjectMapping.objects.create(
-        integration=integration, object_type=contacts, remote_object="Contact"
-    )
+    ObjectMappingFactory(integration=integration, object_type=contacts, remote_object="Contact")
     error = record_sync_error(
         integration=integration,
         category="property_values",

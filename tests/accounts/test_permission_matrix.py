@@ -25,10 +25,17 @@ from crm.services import associations as association_services
 from crm.services import records as record_services
 from crm.services.schema import create_property
 from notifications.services import notify
-from syncengine.models import Integration, ObjectMapping, SyncCycle, SyncStage
+from syncengine.models import Integration, SyncStage
 from syncengine.services.errors import record_sync_error
-from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.factories import (
+    IntegrationFactory,
+    ObjectMappingFactory,
+    SyncCycleFactory,
+    SyncStageFactory,
+    UserFactory,
+)
+from tests.support.clients import finish
+from tests.support.roles import ROLES, grant_role
 
 ANONYMOUS, USER, STAFF, ADMIN, SUPER_ADMIN = "anonymous", "user", "staff", "admin", "super admin"
 ALL_ROLES = [ANONYMOUS, USER, STAFF, ADMIN, SUPER_ADMIN]
@@ -171,14 +178,12 @@ def world(role_users, contacts, companies):
     association = association_services.associate(
         definition=definition, from_record=ada, to_record=acme, source=sources.API
     )
-    integration = Integration.objects.create(
+    integration = IntegrationFactory(
         name="Google", kind=Integration.Kind.GOOGLE_CONTACTS, instance_url="https://people.test"
     )
-    ObjectMapping.objects.create(
-        integration=integration, object_type=contacts, remote_object="Contact"
-    )
-    cycle = SyncCycle.objects.create(integration=integration)
-    stage = SyncStage.objects.create(
+    ObjectMappingFactory(integration=integration, object_type=contacts, remote_object="Contact")
+    cycle = SyncCycleFactory(integration=integration)
+    stage = SyncStageFactory(
         cycle=cycle,
         integration=integration,
         object_type=contacts,
@@ -228,14 +233,6 @@ def url_of(operation: str, world: dict, user) -> str:
     path = path.replace("{id}", str(value))
     assert not re.search(r"{\w+}", path), path
     return path
-
-
-def finish(response) -> None:
-    """Read a streamed answer to its end while its savepoint stands: a stream's server-side
-    cursor (PostgreSQL) cannot outlive the rollback. (The test client closes the response once
-    its stream is read.)"""
-    if response.streaming:
-        b"".join(response.streaming_content)
 
 
 def call(operation: str, world: dict, user) -> int:

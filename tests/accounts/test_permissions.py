@@ -10,20 +10,25 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from crm.models import Property
-from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncCycle
-from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from syncengine.models import FieldMapping, Integration, SyncCycle
+from tests.factories import (
+    FieldMappingFactory,
+    IntegrationFactory,
+    ObjectMappingFactory,
+    UserFactory,
+)
+from tests.support.roles import ROLES, grant_role
 
 
 @pytest.fixture
 def mapping(contacts):
-    integration = Integration.objects.create(
+    integration = IntegrationFactory(
         name="Org", instance_url="https://example.my.salesforce.com", api_allocation=5000
     )
-    om = ObjectMapping.objects.create(
+    om = ObjectMappingFactory(
         integration=integration, object_type=contacts, remote_object="Contact"
     )
-    return FieldMapping.objects.create(
+    return FieldMappingFactory(
         object_mapping=om,
         property=Property.objects.get(object_type=contacts, name="lastname"),
         remote_field="LastName",

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.roles import ROLES
+from tests.support.roles import ROLES
 
 PROJECT_APPS = ["crm", "syncengine", "backups", "notifications"]
 

@@ -6,10 +6,9 @@ from django.contrib.auth.models import Permission
 
 from accounts.selectors import list_users_with_permission
 from notifications.models import Notification
-from syncengine.models import Integration
 from syncengine.services.integrations import mark_needs_reconnect
-from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.factories import IntegrationFactory, UserFactory
+from tests.support.roles import ROLES, grant_role
 
 
 def test_holders_are_direct_by_role_or_superusers_and_active(db):
@@ -27,7 +26,7 @@ def test_holders_are_direct_by_role_or_superusers_and_active(db):
 
 
 def test_admins_hear_an_integration_needs_reconnecting(db, django_capture_on_commit_callbacks):
-    integration = Integration.objects.create(name="Org", instance_url="https://x.example.com")
+    integration = IntegrationFactory(name="Org", instance_url="https://x.example.com")
     admin = grant_role(UserFactory(is_staff=True), ROLES.ADMIN)
     grant_role(UserFactory(), ROLES.USER)
     UserFactory(is_staff=True)

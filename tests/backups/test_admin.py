@@ -7,8 +7,8 @@ from django.test import Client
 from backups.models import Backup, BackupSchedule, Restore
 from backups.services import backups as backup_services
 from crm.models import Record
-from tests.backups.conftest import add_authenticator, create, current_code, make_backup, update
 from tests.factories import UserFactory
+from tests.support.backups import add_authenticator, create, current_code, make_backup, update
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from backups.services import backups as backup_services
 from backups.services import restore_apply
 from crm import sources
 from crm.models import Record
-from tests.backups.conftest import add_authenticator, create, current_code, make_backup, update
+from tests.support.backups import add_authenticator, create, current_code, make_backup, update
 
 
 @pytest.mark.parametrize(

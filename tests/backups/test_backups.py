@@ -14,8 +14,8 @@ from crm import sources
 from crm.models import AuditEvent, ObjectType, Record
 from crm.services.records import archive_records
 from notifications.models import Notification
-from tests.backups.conftest import create, make_backup, read_header, read_zip, update
-from tests.conftest import ensure_standard_schema
+from tests.support.backups import create, make_backup, read_header, read_zip, update
+from tests.support.schema import ensure_standard_schema
 
 
 def test_zip_holds_every_active_record_with_every_property(contacts, deals, staff_user):
@@ -195,7 +195,7 @@ def test_switched_off_schedule_starts_nothing(crm_schema):
 
 def test_scheduled_backup_notifies_every_super_admin(contacts, staff_user):
     from tests.factories import UserFactory
-    from tests.roles import ROLES, grant_role
+    from tests.support.roles import ROLES, grant_role
 
     other_admin = UserFactory(is_superuser=True, is_staff=True)
     by_role = grant_role(UserFactory(is_staff=True), ROLES.SUPER_ADMIN)

@@ -1,37 +1,20 @@
 """The restore wizard as an ops lead uses it, in Debian's headless Chromium (Playwright)."""
 
-import os
 import re
 
 import pytest
 
 from backups.models import Restore
 from crm.models import ObjectType, Record
-from tests.backups.conftest import add_authenticator, create, current_code, make_backup, update
-from tests.conftest import CHROMIUM, ensure_standard_schema
 from tests.factories import UserFactory
+from tests.support.backups import add_authenticator, create, current_code, make_backup, update
+from tests.support.schema import ensure_standard_schema
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls between browser
-    # steps are ordinary synchronous ones.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield browser.new_page()
-        browser.close()
-
-
-def test_restore_last_weeks_deal_values_through_the_wizard(live_server, page):
+def test_restore_last_weeks_deal_values_through_the_wizard(live_server, browser_page):
+    page = browser_page
     # given deals backed up, then mangled by a bad import
     ensure_standard_schema()
     ops = UserFactory(username="ops", is_staff=True, is_superuser=True)

@@ -13,7 +13,7 @@ from backups.models import Backup
 from backups.services import restore_apply, restore_plan
 from crm import sources
 from crm.models import Record
-from tests.backups.conftest import create, make_backup, read_zip, update
+from tests.support.backups import create, make_backup, read_zip, update
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from crm import sources
 from crm.models import AuditEvent, Record
 from crm.services.records import archive_records
 from notifications.models import Notification
-from tests.backups.conftest import add_authenticator, create, current_code, make_backup, update
+from tests.support.backups import add_authenticator, create, current_code, make_backup, update
 
 
 @pytest.fixture
@@ -277,8 +277,8 @@ def test_two_confirmations_at_once_let_exactly_one_run(backup_storage, monkeypat
 
     from django.db import connection
 
-    from tests.conftest import ensure_standard_schema
     from tests.factories import UserFactory
+    from tests.support.schema import ensure_standard_schema
 
     # given two planned restores, confirmed by two people at the same moment
     ensure_standard_schema()

@@ -15,8 +15,9 @@ from backups.tasks import (
 from crm import sources
 from crm.models import ObjectType, Record
 from notifications.models import Notification
-from tests.backups.conftest import create, read_zip, update
-from tests.conftest import ensure_standard_schema, wait_until
+from tests.support.backups import create, read_zip, update
+from tests.support.schema import ensure_standard_schema
+from tests.support.waiting import wait_until
 
 
 def test_tasks_run_inline_and_twice_is_a_no_op(contacts, staff_user):

@@ -25,9 +25,9 @@ from backups.models import Restore
 from backups.services import restore_plan, two_factor
 from crm import sources
 from crm.models import AuditEvent
-from tests.backups.conftest import add_authenticator, create, current_code, make_backup
 from tests.factories import UserFactory
-from tests.roles import grant_role
+from tests.support.backups import add_authenticator, create, current_code, make_backup
+from tests.support.roles import grant_role
 
 TOTP_URL = "/api/v1/auth/totp/"
 SSO_BACKEND = "tests.backups.conftest.SsoBackend"

@@ -349,7 +349,8 @@ def test_switching_unique_on_waits_for_a_writer_that_loaded_the_old_schema():
 
     from crm.errors import SchemaError
     from crm.models import ObjectType
-    from tests.conftest import ensure_standard_schema, wait_until
+    from tests.support.schema import ensure_standard_schema
+    from tests.support.waiting import wait_until
 
     ensure_standard_schema()
     contacts = ObjectType.objects.get(name="contacts")

@@ -7,7 +7,8 @@ from crm import sources
 from crm.models import AuditEvent, Record
 from crm.services.records import create_record
 from crm.tasks import purge_recycle_bin_task
-from tests.conftest import ensure_standard_schema, wait_until
+from tests.support.schema import ensure_standard_schema
+from tests.support.waiting import wait_until
 
 
 def test_purge_task_runs_inline_and_twice_is_a_no_op(contacts):

@@ -6,8 +6,8 @@ import pytest
 
 from crm import sources
 from crm.services.records import create_record
-from tests.conftest import ensure_standard_schema
 from tests.factories import UserFactory
+from tests.support.schema import ensure_standard_schema
 
 pytestmark = pytest.mark.browser
 

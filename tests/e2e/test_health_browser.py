@@ -14,20 +14,31 @@ import pytest
 
 from crm.services.associations import associate
 from crm.services.records import create_record, update_record
-from tests.conftest import wait_until
 from tests.factories import UserFactory
-from tests.syncengine import conftest as syncengine_fixtures
+from tests.support.sync import run_cycle_now
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
-# The sync-engine tests' fixtures, used here too: the Salesforce sandbox, an integration
-# connected to it, a cycle run in process, and a real worker that the test starts when it wants
-# the queued push to run (so that "resyncing" can be seen before the errors settle).
-sandbox_process = syncengine_fixtures.sandbox_process
-sandbox = syncengine_fixtures.sandbox
-integration = syncengine_fixtures.integration
-run = syncengine_fixtures.run
-restartable_worker = syncengine_fixtures.restartable_worker
+
+# The sync-engine tests' fixtures (tests/support/), used here too: the Salesforce sandbox, an
+# integration connected to it, a cycle run in process, and a real worker (restartable_worker)
+# that the test starts when it wants the queued push to run (so that "resyncing" can be seen
+# before the errors settle).
+@pytest.fixture
+def sandbox(salesforce_sandbox):
+    return salesforce_sandbox
+
+
+@pytest.fixture
+def integration(salesforce_integration):
+    return salesforce_integration
+
+
+@pytest.fixture
+def run(integration):
+    return lambda target=None: run_cycle_now(target or integration)
+
 
 CARDS = [
     ("associations", "Associations"),

@@ -1,40 +1,15 @@
-"""A real SMTP server (aiosmtpd) receiving the digests, and sync errors to digest."""
+"""A real SMTP server (aiosmtpd) receiving the digests, staff to receive them, an integration."""
 
 from __future__ import annotations
 
-import datetime as dt
-import email
-import itertools
 import socket
-from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from syncengine.models import Integration, SyncError
-from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
-
-_keys = itertools.count()
-
-
-class Inbox:
-    """The aiosmtpd handler: keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted"
-
-
-def text_of(message) -> str:
-    return message.get_body(("plain",)).get_content()
-
-
-def html_of(message) -> str:
-    return message.get_body(("html",)).get_content()
+from tests.factories import IntegrationFactory, UserFactory
+from tests.support.mail import Inbox
+from tests.support.roles import ROLES, grant_role
 
 
 @pytest.fixture
@@ -64,32 +39,4 @@ def staff(db):
 
 @pytest.fixture
 def integration(db):
-    return Integration.objects.create(name="Salesforce production")
-
-
-def make_error(
-    integration,
-    *,
-    first_seen: dt.datetime,
-    category: str = SyncError.Category.PROPERTY_VALUES,
-    code: str = "REQUIRED_FIELD_MISSING",
-    message: str = "Required fields are missing: [LastName]",
-    status: str = SyncError.Status.OPEN,
-    resolved_at: dt.datetime | None = None,
-    record=None,
-    occurrences: int = 1,
-) -> SyncError:
-    return SyncError.objects.create(
-        integration=integration,
-        category=category,
-        code=code,
-        message=message,
-        key=f"k{next(_keys)}",
-        first_seen_at=first_seen,
-        last_seen_at=first_seen,
-        status=status,
-        resolved_at=resolved_at,
-        record=record,
-        object_type=record.object_type if record else None,
-        occurrences=occurrences,
-    )
+    return IntegrationFactory(name="Salesforce production")

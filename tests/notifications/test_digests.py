@@ -14,8 +14,9 @@ from crm.services.records import create_record
 from notifications import selectors, tasks
 from notifications.models import DigestRun, NotificationSetting
 from notifications.services import send_sync_error_digest, update_setting
-from syncengine.models import Integration, SyncError
-from tests.notifications.conftest import html_of, make_error, text_of
+from syncengine.models import SyncError
+from tests.factories import IntegrationFactory, make_error
+from tests.support.mail import html_of, text_of
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -213,7 +214,7 @@ def test_failed_send_releases_the_claim_for_the_retry(staff, integration, settin
 
 
 def test_integrations_can_have_their_own_frequency(smtp, staff, integration):
-    other = Integration.objects.create(name="Salesforce sandbox")
+    other = IntegrationFactory(name="Salesforce sandbox")
     configure(staff, sync_errors_frequency="daily")
     update_setting(
         user=staff, changes={}, integrations=[{"integration": other, "frequency": "instantly"}]
@@ -231,7 +232,7 @@ def test_integrations_can_have_their_own_frequency(smtp, staff, integration):
 
 def test_beat_fans_out_one_task_per_due_digest(smtp, integration, monkeypatch):
     from tests.factories import UserFactory
-    from tests.roles import ROLES, grant_role
+    from tests.support.roles import ROLES, grant_role
 
     sent = []
     monkeypatch.setattr(

@@ -4,7 +4,7 @@ from django.test import Client
 from notifications.models import Notification
 from notifications.services import mark_read, notify
 from tests.factories import UserFactory
-from tests.roles import grant_role
+from tests.support.roles import grant_role
 
 
 def test_notify_sends_one_to_each_user(user, staff_user):

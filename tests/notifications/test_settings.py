@@ -10,9 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.models import NotificationSetting
 from notifications.services import notify, update_setting
-from syncengine.models import Integration
-from tests.factories import UserFactory
-from tests.roles import grant_role
+from tests.factories import IntegrationFactory, UserFactory
+from tests.support.roles import grant_role
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/notification-settings/"
@@ -20,7 +19,7 @@ URL = "/api/v1/notification-settings/"
 
 def test_api_reads_defaults_and_changes_only_your_own(api_client, user, staff_user):
     update_setting(user=staff_user, changes={"daily_hour": 6})
-    integration = Integration.objects.create(name="Salesforce")
+    integration = IntegrationFactory(name="Salesforce")
 
     assert api_client.get(URL).data["daily_hour"] == 8
     patched = api_client.patch(URL, {"time_zone": "Asia/Tokyo", "weekly_day": 4}, format="json")
@@ -64,7 +63,7 @@ def test_api_bad_input_is_a_400_that_changes_nothing(api_client, user, body):
 
 
 def test_api_refuses_an_integration_listed_twice(api_client, user):
-    integration = Integration.objects.create(name="Salesforce")
+    integration = IntegrationFactory(name="Salesforce")
     item = {"integration": integration.pk}
 
     response = api_client.put(URL, {"integrations": [item, item]}, format="json")
@@ -149,7 +148,7 @@ def test_admin_bell_shows_the_unread_count_in_one_query(staff_client, staff_user
 )
 def test_an_integration_item_without_its_integration_is_a_400(api_client, user, item):
     # A PATCH is partial down to the items, so DRF did not require the key: a KeyError, a 500.
-    integration = Integration.objects.create(name="Salesforce")
+    integration = IntegrationFactory(name="Salesforce")
     update_setting(
         user=user, changes={"daily_hour": 6}, integrations=[{"integration": integration}]
     )

@@ -59,8 +59,7 @@ def main() -> int:
     from syncengine.services.cycles import CycleRunner, claim_cycle
     from syncengine.services.google_contacts import connect_sandbox_account
     from syncengine.services.integrations import build_connector
-    from tests.conftest import ensure_standard_schema
-    from tests.sandbox_google.conftest import (
+    from tests.support.google_sandbox import (
         CLIENT_ID,
         CLIENT_SECRET,
         QUOTAS_OFF,
@@ -68,6 +67,7 @@ def main() -> int:
         start_sandbox,
         stop_sandbox,
     )
+    from tests.support.schema import ensure_standard_schema
 
     ensure_standard_schema()
     with tempfile.TemporaryDirectory() as tmp:

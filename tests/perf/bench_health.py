@@ -108,7 +108,7 @@ def main() -> int:
     from django.test import Client
     from django.urls import reverse
 
-    from tests.conftest import ensure_standard_schema
+    from tests.support.schema import ensure_standard_schema
 
     settings.ALLOWED_HOSTS = ["*"]
     ensure_standard_schema()

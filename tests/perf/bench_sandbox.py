@@ -15,7 +15,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.sandbox.conftest import start_sandbox, stop_sandbox  # noqa: E402
+from tests.support.salesforce_sandbox import start_sandbox, stop_sandbox  # noqa: E402
 
 CALLS = 50
 PER_CALL = 200

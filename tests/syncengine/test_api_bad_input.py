@@ -5,18 +5,19 @@ from __future__ import annotations
 import pytest
 
 from crm.models import ObjectType, Property
-from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncRule
+from syncengine.models import SyncRule
+from tests.factories import FieldMappingFactory, IntegrationFactory, ObjectMappingFactory
 
 
 @pytest.fixture
 def field_mapping(crm_schema):
-    integration = Integration.objects.create(name="Acme org")
-    object_mapping = ObjectMapping.objects.create(
+    integration = IntegrationFactory(name="Acme org")
+    object_mapping = ObjectMappingFactory(
         integration=integration,
         object_type=ObjectType.objects.get(name="contacts"),
         remote_object="Contact",
     )
-    return FieldMapping.objects.create(
+    return FieldMappingFactory(
         object_mapping=object_mapping,
         property=Property.objects.get(object_type__name="contacts", name="email"),
         remote_field="Email",

@@ -8,7 +8,7 @@ import pytest
 from crm.services.records import RecordInput, write_records
 from syncengine.models import Integration
 from syncengine.selectors import get_api_usage
-from tests.syncengine.conftest import stage_of
+from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ import pytest
 
 from crm.services.records import RecordInput, write_records
 from syncengine.models import RecordLink, SyncCycle, SyncStage
-from tests.conftest import ensure_standard_schema, wait_until
+from tests.support.schema import ensure_standard_schema
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -34,7 +35,7 @@ def test_faulted_bulk_initial_sync_loses_no_contact(restartable_worker, sandbox)
     ensure_standard_schema()
     from crm.models import ObjectType
     from syncengine.services.cycles import start_cycle
-    from tests.syncengine.conftest import connect_org
+    from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")

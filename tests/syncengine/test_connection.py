@@ -13,14 +13,14 @@ from syncengine import crypto
 from syncengine.connectors.base import AuthError
 from syncengine.models import FieldMapping, Integration, ObjectMapping
 from syncengine.services.integrations import build_connector, disconnect_integration
-from tests.syncengine.conftest import (
+from tests.support.salesforce_sandbox import (
     CLIENT_ID,
     CLIENT_SECRET,
     PASSWORD,
     USERNAME,
     connect_org,
-    run_cycle_now,
 )
+from tests.support.sync import run_cycle_now
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from crm.models import Association, AssociationDefinition
 from crm.services.associations import associate_records, dissociate
 from crm.services.records import RecordInput, create_record, write_records
 from syncengine.models import RecordLink
-from tests.syncengine.conftest import stage_of
+from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
 OCR = "OpportunityContactRole"

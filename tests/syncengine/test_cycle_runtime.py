@@ -14,8 +14,10 @@ from crm.services.records import RecordInput, create_record, update_record, writ
 from syncengine.models import RecordLink, SyncCycle
 from syncengine.services import cycles
 from syncengine.services.integrations import build_connector
-from tests.conftest import ensure_standard_schema, wait_until
-from tests.syncengine.conftest import no_sleep
+from tests.factories import SyncCycleFactory
+from tests.support.schema import ensure_standard_schema
+from tests.support.sync import no_sleep
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +27,7 @@ def test_one_active_cycle_per_integration(integration):
     again, created_again = cycles.start_cycle(integration=integration)
     assert created and not created_again and again.pk == first.pk
     with pytest.raises(IntegrityError), transaction.atomic():
-        SyncCycle.objects.create(integration=integration, status="running")
+        SyncCycleFactory(integration=integration, status="running")
 
 
 def test_running_a_cycle_twice_does_it_once(integration, sandbox, contacts, monkeypatch):
@@ -213,7 +215,7 @@ def test_api_starts_a_cycle_that_a_real_worker_runs(celery_worker_process, sandb
 
     from crm.models import ObjectType
     from tests.factories import UserFactory
-    from tests.syncengine.conftest import connect_org
+    from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")

@@ -11,20 +11,20 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from syncengine.models import FieldMapping, SyncCycle, SyncStage
-from tests.factories import UserFactory
+from syncengine.models import FieldMapping, SyncCycle
+from tests.factories import SyncCycleFactory, SyncStageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def stages(integration, contacts, companies):
-    cycle = SyncCycle.objects.create(integration=integration, status="success")
+    cycle = SyncCycleFactory(integration=integration, status="success")
     now = timezone.now()
 
     def make(minutes_ago, **kw):
         started = now - dt.timedelta(minutes=minutes_ago)
-        return SyncStage.objects.create(
+        return SyncStageFactory(
             cycle=cycle,
             integration=integration,
             started_at=started,

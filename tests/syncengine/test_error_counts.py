@@ -17,7 +17,6 @@ from syncengine.health.selectors import list_cards
 from syncengine.health.services import resync_errors, run_resync
 from syncengine.models import (
     Integration,
-    ObjectMapping,
     SyncError,
     SyncErrorAffectedRecord,
     SyncErrorCount,
@@ -30,6 +29,7 @@ from syncengine.services.errors import (
     resolve_record_errors,
     resolve_schema_errors,
 )
+from tests.factories import IntegrationFactory, ObjectMappingFactory, SyncErrorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +38,8 @@ CURRENT = ("open", "resyncing")
 
 @pytest.fixture
 def org(crm_schema, contacts):
-    integration = Integration.objects.create(
-        name="Org", instance_url="https://example.my.salesforce.com"
-    )
-    ObjectMapping.objects.create(
-        integration=integration, object_type=contacts, remote_object="Contact"
-    )
+    integration = IntegrationFactory(name="Org", instance_url="https://example.my.salesforce.com")
+    ObjectMappingFactory(integration=integration, object_type=contacts, remote_object="Contact")
     return integration
 
 
@@ -238,7 +234,7 @@ def test_resync_settled_by_a_cycle_keeps_counts(org, make_records, monkeypatch):
 
 def test_purged_records_take_their_errors_off_the_cards(org, make_records):
     # Given errors on records, and errors affecting them, in two integrations
-    other = Integration.objects.create(name="Other org")
+    other = IntegrationFactory(name="Other org")
     [gone, kept, also_gone] = make_records(3)
     error(org, gone, category="associations", affected=[kept, also_gone])
     error(org, kept, category="associations", affected=[gone, kept])
@@ -263,7 +259,7 @@ def test_rebuild_repairs_counts_written_around_the_service(org, make_records):
     [a, b] = make_records(2)
     error(org, a)
     SyncErrorAffectedRecord.objects.create(error=SyncError.objects.get(), record=b)
-    SyncError.objects.create(
+    SyncErrorFactory(
         integration=org,
         category="other",
         code="X",

@@ -9,9 +9,10 @@ from crm.models import AssociationDefinition, Property, Record
 from crm.services.associations import associate
 from crm.services.records import create_record, update_record
 from syncengine.connectors.salesforce.errors import classify
-from syncengine.models import FieldMapping, ObjectMapping, RecordLink, SyncError
+from syncengine.models import ObjectMapping, RecordLink, SyncError
 from syncengine.services.mappings import check_field_mapping
-from tests.syncengine.conftest import stage_of
+from tests.factories import FieldMappingFactory
+from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
 
@@ -122,8 +123,8 @@ def test_hidden_and_read_only_fields_are_permission_errors(integration, sandbox,
     )
     value = Property.objects.create(object_type=contacts, name="ltv", label="LTV", type="number")
     om = ObjectMapping.objects.get(integration=integration, remote_object="Contact")
-    FieldMapping.objects.create(object_mapping=om, property=salary, remote_field="Salary__c")
-    FieldMapping.objects.create(object_mapping=om, property=value, remote_field="Lifetime_Value__c")
+    FieldMappingFactory(object_mapping=om, property=salary, remote_field="Salary__c")
+    FieldMappingFactory(object_mapping=om, property=value, remote_field="Lifetime_Value__c")
     record = create_record(
         object_type=contacts,
         properties={"email": "p@x.com", "lastname": "Perm", "salary": 10, "ltv": 5},
@@ -148,7 +149,7 @@ def test_incompatible_mapping_is_refused_and_reported(integration, sandbox, run,
     with pytest.raises(Exception, match="cannot sync with a date field"):
         check_field_mapping(object_mapping=om, prop=lastname, remote_field="Birthdate")
     # A mapping that became incompatible (saved around the check) is a property-mapping error
-    FieldMapping.objects.create(object_mapping=om, property=lastname, remote_field="Birthdate")
+    FieldMappingFactory(object_mapping=om, property=lastname, remote_field="Birthdate")
     om.schema_checked_at = None
     om.save()
     run()

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from syncengine.models import Integration, SyncCycle, SyncStage
 from syncengine.services.errors import record_sync_error
+from tests.factories import IntegrationFactory, SyncCycleFactory, SyncStageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,13 +22,13 @@ ERRORS = "/api/v1/sync-errors/export/"
 
 @pytest.fixture
 def offline(crm_schema):
-    return Integration.objects.create(name="+Org", instance_url="https://example.my.salesforce.com")
+    return IntegrationFactory(name="+Org", instance_url="https://example.my.salesforce.com")
 
 
 @pytest.fixture
 def stage(offline, contacts):
-    cycle = SyncCycle.objects.create(integration=offline, status="failed")
-    return SyncStage.objects.create(
+    cycle = SyncCycleFactory(integration=offline, status="failed")
+    return SyncStageFactory(
         cycle=cycle,
         integration=offline,
         object_type=contacts,

@@ -18,7 +18,7 @@ from crm.services.records import create_record
 from syncengine.health.services import run_resync
 from syncengine.models import ApiCallBucket, ObjectMapping, RecordLink, SyncError
 from syncengine.services.errors import record_sync_error, resolve_errors
-from tests.factories import UserFactory
+from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -232,14 +232,9 @@ def test_resync_of_an_association_queues_the_blocking_record_first(staff_user, i
 
 @pytest.fixture
 def offline(db, crm_schema, contacts):
-    from syncengine.models import Integration
 
-    integration = Integration.objects.create(
-        name="Org", instance_url="https://example.my.salesforce.com"
-    )
-    ObjectMapping.objects.create(
-        integration=integration, object_type=contacts, remote_object="Contact"
-    )
+    integration = IntegrationFactory(name="Org", instance_url="https://example.my.salesforce.com")
+    ObjectMappingFactory(integration=integration, object_type=contacts, remote_object="Contact")
     return integration
 
 

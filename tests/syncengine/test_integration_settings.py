@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from crm.models import AuditEvent
 from syncengine.models import Integration
 from syncengine.services.integrations import update_integration
+from tests.factories import IntegrationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +18,12 @@ STORED = {"sync_interval_minutes": 5, "api_version": "62.0"}
 
 @pytest.fixture
 def salesforce(crm_schema):
-    return Integration.objects.create(name="Org", settings=dict(STORED))
+    return IntegrationFactory(name="Org", settings=dict(STORED))
 
 
 @pytest.fixture
 def google(crm_schema):
-    return Integration.objects.create(
+    return IntegrationFactory(
         name="Google",
         kind=Integration.Kind.GOOGLE_CONTACTS,
         settings={"sync_interval_minutes": 5, "sync_rule": "two_way", "filters": []},

@@ -12,12 +12,13 @@ from crm.models import AuditEvent
 from syncengine import crypto
 from syncengine.models import Integration
 from syncengine.services.encryption import encrypted_fields
+from tests.factories import IntegrationFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def connected(name: str, **tokens: str) -> Integration:
-    return Integration.objects.create(
+    return IntegrationFactory(
         name=name,
         client_secret_encrypted=crypto.encrypt(tokens.get("secret", f"{name}-secret")),
         access_token_encrypted=crypto.encrypt(tokens.get("access", f"{name}-access")),

@@ -9,37 +9,10 @@ import pytest
 from crm.models import Record
 from crm.services.records import create_record, update_record
 from syncengine.models import RecordLink
-from tests.syncengine.conftest import stage_of
+from tests.support.salesforce_sandbox import hold_clock, remote_collection
+from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
-
-
-def hold_clock(sandbox) -> str:
-    """Hold the sandbox's clock on the current second; returns the stamp every write gets."""
-    return sandbox.control("POST", "clock", json={}).json()["held_at"]
-
-
-def sales_user_headers(sandbox) -> dict[str, str]:
-    form = {"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
-            "username": "sales@example.com", "password": "sandbox"}  # fmt: skip
-    response = sandbox.session().post(f"{sandbox.url}/services/oauth2/token", data=form, timeout=30)
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def remote_collection(sandbox, method: str, records: list[dict]) -> None:
-    """Create or update contacts through sObject Collections, as a sales user's tool would."""
-    headers = sales_user_headers(sandbox)
-    session = sandbox.session()
-    for start in range(0, len(records), 200):
-        response = session.request(
-            method,
-            f"{sandbox.url}/services/data/v62.0/composite/sobjects",
-            json={"allOrNone": False, "records": records[start : start + 200]},
-            headers=headers,
-            timeout=120,
-        )
-        response.raise_for_status()
-        assert all(item["success"] for item in response.json())
 
 
 def test_second_remote_edit_in_the_same_second_after_a_pull_is_pulled(

@@ -8,8 +8,9 @@ import pytest
 
 from crm.models import Record
 from syncengine.models import RecordLink, SyncCycle, SyncStage
-from tests.conftest import ensure_standard_schema, wait_until
-from tests.syncengine.test_same_second import hold_clock, remote_collection
+from tests.support.salesforce_sandbox import hold_clock, remote_collection
+from tests.support.schema import ensure_standard_schema
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -35,7 +36,7 @@ def pull_stage(cycle: SyncCycle) -> SyncStage:
 def test_shared_stamp_pull_on_a_real_worker(restartable_worker, sandbox):
     ensure_standard_schema()
     from crm.models import ObjectType
-    from tests.syncengine.conftest import connect_org
+    from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")

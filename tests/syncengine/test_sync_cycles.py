@@ -9,7 +9,7 @@ from crm.models import Association, AssociationDefinition, Record
 from crm.services.associations import associate
 from crm.services.records import RecordInput, create_record, update_record, write_records
 from syncengine.models import ObjectMapping, RecordLink
-from tests.syncengine.conftest import stage_of
+from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
 

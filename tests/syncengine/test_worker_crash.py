@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from crm.services.records import RecordInput, update_record, write_records
 from syncengine.models import RecordLink, SyncCycle, SyncStage
-from tests.conftest import ensure_standard_schema, wait_until
+from tests.support.schema import ensure_standard_schema
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -20,7 +21,7 @@ def test_killed_worker_mid_push_then_restarted(restartable_worker, sandbox):
     from crm.models import ObjectType
     from syncengine.services.cycles import start_cycle
     from syncengine.tasks import schedule_cycles_task
-    from tests.syncengine.conftest import connect_org
+    from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")
