@@ -38,8 +38,8 @@ class ConcordError(Exception):
         self.extra: dict[str, Any] = dict(extra or {})
 
     def body(self) -> dict[str, Any]:
-        """The error body (config/schema.py `Error`): the sentence, the field's, any extra."""
-        body: dict[str, Any] = {"detail": self.message}
+        """The error body (config/schema.py `Error`): sentence, code, field, any extra."""
+        body: dict[str, Any] = {"detail": self.message, "code": self.code}
         if self.field:
             body["errors"] = {self.field: [self.message]}
         return {**body, **self.extra}

@@ -63,6 +63,7 @@ class RecordValidationError(CrmError):
         """The messages by property, under `errors.properties`."""
         return {
             "detail": "Some property values are invalid; nothing was written.",
+            "code": self.code,
             "errors": {"properties": self.errors},
         }
 
@@ -80,6 +81,7 @@ class BatchValidationError(CrmError):
         """One entry per refused input, in input order."""
         return {
             "detail": self.message,
+            "code": self.code,
             "errors": [{"index": i, "errors": e} for i, e in sorted(self.errors.items())],
         }
 
@@ -124,5 +126,6 @@ class PropertyInUseError(SchemaError):
         """The sentence, and each place the property is used."""
         return {
             "detail": self.message,
+            "code": self.code,
             "used_in": [{"kind": u.kind, "label": u.label, "url": u.url} for u in self.usages],
         }
