@@ -28,9 +28,6 @@ from backups.errors import (
     BackupError,
     BackupTooSoon,
     BackupUnavailable,
-    RestoreInProgress,
-    VerificationFailed,
-    VerificationThrottled,
 )
 from backups.models import Backup, Restore
 from backups.services import backups as backup_services
@@ -372,12 +369,9 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
                     sso=sso,
                     source=sources.USER,
                 )
-            except RestoreInProgress as exc:
-                form.add_error(None, exc.message)
-                status = 409
             except BackupError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-                status = _refusal_status(exc)
+                status = exc.status
             else:
                 messages.success(
                     request, f"{restore.name} is running; a notification follows when done."
@@ -430,7 +424,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
                 )
             except BackupError as exc:
                 start_form.add_error("current_code", exc.message)
-                status = _refusal_status(exc)
+                status = exc.status
         elif code_form.is_bound and code_form.is_valid():
             try:
                 two_factor.confirm_totp_setup(
@@ -438,7 +432,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
                 )
             except BackupError as exc:
                 code_form.add_error("code", exc.message)
-                status = _refusal_status(exc)
+                status = exc.status
             else:
                 messages.success(request, "Your authenticator is set up.")
                 return HttpResponseRedirect(reverse("admin:backups_restore_changelist"))
@@ -468,14 +462,6 @@ def _setup_secret(device: TOTPDevice) -> dict:
         "key": b32encode(device.bin_key).decode(),
         "config_url": device.config_url,
     }
-
-
-def _refusal_status(exc: BackupError) -> int:
-    if isinstance(exc, VerificationThrottled):
-        return 429
-    if isinstance(exc, VerificationFailed):
-        return 403
-    return 400
 
 
 # django-otp registers an admin that shows each device's key and QR code and adds confirmed

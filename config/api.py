@@ -4,58 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import ConcordError
 from config.parsers import refusal_for
-from crm.errors import (
-    BatchValidationError,
-    CrmError,
-    PropertyInUseError,
-    RecordValidationError,
-    SchemaError,
-)
 
 
 def exception_handler(exc, context):
-    """Turn a refused CRM write into a 400 whose body names what was wrong.
+    """Answer a refusal with its status and the one error body (config/schema.py `Error`).
 
-    Shapes: `{"detail": …}` always; plus `{"errors": {"properties": {name: [msg]}}}` for record
-    values, `{"errors": [{"index": i, "errors": {…}}]}` for batches, `{"errors": {field: [msg]}}`
-    for schema changes (with any machine-readable `extra` of the error, e.g. `duplicates`);
-    plus `{"used_in": [{kind, label, url}]}` for deleting a used property.
-    DRF's own refusals (validation, authentication, permission, not found…) get the same shape.
+    A service's refusal (config.errors.ConcordError: crm, backups, syncengine) answers with its
+    own `status`, `body()` and `headers()`: `{"detail": …}` always; plus `{"errors": {field:
+    [msg]}}` when it names a field (`{"errors": {"properties": {name: [msg]}}}` for record values,
+    `{"errors": [{"index": i, "errors": {…}}]}` for batches), any machine-readable `extra` (e.g.
+    `duplicates`, `next_allowed_at`), `{"used_in": [{kind, label, url}]}` for deleting a used
+    property. Django's ValidationError (a model or service check) is a 400 with its messages by
+    field, like DRF's own refusals (validation, authentication, permission, not found…).
+    Anything else, a ValueError included, is a bug: a 500, never a 400.
     """
     # Django's "request too large" becomes a 413 (a 400 for the query string) with a JSON body.
     exc = refusal_for(exc, context.get("request"))
-    if isinstance(exc, RecordValidationError):
-        body = {
-            "detail": "Some property values are invalid; nothing was written.",
-            "errors": {"properties": exc.errors},
-        }
-    elif isinstance(exc, BatchValidationError):
-        body = {
-            "detail": exc.message,
-            "errors": [{"index": i, "errors": e} for i, e in sorted(exc.errors.items())],
-        }
-    elif isinstance(exc, PropertyInUseError):
-        body = {
-            "detail": exc.message,
-            "used_in": [{"kind": u.kind, "label": u.label, "url": u.url} for u in exc.usages],
-        }
-    elif isinstance(exc, SchemaError) and exc.field:
-        body = {"detail": exc.message, "errors": {exc.field: [exc.message]}, **exc.extra}
-    elif isinstance(exc, CrmError):
-        body = {"detail": exc.message}
-    else:
-        response = drf_exception_handler(exc, context)
-        if response is not None:
-            response.data = error_body(response.data)
-        return response
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ConcordError):
+        return Response(exc.body(), status=exc.status, headers=exc.headers())
+    if isinstance(exc, DjangoValidationError):
+        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = error_body(response.data)
+    return response
 
 
 def error_body(data: Any) -> dict:

@@ -1,8 +1,9 @@
 """The OpenAPI schema as the contract: one error body, documented on every operation.
 
-Every refusal the API answers has the same body (config.api.exception_handler and the backups'
-refusals build it): `{"detail": …}` always, plus `errors` (field-level messages, or one entry per
-batch input), `used_in`, `active_restore`, `next_allowed_at`, `duplicates` or `options_in_use`
+Every refusal the API answers has the same body (config.api.exception_handler builds it, from
+config.errors.ConcordError's attributes for a service's refusal): `{"detail": …}` always, plus
+`code` (a service's refusal), `errors` (field-level messages, or one entry per batch input),
+`used_in`, `active_restore`, `next_allowed_at`, `retry_after`, `duplicates` or `options_in_use`
 where they apply. The schema class below documents, for each operation, the refusals its view
 can answer with that body, so clients and the contract test (tests/test_api_contract.py) hold
 every answer to the schema.
@@ -63,6 +64,11 @@ class ErrorSerializer(serializers.Serializer):
     """The body of every refusal (4xx) the API answers."""
 
     detail = serializers.CharField(help_text="What was wrong, in a sentence.")
+    code = serializers.CharField(
+        required=False,
+        help_text="A service's refusal: its stable machine code (e.g. `backup_too_soon`, "
+        "`integration_not_active`), to branch on instead of the sentence.",
+    )
     errors = ErrorsField(required=False, help_text="What was wrong with each field or input.")
     used_in = PropertyUsageSerializer(
         many=True, required=False, help_text="Deleting a property in use: where it is used."

@@ -21,6 +21,7 @@ from crm.models import ObjectType
 from syncengine import crypto, selectors
 from syncengine.admin_health import health_urls
 from syncengine.connectors.base import ConnectorError
+from syncengine.errors import SyncEngineError
 from syncengine.export import stages_csv_response
 from syncengine.models import (
     FieldMapping,
@@ -225,8 +226,8 @@ class IntegrationAdmin(admin.ModelAdmin):
                 _, created = start_cycle(
                     integration=integration, trigger="manual", actor=request.user
                 )
-            except ValueError as exc:
-                self.message_user(request, str(exc), messages.WARNING)
+            except SyncEngineError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
                 continue
             started += created
         self.message_user(request, f"Started {started} sync cycle(s).", messages.SUCCESS)

@@ -9,10 +9,11 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 
 from accounts.permissions import check_permissions, has_permissions
+from syncengine.errors import SyncEngineError
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
 from syncengine.health.info import INFO
-from syncengine.health.services import MAX_RESYNC, TOO_MANY, ResyncRefused, resync_errors
+from syncengine.health.services import MAX_RESYNC, TOO_MANY, resync_errors
 from syncengine.models import Integration, SyncError
 from syncengine.services.usage import set_api_allocation
 
@@ -117,11 +118,14 @@ def _post(request, integration: Integration, here: str):
         messages.error(request, TOO_MANY.format(max=MAX_RESYNC, n=len(set(raw_ids))))
         return HttpResponseRedirect(back)
     try:
-        ids = [int(i) for i in raw_ids]
+        ids = [int(i) for i in raw_ids]  # only the parsing: a ValueError elsewhere is a bug
+    except ValueError:
+        messages.error(request, "Select errors to resync.")
+        return HttpResponseRedirect(back)
+    try:
         counts = resync_errors(integration=integration, error_ids=ids, actor=request.user)
-    except ValueError as exc:
-        message = str(exc) if isinstance(exc, ResyncRefused) else "Select errors to resync."
-        messages.error(request, message)
+    except SyncEngineError as exc:
+        messages.error(request, exc.message)
         return HttpResponseRedirect(back)
     messages.success(
         request,

@@ -33,19 +33,23 @@ def _fernet() -> MultiFernet:
     return MultiFernet(_configured_fernets())
 
 
+class UnreadableSecret(ValueError):
+    """A stored secret no given key can decrypt (caught by name, never as any ValueError)."""
+
+
 def encrypt(value: str) -> str:
     """Encrypt a secret for storage; the empty string stays empty."""
     return _fernet().encrypt(value.encode()).decode() if value else ""
 
 
 def decrypt(token: str) -> str:
-    """Decrypt a stored secret; raises ValueError when no configured key can read it."""
+    """Decrypt a stored secret; raises UnreadableSecret when no configured key can read it."""
     if not token:
         return ""
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("the secret cannot be decrypted with the configured keys") from exc
+        raise UnreadableSecret("the secret cannot be decrypted with the configured keys") from exc
 
 
 def is_under_newest_key(token: str) -> bool:
@@ -60,13 +64,13 @@ def is_under_newest_key(token: str) -> bool:
 def reencrypt(token: str, *, extra_keys: Sequence[str] = ()) -> str:
     """Re-encrypt a stored secret under the newest key; `extra_keys` may only decrypt.
 
-    Raises ValueError when neither the configured nor the extra keys can read it.
+    Raises UnreadableSecret when neither the configured nor the extra keys can read it.
     """
     fernets = _configured_fernets() + [Fernet(key.encode()) for key in extra_keys]
     try:
         return MultiFernet(fernets).rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("the secret cannot be decrypted with the given keys") from exc
+        raise UnreadableSecret("the secret cannot be decrypted with the given keys") from exc
 
 
 def legacy_key_from_secret_key() -> str:

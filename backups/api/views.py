@@ -18,14 +18,6 @@ from rest_framework.views import APIView
 
 from backups import selectors
 from backups.api import serializers as s
-from backups.errors import (
-    BackupError,
-    BackupTooSoon,
-    BackupUnavailable,
-    RestoreInProgress,
-    VerificationFailed,
-    VerificationThrottled,
-)
 from backups.models import Backup, Restore
 from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan, two_factor
@@ -39,29 +31,6 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 100
-
-
-def _refusal(exc: BackupError) -> Response:
-    body: dict = {"detail": exc.message}
-    if exc.field:
-        body["errors"] = {exc.field: [exc.message]}
-    code = status.HTTP_400_BAD_REQUEST
-    headers = {}
-    if isinstance(exc, VerificationThrottled):
-        code = status.HTTP_429_TOO_MANY_REQUESTS
-        body["retry_after"] = exc.retry_after
-        headers["Retry-After"] = str(exc.retry_after)
-    elif isinstance(exc, VerificationFailed):
-        code = status.HTTP_403_FORBIDDEN
-    elif isinstance(exc, RestoreInProgress):
-        code = status.HTTP_409_CONFLICT
-        body["active_restore"] = exc.active.pk if exc.active else None
-    elif isinstance(exc, BackupTooSoon):
-        code = status.HTTP_429_TOO_MANY_REQUESTS
-        body["next_allowed_at"] = exc.next_allowed_at
-    elif isinstance(exc, BackupUnavailable):
-        code = status.HTTP_410_GONE if exc.expired else status.HTTP_409_CONFLICT
-    return Response(body, status=code, headers=headers)
 
 
 RETRY_AFTER = OpenApiParameter(
@@ -109,10 +78,7 @@ class BackupViewSet(
     )
     def create(self, request):
         """Request a backup; it is written in the background and a notification follows."""
-        try:
-            backup = backup_services.create_backup(requested_by=request.user, source=sources.API)
-        except BackupError as exc:
-            return _refusal(exc)
+        backup = backup_services.create_backup(requested_by=request.user, source=sources.API)
         data = s.BackupSerializer(backup, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
 
@@ -130,10 +96,7 @@ class BackupViewSet(
     def download(self, request, pk=None):
         """The backup's ZIP: one CSV per object type."""
         backup = self.get_object()
-        try:
-            file = backup_services.open_backup_file(backup=backup)
-        except BackupError as exc:
-            return _refusal(exc)
+        file = backup_services.open_backup_file(backup=backup)
         return FileResponse(
             file,
             as_attachment=True,
@@ -162,15 +125,12 @@ class BackupScheduleView(APIView):
     def put(self, request):
         serializer = s.BackupScheduleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            schedule = backup_services.update_schedule(
-                enabled=serializer.validated_data.get("enabled", False),
-                frequency=serializer.validated_data.get("frequency", "weekly"),
-                actor=request.user,
-                source=sources.API,
-            )
-        except BackupError as exc:
-            return _refusal(exc)
+        schedule = backup_services.update_schedule(
+            enabled=serializer.validated_data.get("enabled", False),
+            frequency=serializer.validated_data.get("frequency", "weekly"),
+            actor=request.user,
+            source=sources.API,
+        )
         return Response(self._data(schedule))
 
 
@@ -203,16 +163,13 @@ class RestoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 {"detail": "No such backup.", "errors": {"backup": ["No such backup."]}},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        try:
-            restore = restore_plan.plan_restore(
-                backup=backup,
-                object_type_name=data["object_type"],
-                properties=data["properties"],
-                actor=request.user,
-                source=sources.API,
-            )
-        except BackupError as exc:
-            return _refusal(exc)
+        restore = restore_plan.plan_restore(
+            backup=backup,
+            object_type_name=data["object_type"],
+            properties=data["properties"],
+            actor=request.user,
+            source=sources.API,
+        )
         return Response(s.RestoreSerializer(restore).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -231,17 +188,14 @@ class RestoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         restore = self.get_object()
         serializer = s.RestoreConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            restore = restore_apply.confirm_restore(
-                restore=restore,
-                user=request.user,
-                confirm_irreversible=serializer.validated_data["confirm_irreversible"],
-                otp=serializer.validated_data.get("otp"),
-                sso=two_factor.signed_in_via_sso(request),
-                source=sources.API,
-            )
-        except BackupError as exc:
-            return _refusal(exc)
+        restore = restore_apply.confirm_restore(
+            restore=restore,
+            user=request.user,
+            confirm_irreversible=serializer.validated_data["confirm_irreversible"],
+            otp=serializer.validated_data.get("otp"),
+            sso=two_factor.signed_in_via_sso(request),
+            source=sources.API,
+        )
         return Response(s.RestoreSerializer(restore).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={201: s.RestoreSerializer})
@@ -249,12 +203,9 @@ class RestoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def rollback(self, request, pk=None):
         """Plan undoing a finished restore (then confirm it like any restore)."""
         restore = self.get_object()
-        try:
-            rollback = restore_plan.plan_rollback(
-                restore=restore, actor=request.user, source=sources.API
-            )
-        except BackupError as exc:
-            return _refusal(exc)
+        rollback = restore_plan.plan_rollback(
+            restore=restore, actor=request.user, source=sources.API
+        )
         return Response(s.RestoreSerializer(rollback).data, status=status.HTTP_201_CREATED)
 
 
@@ -313,17 +264,14 @@ class TotpView(APIView):
         serializer = s.TotpSetupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         code = serializer.validated_data.get("code")
-        try:
-            if (code or "").strip():
-                two_factor.confirm_totp_setup(user=request.user, code=code, source=sources.API)
-                return Response(self._status(request))
-            device = two_factor.start_totp_setup(
-                user=request.user,
-                current_code=serializer.validated_data.get("current_code"),
-                source=sources.API,
-            )
-        except BackupError as exc:
-            return _refusal(exc)
+        if (code or "").strip():
+            two_factor.confirm_totp_setup(user=request.user, code=code, source=sources.API)
+            return Response(self._status(request))
+        device = two_factor.start_totp_setup(
+            user=request.user,
+            current_code=serializer.validated_data.get("current_code"),
+            source=sources.API,
+        )
         response = Response(
             {**self._status(request), "otpauth_url": device.config_url},
             status=status.HTTP_201_CREATED,

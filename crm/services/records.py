@@ -22,7 +22,13 @@ from django.utils import timezone
 from crm import hooks, sources
 from crm.audit import record_audit_many
 from crm.bulk_sql import allocate_ids, insert_rows, is_postgresql, update_json_rows
-from crm.errors import BatchValidationError, CrmError, RecordValidationError
+from crm.errors import (
+    BatchValidationError,
+    CrmError,
+    FieldErrors,
+    RecordValidationError,
+    ValueCode,
+)
 from crm.models import ObjectType, Property, Record, display_name
 from crm.schema import Schema, load_schema_for_write
 from crm.values import InvalidValue, coerce_value
@@ -45,7 +51,7 @@ class ItemResult:
     index: int
     id: int | None = None
     action: Action | None = None
-    errors: dict[str, list[str]] = field(default_factory=dict)
+    errors: FieldErrors = field(default_factory=FieldErrors)
 
 
 @dataclass(slots=True)
@@ -218,7 +224,11 @@ def _set_property_values(
             elif item.id in active:
                 item.action = "unchanged"
             else:
-                item.errors["id"] = [f"no active {object_type.label_singular} with this id"]
+                item.errors.add(
+                    "id",
+                    f"no active {object_type.label_singular} with this id",
+                    code=ValueCode.NOT_FOUND,
+                )
         sensitive = prop.sensitive
         record_audit_many(
             verb="update",
@@ -562,26 +572,38 @@ def _validate_input(
     item = ItemResult(index=index, id=record_input.id)
     values: dict[str, object] = {}
     if not isinstance(record_input.properties, Mapping):
-        item.errors["properties"] = ["must be an object of property names and values"]
+        item.errors.add(
+            "properties",
+            "must be an object of property names and values",
+            code=ValueCode.INVALID,
+        )
         return _Planned(item=item, values=values)
     if mode == "update" and record_input.id is None:
-        item.errors["id"] = ["is required to update a record"]
+        item.errors.add("id", "is required to update a record", code=ValueCode.REQUIRED)
     system = sources.is_system_source(source)
     for name, raw in record_input.properties.items():
         prop = schema.properties.get(name)
         if prop is None:
-            item.errors[name] = [f"unknown property of {schema.object_type.name}"]
+            item.errors.add(
+                name,
+                f"unknown property of {schema.object_type.name}",
+                code=ValueCode.UNKNOWN_PROPERTY,
+            )
             continue
         if prop.read_only and not system:
-            item.errors[name] = ["is read-only"]
+            item.errors.add(name, "is read-only", code=ValueCode.READ_ONLY)
             continue
         if not schema.can_edit(actor, name):
-            item.errors[name] = ["you do not have permission to edit this property"]
+            item.errors.add(
+                name,
+                "you do not have permission to edit this property",
+                code=ValueCode.FORBIDDEN,
+            )
             continue
         try:
             values[name] = coerce_value(schema.specs[name], raw)
         except InvalidValue as exc:
-            item.errors[name] = [str(exc)]
+            item.errors.add(name, str(exc), code=ValueCode.INVALID)
     return _Planned(item=item, values=values)
 
 
@@ -614,7 +636,11 @@ def _match_existing(
             continue
         record = found.get(inputs[p.item.index].id)
         if record is None:
-            p.item.errors["id"] = [f"no active {object_type.label_singular} with this id"]
+            p.item.errors.add(
+                "id",
+                f"no active {object_type.label_singular} with this id",
+                code=ValueCode.NOT_FOUND,
+            )
         else:
             p.existing = record
     if mode != "upsert" or id_property is None:
@@ -622,7 +648,11 @@ def _match_existing(
     by_key = [p for p in planned if inputs[p.item.index].id is None and not p.item.errors]
     for p in by_key:
         if p.values.get(id_property) is None:
-            p.item.errors[id_property] = ["is required to match records in an upsert"]
+            p.item.errors.add(
+                id_property,
+                "is required to match records in an upsert",
+                code=ValueCode.REQUIRED,
+            )
     by_key = [p for p in by_key if not p.item.errors]
     _flag_repeats(by_key, lambda p: p.values[id_property], id_property)
     keys = [p.values[id_property] for p in by_key if not p.item.errors]
@@ -663,7 +693,11 @@ def _check_unique_values(schema: Schema, planned: list[_Planned]) -> None:
         for p in candidates:
             holder = holders.get(p.values[name])
             if holder is not None and (p.existing is None or p.existing.pk != holder):
-                p.item.errors[name] = [f"{p.values[name]!r} is already used by record {holder}"]
+                p.item.errors.add(
+                    name,
+                    f"{p.values[name]!r} is already used by record {holder}",
+                    code=ValueCode.DUPLICATE,
+                )
 
 
 def _flag_repeats(planned: list[_Planned], key, label: str) -> None:
@@ -673,9 +707,11 @@ def _flag_repeats(planned: list[_Planned], key, label: str) -> None:
             continue
         value = key(p)
         if value in seen:
-            p.item.errors[label] = [
-                f"{value!r} appears twice in this batch (also input {seen[value]})"
-            ]
+            p.item.errors.add(
+                label,
+                f"{value!r} appears twice in this batch (also input {seen[value]})",
+                code=ValueCode.REPEATED,
+            )
         else:
             seen[value] = p.item.index
 

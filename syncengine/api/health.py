@@ -21,7 +21,6 @@ from syncengine.health.export import errors_csv_response
 from syncengine.health.services import (
     MAX_RESYNC,
     TOO_MANY,
-    ResyncRefused,
     resync_errors,
 )
 from syncengine.models import Integration, SyncError
@@ -204,10 +203,7 @@ class SyncErrorViewSet(DownloadNegotiationMixin, viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"ids": ["no such errors" if not integrations else
                                            "errors of one integration at a time"]})  # fmt: skip
         integration = Integration.objects.get(pk=integrations.pop())
-        try:
-            counts = resync_errors(integration=integration, error_ids=ids, actor=request.user)
-        except ResyncRefused as exc:
-            raise ValidationError({"ids": [str(exc)]}) from exc
+        counts = resync_errors(integration=integration, error_ids=ids, actor=request.user)
         return Response(counts, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -71,10 +70,7 @@ class IntegrationViewSet(
     def sync(self, request, pk=None):
         """Start a sync cycle now (202); if one is queued or running, that one is returned."""
         integration = self.get_object()
-        try:
-            cycle, created = start_cycle(integration=integration, trigger="api", actor=request.user)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        cycle, created = start_cycle(integration=integration, trigger="api", actor=request.user)
         return Response(
             {"cycle": cycle.pk, "status": cycle.status, "created": created},
             status=status.HTTP_202_ACCEPTED,
@@ -114,12 +110,7 @@ class IntegrationViewSet(
             data = s.GoogleSyncOptionsSerializer(data=request.data, partial=True)
             data.is_valid(raise_exception=True)
             options = {**google_services.sync_options(integration), **data.validated_data}
-            try:
-                google_services.configure_sync(
-                    integration=integration, **options, actor=request.user
-                )
-            except DjangoValidationError as exc:
-                raise ValidationError(exc.message_dict) from exc
+            google_services.configure_sync(integration=integration, **options, actor=request.user)
         return Response(google_services.sync_options(integration))
 
     @extend_schema(methods=["GET"], responses=s.ObjectMappingSerializer(many=True))
@@ -146,32 +137,26 @@ class IntegrationViewSet(
             prop = Property.objects.filter(object_type=om.object_type, name=v["property"]).first()
             if prop is None:
                 raise ValidationError({"property": [f"no such property of {om.object_type.name}"]})
-            try:
-                mapping_services.save_field_mapping(
-                    object_mapping=om,
-                    prop=prop,
-                    remote_field=v["remote_field"],
-                    rule=v["rule"],
-                    value_map=v.get("value_map"),
-                    actor=request.user,
-                )
-            except DjangoValidationError as exc:
-                raise ValidationError(exc.message_dict) from exc
+            mapping_services.save_field_mapping(
+                object_mapping=om,
+                prop=prop,
+                remote_field=v["remote_field"],
+                rule=v["rule"],
+                value_map=v.get("value_map"),
+                actor=request.user,
+            )
         elif request.method == "PATCH":
             # A serializer for the whole body: one that is not an object is a 400, not a 500.
             rules = s.FieldMappingRulesSerializer(data=request.data)
             rules.is_valid(raise_exception=True)
-            try:
-                with transaction.atomic():  # all rules change, or none
-                    for item in rules.validated_data["field_mappings"]:
-                        fm = get_object_or_404(
-                            FieldMapping, pk=item["id"], object_mapping__integration=integration
-                        )
-                        mapping_services.set_field_mapping_rule(
-                            field_mapping=fm, rule=item["rule"], actor=request.user
-                        )
-            except DjangoValidationError as exc:
-                raise ValidationError({"field_mappings": exc.messages}) from exc
+            with transaction.atomic():  # all rules change, or none
+                for item in rules.validated_data["field_mappings"]:
+                    fm = get_object_or_404(
+                        FieldMapping, pk=item["id"], object_mapping__integration=integration
+                    )
+                    mapping_services.set_field_mapping_rule(
+                        field_mapping=fm, rule=item["rule"], actor=request.user
+                    )
         queryset = (
             ObjectMapping.objects.filter(integration=integration)
             .select_related("object_type")

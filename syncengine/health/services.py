@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from crm.audit import record_audit
 from crm.models import Record
+from syncengine.errors import ResyncRefused, TooManyToResync
 from syncengine.models import Integration, ObjectMapping, RecordLink, SyncCycle, SyncError
 from syncengine.services.changes import PUSH_DIRECTIONS, mark_links_dirty, primary_mapping
 
@@ -19,10 +20,6 @@ TOO_MANY = (
 )
 
 
-class ResyncRefused(ValueError):
-    """The request cannot be carried out; nothing was changed."""
-
-
 def _validate_ids(error_ids: Sequence[object]) -> list[int]:
     if not isinstance(error_ids, (list, tuple)) or not error_ids:
         raise ResyncRefused("Select at least one error (ids: a non-empty list of error ids).")
@@ -30,7 +27,7 @@ def _validate_ids(error_ids: Sequence[object]) -> list[int]:
         raise ResyncRefused("Error ids must be positive integers.")
     ids = list(dict.fromkeys(error_ids))
     if len(ids) > MAX_RESYNC:
-        raise ResyncRefused(TOO_MANY.format(max=MAX_RESYNC, n=len(ids)))
+        raise TooManyToResync(TOO_MANY.format(max=MAX_RESYNC, n=len(ids)))
     return ids
 
 

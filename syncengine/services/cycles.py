@@ -23,7 +23,7 @@ from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.errors import AssociationError, CrmError
+from crm.errors import AssociationError, CrmError, ValueCode
 from crm.models import Association, Record
 from crm.services.associations import associate_records, dissociate
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
@@ -38,6 +38,7 @@ from syncengine.connectors.base import (
 )
 from syncengine.connectors.salesforce import mapping as sf
 from syncengine.connectors.salesforce.client import COLLECTION_SIZE, TRANSIENT_CODES
+from syncengine.errors import IntegrationNotActive
 from syncengine.models import (
     FieldMapping,
     Integration,
@@ -91,7 +92,7 @@ def start_cycle(
 ) -> tuple[SyncCycle, bool]:
     """Queue a cycle unless one is queued or running (the database refuses a second one)."""
     if integration.status != Integration.Status.ACTIVE:
-        raise ValueError(f"{integration} is {integration.get_status_display().lower()}")
+        raise IntegrationNotActive(f"{integration} is {integration.get_status_display().lower()}")
     try:
         with transaction.atomic():
             cycle = SyncCycle.objects.create(
@@ -826,7 +827,7 @@ class CycleRunner:
     def _local_write_error(self, om, record_id, remote_id, errors: dict) -> None:
         for prop_name, messages in errors.items():
             text = "; ".join(messages)
-            duplicate = "already used by record" in text
+            duplicate = errors.codes.get(prop_name) == ValueCode.DUPLICATE
             self.error(
                 category=SyncError.Category.DUPLICATES
                 if duplicate

@@ -60,7 +60,7 @@ def rotate_encryption_keys(
                 else:
                     try:
                         changed[name] = crypto.reencrypt(value, extra_keys=extra_keys)
-                    except ValueError:
+                    except crypto.UnreadableSecret:
                         report.unreadable.append(f"{model._meta.label_lower}:{row.pk}.{name}")
             if changed:
                 model._default_manager.filter(pk=row.pk).update(**changed)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.audit import record_audit
 from syncengine.connectors.base import BudgetExhausted
+from syncengine.errors import InvalidAllocation
 from syncengine.models import ApiCallBucket, Integration
 
 WINDOW = dt.timedelta(hours=24)
@@ -43,7 +44,7 @@ def count_call(*, integration_id: int, calls: int = 1, now: dt.datetime | None =
 def set_api_allocation(*, integration: Integration, allocated: int | None, actor=None) -> None:
     """Set how many calls per rolling 24 hours Concord may use (None: the org's limit)."""
     if allocated is not None and allocated < 0:
-        raise ValueError("the allocation cannot be negative")
+        raise InvalidAllocation("the allocation cannot be negative")
     before = integration.api_allocation
     integration.api_allocation = allocated
     integration.save(update_fields=["api_allocation"])
