@@ -41,7 +41,7 @@ def google(google_process: SandboxProcess) -> SandboxProcess:
 @pytest.fixture
 def integration(google: SandboxProcess, crm_schema):
     """Connected through Google's consent page and token endpoint (offline: a refresh token)."""
-    from syncengine.services.google_contacts import connect_sandbox_account
+    from syncengine.management.sandbox_connect import connect_sandbox_account
 
     return connect_sandbox_account(
         oauth_url=google.url.rstrip("/"),
