@@ -79,12 +79,21 @@ class ObjectMappingAdmin(admin.ModelAdmin):
     exclude = ["remote_schema"]
     inlines = [FieldMappingInline, ReferenceMappingInline]
 
+    def save_model(self, request, obj, form, change) -> None:
+        """The mapping service saves and audits the object mapping."""
+        mapping_services.save_object_mapping(
+            object_mapping=obj, changed_fields=form.changed_data, actor=request.user
+        )
+
     def save_formset(self, request, form, formset, change) -> None:
-        """Field mappings are written by the mapping service, which checks and audits them."""
-        if formset.model is not FieldMapping:
+        """Field and reference mappings are written by the mapping service, which checks and
+        audits them."""
+        if formset.model is FieldMapping:
+            save_field_mappings(formset=formset, object_mapping=form.instance, actor=request.user)
+        elif formset.model is ReferenceMapping:
+            save_reference_mappings(formset=formset, actor=request.user)
+        else:
             super().save_formset(request, form, formset, change)
-            return
-        save_field_mappings(formset=formset, object_mapping=form.instance, actor=request.user)
 
 
 def save_field_mappings(*, formset, object_mapping: ObjectMapping, actor) -> None:
@@ -113,6 +122,29 @@ def save_field_mappings(*, formset, object_mapping: ObjectMapping, actor) -> Non
             actor=actor,
         )
         if existing is None:
+            formset.new_objects.append(saved)
+        else:
+            formset.changed_objects.append((saved, form.changed_data))
+
+
+def save_reference_mappings(*, formset, actor) -> None:
+    """Delete, change and add the inline's reference mappings through the mapping service."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    deleted = set(formset.deleted_forms)
+    for form in formset.deleted_forms:
+        if form.instance.pk:
+            formset.deleted_objects.append(form.instance)
+            mapping_services.delete_reference_mapping(reference_mapping=form.instance, actor=actor)
+    for form in formset.forms:
+        if form in deleted or not form.has_changed():
+            continue
+        created = form.instance.pk is None
+        saved = mapping_services.save_reference_mapping(
+            reference_mapping=form.save(commit=False),
+            changed_fields=form.changed_data,
+            actor=actor,
+        )
+        if created:
             formset.new_objects.append(saved)
         else:
             formset.changed_objects.append((saved, form.changed_data))

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from crm.models import AuditEvent, Property
-from syncengine.models import FieldMapping, Integration, ObjectMapping
+from syncengine.models import FieldMapping, Integration, ObjectMapping, ReferenceMapping
 from syncengine.services.mappings import create_default_mappings
 
 pytestmark = pytest.mark.django_db
@@ -45,12 +45,12 @@ def change_form_data(response) -> dict[str, object]:
     return data
 
 
-def inline_form(data: dict, prefix: str, field_mapping: FieldMapping) -> str:
-    """The html prefix of the inline form that edits `field_mapping`."""
+def inline_form(data: dict, prefix: str, mapping: FieldMapping | ReferenceMapping) -> str:
+    """The html prefix of the inline form that edits `mapping`."""
     for key, value in data.items():
-        if key.startswith(prefix) and key.endswith("-id") and str(value) == str(field_mapping.pk):
+        if key.startswith(prefix) and key.endswith("-id") and str(value) == str(mapping.pk):
             return key.removesuffix("-id")
-    raise AssertionError(f"no inline form for {field_mapping}")
+    raise AssertionError(f"no inline form for {mapping}")
 
 
 def test_an_inline_field_mapping_change_and_addition_are_saved_by_the_service(
@@ -126,3 +126,25 @@ def test_the_integration_change_form_saves_through_the_service(client, staff_use
     assert event.actor == staff_user
     assert event.detail["before"]["name"] == "Org"
     assert event.detail["before"]["settings"] == {"api_version": "62.0"}
+
+
+def test_the_object_mapping_and_its_reference_mappings_are_saved_by_the_service(
+    client, staff_user, contact_mapping
+):
+    client.force_login(staff_user)
+    page = reverse("admin:syncengine_objectmapping_change", args=[contact_mapping.pk])
+    data = change_form_data(client.get(page))
+    data.pop("enabled")  # unticked
+    reference = contact_mapping.reference_mappings.get(remote_field="AccountId")
+    data[f"{inline_form(data, 'reference_mappings', reference)}-DELETE"] = "on"
+
+    response = client.post(page, data)
+
+    assert response.status_code == 302
+    contact_mapping.refresh_from_db()
+    assert contact_mapping.enabled is False
+    assert not contact_mapping.reference_mappings.exists()
+    update = AuditEvent.objects.get(verb="update_object_mapping")
+    assert update.actor == staff_user and update.detail["changed"] == ["enabled"]
+    removal = AuditEvent.objects.get(verb="delete_reference_mapping")
+    assert removal.actor == staff_user and removal.detail["reference_mapping"] == reference.pk
