@@ -30,9 +30,7 @@ class IntegrationAdminForm(forms.ModelForm):
         value = self.cleaned_data.get("settings")
         if not isinstance(value, dict):
             raise ValidationError('Enter an object of settings, e.g. {"api_version": "62.0"}.')
-        stored = self.instance.settings or {}
-        # Only what this form changes: keys set elsewhere (the Google sync page) stay as they are.
-        changed = {key: v for key, v in value.items() if key not in stored or stored[key] != v}
+        changed = integration_services.changed_settings(self.instance, value)
         errors = integration_services.settings_errors(kind=self.instance.kind, patch=changed)
         if errors:
             raise ValidationError([f"{key}: {' '.join(msgs)}" for key, msgs in errors.items()])

@@ -80,6 +80,13 @@ def _int_between(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def changed_settings(integration: Integration, settings: dict) -> dict:
+    """The settings a whole-settings edit changes: keys set elsewhere (the Google sync page)
+    and left as they are need no check."""
+    stored = integration.settings or {}
+    return {key: v for key, v in settings.items() if key not in stored or stored[key] != v}
+
+
 @transaction.atomic
 def update_integration(
     *,
@@ -99,10 +106,7 @@ def update_integration(
     (ValidationError naming each setting) and nothing is written.
     """
     stored = dict(integration.settings or {})
-    if settings is not None:
-        patch = {key: v for key, v in settings.items() if key not in stored or stored[key] != v}
-    else:
-        patch = settings_patch
+    patch = settings_patch if settings is None else changed_settings(integration, settings)
     if patch is not None:
         errors = settings_errors(kind=integration.kind, patch=patch)
         if errors:
