@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        from notifications import listeners
+        from syncengine import hooks
+
+        # syncengine tells of its events through its hooks; it imports nothing of ours.
+        hooks.on_integration_needs_reconnect(listeners.on_integration_needs_reconnect)

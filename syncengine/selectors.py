@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from crm.usage import PropertyUsage
+from syncengine.filtersets import DEFAULT_STAGE_ORDERING, SyncStageFilterSet, stage_ordering
 from syncengine.models import FieldMapping, Integration, SyncError, SyncStage
 from syncengine.services.usage import used_in_window
 
 DASHBOARD_DAYS = 5
 # Google's default People API quota for writes (reads allow more); settable per integration.
 GOOGLE_PER_MINUTE_QUOTA = 90
-STAGE_ORDERINGS = {"-started_at", "started_at", "-ended_at", "ended_at"}
 
 
 def list_integrations() -> QuerySet[Integration]:
@@ -24,38 +25,17 @@ def list_integrations() -> QuerySet[Integration]:
 
 
 def list_stages(
-    *,
-    integration: Integration | int | None = None,
-    object_type: str | None = None,
-    operation: str | None = None,
-    status: str | None = None,
-    started_after: dt.datetime | None = None,
-    started_before: dt.datetime | None = None,
-    ordering: str = "-started_at",
-    days: int | None = DASHBOARD_DAYS,
+    *, filters: Mapping[str, object] | None = None, days: int | None = DASHBOARD_DAYS
 ) -> QuerySet[SyncStage]:
-    """Sync stages for the dashboard (the last `days` days), filtered and sorted."""
+    """Sync stages of the last `days` days, newest first, narrowed by SyncStageFilterSet's
+    parameters (`filters`, e.g. request.GET); values it cannot read are left out."""
     queryset = SyncStage.objects.select_related("object_type", "integration")
     if days is not None:
         queryset = queryset.filter(started_at__gte=timezone.now() - dt.timedelta(days=days))
-    if integration is not None:
-        queryset = queryset.filter(integration=integration)
-    if object_type:
-        queryset = queryset.filter(object_type__name=object_type)
-    if operation:
-        queryset = queryset.filter(operation=operation)
-    if status:
-        queryset = queryset.filter(status=status)
-    if started_after:
-        queryset = queryset.filter(started_at__gte=started_after)
-    if started_before:
-        queryset = queryset.filter(started_at__lte=started_before)
-    if ordering not in STAGE_ORDERINGS:
-        ordering = "-started_at"
-    field = ordering.lstrip("-")
-    nulls = {"nulls_last": True} if ordering.startswith("-") else {"nulls_first": True}
-    order = F(field).desc(**nulls) if ordering.startswith("-") else F(field).asc(**nulls)
-    return queryset.order_by(order, "-pk")
+    queryset = queryset.order_by(*stage_ordering([DEFAULT_STAGE_ORDERING]), "-pk")
+    if filters is None:
+        return queryset
+    return SyncStageFilterSet(filters, queryset=queryset).qs
 
 
 def get_api_usage(*, integration: Integration) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -19,7 +18,8 @@ from crm.models import Property
 from syncengine import selectors
 from syncengine.api import serializers as s
 from syncengine.export import stages_csv_response
-from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncStage
+from syncengine.filtersets import SyncStageFilterSet
+from syncengine.models import FieldMapping, Integration, ObjectMapping
 from syncengine.services import google_contacts as google_services
 from syncengine.services import mappings as mapping_services
 from syncengine.services.cycles import start_cycle
@@ -171,24 +171,6 @@ class IntegrationViewSet(
         return Response(s.ObjectMappingSerializer(queryset, many=True).data, status=code)
 
 
-class SyncStageFilter(filters.FilterSet):
-    integration = filters.NumberFilter(
-        field_name="integration_id", min_value=1, max_value=2**63 - 1
-    )
-    object_type = filters.CharFilter(field_name="object_type__name")
-    operation = filters.ChoiceFilter(choices=SyncStage.Operation.choices)
-    status = filters.ChoiceFilter(choices=SyncStage.Status.choices)
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
-    ordering = filters.OrderingFilter(
-        fields=(("started_at", "started_at"), ("ended_at", "ended_at"))
-    )
-
-    class Meta:
-        model = SyncStage
-        fields = ["integration", "object_type", "operation", "status"]
-
-
 class StagePagination(LimitOffsetPagination):
     default_limit = 100
     max_limit = 1000
@@ -203,7 +185,7 @@ class SyncStageViewSet(DownloadNegotiationMixin, viewsets.ReadOnlyModelViewSet):
         "retrieve": ["syncengine.view_syncstage"],
         "export": ["syncengine.view_syncstage"],
     }
-    filterset_class = SyncStageFilter
+    filterset_class = SyncStageFilterSet
     pagination_class = StagePagination
 
     def get_queryset(self):

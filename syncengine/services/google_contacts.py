@@ -1,32 +1,21 @@
-"""Google Contacts integrations: connect through OAuth (G-1), sync rules and filters (G-2, G-3),
-default and custom field mappings (G-4), and the connector's token store."""
+"""Google Contacts integrations: sync rules and filters (G-2, G-3), default field mappings
+(G-4), and the metered connector. Connecting is services.connect's; OAuth is the connector's."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode, urlparse
-
-import google.oauth2.credentials
-import requests
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from crm.audit import record_audit
 from crm.models import ObjectType, Property
-from syncengine import crypto
-from syncengine.connectors.base import AuthError, TransientError
+from syncengine.connectors.base import AuthError
 from syncengine.connectors.google_contacts import mapping as gm
 from syncengine.connectors.google_contacts.client import GoogleContactsConnector
 from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncRule
-from syncengine.services.integrations import AuthorizationRequest, state_and_pkce
+from syncengine.services.integrations import IntegrationTokens
 from syncengine.services.usage import DatabaseMeter
 
-SCOPE = "https://www.googleapis.com/auth/contacts"  # contacts only (SPEC G-1)
-GOOGLE_OAUTH_URL = "https://accounts.google.com"
-GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 GOOGLE_API_URL = "https://people.googleapis.com/"
-TIMEOUT = 30
 
 # SPEC G-2: the sync rule decides the contacts mapping's direction; "filters" is two-way for
 # the contacts that pass the Google-side filters (G-3).
@@ -37,180 +26,13 @@ SYNC_RULES = {
     "filters": ObjectMapping.Direction.TWO_WAY,
 }
 CONFLICT_WINNERS = {"concord": "local", "google": "remote"}
-
-
-def _plain_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # a local sandbox must not go through an environment proxy
-    return session
-
-
-def build_authorization_request(
-    *, oauth_url: str, client_id: str, redirect_uri: str
-) -> AuthorizationRequest:
-    """Google's consent page for the contacts scope, offline (a refresh token), with PKCE."""
-    state, verifier, challenge = state_and_pkce()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": SCOPE,
-            "state": state,
-            "access_type": "offline",
-            "prompt": "consent",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return AuthorizationRequest(
-        url=f"{oauth_url.rstrip('/')}/o/oauth2/v2/auth?{query}", state=state, code_verifier=verifier
-    )
-
-
-def token_url(oauth_url: str) -> str:
-    return GOOGLE_TOKEN_URL if oauth_url.rstrip("/") == GOOGLE_OAUTH_URL else f"{oauth_url}/token"
-
-
-def exchange_code(
-    *, oauth_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
-    code_verifier: str,
-) -> dict:  # fmt: skip
-    try:
-        response = _plain_session().post(
-            token_url(oauth_url.rstrip("/")),
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-                "code_verifier": code_verifier,
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
-            timeout=TIMEOUT,
-        )
-    except requests.RequestException as exc:
-        raise TransientError(f"Google's token endpoint is unreachable: {exc}") from exc
-    body = response.json() if response.content else {}
-    if response.status_code != 200:
-        raise AuthError(f"{body.get('error', 'error')}: {body.get('error_description', '')}")
-    if SCOPE not in str(body.get("scope", "")).split():
-        raise AuthError("access to contacts was not granted")
-    return body
-
-
-def connect_google(
-    *,
-    oauth_url: str,
-    api_endpoint: str,
-    client_id: str,
-    client_secret: str,
-    code: str,
-    redirect_uri: str,
-    code_verifier: str,
-    name: str = "",
-    actor=None,
-) -> Integration:
-    """Trade the consent's code for tokens and create (or reconnect) the integration."""
-    token = exchange_code(
-        oauth_url=oauth_url,
-        client_id=client_id,
-        client_secret=client_secret,
-        code=code,
-        redirect_uri=redirect_uri,
-        code_verifier=code_verifier,
-    )
-    account = _account_of(oauth_url, token["access_token"])
-    with transaction.atomic():
-        integration = (
-            Integration.objects.select_for_update()
-            .filter(kind=Integration.Kind.GOOGLE_CONTACTS, remote_user_id=account)
-            .exclude(remote_user_id="")
-            .first()
-        )
-        created = integration is None
-        integration = integration or Integration(kind=Integration.Kind.GOOGLE_CONTACTS)
-        integration.name = name or integration.name or f"Google Contacts {account}".strip()
-        integration.status = Integration.Status.ACTIVE
-        integration.login_url = oauth_url.rstrip("/")
-        integration.instance_url = api_endpoint
-        integration.client_id = client_id
-        integration.client_secret_encrypted = crypto.encrypt(client_secret)
-        integration.access_token_encrypted = crypto.encrypt(token["access_token"])
-        if token.get("refresh_token"):
-            integration.refresh_token_encrypted = crypto.encrypt(token["refresh_token"])
-        integration.remote_user_id = account
-        integration.connected_by = actor if getattr(actor, "pk", None) else None
-        integration.connected_at = timezone.now()
-        integration.last_error = ""
-        integration.settings = {
-            "sync_interval_minutes": 5,
-            "sync_rule": "two_way",
-            "filters": [],
-            "conflict_winner": "local",
-        } | (integration.settings or {})
-        integration.save()
-        if created:
-            from syncengine.services.changes import queue_initial_push
-
-            create_default_mappings(integration=integration)
-            queue_initial_push(integration=integration)
-        record_audit(
-            verb="connect_integration",
-            source="user" if actor else "system",
-            actor=actor,
-            target_repr=str(integration),
-            detail={"integration": integration.pk, "account": account, "created": created},
-        )
-    return integration
-
-
-def connect_sandbox_account(
-    *, oauth_url: str, client_id: str, client_secret: str, name: str = "", actor=None
-) -> Integration:
-    """Connect the local Google sandbox by answering its consent page without a browser."""
-    redirect_uri = (
-        f"{settings.CONCORD_BASE_URL.rstrip('/')}/admin/syncengine/integration/oauth-callback/"
-    )
-    auth = build_authorization_request(
-        oauth_url=oauth_url, client_id=client_id, redirect_uri=redirect_uri
-    )
-    params = {k: v[0] for k, v in parse_qs(urlparse(auth.url).query).items()}
-    try:
-        response = _plain_session().post(
-            f"{oauth_url.rstrip('/')}/o/oauth2/v2/auth",
-            data={**params, "action": "allow"},
-            allow_redirects=False,
-            timeout=TIMEOUT,
-        )
-    except requests.RequestException as exc:
-        raise TransientError(f"{oauth_url} unreachable: {exc}") from exc
-    answer = parse_qs(urlparse(response.headers.get("Location", "")).query)
-    if "code" not in answer or answer.get("state", [""])[0] != auth.state:
-        raise AuthError(f"the sandbox did not grant access: {answer.get('error', ['?'])[0]}")
-    return connect_google(
-        oauth_url=oauth_url,
-        api_endpoint=f"{oauth_url.rstrip('/')}/",
-        client_id=client_id,
-        client_secret=client_secret,
-        code=answer["code"][0],
-        redirect_uri=redirect_uri,
-        code_verifier=auth.code_verifier,
-        name=name,
-        actor=actor,
-    )
-
-
-def _account_of(oauth_url: str, access_token: str) -> str:
-    """The Google account's email, from tokeninfo (blank if it cannot be read)."""
-    base = "https://oauth2.googleapis.com" if "accounts.google.com" in oauth_url else oauth_url
-    try:
-        response = _plain_session().get(
-            f"{base.rstrip('/')}/tokeninfo", params={"access_token": access_token}, timeout=TIMEOUT
-        )
-        return str(response.json().get("email") or response.json().get("sub") or "")
-    except (requests.RequestException, ValueError):
-        return ""
+# A new integration's settings (a reconnected one keeps its own).
+DEFAULT_SETTINGS = {
+    "sync_interval_minutes": 5,
+    "sync_rule": "two_way",
+    "filters": [],
+    "conflict_winner": "local",
+}
 
 
 @transaction.atomic
@@ -303,40 +125,6 @@ def sync_options(integration: Integration) -> dict:
     }
 
 
-class GoogleTokens:
-    """The connector's token store: google-auth credentials from the integration's encrypted
-    tokens; a refreshed access token is saved back encrypted."""
-
-    def __init__(self, integration: Integration) -> None:
-        self.integration = integration
-
-    def credentials(self) -> google.oauth2.credentials.Credentials:
-        integration = self.integration
-        return google.oauth2.credentials.Credentials(
-            token=crypto.decrypt(integration.access_token_encrypted),
-            refresh_token=crypto.decrypt(integration.refresh_token_encrypted) or None,
-            token_uri=token_url(integration.login_url.rstrip("/")),
-            client_id=integration.client_id,
-            client_secret=crypto.decrypt(integration.client_secret_encrypted),
-            scopes=[SCOPE],
-        )
-
-    def save(self, credentials: google.oauth2.credentials.Credentials) -> None:
-        fields = {"access_token_encrypted": crypto.encrypt(credentials.token)}
-        Integration.objects.filter(pk=self.integration.pk).update(**fields)
-        self.integration.access_token_encrypted = fields["access_token_encrypted"]
-
-
-def revoke(integration: Integration, token: str) -> bool:
-    """Revoke a token at Google (a refresh token takes its access tokens with it)."""
-    base = integration.login_url.rstrip("/")
-    url = "https://oauth2.googleapis.com/revoke" if base == GOOGLE_OAUTH_URL else f"{base}/revoke"
-    try:
-        return _plain_session().post(url, params={"token": token}, timeout=TIMEOUT).ok
-    except requests.RequestException:
-        return False
-
-
 def build_connector(
     *, integration: Integration, meter: DatabaseMeter | None = None, sleep=None
 ) -> GoogleContactsConnector:
@@ -348,7 +136,7 @@ def build_connector(
     kwargs = {"sleep": sleep} if sleep else {}
     return GoogleContactsConnector(
         api_endpoint=integration.instance_url or GOOGLE_API_URL,
-        tokens=GoogleTokens(integration),
+        tokens=IntegrationTokens(integration),
         meter=meter or DatabaseMeter(integration),
         filters=filters,
         **kwargs,

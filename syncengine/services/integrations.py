@@ -1,210 +1,40 @@
-"""Connecting, reconnecting and disconnecting integrations (OAuth 2.0 web-server flow)."""
+"""Integrations: engine settings, disconnecting, reconnection, and the one token store."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import re
-import secrets
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode, urlparse
 
-import requests
-from django.apps import apps
-from django.conf import settings
+import google.oauth2.credentials
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
-from accounts.selectors import list_users_with_permission
 from crm.audit import record_audit
-from syncengine import crypto
-from syncengine.connectors.base import AuthError, TransientError
+from syncengine import crypto, hooks
+from syncengine.connectors.base import AuthError
+from syncengine.connectors.google_contacts import oauth as google_oauth
 from syncengine.connectors.salesforce.client import OAuthClient, SalesforceConnector
 from syncengine.models import Integration
 from syncengine.services.usage import DatabaseMeter
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CLIENT_ID = "concord"
 
-
-@dataclass(frozen=True, slots=True)
-class AuthorizationRequest:
-    """Where to send the browser, and what to keep in the session until the callback."""
-
-    url: str
-    state: str
-    code_verifier: str
-
-
-def oauth_client(integration: Integration) -> OAuthClient:
-    """The OAuth endpoints and credentials of an integration."""
+def oauth_client(integration: Integration) -> OAuthClient | google_oauth.OAuthClient:
+    """The OAuth endpoints and credentials of an integration, from its remote's connector."""
+    client_secret = crypto.decrypt(integration.client_secret_encrypted)
+    if integration.kind == Integration.Kind.GOOGLE_CONTACTS:
+        return google_oauth.OAuthClient(
+            oauth_url=integration.login_url,
+            client_id=integration.client_id,
+            client_secret=client_secret,
+        )
     return OAuthClient(
         login_url=integration.login_url or integration.instance_url,
         client_id=integration.client_id,
-        client_secret=crypto.decrypt(integration.client_secret_encrypted),
+        client_secret=client_secret,
         ca_file=integration.ca_file,
     )
-
-
-def state_and_pkce() -> tuple[str, str, str]:
-    """A CSRF state, a PKCE code verifier and its S256 challenge (for any OAuth consent)."""
-    state = secrets.token_urlsafe(24)
-    verifier = secrets.token_urlsafe(48)
-    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return state, verifier, digest.decode().rstrip("=")
-
-
-def build_authorization_request(
-    *, login_url: str, client_id: str, redirect_uri: str
-) -> AuthorizationRequest:
-    """The consent-page URL of the web-server flow, with a CSRF state and a PKCE challenge."""
-    state, verifier, challenge = state_and_pkce()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": "api refresh_token",
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return AuthorizationRequest(
-        url=f"{login_url.rstrip('/')}/services/oauth2/authorize?{query}",
-        state=state,
-        code_verifier=verifier,
-    )
-
-
-def connect_salesforce(
-    *,
-    login_url: str,
-    client_id: str,
-    client_secret: str,
-    code: str = "",
-    redirect_uri: str = "",
-    code_verifier: str = "",
-    username: str = "",
-    password: str = "",
-    ca_file: str = "",
-    name: str = "",
-    actor=None,
-    integration: Integration | None = None,
-) -> Integration:
-    """Trade an authorization code (or, for the sandbox, a password) for tokens and connect.
-
-    Reconnecting an existing integration keeps its mappings, links and history. New
-    integrations get the default object and field mappings.
-    """
-    client = OAuthClient(
-        login_url=login_url, client_id=client_id, client_secret=client_secret, ca_file=ca_file
-    )
-    if code:
-        token = client.exchange_code(
-            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
-        )
-    else:
-        token = client.password_grant(username=username, password=password)
-    org_id, user_id = _identity(token.get("id", ""))
-    with transaction.atomic():
-        if integration is None:
-            # Connecting the same org twice reconnects it instead of doubling every record.
-            integration = (
-                Integration.objects.select_for_update()
-                .filter(kind=Integration.Kind.SALESFORCE, remote_org_id=org_id)
-                .exclude(remote_org_id="")
-                .first()
-            )
-        created = integration is None
-        integration = integration or Integration(kind=Integration.Kind.SALESFORCE)
-        integration.name = name or integration.name or f"Salesforce {org_id or login_url}"
-        integration.status = Integration.Status.ACTIVE
-        integration.login_url = login_url
-        integration.instance_url = token.get("instance_url") or login_url
-        integration.client_id = client_id
-        integration.client_secret_encrypted = crypto.encrypt(client_secret)
-        integration.access_token_encrypted = crypto.encrypt(token["access_token"])
-        if token.get("refresh_token"):
-            integration.refresh_token_encrypted = crypto.encrypt(token["refresh_token"])
-        integration.ca_file = ca_file
-        integration.remote_org_id, integration.remote_user_id = org_id, user_id
-        integration.connected_by = actor if getattr(actor, "pk", None) else None
-        integration.connected_at = timezone.now()
-        integration.last_error = ""
-        integration.settings = {"sync_interval_minutes": 5, "api_version": "62.0"} | (
-            integration.settings or {}
-        )
-        integration.save()
-        if created:
-            from syncengine.services.changes import queue_initial_push
-            from syncengine.services.mappings import create_default_mappings
-
-            create_default_mappings(integration=integration)
-            queue_initial_push(integration=integration)
-        record_audit(
-            verb="connect_integration",
-            source="user" if actor else "system",
-            actor=actor,
-            target_repr=str(integration),
-            detail={"integration": integration.pk, "org": org_id, "created": created},
-        )
-    return integration
-
-
-def connect_sandbox_org(
-    *,
-    login_url: str,
-    client_id: str,
-    client_secret: str,
-    username: str,
-    password: str,
-    ca_file: str = "",
-    name: str = "",
-    actor=None,
-) -> Integration:
-    """Connect the local sandbox by running the web-server flow without a browser: sign in on
-    its consent page as the integration user, then trade the code (this yields a refresh
-    token, which the password grant does not)."""
-    redirect_uri = (
-        f"{settings.CONCORD_BASE_URL.rstrip('/')}/admin/syncengine/integration/oauth-callback/"
-    )
-    auth = build_authorization_request(
-        login_url=login_url, client_id=client_id, redirect_uri=redirect_uri
-    )
-    params = {k: v[0] for k, v in parse_qs(urlparse(auth.url).query).items()}
-    session = OAuthClient(login_url, client_id, client_secret, ca_file).session()
-    try:
-        response = session.post(
-            f"{login_url.rstrip('/')}/services/oauth2/authorize",
-            data={**params, "username": username, "password": password, "action": "allow"},
-            allow_redirects=False,
-            timeout=30,
-        )
-    except requests.RequestException as exc:
-        raise TransientError(f"{login_url} unreachable: {exc}") from exc
-    answer = parse_qs(urlparse(response.headers.get("Location", "")).query)
-    if "code" not in answer or answer.get("state", [""])[0] != auth.state:
-        raise AuthError(f"the sandbox did not grant access: {answer.get('error', ['?'])[0]}")
-    return connect_salesforce(
-        login_url=login_url,
-        client_id=client_id,
-        client_secret=client_secret,
-        code=answer["code"][0],
-        redirect_uri=redirect_uri,
-        code_verifier=auth.code_verifier,
-        ca_file=ca_file,
-        name=name,
-        actor=actor,
-    )
-
-
-def _identity(identity_url: str) -> tuple[str, str]:
-    parts = [p for p in identity_url.split("/") if p]
-    return (parts[-2], parts[-1]) if len(parts) >= 2 else ("", "")
 
 
 # Salesforce REST versions look like "62.0"; the value goes into every request path
@@ -250,34 +80,53 @@ def _int_between(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def changed_settings(integration: Integration, settings: dict) -> dict:
+    """The settings a whole-settings edit changes: keys set elsewhere (the Google sync page)
+    and left as they are need no check."""
+    stored = integration.settings or {}
+    return {key: v for key, v in settings.items() if key not in stored or stored[key] != v}
+
+
 @transaction.atomic
 def update_integration(
     *,
     integration: Integration,
     name: str | None = None,
     settings_patch: dict | None = None,
+    settings: dict | None = None,
     api_allocation: int | object | None = ...,
+    client_id: str | None = None,
+    ca_file: str | None = None,
     actor=None,
 ) -> Integration:
-    """Change an integration's name, engine settings (merged) or API allocation; audited.
+    """Change an integration's name, engine settings, API allocation or OAuth client; audited.
 
-    A settings patch with a bad value is refused whole (ValidationError naming each setting)
-    and nothing is written.
+    `settings_patch` is merged into the stored settings; `settings` replaces them (the admin's
+    form), and only the keys it changes are checked. A bad value is refused whole
+    (ValidationError naming each setting) and nothing is written.
     """
-    if settings_patch is not None:
-        errors = settings_errors(kind=integration.kind, patch=settings_patch)
+    stored = dict(integration.settings or {})
+    patch = settings_patch if settings is None else changed_settings(integration, settings)
+    if patch is not None:
+        errors = settings_errors(kind=integration.kind, patch=patch)
         if errors:
             raise ValidationError(
                 {"settings": [f"{key}: {' '.join(msgs)}" for key, msgs in errors.items()]}
             )
-    before = {"name": integration.name, "settings": dict(integration.settings or {})}
+    before = {"name": integration.name, "settings": stored}
     if name is not None:
         integration.name = name
-    if settings_patch is not None:
-        integration.settings = {**(integration.settings or {}), **settings_patch}
+    if settings is not None:
+        integration.settings = dict(settings)
+    elif settings_patch is not None:
+        integration.settings = {**stored, **settings_patch}
     if api_allocation is not ...:
         integration.api_allocation = api_allocation
-    integration.save(update_fields=["name", "settings", "api_allocation"])
+    for field, value in (("client_id", client_id), ("ca_file", ca_file)):
+        if value is not None:
+            before[field] = getattr(integration, field)
+            setattr(integration, field, value)
+    integration.save(update_fields=["name", "settings", "api_allocation", "client_id", "ca_file"])
     record_audit(
         verb="update_integration",
         source="user" if actor else "system",
@@ -294,11 +143,7 @@ def disconnect_integration(*, integration: Integration, actor=None) -> bool:
     revoked = False
     refresh = crypto.decrypt(integration.refresh_token_encrypted)
     access = crypto.decrypt(integration.access_token_encrypted)
-    if (refresh or access) and integration.kind == Integration.Kind.GOOGLE_CONTACTS:
-        from syncengine.services import google_contacts
-
-        revoked = google_contacts.revoke(integration, refresh or access)
-    elif refresh or access:
+    if refresh or access:
         revoked = oauth_client(integration).revoke(token=refresh or access)
     integration.status = Integration.Status.DISCONNECTED
     integration.access_token_encrypted = ""
@@ -315,7 +160,7 @@ def disconnect_integration(*, integration: Integration, actor=None) -> bool:
 
 
 def mark_needs_reconnect(*, integration: Integration, reason: str) -> None:
-    """The refresh token is dead: stop syncing and tell the admins to reconnect."""
+    """The refresh token is dead: stop syncing and tell (through the hook) who can reconnect."""
     with transaction.atomic():
         updated = (
             Integration.objects.filter(pk=integration.pk)
@@ -332,39 +177,24 @@ def mark_needs_reconnect(*, integration: Integration, reason: str) -> None:
             target_repr=str(integration),
             detail={"integration": integration.pk, "reason": reason[:500]},
         )
-        admins = list(list_users_with_permission("syncengine.add_integration"))  # reconnect
-        transaction.on_commit(lambda: _notify_admins(integration, reason, admins))
+        event = hooks.IntegrationNeedsReconnect(integration=integration, reason=reason)
+        transaction.on_commit(lambda: hooks.emit_integration_needs_reconnect(event))
     logger.warning("integration %s needs reconnection: %s", integration.pk, reason)
 
 
-def _notify_admins(integration: Integration, reason: str, admins: list) -> None:
-    if not apps.is_installed("notifications"):
-        return
-    from notifications.services import notify  # another app's concern: used if installed
-
-    try:
-        notify(
-            users=admins,
-            kind="integration_needs_reconnect",
-            title=f"{integration.name} needs to be reconnected",
-            body=f"Salesforce refused the stored tokens ({reason}). Sync is paused until an "
-            "admin connects it again (Integrations → Connect Salesforce).",
-            link=f"/admin/syncengine/integration/{integration.pk}/change/",
-        )
-    except Exception:  # a notification must never break the sync engine
-        logger.exception("could not notify admins about integration %s", integration.pk)
-
-
 class IntegrationTokens:
-    """The connector's token store: decrypts, refreshes and re-encrypts the integration's tokens."""
+    """The connectors' one token store: decrypts an integration's tokens, refreshes them through
+    its remote's OAuth client and saves what changed back encrypted."""
 
     def __init__(self, integration: Integration) -> None:
         self.integration = integration
 
     def access_token(self) -> str:
+        """The stored access token."""
         return crypto.decrypt(self.integration.access_token_encrypted)
 
     def refresh(self) -> str:
+        """A new access token from the refresh token; a refusal marks the integration."""
         refresh_token = crypto.decrypt(self.integration.refresh_token_encrypted)
         if not refresh_token:
             mark_needs_reconnect(integration=self.integration, reason="no refresh token stored")
@@ -374,16 +204,41 @@ class IntegrationTokens:
         except AuthError as exc:
             mark_needs_reconnect(integration=self.integration, reason=str(exc))
             raise
-        fields = {"access_token_encrypted": crypto.encrypt(token["access_token"])}
-        if token.get("instance_url"):
+        self.store(
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token", ""),
+            instance_url=token.get("instance_url", ""),
+        )
+        return token["access_token"]
+
+    def store(self, *, access_token: str, refresh_token: str = "", instance_url: str = "") -> None:
+        """Save a new access token (and a new refresh token or instance URL, when answered)."""
+        fields = {"access_token_encrypted": crypto.encrypt(access_token)}
+        if instance_url:
             # After an org migration Salesforce answers a new instance URL: always keep it.
-            fields["instance_url"] = token["instance_url"]
-        if token.get("refresh_token"):
-            fields["refresh_token_encrypted"] = crypto.encrypt(token["refresh_token"])
+            fields["instance_url"] = instance_url
+        if refresh_token:
+            fields["refresh_token_encrypted"] = crypto.encrypt(refresh_token)
         Integration.objects.filter(pk=self.integration.pk).update(**fields)
         for name, value in fields.items():
             setattr(self.integration, name, value)
-        return token["access_token"]
+
+    # Google's client hands the tokens to google-auth, which refreshes them by itself.
+    def credentials(self) -> google.oauth2.credentials.Credentials:
+        """The tokens as google-auth credentials (Google's client refreshes through them)."""
+        integration = self.integration
+        return google.oauth2.credentials.Credentials(
+            token=self.access_token(),
+            refresh_token=crypto.decrypt(integration.refresh_token_encrypted) or None,
+            token_uri=google_oauth.token_url(integration.login_url),
+            client_id=integration.client_id,
+            client_secret=crypto.decrypt(integration.client_secret_encrypted),
+            scopes=[google_oauth.SCOPE],
+        )
+
+    def save(self, credentials: google.oauth2.credentials.Credentials) -> None:
+        """Keep the access token google-auth refreshed."""
+        self.store(access_token=credentials.token)
 
 
 def build_connector(

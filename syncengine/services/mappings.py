@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -169,4 +171,63 @@ def set_field_mapping_rule(*, field_mapping: FieldMapping, rule: str, actor=None
         rule=rule,
         field_mapping=field_mapping,
         actor=actor,
+    )
+
+
+@transaction.atomic
+def save_object_mapping(
+    *, object_mapping: ObjectMapping, changed_fields: Sequence[str] = (), actor=None
+) -> ObjectMapping:
+    """Create or change an object mapping as staff edited it (direction, order, …); audited."""
+    created = object_mapping.pk is None
+    object_mapping.save()
+    record_audit(
+        verb="create_object_mapping" if created else "update_object_mapping",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=str(object_mapping),
+        detail={
+            "integration": object_mapping.integration_id,
+            "object_mapping": object_mapping.pk,
+            "changed": list(changed_fields),
+        },
+    )
+    return object_mapping
+
+
+@transaction.atomic
+def save_reference_mapping(
+    *, reference_mapping: ReferenceMapping, changed_fields: Sequence[str] = (), actor=None
+) -> ReferenceMapping:
+    """Create or change a reference mapping (association ↔ remote reference field); audited."""
+    reference_mapping.save()
+    record_audit(
+        verb="save_reference_mapping",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=f"{reference_mapping.object_mapping}.{reference_mapping.remote_field}",
+        detail={
+            "integration": reference_mapping.object_mapping.integration_id,
+            "reference_mapping": reference_mapping.pk,
+            "changed": list(changed_fields),
+        },
+    )
+    return reference_mapping
+
+
+@transaction.atomic
+def delete_reference_mapping(*, reference_mapping: ReferenceMapping, actor=None) -> None:
+    """Remove a reference mapping; audited."""
+    detail = {
+        "integration": reference_mapping.object_mapping.integration_id,
+        "reference_mapping": reference_mapping.pk,
+    }
+    target = f"{reference_mapping.object_mapping}.{reference_mapping.remote_field}"
+    reference_mapping.delete()
+    record_audit(
+        verb="delete_reference_mapping",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=target,
+        detail=detail,
     )

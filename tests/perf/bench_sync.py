@@ -79,9 +79,9 @@ def run(url: str, ca: str) -> None:
 
     from crm.models import ObjectType, Record
     from crm.services.records import RecordInput, update_record, write_records
+    from syncengine.management.sandbox_connect import connect_sandbox_org
     from syncengine.models import Integration, SyncCycle
     from syncengine.services.cycles import CycleRunner, claim_cycle
-    from syncengine.services.integrations import connect_sandbox_org
 
     session = requests.Session()
     session.verify, session.trust_env = ca, False
@@ -207,9 +207,9 @@ def two_way_throughput(session, url: str, ca: str) -> None:
     """Initial two-way sync: half the contacts in Concord, half in Salesforce, a new integration."""
     from crm.models import ObjectType, Record
     from crm.services.records import RecordInput, write_records
+    from syncengine.management.sandbox_connect import connect_sandbox_org
     from syncengine.models import Integration, RecordLink, SyncCycle
     from syncengine.services.cycles import CycleRunner, claim_cycle
-    from syncengine.services.integrations import connect_sandbox_org
 
     session.post(f"{url}/_sandbox/reset", timeout=60).raise_for_status()
     session.post(f"{url}/_sandbox/limits", json={"daily_api_limit": 1_000_000}, timeout=10)

@@ -214,7 +214,7 @@ def google_sandbox(google_sandbox_process: GoogleSandbox) -> GoogleSandbox:
 def connect_account(google: GoogleSandbox, name: str = "Google sandbox"):
     """An integration connected through Google's consent page and token endpoint (offline:
     a refresh token)."""
-    from syncengine.services.google_contacts import connect_sandbox_account
+    from syncengine.management.sandbox_connect import connect_sandbox_account
 
     return connect_sandbox_account(
         oauth_url=google.url.rstrip("/"),

@@ -189,7 +189,7 @@ def connect_org(sandbox: SalesforceSandbox, name: str = "Sandbox org"):
     """An integration connected to the sandbox org through the OAuth web-server flow (so it
     holds a refresh token); for tests that cannot use the `integration` fixture (real workers
     need a transactional database)."""
-    from syncengine.services.integrations import connect_sandbox_org
+    from syncengine.management.sandbox_connect import connect_sandbox_org
 
     return connect_sandbox_org(
         login_url=sandbox.url,

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from syncengine import selectors
 from syncengine.models import FieldMapping, SyncCycle
 from tests.factories import SyncCycleFactory, SyncStageFactory, UserFactory
 
@@ -227,3 +228,33 @@ def test_api_stages_filters_and_export(staff_api_client, stages):
 def test_api_needs_admin(api_client, integration):
     assert api_client.get("/api/v1/integrations/").status_code == 403
     assert api_client.get("/api/v1/sync-stages/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "failed"},
+        {"object_type": "contacts", "operation": "push_updates"},
+        {"object_type": "contacts", "ordering": "started_at"},
+        {"ordering": "-ended_at"},
+    ],
+)
+def test_one_filterset_answers_the_dashboard_the_api_and_the_selector(
+    client, staff_user, staff_api_client, stages, params
+):
+    expected = list(selectors.list_stages(filters=params))
+    client.force_login(staff_user)
+    on_page = {("o" if key == "ordering" else key): value for key, value in params.items()}
+
+    page = client.get(reverse("admin:syncengine_syncstage_changelist"), on_page)
+    listed = staff_api_client.get("/api/v1/sync-stages/", params).json()["results"]
+
+    assert expected and list(page.context["page"]) == expected
+    assert [row["id"] for row in listed] == [stage.pk for stage in expected]
+
+
+def test_the_selector_leaves_out_filter_values_it_cannot_read(stages):
+    unreadable = {"integration": "x", "status": "nonsense", "started_after": "yesterday"}
+
+    assert list(selectors.list_stages(filters=unreadable)) == list(selectors.list_stages())
+    assert stages["old"] not in selectors.list_stages()  # older than the dashboard's days

@@ -1,0 +1,58 @@
+"""The sync engine's hooks: how other apps learn of its events without syncengine importing them.
+
+Listeners subscribe in their AppConfig.ready() (notifications does). Events are sent after the
+transaction that caused them commits; a failing listener is logged and never breaks a sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from syncengine.models import Integration
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationNeedsReconnect:
+    """The remote system refused the stored tokens: sync is paused until an admin reconnects."""
+
+    integration: Integration
+    reason: str
+
+    @property
+    def remote_name(self) -> str:
+        """The remote system that refused, as staff know it ("Salesforce", "Google Contacts")."""
+        return self.integration.get_kind_display()
+
+
+NeedsReconnectListener = Callable[[IntegrationNeedsReconnect], None]
+_needs_reconnect_listeners: list[NeedsReconnectListener] = []
+
+
+def on_integration_needs_reconnect(listener: NeedsReconnectListener) -> NeedsReconnectListener:
+    """Subscribe to integrations needing reconnection; usable as a decorator; twice is a no-op."""
+    if listener not in _needs_reconnect_listeners:
+        _needs_reconnect_listeners.append(listener)
+    return listener
+
+
+def unsubscribe(listener: Callable) -> None:
+    """Stop sending events to a listener (tests)."""
+    if listener in _needs_reconnect_listeners:
+        _needs_reconnect_listeners.remove(listener)
+
+
+def emit_integration_needs_reconnect(event: IntegrationNeedsReconnect) -> None:
+    """Tell every listener; one that fails is logged, the others still hear of it."""
+    for listener in list(_needs_reconnect_listeners):
+        try:
+            listener(event)
+        except Exception:  # a notification must never break the sync engine
+            logger.exception(
+                "listener %r failed for integration %s", listener, event.integration.pk
+            )

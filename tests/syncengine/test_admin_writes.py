@@ -1,0 +1,150 @@
+"""Every admin write goes through a service and is audited: field mappings edited in the object
+mapping's inline, and the integration's change form."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from crm.models import AuditEvent, Property
+from syncengine.models import FieldMapping, Integration, ObjectMapping, ReferenceMapping
+from syncengine.services.mappings import create_default_mappings
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def contact_mapping(crm_schema) -> ObjectMapping:
+    integration = Integration.objects.create(name="Org", settings={"api_version": "62.0"})
+    create_default_mappings(integration=integration)
+    return integration.object_mappings.get(remote_object="Contact")
+
+
+def change_form_data(response) -> dict[str, object]:
+    """What the change page would post back unchanged: its form, inlines and management forms."""
+    forms = [response.context["adminform"].form]
+    data: dict[str, object] = {}
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        forms.extend(formset.forms)
+        management = formset.management_form
+        data.update(
+            {management[name].html_name: management[name].value() for name in management.fields}
+        )
+    for form in forms:
+        for name in form.fields:
+            bound = form[name]
+            names = [bound.html_name]
+            if bound.field.show_hidden_initial:  # a callable default's hidden initial input
+                names.append(bound.html_initial_name)
+            for html_name in names:
+                if bound.value() is True:
+                    data[html_name] = "on"
+                elif bound.value() not in (None, False):
+                    data[html_name] = bound.value()
+    return data
+
+
+def inline_form(data: dict, prefix: str, mapping: FieldMapping | ReferenceMapping) -> str:
+    """The html prefix of the inline form that edits `mapping`."""
+    for key, value in data.items():
+        if key.startswith(prefix) and key.endswith("-id") and str(value) == str(mapping.pk):
+            return key.removesuffix("-id")
+    raise AssertionError(f"no inline form for {mapping}")
+
+
+def test_an_inline_field_mapping_change_and_addition_are_saved_by_the_service(
+    client, staff_user, contact_mapping
+):
+    client.force_login(staff_user)
+    page = reverse("admin:syncengine_objectmapping_change", args=[contact_mapping.pk])
+    data = change_form_data(client.get(page))
+    changed = contact_mapping.field_mappings.get(remote_field="Email")
+    data[f"{inline_form(data, 'field_mappings', changed)}-rule"] = "always_remote"
+    total = int(data["field_mappings-TOTAL_FORMS"])
+    prop = Property.objects.get(object_type=contact_mapping.object_type, name="jobtitle")
+    data.update(
+        {
+            f"field_mappings-{total}-property": prop.pk,
+            f"field_mappings-{total}-remote_field": "Department",
+            f"field_mappings-{total}-rule": "two_way",
+            f"field_mappings-{total}-value_map": "{}",
+            f"field_mappings-{total}-object_mapping": contact_mapping.pk,
+            "field_mappings-TOTAL_FORMS": total + 1,
+        }
+    )
+
+    response = client.post(page, data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    changed.refresh_from_db()
+    assert changed.rule == "always_remote"
+    added = contact_mapping.field_mappings.get(remote_field="Department")
+    assert added.property == prop and not added.is_default
+    saves = AuditEvent.objects.filter(verb="save_field_mapping", actor=staff_user)
+    assert sorted(e.detail["field_mapping"] for e in saves) == sorted([changed.pk, added.pk])
+
+
+def test_an_inline_field_mapping_deletion_is_done_by_the_service(
+    client, staff_user, contact_mapping
+):
+    client.force_login(staff_user)
+    page = reverse("admin:syncengine_objectmapping_change", args=[contact_mapping.pk])
+    data = change_form_data(client.get(page))
+    removed = contact_mapping.field_mappings.get(remote_field="Email")
+    data[f"{inline_form(data, 'field_mappings', removed)}-DELETE"] = "on"
+
+    response = client.post(page, data)
+
+    assert response.status_code == 302
+    assert not FieldMapping.objects.filter(pk=removed.pk).exists()
+    event = AuditEvent.objects.get(verb="delete_field_mapping")
+    assert event.actor == staff_user and event.detail["field_mapping"] == removed.pk
+    assert not AuditEvent.objects.filter(verb="save_field_mapping").exists()  # nothing else
+
+
+def test_the_integration_change_form_saves_through_the_service(client, staff_user, contact_mapping):
+    integration = contact_mapping.integration
+    client.force_login(staff_user)
+
+    response = client.post(
+        reverse("admin:syncengine_integration_change", args=[integration.pk]),
+        {
+            "name": "Renamed org",
+            "client_id": "other-client",
+            "ca_file": "",
+            "settings": '{"api_version": "61.0"}',
+            "api_allocation": "500",
+        },
+    )
+
+    assert response.status_code == 302
+    integration.refresh_from_db()
+    assert integration.name == "Renamed org" and integration.client_id == "other-client"
+    assert integration.settings == {"api_version": "61.0"} and integration.api_allocation == 500
+    event = AuditEvent.objects.get(verb="update_integration")
+    assert event.actor == staff_user
+    assert event.detail["before"]["name"] == "Org"
+    assert event.detail["before"]["settings"] == {"api_version": "62.0"}
+
+
+def test_the_object_mapping_and_its_reference_mappings_are_saved_by_the_service(
+    client, staff_user, contact_mapping
+):
+    client.force_login(staff_user)
+    page = reverse("admin:syncengine_objectmapping_change", args=[contact_mapping.pk])
+    data = change_form_data(client.get(page))
+    data.pop("enabled")  # unticked
+    reference = contact_mapping.reference_mappings.get(remote_field="AccountId")
+    data[f"{inline_form(data, 'reference_mappings', reference)}-DELETE"] = "on"
+
+    response = client.post(page, data)
+
+    assert response.status_code == 302
+    contact_mapping.refresh_from_db()
+    assert contact_mapping.enabled is False
+    assert not contact_mapping.reference_mappings.exists()
+    update = AuditEvent.objects.get(verb="update_object_mapping")
+    assert update.actor == staff_user and update.detail["changed"] == ["enabled"]
+    removal = AuditEvent.objects.get(verb="delete_reference_mapping")
+    assert removal.actor == staff_user and removal.detail["reference_mapping"] == reference.pk
