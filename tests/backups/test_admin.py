@@ -157,7 +157,7 @@ def test_wrong_code_in_the_admin_is_403_and_changes_nothing(admin_client, deals,
 
 
 def test_an_sso_session_confirms_without_a_code(settings, deals, staff_user):
-    backend = "tests.backups.conftest.SsoBackend"
+    backend = "tests.support.backups.SsoBackend"
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", backend]
     client = Client()
     client.force_login(staff_user, backend=backend)

@@ -30,7 +30,7 @@ from tests.support.backups import add_authenticator, create, current_code, make_
 from tests.support.roles import grant_role
 
 TOTP_URL = "/api/v1/auth/totp/"
-SSO_BACKEND = "tests.backups.conftest.SsoBackend"
+SSO_BACKEND = "tests.support.backups.SsoBackend"
 
 
 def wrong_code(device: TOTPDevice) -> str:
