@@ -18,7 +18,7 @@ from backups.errors import (
     VerificationThrottled,
 )
 from backups.models import Backup, BackupSchedule
-from tests.backups.conftest import create
+from tests.support.backups import create
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from notifications.models import Notification
 from syncengine import hooks
 from syncengine.models import Integration
 from syncengine.services.integrations import mark_needs_reconnect
-from tests.factories import UserFactory
-from tests.roles import ROLES, grant_role
+from tests.factories import IntegrationFactory, UserFactory
+from tests.support.roles import ROLES, grant_role
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def test_the_notice_names_the_remote_that_refused(
     django_capture_on_commit_callbacks, kind, remote, other
 ):
-    integration = Integration.objects.create(name="Remote", kind=kind)
+    integration = IntegrationFactory(name="Remote", kind=kind)
     admin = grant_role(UserFactory(is_staff=True), ROLES.ADMIN)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -39,7 +39,7 @@ def test_the_notice_names_the_remote_that_refused(
 
 
 def test_nothing_is_sent_before_the_transaction_commits(django_capture_on_commit_callbacks):
-    integration = Integration.objects.create(name="Org")
+    integration = IntegrationFactory(name="Org")
     grant_role(UserFactory(is_staff=True), ROLES.ADMIN)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -51,7 +51,7 @@ def test_nothing_is_sent_before_the_transaction_commits(django_capture_on_commit
 def test_a_failing_listener_breaks_neither_the_engine_nor_the_others(
     django_capture_on_commit_callbacks,
 ):
-    integration = Integration.objects.create(name="Org")
+    integration = IntegrationFactory(name="Org")
     admin = grant_role(UserFactory(is_staff=True), ROLES.ADMIN)
     heard = []
 

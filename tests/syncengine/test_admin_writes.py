@@ -7,15 +7,16 @@ import pytest
 from django.urls import reverse
 
 from crm.models import AuditEvent, Property
-from syncengine.models import FieldMapping, Integration, ObjectMapping, ReferenceMapping
+from syncengine.models import FieldMapping, ObjectMapping, ReferenceMapping
 from syncengine.services.mappings import create_default_mappings
+from tests.factories import IntegrationFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def contact_mapping(crm_schema) -> ObjectMapping:
-    integration = Integration.objects.create(name="Org", settings={"api_version": "62.0"})
+    integration = IntegrationFactory(name="Org", settings={"api_version": "62.0"})
     create_default_mappings(integration=integration)
     return integration.object_mappings.get(remote_object="Contact")
 

@@ -21,13 +21,14 @@ from syncengine.models import Integration, ObjectMapping, SyncCycle, SyncError
 from syncengine.services.cycles import start_cycle
 from syncengine.services.errors import record_sync_error
 from syncengine.services.usage import set_api_allocation
+from tests.factories import IntegrationFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def paused(crm_schema):
-    return Integration.objects.create(name="Paused org", status=Integration.Status.PAUSED)
+    return IntegrationFactory(name="Paused org", status=Integration.Status.PAUSED)
 
 
 def test_services_raise_typed_errors_not_value_errors(paused):
@@ -77,7 +78,7 @@ def test_a_resync_refused_by_the_service_names_the_ids(staff_api_client, paused)
 def test_an_unexpected_value_error_in_a_view_is_a_500_not_a_400(
     staff_user, crm_schema, monkeypatch
 ):
-    integration = Integration.objects.create(name="Salesforce")
+    integration = IntegrationFactory(name="Salesforce")
 
     def broken(**kwargs):
         raise ValueError("a bug, not bad input")
