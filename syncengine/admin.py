@@ -21,6 +21,7 @@ from crm.models import ObjectType
 from syncengine import crypto, selectors
 from syncengine.admin_health import health_urls
 from syncengine.connectors.base import ConnectorError
+from syncengine.engine.cycles import start_cycle
 from syncengine.export import stages_csv_response
 from syncengine.models import (
     FieldMapping,
@@ -34,7 +35,6 @@ from syncengine.models import (
 from syncengine.services import google_contacts as google_services
 from syncengine.services import integrations as integration_services
 from syncengine.services import mappings as mapping_services
-from syncengine.services.cycles import start_cycle
 
 SESSION_KEY = "syncengine_oauth"
 TZ_SESSION_KEY = "syncengine_tz"

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlparse
 
+import google.auth.exceptions
 import google.oauth2.credentials
+import google_auth_httplib2
+import httplib2
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -304,27 +307,35 @@ def sync_options(integration: Integration) -> dict:
 
 
 class GoogleTokens:
-    """The connector's token store: google-auth credentials from the integration's encrypted
-    tokens; a refreshed access token is saved back encrypted."""
+    """The connector's token store: the integration's encrypted tokens; a refreshed access
+    token is saved back encrypted."""
 
     def __init__(self, integration: Integration) -> None:
         self.integration = integration
 
-    def credentials(self) -> google.oauth2.credentials.Credentials:
+    def access_token(self) -> str:
+        return crypto.decrypt(self.integration.access_token_encrypted)
+
+    def refresh(self) -> str:
         integration = self.integration
-        return google.oauth2.credentials.Credentials(
-            token=crypto.decrypt(integration.access_token_encrypted),
+        credentials = google.oauth2.credentials.Credentials(
+            token=None,
             refresh_token=crypto.decrypt(integration.refresh_token_encrypted) or None,
             token_uri=token_url(integration.login_url.rstrip("/")),
             client_id=integration.client_id,
             client_secret=crypto.decrypt(integration.client_secret_encrypted),
             scopes=[SCOPE],
         )
-
-    def save(self, credentials: google.oauth2.credentials.Credentials) -> None:
+        # proxy_info=None: a local endpoint must not go through an environment proxy.
+        http = httplib2.Http(proxy_info=None, timeout=TIMEOUT)
+        try:
+            credentials.refresh(google_auth_httplib2.Request(http))
+        except google.auth.exceptions.RefreshError as exc:
+            raise AuthError(f"Google refused to refresh the access token: {exc}") from exc
         fields = {"access_token_encrypted": crypto.encrypt(credentials.token)}
-        Integration.objects.filter(pk=self.integration.pk).update(**fields)
-        self.integration.access_token_encrypted = fields["access_token_encrypted"]
+        Integration.objects.filter(pk=integration.pk).update(**fields)
+        integration.access_token_encrypted = fields["access_token_encrypted"]
+        return credentials.token
 
 
 def revoke(integration: Integration, token: str) -> bool:

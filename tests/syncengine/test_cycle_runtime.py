@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm.services.records import RecordInput, create_record, update_record, write_records
+from syncengine.engine import cycles
 from syncengine.models import RecordLink, SyncCycle
-from syncengine.services import cycles
 from syncengine.services.integrations import build_connector
 from tests.conftest import ensure_standard_schema, wait_until
 from tests.syncengine.conftest import no_sleep

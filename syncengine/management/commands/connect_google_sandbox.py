@@ -8,7 +8,7 @@ import requests
 from django.core.management.base import BaseCommand, CommandError
 
 from syncengine.connectors.base import ConnectorError
-from syncengine.services.cycles import start_cycle
+from syncengine.engine.cycles import start_cycle
 from syncengine.services.google_contacts import connect_sandbox_account
 
 

@@ -7,7 +7,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from syncengine.connectors.base import ConnectorError
-from syncengine.services.cycles import start_cycle
+from syncengine.engine.cycles import start_cycle
 from syncengine.services.integrations import connect_sandbox_org
 
 
