@@ -21,6 +21,7 @@ from accounts.selectors import list_users_with_permission
 from crm.audit import record_audit
 from syncengine import crypto
 from syncengine.connectors.base import AuthError, TransientError
+from syncengine.connectors.interface import Connector, Meter
 from syncengine.connectors.salesforce.client import OAuthClient, SalesforceConnector
 from syncengine.models import Integration
 from syncengine.services.usage import DatabaseMeter
@@ -387,8 +388,8 @@ class IntegrationTokens:
 
 
 def build_connector(
-    *, integration: Integration, meter: DatabaseMeter | None = None, sleep=None
-) -> SalesforceConnector:
+    *, integration: Integration, meter: Meter | None = None, sleep=None
+) -> Connector:
     """The metered connector of an integration (Salesforce, or Google Contacts)."""
     if integration.kind == Integration.Kind.GOOGLE_CONTACTS:
         from syncengine.services import google_contacts
