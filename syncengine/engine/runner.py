@@ -56,7 +56,9 @@ class CycleRunner:
         self.ext = self.codec.EXTERNAL_ID_FIELD
         # Who wins a field both sides changed: "local" (Concord), "remote", or the newer change.
         self.conflict_winner = (self.integration.settings or {}).get("conflict_winner", "newest")
-        self.meter: Meter = connector.meter if connector else DatabaseMeter(self.integration)
+        self.meter: Meter = (
+            connector.meter if connector is not None else DatabaseMeter(self.integration)
+        )
         self._connector = connector
         self.mappings = list(
             ObjectMapping.objects.filter(integration=self.integration, enabled=True)
