@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlparse
 
-import google.auth.exceptions
-import google.oauth2.credentials
-import google_auth_httplib2
-import httplib2
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,6 +17,7 @@ from syncengine import crypto
 from syncengine.connectors.base import AuthError, TransientError
 from syncengine.connectors.google_contacts import mapping as gm
 from syncengine.connectors.google_contacts.client import GoogleContactsConnector
+from syncengine.connectors.google_contacts.oauth import refresh_access_token
 from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncRule
 from syncengine.services.integrations import AuthorizationRequest, state_and_pkce
 from syncengine.services.usage import DatabaseMeter
@@ -318,24 +315,16 @@ class GoogleTokens:
 
     def refresh(self) -> str:
         integration = self.integration
-        credentials = google.oauth2.credentials.Credentials(
-            token=None,
-            refresh_token=crypto.decrypt(integration.refresh_token_encrypted) or None,
+        token = refresh_access_token(
             token_uri=token_url(integration.login_url.rstrip("/")),
             client_id=integration.client_id,
             client_secret=crypto.decrypt(integration.client_secret_encrypted),
-            scopes=[SCOPE],
+            refresh_token=crypto.decrypt(integration.refresh_token_encrypted),
         )
-        # proxy_info=None: a local endpoint must not go through an environment proxy.
-        http = httplib2.Http(proxy_info=None, timeout=TIMEOUT)
-        try:
-            credentials.refresh(google_auth_httplib2.Request(http))
-        except google.auth.exceptions.RefreshError as exc:
-            raise AuthError(f"Google refused to refresh the access token: {exc}") from exc
-        fields = {"access_token_encrypted": crypto.encrypt(credentials.token)}
+        fields = {"access_token_encrypted": crypto.encrypt(token)}
         Integration.objects.filter(pk=integration.pk).update(**fields)
         integration.access_token_encrypted = fields["access_token_encrypted"]
-        return credentials.token
+        return token
 
 
 def revoke(integration: Integration, token: str) -> bool:
