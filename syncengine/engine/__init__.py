@@ -16,5 +16,7 @@ agreement. Where things live:
 - `usable.py`: which directions pull or push, which rules send, the usable mappings.
 
 The engine reaches the remote only through the connector interface
-(`syncengine/connectors/interface.py`) and never names a remote system.
+(`syncengine/connectors/interface.py`): it imports no connector package and asks for no remote
+object by name (conversions and junctions are capabilities the connector declares). A few
+stage messages still say "Bulk API" and "Salesforce", as the admin has always shown them.
 """
