@@ -18,7 +18,7 @@ from syncengine.connectors.base import TransientError
 )
 def run_cycle_task(*, cycle_id: int) -> str | None:
     """Run a queued cycle; the service claims it, so a second delivery does nothing."""
-    from syncengine.services.cycles import run_cycle
+    from syncengine.engine.cycles import run_cycle
 
     cycle = run_cycle(cycle_id=cycle_id)
     return cycle.status if cycle else None
@@ -27,7 +27,7 @@ def run_cycle_task(*, cycle_id: int) -> str | None:
 @shared_task(name="syncengine.schedule_cycles", acks_late=True)
 def schedule_cycles_task() -> list[int]:
     """Beat: start a cycle for every integration whose interval has passed."""
-    from syncengine.services.cycles import schedule_due_cycles
+    from syncengine.engine.cycles import schedule_due_cycles
 
     return schedule_due_cycles()
 
@@ -35,7 +35,7 @@ def schedule_cycles_task() -> list[int]:
 @shared_task(name="syncengine.prune_history", acks_late=True)
 def prune_history_task() -> int:
     """Beat: delete sync history older than 30 days and API buckets out of the window."""
-    from syncengine.services.cycles import prune_stages
+    from syncengine.engine.cycles import prune_stages
     from syncengine.services.usage import prune_api_buckets
 
     return prune_stages() + prune_api_buckets()

@@ -14,10 +14,10 @@ from syncengine import selectors
 from syncengine.admin.connect import connect_urls
 from syncengine.admin.google_sync import google_sync_urls
 from syncengine.admin.health import health_urls
+from syncengine.engine.cycles import start_cycle
 from syncengine.errors import SyncEngineError
 from syncengine.models import Integration
 from syncengine.services import integrations as integration_services
-from syncengine.services.cycles import start_cycle
 
 
 class IntegrationAdminForm(forms.ModelForm):

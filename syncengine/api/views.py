@@ -17,12 +17,12 @@ from crm.csv_writer import CSV_MEDIA_TYPE
 from crm.models import Property
 from syncengine import selectors
 from syncengine.api import serializers as s
+from syncengine.engine.cycles import start_cycle
 from syncengine.export import stages_csv_response
 from syncengine.filtersets import SyncStageFilterSet
 from syncengine.models import FieldMapping, Integration, ObjectMapping
 from syncengine.services import google_contacts as google_services
 from syncengine.services import mappings as mapping_services
-from syncengine.services.cycles import start_cycle
 from syncengine.services.integrations import update_integration
 from syncengine.services.usage import set_api_allocation
 

@@ -1,19 +1,12 @@
-"""One package per remote system; each one's `mapping` module is what the engine asks of it.
+"""One package per remote system, each behind the interface in `interface.py`.
 
-A codec (a connector's mapping module) names: EXTERNAL_ID_FIELD, MATCH_KEYS, normalize_remote,
-parse_remote_datetime, soql_datetime, to_local, to_remote, UnmatchedValue, domain_of,
-is_compatible, classify, and optionally INCREMENTAL = "cursor" (pulls resume from a token).
+- `interface.py`: the `Connector` protocol the engine calls (methods and declared capabilities),
+  the `Codec` each connector names (value forms, match keys, error categories), `Meter` and
+  `TokenStore`.
+- `base.py`: the neutral results and errors connectors return and raise (`RemoteRow`, …).
+- `registry.py`: which connector serves which integration kind.
+- `values.py`: the value forms every codec shares.
+
+Connectors import no Django and no engine: they speak HTTP to their remote and answer in the
+neutral types.
 """
-
-from __future__ import annotations
-
-from types import ModuleType
-
-
-def codec_for(kind: str) -> ModuleType:
-    """The mapping module of an integration kind (Integration.Kind values)."""
-    if kind == "google_contacts":
-        from syncengine.connectors.google_contacts import mapping
-    else:
-        from syncengine.connectors.salesforce import mapping
-    return mapping

@@ -1,10 +1,15 @@
-"""The engine's small connector interface and the normalized results connectors return."""
+"""What connectors return and raise, in no remote system's terms.
+
+The interface itself (the `Connector` protocol, `Meter`, `TokenStore`, `Codec`) is in
+`syncengine/connectors/interface.py`; the registry of connectors by integration kind in
+`syncengine/connectors/registry.py`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
 
 
 class ConnectorError(Exception):
@@ -33,6 +38,8 @@ class RemoteRequestError(ConnectorError):
 
 @dataclass(frozen=True, slots=True)
 class RemoteError:
+    """One error the remote answered for one record (its code, message and fields)."""
+
     code: str
     message: str
     fields: tuple[str, ...] = ()
@@ -50,6 +57,8 @@ class WriteOutcome:
 
 @dataclass(frozen=True, slots=True)
 class RemoteField:
+    """One field of a remote object as its describe answers it (shared type vocabulary)."""
+
     name: str
     type: str
     label: str = ""
@@ -61,25 +70,45 @@ class RemoteField:
     reference_to: tuple[str, ...] = ()
 
 
-class Connector(Protocol):
-    """What the engine asks of a remote system."""
+@dataclass(slots=True)
+class RemoteRow:
+    """One remote record: its id, when it last changed (and its etag, where the remote has
+    one), and its field values as the remote holds them (not yet normalized).
 
-    def describe(self, remote_object: str) -> dict[str, RemoteField]: ...
+    Pulls yield them (a delete carries no values); updates take them (no stamp)."""
 
-    def pull_changes(
-        self, remote_object: str, fields: Sequence[str], since: object | None
-    ) -> Iterator[dict]: ...
+    remote_id: str
+    values: dict[str, object] = field(default_factory=dict)
+    stamp: dt.datetime | None = None
+    etag: str = ""
 
-    def pull_deletes(self, remote_object: str, since: object | None) -> Iterator[dict]: ...
 
-    def upsert(
-        self, remote_object: str, external_id_field: str, records: Sequence[dict]
-    ) -> list[WriteOutcome]: ...
+class PulledRows:
+    """The rows of one pull; after iteration, the cursor to resume from (remotes that pull
+    incrementally with a cursor) and how many records were left out by the remote's filters."""
 
-    def update(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]: ...
+    def __init__(self, rows: Iterable[RemoteRow]) -> None:
+        self._rows = iter(rows)
+        self.cursor: str | None = None
+        self.excluded = 0
+        self.full = False  # the listing was a full one (no cursor, or an expired one)
 
-    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict]: ...
+    def __iter__(self) -> Iterator[RemoteRow]:
+        return self._rows
 
-    def create(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]: ...
 
-    def delete(self, ids: Sequence[str]) -> list[WriteOutcome]: ...
+@dataclass(frozen=True, slots=True)
+class JunctionRow:
+    """One junction record (e.g. a contact role): its id and the two records it links."""
+
+    remote_id: str
+    parent_id: str
+    child_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A record the remote converted into a record of another object (a Lead into a Contact)."""
+
+    remote_id: str
+    converted_id: str

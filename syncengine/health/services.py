@@ -106,7 +106,7 @@ def run_resync(*, integration_id: int, connector=None) -> bool:
     Errors the cycle pushed successfully were resolved by it, and errors that failed again
     were re-opened with the new details; those it did not reach go back to open.
     """
-    from syncengine.services.cycles import run_cycle, start_cycle
+    from syncengine.engine.cycles import run_cycle, start_cycle
 
     integration = Integration.objects.filter(pk=integration_id).first()
     pending = SyncError.objects.filter(

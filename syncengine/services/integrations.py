@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 
-import google.oauth2.credentials
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -13,6 +12,7 @@ from crm.audit import record_audit
 from syncengine import crypto, hooks
 from syncengine.connectors.base import AuthError
 from syncengine.connectors.google_contacts import oauth as google_oauth
+from syncengine.connectors.interface import Connector, Meter
 from syncengine.connectors.salesforce.client import OAuthClient, SalesforceConnector
 from syncengine.models import Integration
 from syncengine.services.usage import DatabaseMeter
@@ -223,27 +223,10 @@ class IntegrationTokens:
         for name, value in fields.items():
             setattr(self.integration, name, value)
 
-    # Google's client hands the tokens to google-auth, which refreshes them by itself.
-    def credentials(self) -> google.oauth2.credentials.Credentials:
-        """The tokens as google-auth credentials (Google's client refreshes through them)."""
-        integration = self.integration
-        return google.oauth2.credentials.Credentials(
-            token=self.access_token(),
-            refresh_token=crypto.decrypt(integration.refresh_token_encrypted) or None,
-            token_uri=google_oauth.token_url(integration.login_url),
-            client_id=integration.client_id,
-            client_secret=crypto.decrypt(integration.client_secret_encrypted),
-            scopes=[google_oauth.SCOPE],
-        )
-
-    def save(self, credentials: google.oauth2.credentials.Credentials) -> None:
-        """Keep the access token google-auth refreshed."""
-        self.store(access_token=credentials.token)
-
 
 def build_connector(
-    *, integration: Integration, meter: DatabaseMeter | None = None, sleep=None
-) -> SalesforceConnector:
+    *, integration: Integration, meter: Meter | None = None, sleep=None
+) -> Connector:
     """The metered connector of an integration (Salesforce, or Google Contacts)."""
     if integration.kind == Integration.Kind.GOOGLE_CONTACTS:
         from syncengine.services import google_contacts

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from crm.audit import record_audit
 from crm.models import AssociationDefinition, ObjectType, Property
-from syncengine.connectors import codec_for
+from syncengine.connectors.registry import codec_of
 from syncengine.connectors.salesforce import mapping as sf_mapping
 from syncengine.models import FieldMapping, Integration, ObjectMapping, ReferenceMapping, SyncRule
 
@@ -64,7 +64,7 @@ def check_field_mapping(
 ) -> None:
     """Refuse a mapping whose property and field types cannot sync (ValidationError)."""
     errors: dict[str, list[str]] = {}
-    codec = codec_for(object_mapping.integration.kind)
+    codec = codec_of(object_mapping.integration.kind)
     if remote_field == codec.EXTERNAL_ID_FIELD:
         errors["remote_field"] = [
             f"{remote_field} holds the Concord record id and cannot be mapped to a property"

@@ -55,9 +55,10 @@ def main() -> int:
     if not use_benchmark_database("concord_bench_google"):
         skip("google initial sync API calls")
         return 0
+    from syncengine.engine.cycles import claim_cycle
+    from syncengine.engine.runner import CycleRunner
     from syncengine.management.sandbox_connect import connect_sandbox_account
     from syncengine.models import Integration, SyncCycle
-    from syncengine.services.cycles import CycleRunner, claim_cycle
     from syncengine.services.integrations import build_connector
     from tests.support.google_sandbox import (
         CLIENT_ID,

@@ -79,9 +79,10 @@ def run(url: str, ca: str) -> None:
 
     from crm.models import ObjectType, Record
     from crm.services.records import RecordInput, update_record, write_records
+    from syncengine.engine.cycles import claim_cycle
+    from syncengine.engine.runner import CycleRunner
     from syncengine.management.sandbox_connect import connect_sandbox_org
     from syncengine.models import Integration, SyncCycle
-    from syncengine.services.cycles import CycleRunner, claim_cycle
 
     session = requests.Session()
     session.verify, session.trust_env = ca, False
@@ -125,13 +126,13 @@ def run(url: str, ca: str) -> None:
             ).ids  # fmt: skip
         return ids
 
-    from syncengine.services import cycles as cycles_module
+    from syncengine.engine import push as push_module
 
     for label, tag, threshold in (
         ("collections", "coll", 10**9),
-        ("Bulk API 2.0", "bulk", cycles_module.BULK_THRESHOLD),
+        ("Bulk API 2.0", "bulk", push_module.BULK_THRESHOLD),
     ):
-        cycles_module.BULK_THRESHOLD = threshold
+        push_module.BULK_THRESHOLD = threshold
         ids = create_contacts(tag)
         c, wall, cpu = cycle()
         push = calls(c, "push_new")
@@ -155,8 +156,8 @@ def run(url: str, ca: str) -> None:
     )
     # Steady state: nothing changed for longer than the overlap window. Moving the watermarks
     # forward by the overlap stands for the minutes that pass between scheduled cycles.
+    from syncengine.engine.pull import OVERLAP
     from syncengine.models import ObjectMapping
-    from syncengine.services.cycles import OVERLAP
 
     for om in ObjectMapping.objects.filter(integration=integration, watermark__isnull=False):
         om.watermark += OVERLAP
@@ -207,9 +208,10 @@ def two_way_throughput(session, url: str, ca: str) -> None:
     """Initial two-way sync: half the contacts in Concord, half in Salesforce, a new integration."""
     from crm.models import ObjectType, Record
     from crm.services.records import RecordInput, write_records
+    from syncengine.engine.cycles import claim_cycle
+    from syncengine.engine.runner import CycleRunner
     from syncengine.management.sandbox_connect import connect_sandbox_org
     from syncengine.models import Integration, RecordLink, SyncCycle
-    from syncengine.services.cycles import CycleRunner, claim_cycle
 
     session.post(f"{url}/_sandbox/reset", timeout=60).raise_for_status()
     session.post(f"{url}/_sandbox/limits", json={"daily_api_limit": 1_000_000}, timeout=10)

@@ -13,8 +13,9 @@ def no_sleep(seconds: float) -> None:
 def run_cycle_now(integration):
     """Run one full cycle of the integration now, in process, and return it with its stages
     (whichever remote the integration is connected to)."""
+    from syncengine.engine.cycles import claim_cycle
+    from syncengine.engine.runner import CycleRunner
     from syncengine.models import SyncCycle
-    from syncengine.services.cycles import CycleRunner, claim_cycle
     from syncengine.services.integrations import build_connector
 
     integration.refresh_from_db()

@@ -34,7 +34,7 @@ def bulk_jobs(sandbox) -> list[dict]:
 def test_faulted_bulk_initial_sync_loses_no_contact(restartable_worker, sandbox):
     ensure_standard_schema()
     from crm.models import ObjectType
-    from syncengine.services.cycles import start_cycle
+    from syncengine.engine.cycles import start_cycle
     from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)

@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm.services.records import RecordInput, create_record, update_record, write_records
+from syncengine.engine import cycles, runner
 from syncengine.models import RecordLink, SyncCycle
-from syncengine.services import cycles
 from syncengine.services.integrations import build_connector
 from tests.factories import SyncCycleFactory
 from tests.support.schema import ensure_standard_schema
@@ -32,7 +32,7 @@ def test_one_active_cycle_per_integration(integration):
 
 def test_running_a_cycle_twice_does_it_once(integration, sandbox, contacts, monkeypatch):
     monkeypatch.setattr(
-        cycles, "build_connector", lambda **kw: build_connector(**kw, sleep=no_sleep)
+        runner, "build_connector", lambda **kw: build_connector(**kw, sleep=no_sleep)
     )
     create_record(
         object_type=contacts, properties={"email": "t@x.com", "lastname": "T"}, source="user"
@@ -84,7 +84,7 @@ def test_crashed_cycle_is_reclaimed_and_finishes_without_duplicates(
         record=contacts.records.get(pk=ids[0]), properties={"jobtitle": "Late"}, source="user"
     )
     monkeypatch.setattr(
-        cycles, "build_connector", lambda **kw: build_connector(**kw, sleep=no_sleep)
+        runner, "build_connector", lambda **kw: build_connector(**kw, sleep=no_sleep)
     )
     finished = cycles.run_cycle(cycle_id=cycle.pk)
     assert finished.status == "success"
@@ -159,7 +159,7 @@ def test_bulk_job_left_open_by_a_dead_worker_is_aborted_by_the_resumed_cycle(
     integration, sandbox, contacts, monkeypatch
 ):
     monkeypatch.setattr(
-        cycles, "build_connector", lambda **kw: build_connector(**kw, sleep=no_sleep)
+        runner, "build_connector", lambda **kw: build_connector(**kw, sleep=no_sleep)
     )
     connector = build_connector(integration=integration, sleep=no_sleep)
     job = connector.sf.restful(

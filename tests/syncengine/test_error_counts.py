@@ -226,7 +226,7 @@ def test_resync_settled_by_a_cycle_keeps_counts(org, make_records, monkeypatch):
             status="success", started_at=timezone.now(), ended_at=timezone.now()
         )
 
-    monkeypatch.setattr("syncengine.services.cycles.run_cycle", fake_run_cycle)
+    monkeypatch.setattr("syncengine.engine.cycles.run_cycle", fake_run_cycle)
     monkeypatch.setattr("syncengine.tasks.run_cycle_task.delay", lambda **kw: None)
     assert run_resync(integration_id=org.pk)
     assert assert_exact(org)["property_values"] == (1, 1)

@@ -435,7 +435,7 @@ def test_settled_errors_that_the_cycle_did_not_reach_reopen(offline, contacts, m
             status="success", started_at=timezone.now(), ended_at=timezone.now()
         )
 
-    monkeypatch.setattr("syncengine.services.cycles.run_cycle", fake_run_cycle)
+    monkeypatch.setattr("syncengine.engine.cycles.run_cycle", fake_run_cycle)
     monkeypatch.setattr("syncengine.tasks.run_cycle_task.delay", lambda **kw: None)
     assert services.run_resync(integration_id=offline.pk)
     error.refresh_from_db()

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from crm.models import Property
 from crm.services.records import create_record
 from crm.services.schema import update_property
+from syncengine.engine.cycles import start_cycle
 from syncengine.errors import (
     IntegrationNotActive,
     InvalidAllocation,
@@ -18,7 +19,6 @@ from syncengine.errors import (
 )
 from syncengine.health.services import MAX_RESYNC, resync_errors
 from syncengine.models import Integration, ObjectMapping, SyncCycle, SyncError
-from syncengine.services.cycles import start_cycle
 from syncengine.services.errors import record_sync_error
 from syncengine.services.usage import set_api_allocation
 from tests.factories import IntegrationFactory

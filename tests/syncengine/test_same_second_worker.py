@@ -18,7 +18,7 @@ CONTACTS = 5000
 
 
 def run_on_worker(integration) -> SyncCycle:
-    from syncengine.services.cycles import start_cycle
+    from syncengine.engine.cycles import start_cycle
 
     cycle, _ = start_cycle(integration=integration)  # the real task, on the worker's queue
     wait_until(

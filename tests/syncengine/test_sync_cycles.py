@@ -273,7 +273,7 @@ def test_large_creates_go_through_bulk_api(integration, sandbox, run, contacts):
 
 
 def test_large_updates_go_through_bulk_api(integration, sandbox, run, contacts, monkeypatch):
-    from syncengine.services import cycles
+    from syncengine.engine import push
 
     ids = write_records(
         object_type=contacts,
@@ -284,7 +284,7 @@ def test_large_updates_go_through_bulk_api(integration, sandbox, run, contacts, 
     ).ids  # fmt: skip
     run()
     # A small threshold stands for a stage of more than 2,000 changed records
-    monkeypatch.setattr(cycles, "BULK_THRESHOLD", 10)
+    monkeypatch.setattr(push, "BULK_THRESHOLD", 10)
     write_records(
         object_type=contacts,
         inputs=[RecordInput(id=pk, properties={"lastname": "After", "jobtitle": None})

@@ -19,7 +19,7 @@ CONTACTS = 1000  # five collections of 200: several seconds with the injected la
 def test_killed_worker_mid_push_then_restarted(restartable_worker, sandbox):
     ensure_standard_schema()
     from crm.models import ObjectType
-    from syncengine.services.cycles import start_cycle
+    from syncengine.engine.cycles import start_cycle
     from syncengine.tasks import schedule_cycles_task
     from tests.support.salesforce_sandbox import connect_org
 

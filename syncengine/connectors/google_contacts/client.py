@@ -12,12 +12,12 @@ the access token on a 401, and the new token is saved through the token store.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
 
 import google.auth.exceptions
 import google.oauth2.credentials
@@ -28,14 +28,19 @@ from googleapiclient.errors import HttpError
 
 from syncengine.connectors.base import (
     AuthError,
+    Conversion,
+    JunctionRow,
+    PulledRows,
     RemoteError,
     RemoteField,
     RemoteRequestError,
+    RemoteRow,
     TransientError,
     WriteOutcome,
 )
 from syncengine.connectors.google_contacts import errors as gerrors
 from syncengine.connectors.google_contacts import mapping as gm
+from syncengine.connectors.interface import Meter, TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -47,39 +52,29 @@ HTTP_TIMEOUT = 60
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class Meter(Protocol):
-    def before_call(self) -> None: ...  # raises BudgetExhausted
+class _StoredCredentials(google.oauth2.credentials.Credentials):
+    """google-auth credentials whose refresh goes through the token store (which renews the
+    access token at Google and keeps it): AuthorizedHttp calls it on a 401."""
 
-    def after_call(self, *, org_used: int | None, org_limit: int | None) -> None: ...
+    def __init__(self, tokens: TokenStore) -> None:
+        super().__init__(token=tokens.access_token())
+        self._tokens = tokens
 
-
-class TokenStore(Protocol):
-    def credentials(self) -> google.oauth2.credentials.Credentials: ...
-
-    def save(self, credentials: google.oauth2.credentials.Credentials) -> None: ...
-
-
-class PulledRows:
-    """Pulled contacts as flat rows; after iteration, the next sync token and what was left
-    out (contacts outside the filters)."""
-
-    def __init__(self, rows: Iterator[dict]) -> None:
-        self._rows = rows
-        self.cursor: str | None = None
-        self.excluded = 0
-        self.full = False  # True when the listing was a full one (no or an expired token)
-
-    def __iter__(self) -> Iterator[dict]:
-        return self._rows
+    def refresh(self, request) -> None:
+        self.token = self._tokens.refresh()
 
 
 class GoogleContactsConnector:
     """The engine's connector interface for one Google account's contacts."""
 
+    codec = gm
+    incremental = "cursor"  # sync tokens, which also report deletes
     supports_bulk = False
     batch_size = BATCH_SIZE
     # Per-contact failures the engine sends again next cycle (the record stays dirty).
     transient_codes = gerrors.TRANSIENT_CODES
+    conversions: dict[str, str] = {}
+    junctions: dict[str, tuple[str, str]] = {}
 
     def __init__(
         self,
@@ -112,7 +107,7 @@ class GoogleContactsConnector:
     @property
     def service(self):
         if self._service is None:
-            self._credentials = self.tokens.credentials()
+            self._credentials = _StoredCredentials(self.tokens)
             http = google_auth_httplib2.AuthorizedHttp(
                 self._credentials,
                 # proxy_info=None: a local endpoint must not go through an environment proxy.
@@ -130,7 +125,6 @@ class GoogleContactsConnector:
 
     def _call(self, make_request: Callable[[], object]) -> dict:
         """Run one API request: metered per attempt, retried on 429 and 5xx."""
-        token_before = self._credentials.token if self._credentials else None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self.meter.before_call()
             request = make_request()
@@ -162,8 +156,6 @@ class GoogleContactsConnector:
                 self.sleep(self._backoff(None, attempt))
                 continue
             self.meter.after_call(org_used=None, org_limit=None)
-            if self._credentials is not None and self._credentials.token != token_before:
-                self.tokens.save(self._credentials)
             return answer
         raise AssertionError("unreachable")
 
@@ -188,7 +180,11 @@ class GoogleContactsConnector:
         return {f.name: RemoteField(name=f.name, type=f.type, label=f.label) for f in gm.FIELDS}
 
     def pull_changes(
-        self, remote_object: str, fields: Sequence[str], since: object | None, cursor: str = ""
+        self,
+        remote_object: str,
+        fields: Sequence[str],
+        since: dt.datetime | None = None,
+        cursor: str = "",
     ) -> PulledRows:
         """Contacts changed since the sync token (all contacts without one), as flat rows.
 
@@ -200,7 +196,7 @@ class GoogleContactsConnector:
         result._rows = self._pull(wanted, cursor or None, result)
         return result
 
-    def _pull(self, wanted: set[str], token: str | None, result: PulledRows) -> Iterator[dict]:
+    def _pull(self, wanted: set[str], token: str | None, result: PulledRows) -> Iterator[RemoteRow]:
         self._tombstones = []
         result.full = token is None
         page_token = None
@@ -248,7 +244,7 @@ class GoogleContactsConnector:
                 name = person["resourceName"]
                 if (person.get("metadata") or {}).get("deleted"):
                     self._people.pop(name, None)
-                    self._tombstones.append({"Id": name, "SystemModstamp": gm.modstamp(person)})
+                    self._tombstones.append(RemoteRow(name, stamp=gm.modstamp(person)))
                     continue
                 if current is not None:
                     if name not in current:
@@ -259,17 +255,48 @@ class GoogleContactsConnector:
                     continue
                 self._people[name] = person
                 flat = gm.person_to_flat(person)
-                row = {k: v for k, v in flat.items() if k in wanted}
-                row["Id"], row["SystemModstamp"] = name, gm.modstamp(person)
-                yield row
+                yield RemoteRow(
+                    remote_id=name,
+                    values={k: v for k, v in flat.items() if k in wanted},
+                    stamp=gm.modstamp(person),
+                    etag=person.get("etag", ""),
+                )
             page_token = answer.get("nextPageToken")
             if not page_token:
                 result.cursor = answer.get("nextSyncToken")
                 return
 
-    def pull_deletes(self, remote_object: str, since: object | None) -> Iterator[dict]:
+    def pull_deletes(self, remote_object: str, since: dt.datetime | None) -> Iterator[RemoteRow]:
         """The tombstones the last pull met (Google reports deletes within the same sync)."""
         yield from self._tombstones
+
+    def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
+        """None: Google converts nothing (`conversions` is empty)."""
+        return []
+
+    def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
+        """None: Google has no junction objects (`junctions` is empty)."""
+        return iter(())
+
+    def create_junctions(
+        self, junction: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteOutcome]:
+        """Never called: Google has no junction objects."""
+        raise NotImplementedError("Google Contacts has no junction objects")
+
+    def bulk_upsert(
+        self, remote_object: str, external_id_field: str, records: Sequence[dict]
+    ) -> dict[str, WriteOutcome]:
+        """Never called: Google has no bulk API (`supports_bulk` is False)."""
+        raise NotImplementedError("Google Contacts has no bulk API")
+
+    def bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> dict[str, WriteOutcome]:
+        """Never called: Google has no bulk API (`supports_bulk` is False)."""
+        raise NotImplementedError("Google Contacts has no bulk API")
+
+    def abort_open_jobs(self, created_by: str) -> list[str]:
+        """None: Google has no bulk jobs."""
+        return []
 
     def upsert(
         self, remote_object: str, external_id_field: str, records: Sequence[dict]
@@ -338,16 +365,13 @@ class GoogleContactsConnector:
         # pending and is sent again, matched by its Concord id if it was created after all.
         return outcomes  # type: ignore[return-value]
 
-    def update(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]:
+    def update(self, remote_object: str, rows: Sequence[RemoteRow]) -> list[WriteOutcome]:
         """Apply flat changes (batches of 200) onto the latest Person with its etag. People not
         read in this cycle are read first (one batch get per 200); a stale etag re-reads the
         contact and retries once."""
         outcomes: dict[str, WriteOutcome] = {}
-        for start in range(0, len(records), BATCH_SIZE):
-            chunk = {
-                r["Id"]: {k: v for k, v in r.items() if k != "Id"}
-                for r in records[start : start + BATCH_SIZE]
-            }
+        for start in range(0, len(rows), BATCH_SIZE):
+            chunk = {r.remote_id: r.values for r in rows[start : start + BATCH_SIZE]}
             self._read_missing([name for name in chunk if name not in self._people], outcomes)
             pending = {name: ch for name, ch in chunk.items() if name not in outcomes}
             stale = self._batch_update(pending, outcomes)
@@ -358,7 +382,7 @@ class GoogleContactsConnector:
                 self._batch_update(
                     {n: chunk[n] for n in stale if n not in outcomes}, outcomes, last_try=True
                 )
-        return [outcomes[r["Id"]] for r in records]
+        return [outcomes[r.remote_id] for r in rows]
 
     def _read_missing(self, names: list[str], outcomes: dict[str, WriteOutcome]) -> None:
         """Read people before writing to them; one not found becomes its write's outcome."""

@@ -45,7 +45,8 @@ RESOLUTION_STEPS = {
 }
 
 
-def classify(code: str) -> str:
+def classify(code: str, *, reference: bool = True) -> str:
+    """The category of a Google error reason or status (no references on Google)."""
     return _BY_CODE.get(code, "other")
 
 

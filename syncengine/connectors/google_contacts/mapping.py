@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from syncengine.connectors.google_contacts.errors import classify  # noqa: F401  (codec name)
 from syncengine.connectors.values import (  # noqa: F401  (the engine's codec names)
     UnmatchedValue,
-    _format_datetime,
     is_compatible,
     normalize_remote,
     parse_remote_datetime,
@@ -32,8 +31,6 @@ REMOTE_OBJECT = "Person"
 # is recognised on the next pull even if the answer to its create was lost (no duplicates).
 EXTERNAL_ID_FIELD = "concordId"
 MATCH_KEYS = {REMOTE_OBJECT: [("email", "email", "exact")]}
-# Pull with sync tokens (a cursor), not with timestamps.
-INCREMENTAL = "cursor"
 
 MY_CONTACTS = "contactGroups/myContacts"
 STARRED = "contactGroups/starred"
@@ -114,11 +111,6 @@ _ADDRESS_KEYS = {
 _SINGLE_VALUE = {"website": "urls", "nickname": "nicknames", "notes": "biographies"}
 
 
-def soql_datetime(value: dt.datetime) -> str:
-    """Unused by Google (sync tokens, not timestamps); the engine's codec asks for it."""
-    return _format_datetime(value)
-
-
 def is_fax(item: dict) -> bool:
     return "fax" in str(item.get("type", "")).lower()
 
@@ -157,12 +149,12 @@ def _birthday(item: dict) -> str | None:
     return None
 
 
-def modstamp(person: dict) -> str:
+def modstamp(person: dict) -> dt.datetime:
     """When the contact last changed: its CONTACT source's updateTime."""
     for source in (person.get("metadata") or {}).get("sources") or []:
         if source.get("type") == "CONTACT" and source.get("updateTime"):
-            return source["updateTime"]
-    return _format_datetime(dt.datetime.now(dt.UTC))
+            return parse_remote_datetime(source["updateTime"])
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def groups_of(person: dict) -> set[str]:

@@ -11,6 +11,7 @@ never writes twice.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 import random
@@ -18,7 +19,6 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import requests
 from simple_salesforce import Salesforce
@@ -27,12 +27,21 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceOperationErr
 from syncengine.connectors.base import (
     AuthError,
     BudgetExhausted,
+    Conversion,
+    JunctionRow,
+    PulledRows,
     RemoteError,
     RemoteField,
     RemoteRequestError,
+    RemoteRow,
     TransientError,
     WriteOutcome,
 )
+from syncengine.connectors.interface import Meter, TokenStore
+from syncengine.connectors.salesforce import contact_roles, mapping
+from syncengine.connectors.salesforce import conversions as lead_conversions
+from syncengine.connectors.salesforce.mapping import soql_datetime
+from syncengine.connectors.values import parse_remote_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +53,6 @@ TRANSIENT_STATUS = {500, 502, 503, 504}
 # Per-record failures that go away by themselves (Salesforce's "intermittent" errors): the
 # record is sent again after a pause, and stays to be pushed if they outlast the retries.
 TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
-
-
-class Meter(Protocol):
-    def before_call(self) -> None: ...  # raises BudgetExhausted
-
-    def after_call(self, *, org_used: int | None, org_limit: int | None) -> None: ...
-
-
-class TokenStore(Protocol):
-    def access_token(self) -> str: ...
-
-    def refresh(self) -> str: ...  # returns a new access token or raises AuthError
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +209,14 @@ def _json(response: requests.Response):
 class SalesforceConnector:
     """Describe, query, upsert and update a Salesforce org through the metered session."""
 
+    codec = mapping
+    incremental = "stamp"  # SystemModstamp watermarks
+    supports_bulk = True  # Bulk API 2.0
+    batch_size = COLLECTION_SIZE
+    transient_codes = TRANSIENT_CODES
+    conversions = lead_conversions.CONVERSIONS
+    junctions = contact_roles.JUNCTIONS
+
     def __init__(
         self,
         *,
@@ -232,6 +237,7 @@ class SalesforceConnector:
             session=self.session,
         )
         self.sleep = sleep
+        self.meter = meter
 
     @property
     def calls(self) -> int:
@@ -288,23 +294,45 @@ class SalesforceConnector:
             page = self._call(self.sf.query_more, next_url, identifier_is_url=True)
 
     def pull_changes(
-        self, remote_object: str, fields: Sequence[str], since: str | None
-    ) -> Iterator[dict]:
-        """Records changed at or after `since` (a SOQL datetime literal), oldest first."""
+        self,
+        remote_object: str,
+        fields: Sequence[str],
+        since: dt.datetime | None = None,
+        cursor: str = "",
+    ) -> PulledRows:
+        """Records changed at or after `since`, oldest first (pulls go by SystemModstamp)."""
         columns = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *fields]))
-        where = f" WHERE SystemModstamp >= {since}" if since else ""
-        return self.query(
+        where = f" WHERE SystemModstamp >= {soql_datetime(since)}" if since else ""
+        rows = self.query(
             f"SELECT {columns} FROM {remote_object}{where} ORDER BY SystemModstamp ASC, Id ASC"
         )
+        return PulledRows(_remote_row(row) for row in rows)
 
-    def pull_deletes(self, remote_object: str, since: str | None) -> Iterator[dict]:
+    def pull_deletes(self, remote_object: str, since: dt.datetime | None) -> Iterator[RemoteRow]:
         """Records moved to the recycle bin at or after `since` (queryAll sees them)."""
-        where = "IsDeleted = TRUE" + (f" AND SystemModstamp >= {since}" if since else "")
-        return self.query(
+        where = "IsDeleted = TRUE" + (
+            f" AND SystemModstamp >= {soql_datetime(since)}" if since else ""
+        )
+        rows = self.query(
             f"SELECT Id, SystemModstamp FROM {remote_object} WHERE {where} "
             "ORDER BY SystemModstamp ASC, Id ASC",
             include_deleted=True,
         )
+        return (_remote_row(row) for row in rows)
+
+    def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
+        """Converted Leads (changed at or after `since`) and the Contact each became."""
+        return lead_conversions.pull(self.query, remote_object, since)
+
+    def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
+        """Every record of a junction object (e.g. OpportunityContactRole)."""
+        return contact_roles.read(self.query, junction)
+
+    def create_junctions(
+        self, junction: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteOutcome]:
+        """Create junction records for (parent id, child id) pairs (up to 200)."""
+        return self.create(junction, contact_roles.records(junction, pairs))
 
     def limits(self) -> dict:
         return self._call(self.sf.limits)
@@ -353,9 +381,9 @@ class SalesforceConnector:
         """Upsert many records with one Bulk API 2.0 job; outcomes by external id value."""
         return self._bulk(remote_object, "upsert", external_id_field, records)
 
-    def bulk_update(self, remote_object: str, records: Sequence[dict]) -> dict[str, WriteOutcome]:
-        """Update many records (each carries "Id") with one Bulk API 2.0 job; outcomes by id."""
-        return self._bulk(remote_object, "update", "Id", records)
+    def bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> dict[str, WriteOutcome]:
+        """Update many records with one Bulk API 2.0 job; outcomes by id."""
+        return self._bulk(remote_object, "update", "Id", [_by_id(row) for row in rows])
 
     def _bulk(
         self, remote_object: str, operation: str, key_field: str, records: Sequence[dict]
@@ -419,8 +447,9 @@ class SalesforceConnector:
             raise TransientError(f"Bulk API job for {remote_object} failed: {exc}") from exc
         return outcomes
 
-    def update(self, remote_object: str, records: Sequence[dict]) -> list[WriteOutcome]:
-        """Update up to 200 records by id (each record carries "Id")."""
+    def update(self, remote_object: str, rows: Sequence[RemoteRow]) -> list[WriteOutcome]:
+        """Update up to 200 records by id."""
+        records = [_by_id(row) for row in rows]
         body = {
             "allOrNone": False,
             "records": [{"attributes": {"type": remote_object}, **r} for r in records],
@@ -490,6 +519,15 @@ class SalesforceConnector:
             return self._send(path, method, body, records[:half]) + self._send(
                 path, method, body, records[half:]
             )
+
+
+def _remote_row(row: dict) -> RemoteRow:
+    remote_id, stamp = row.pop("Id"), row.pop("SystemModstamp")
+    return RemoteRow(remote_id=remote_id, values=row, stamp=parse_remote_datetime(stamp))
+
+
+def _by_id(row: RemoteRow) -> dict:
+    return {"Id": row.remote_id, **row.values}
 
 
 def _csv_value(value: object) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from syncengine.codes import SyncErrorCode as Code
+
 ASSOCIATIONS = "associations"
 CUSTOM_CODE = "custom_code"
 DUPLICATES = "duplicates"
@@ -12,7 +14,7 @@ PROPERTY_VALUES = "property_values"
 OTHER = "other"
 
 _CATEGORIES = {
-    DUPLICATES: {"DUPLICATE_VALUE", "DUPLICATES_DETECTED", "DUPLICATE_EXTERNAL_ID"},
+    DUPLICATES: {Code.DUPLICATE_VALUE, "DUPLICATES_DETECTED", "DUPLICATE_EXTERNAL_ID"},
     CUSTOM_CODE: {
         "FIELD_CUSTOM_VALIDATION_EXCEPTION",
         "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
@@ -25,19 +27,19 @@ _CATEGORIES = {
         "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
         "INVALID_FIELD_FOR_INSERT_UPDATE",
         "INACTIVE_OWNER_OR_USER",
-        "FIELD_NOT_ACCESSIBLE",
-        "FIELD_NOT_UPDATEABLE",
+        Code.FIELD_NOT_ACCESSIBLE,
+        Code.FIELD_NOT_UPDATEABLE,
     },
     PICKLISTS: {
         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
         "TOO_MANY_ENUM_VALUE",
-        "PICKLIST_VALUE_UNMATCHED",
+        Code.PICKLIST_VALUE_UNMATCHED,
     },
     PROPERTY_MAPPINGS: {
         "INVALID_FIELD",
         "INVALID_TYPE_ON_FIELD_IN_RECORD",
-        "INCOMPATIBLE_FIELD_TYPE",
-        "PROPERTY_MISSING",
+        Code.INCOMPATIBLE_FIELD_TYPE,
+        Code.PROPERTY_MISSING,
     },
     PROPERTY_VALUES: {
         "REQUIRED_FIELD_MISSING",
@@ -47,19 +49,24 @@ _CATEGORIES = {
         "FIELD_INTEGRITY_EXCEPTION",
         "INVALID_TYPE_FOR_OPERATION",
         "JSON_PARSER_ERROR",
-        "INVALID_PROPERTY_VALUE",
+        Code.INVALID_PROPERTY_VALUE,
         "CANNOT_UPDATE_CONVERTED_LEAD",
     },
     ASSOCIATIONS: {
         "INVALID_CROSS_REFERENCE_KEY",
-        "ASSOCIATED_RECORD_NOT_SYNCED",
-        "ASSOCIATION_LIMIT_REACHED",
+        Code.ASSOCIATED_RECORD_NOT_SYNCED,
+        Code.ASSOCIATION_LIMIT_REACHED,
         "MALFORMED_ID",
     },
 }
 _BY_CODE = {code: category for category, codes in _CATEGORIES.items() for code in codes}
 
 
-def classify(code: str) -> str:
-    """The category of a Salesforce status code (or of one of the engine's own codes)."""
+def classify(code: str, *, reference: bool = True) -> str:
+    """The category of a Salesforce status code (or of one of the engine's own codes).
+
+    `reference`: whether the error names a reference field; a MALFORMED_ID that does not is
+    a bad value of some other kind, not an association problem."""
+    if code == "MALFORMED_ID" and not reference:
+        return OTHER
     return _BY_CODE.get(code, OTHER)

@@ -21,9 +21,6 @@ from syncengine.connectors.values import (  # noqa: F401  (the engine's codec na
 )
 
 EXTERNAL_ID_FIELD = "Concord_Id__c"
-# Reference mappings named after a junction object, not a field: each junction record links
-# (parent field) to (child field), e.g. an OpportunityContactRole links a deal to a contact.
-JUNCTIONS = {"OpportunityContactRole": ("OpportunityId", "ContactId")}
 
 
 def soql_datetime(value: dt.datetime) -> str:

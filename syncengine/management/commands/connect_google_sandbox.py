@@ -8,8 +8,8 @@ import requests
 from django.core.management.base import BaseCommand, CommandError
 
 from syncengine.connectors.base import ConnectorError
+from syncengine.engine.cycles import start_cycle
 from syncengine.management.sandbox_connect import connect_sandbox_account
-from syncengine.services.cycles import start_cycle
 
 
 class Command(BaseCommand):

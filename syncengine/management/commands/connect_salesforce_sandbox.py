@@ -7,8 +7,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from syncengine.connectors.base import ConnectorError
+from syncengine.engine.cycles import start_cycle
 from syncengine.management.sandbox_connect import connect_sandbox_org
-from syncengine.services.cycles import start_cycle
 
 
 class Command(BaseCommand):

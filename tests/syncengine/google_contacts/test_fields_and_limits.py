@@ -131,16 +131,18 @@ def test_google_sync_options_api(integration, staff_api_client):
 
 
 def test_a_stale_etag_is_re_read_and_retried(integration, google, contacts):
+    from syncengine.connectors.base import RemoteRow
     from syncengine.services.integrations import build_connector
 
     created = google.ok("POST", "contacts", json=person("Ada", "L", "ada@x.io"))
     next_scheduled_cycle(google, integration)
     connector = build_connector(integration=integration)
     rows = list(connector.pull_changes("Person", ["givenName", "jobTitle"], None))
-    assert [r["givenName"] for r in rows] == ["Ada"]
+    assert [r.values["givenName"] for r in rows] == ["Ada"]
     # The user edits the contact after Concord read it: Concord's etag is now stale.
     google.ok("PATCH", f"contacts/{cid(created)}", json={"biographies": [{"value": "Hi"}]})
-    [outcome] = connector.update("Person", [{"Id": created["resourceName"], "jobTitle": "CTO"}])
+    change = RemoteRow(created["resourceName"], {"jobTitle": "CTO"})
+    [outcome] = connector.update("Person", [change])
     assert outcome.success, outcome.errors
     ada = google_people(google)["ada@x.io"]
     assert ada["organizations"][0]["title"] == "CTO"

@@ -19,7 +19,8 @@ def run_with_user_edits(integration, google, edits: dict[str, list[dict]]):
     """One cycle in which the Google user edits contacts right after Concord read them for a
     push (the etags Concord holds go stale): ``edits`` maps a resource name to the bodies the
     user saves, one after each read of that contact."""
-    from syncengine.services.cycles import CycleRunner, claim_cycle
+    from syncengine.engine.cycles import claim_cycle
+    from syncengine.engine.runner import CycleRunner
     from syncengine.services.integrations import build_connector
 
     integration.refresh_from_db()

@@ -284,3 +284,33 @@ def test_a_denied_consent_connects_nothing(google, crm_schema, admin_client):
     page = admin_client.get(f"{back.path}?{back.query}", follow=True)
     assert b"Google did not grant access" in page.content
     assert not Integration.objects.exists()
+
+
+def test_a_refused_access_token_is_refreshed_through_the_token_store(integration, run, contacts):
+    from syncengine import crypto
+
+    Integration.objects.filter(pk=integration.pk).update(
+        access_token_encrypted=crypto.encrypt("ya29.expired")
+    )
+    concord_contact(contacts, firstname="Ada", lastname="L", email="ada@x.io")
+    cycle = run()
+    assert cycle.status == "success", cycle.message
+    integration.refresh_from_db()
+    assert crypto.decrypt(integration.access_token_encrypted) not in ("", "ya29.expired")
+    assert integration.status == "active"
+    # The refreshed token is the one the next cycle uses: no second refresh needed
+    assert run().status == "success"
+
+
+def test_a_dead_refresh_token_needs_reconnection(integration, run, contacts):
+    from syncengine import crypto
+
+    Integration.objects.filter(pk=integration.pk).update(
+        access_token_encrypted=crypto.encrypt("ya29.expired"),
+        refresh_token_encrypted=crypto.encrypt("1//revoked"),
+    )
+    cycle = run()
+    assert cycle.status == "failed"
+    assert "authentication failed" in cycle.message
+    integration.refresh_from_db()
+    assert integration.status == "needs_reconnect"

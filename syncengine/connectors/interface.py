@@ -1,0 +1,149 @@
+"""The connector interface: what the engine asks of a remote system, and nothing more.
+
+A connector is a class with the capability attributes below (class attributes, so the engine
+reads them before it connects) and the methods of `Connector`. The engine is typed against
+this protocol and never probes a connector for features; a capability a remote lacks is
+declared as absent (no bulk API, no conversions, no junctions) and its methods are not called.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import ClassVar, Literal, Protocol
+
+from syncengine.connectors.base import (
+    Conversion,
+    JunctionRow,
+    PulledRows,
+    RemoteField,
+    RemoteRow,
+    WriteOutcome,
+)
+
+Incremental = Literal["stamp", "cursor"]
+
+
+class Meter(Protocol):
+    """Counts remote calls against the API budget; refuses one that would exceed it."""
+
+    calls: int  # calls made through this meter
+
+    def before_call(self) -> None:
+        """Count a call about to be sent; raises BudgetExhausted if the budget is spent."""
+
+    def after_call(self, *, org_used: int | None, org_limit: int | None) -> None:
+        """Correct the org's usage from what an answer reports (None: not reported)."""
+
+    def remaining(self) -> int | None:
+        """Calls left in the budget (None: no limit known)."""
+
+    def flush(self) -> None:
+        """Store what the remote last reported about its limit."""
+
+
+class TokenStore(Protocol):
+    """Where a connector reads the integration's OAuth access token and renews it."""
+
+    def access_token(self) -> str:
+        """The stored access token."""
+
+    def refresh(self) -> str:
+        """Renew the access token with the refresh token, store it and return it; raises
+        AuthError when the remote refuses (the integration needs reconnecting)."""
+
+
+class Codec(Protocol):
+    """A connector's mapping knowledge (its `mapping` module): value forms, keys, errors."""
+
+    EXTERNAL_ID_FIELD: str  # the remote field holding the Concord record id
+    # remote object → [(Concord property, remote field, "exact" | "domain")], tried in order
+    MATCH_KEYS: Mapping[str, list[tuple[str, str, str]]]
+    UnmatchedValue: type[ValueError]
+
+    def normalize_remote(self, value: object, remote_type: str) -> object: ...
+
+    def parse_remote_datetime(self, text: str) -> dt.datetime: ...
+
+    def is_compatible(self, property_type: str, remote_type: str) -> bool: ...
+
+    def to_local(self, value: object, **kwargs: object) -> object: ...
+
+    def to_remote(self, value: object, **kwargs: object) -> object: ...
+
+    def domain_of(self, url: object) -> str: ...
+
+    def classify(self, code: str, *, reference: bool = True) -> str:
+        """The sync-error category of an error code (reference: it concerns a reference)."""
+
+
+class Connector(Protocol):
+    """A remote system as the engine sees it: flat records of named objects."""
+
+    # --- capabilities (declared, never probed) ----------------------------------------------
+    codec: ClassVar[Codec]
+    # "stamp": pulls ask for changes since a time (the watermark); "cursor": they resume from
+    # the token the previous pull answered (and report deletes with it).
+    incremental: ClassVar[Incremental]
+    supports_bulk: ClassVar[bool]  # bulk_upsert / bulk_update / abort_open_jobs work
+    batch_size: ClassVar[int]  # records per upsert, update, create or delete call
+    transient_codes: ClassVar[frozenset[str]]  # per-record codes worth sending again
+    # object that the remote converts → the object it becomes (Lead → Contact)
+    conversions: ClassVar[Mapping[str, str]]
+    # junction object named by a reference mapping → (parent field, child field)
+    junctions: ClassVar[Mapping[str, tuple[str, str]]]
+
+    meter: Meter
+
+    # --- reads ------------------------------------------------------------------------------
+    def describe(self, remote_object: str) -> dict[str, RemoteField]:
+        """The fields the integration user can see, by name."""
+
+    def pull_changes(
+        self,
+        remote_object: str,
+        fields: Sequence[str],
+        since: dt.datetime | None = None,
+        cursor: str = "",
+    ) -> PulledRows:
+        """Records changed at or after `since` (stamp) or since `cursor` (cursor), oldest
+        first, with the given fields."""
+
+    def pull_deletes(self, remote_object: str, since: dt.datetime | None) -> Iterable[RemoteRow]:
+        """Records deleted at or after `since` (no values; stamp = when)."""
+
+    def pull_conversions(
+        self, remote_object: str, since: dt.datetime | None
+    ) -> Iterable[Conversion]:
+        """Records of a converting object converted at or after `since`."""
+
+    def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
+        """Every record of a junction object."""
+
+    # --- writes (outcomes in request order) -------------------------------------------------
+    def upsert(
+        self, remote_object: str, external_id_field: str, records: Sequence[dict]
+    ) -> list[WriteOutcome | None]:
+        """Create or update by external id (None: not processed, send again later)."""
+
+    def update(self, remote_object: str, rows: Sequence[RemoteRow]) -> list[WriteOutcome]:
+        """Write changed values onto records by remote id."""
+
+    def bulk_upsert(
+        self, remote_object: str, external_id_field: str, records: Sequence[dict]
+    ) -> dict[str, WriteOutcome]:
+        """Upsert many records in one job; outcomes by external id (missing: not processed)."""
+
+    def bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> dict[str, WriteOutcome]:
+        """Update many records in one job; outcomes by remote id (missing: not processed)."""
+
+    def abort_open_jobs(self, created_by: str) -> list[str]:
+        """Abort bulk jobs a stopped worker left open; their ids."""
+
+    def create_junctions(
+        self, junction: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteOutcome]:
+        """Create junction records linking (parent id, child id) pairs."""
+
+    def delete(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Delete records by remote id; one already gone counts as deleted."""

@@ -1,0 +1,446 @@
+"""The pull stages: remote changes, deletes and conversions into Concord.
+
+Pull updates reads the rows changed since the watermark (or the cursor), in batches of 500:
+each batch links what it sees for the first time (`matching`), merges linked records field by
+field (`merge`), creates records for the rest, and moves the watermark, in one transaction.
+Pull deletes archives the records deleted remotely. Pull conversions relinks the records of a
+converted remote record (a Lead) to the record it became (a Contact).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.services.records import RecordInput, archive_records, restore_records, write_records
+from syncengine.connectors.base import RemoteRow
+from syncengine.engine import errors, merge, references
+from syncengine.engine.links import update_links
+from syncengine.engine.matching import match
+from syncengine.engine.usable import UsableFields
+from syncengine.models import (
+    FieldMapping,
+    ObjectMapping,
+    RecordLink,
+    ReferenceMapping,
+    SyncError,
+    SyncStage,
+)
+from syncengine.services.errors import resolve_record_errors
+
+if TYPE_CHECKING:
+    from syncengine.engine.runner import CycleRunner
+
+logger = logging.getLogger(__name__)
+
+# Records committed late can carry a stamp older than the newest one already seen; re-reading
+# this window each time (changes there are no-ops when nothing changed) and using >= (never >)
+# on the watermark means neither late nor equal timestamps are missed.
+OVERLAP = dt.timedelta(minutes=2)
+PULL_BATCH = 500
+
+
+@dataclass
+class _Batch:
+    """What one batch of pulled rows asks for, collected before anything is written."""
+
+    rows: dict[str, tuple[dict, dt.datetime]]  # remote id → (normalized values, stamp)
+    creates: list[tuple[str, dict]] = field(default_factory=list)
+    updates: list[tuple[RecordLink, dict, dict, bool]] = field(default_factory=list)
+    ref_changes: list[tuple[ReferenceMapping, int, str | None]] = field(default_factory=list)
+    restore_ids: list[int] = field(default_factory=list)
+
+
+def pull_updates(run: CycleRunner, om: ObjectMapping) -> None:
+    """Pull the records changed remotely since the last pull and merge them into Concord."""
+    usable = run.usable[om.pk]
+    with run.stage(SyncStage.Operation.PULL_UPDATES, om) as stage:
+        fields = [fm.remote_field for fm in usable.fields]
+        fields += [r.remote_field for r in usable.refs if r.remote_field in om.remote_schema]
+        if usable.has_external_id:
+            fields.append(run.ext)
+        run.pulled_from[om.pk] = om.watermark
+        if run.remote.incremental == "cursor":
+            rows = run.connector.pull_changes(om.remote_object, fields, cursor=om.pull_cursor)
+        else:
+            since = om.watermark - OVERLAP if om.watermark else None
+            rows = run.connector.pull_changes(om.remote_object, fields, since)
+        batch: list[RemoteRow] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= PULL_BATCH:
+                _apply_pulled(run, om, usable, batch, stage)
+                batch = []
+        if batch:
+            _apply_pulled(run, om, usable, batch, stage)
+        # Records outside the remote-side filters (Google's SPEC G-3) are left out, not created.
+        stage.skipped += rows.excluded
+        if rows.cursor:
+            run.next_cursor[om.pk] = rows.cursor
+
+
+def _apply_pulled(
+    run: CycleRunner, om: ObjectMapping, usable: UsableFields, rows: list[RemoteRow], stage
+) -> None:
+    # Records, links and the watermark commit together: a crash re-pulls the whole batch
+    # and finds nothing half-linked (no duplicate Concord records).
+    with transaction.atomic():
+        batch = _plan(run, om, usable, rows, stage)
+        if batch.restore_ids:
+            restore_records(
+                object_type=om.object_type, record_ids=batch.restore_ids, source=run.source
+            )
+        _write_updates(run, om, batch.updates, stage)
+        _write_creates(run, om, usable, batch, stage)
+        references.apply_ref_changes(run, om, batch.ref_changes)
+        newest = max(stamp for _, stamp in batch.rows.values())
+        if om.watermark is None or newest > om.watermark:
+            om.watermark = newest
+            ObjectMapping.objects.filter(pk=om.pk).update(watermark=newest)
+    run.renew_lease()
+
+
+def _normalized(run: CycleRunner, om: ObjectMapping, rows: list[RemoteRow]) -> dict:
+    schema = om.remote_schema
+    return {
+        row.remote_id: (
+            {
+                name: run.codec.normalize_remote(value, schema.get(name, {}).get("type", "string"))
+                for name, value in row.values.items()
+            },
+            row.stamp,
+        )
+        for row in rows
+    }
+
+
+def _plan(
+    run: CycleRunner, om: ObjectMapping, usable: UsableFields, rows: list[RemoteRow], stage
+) -> _Batch:
+    """Sort a batch's rows into records to create, merge, restore or leave alone."""
+    batch = _Batch(rows=_normalized(run, om, rows))
+    links = {
+        link.remote_id: link
+        for link in RecordLink.objects.filter(
+            integration=run.integration,
+            remote_object=om.remote_object,
+            remote_id__in=list(batch.rows),
+        ).select_related("record")
+    }
+    unlinked = [rid for rid in batch.rows if rid not in links]
+    if unlinked:
+        links.update(match(run, om, {rid: batch.rows[rid][0] for rid in unlinked}))
+    local_refs = references.local_refs(
+        run, usable, [link.record_id for link in links.values() if link.record_id]
+    )
+    for remote_id, (values, stamp) in batch.rows.items():
+        link = links.get(remote_id)
+        if link is None:
+            batch.creates.append((remote_id, _to_local_values(run, om, usable, values, remote_id)))
+            continue
+        if link.remote_deleted_at is not None:
+            batch.restore_ids.append(link.record_id)
+            link.remote_deleted_at = None
+        if link.record.archived_at is not None and link.record_id not in batch.restore_ids:
+            stage.skipped += 1
+            continue
+        if link.remote_modstamp == stamp and merge.unchanged(values, link.agreed):
+            # Re-read in the overlap window with the values it was merged with: nothing to
+            # do (Concord-side changes travel through the dirty flag). The stamp alone
+            # proves nothing: Salesforce stamps whole seconds, so a second edit in the
+            # second of a pulled one keeps its stamp and shows only in the values.
+            stage.skipped += 1
+            continue
+        local_changes, agreed, push = merge_record(run, om, usable, link, values, stamp)
+        push |= references.merge_pulled_refs(
+            usable, link, values, local_refs, agreed, batch.ref_changes
+        )
+        link.remote_modstamp = stamp
+        batch.updates.append((link, local_changes, agreed, push))
+    return batch
+
+
+def merge_record(
+    run: CycleRunner,
+    om: ObjectMapping,
+    usable: UsableFields,
+    link: RecordLink,
+    values: dict,
+    stamp: dt.datetime,
+) -> tuple[dict, dict, bool]:
+    """Merge one pulled record field by field against the last agreed values: the Concord
+    changes to write, the new agreed values, and whether Concord's side must be pushed."""
+    record = link.record
+    agreed = dict(link.agreed)
+    if run.ext in values:
+        agreed[run.ext] = values[run.ext]
+    local_changes: dict[str, object] = {}
+    push = False
+    for fm in usable.fields:
+        if fm.remote_field not in values:
+            continue
+        remote, before = values[fm.remote_field], link.agreed.get(fm.remote_field)
+        agreed[fm.remote_field] = remote
+        winner = merge.field_winner(
+            remote=remote,
+            agreed=before,
+            local=outgoing(run, om, fm, record.properties.get(fm.property.name)),
+            rule=fm.rule,
+            conflict_winner=run.conflict_winner,
+            remote_stamp=stamp,
+            local_changed_at=lambda fm=fm: _local_changed_at(run, record, fm),
+        )
+        if winner == "remote":
+            try:
+                local_changes[fm.property.name] = _to_local(run, om, fm, remote)
+            except run.codec.UnmatchedValue as exc:
+                errors.unmatched_picklist(run, om, fm, link.record_id, link.remote_id, str(exc))
+                agreed[fm.remote_field] = before
+        elif winner == "local" and fm.pk in usable.pushable:
+            push = True
+    return local_changes, agreed, push
+
+
+def _local_changed_at(run: CycleRunner, record, fm: FieldMapping) -> dt.datetime | None:
+    changed_at = (record.property_changes.get(fm.property.name) or {}).get("at")
+    return run.codec.parse_remote_datetime(changed_at) if changed_at else None
+
+
+def outgoing(run: CycleRunner, om: ObjectMapping, fm: FieldMapping, value: object) -> object:
+    """A Concord value in the remote's canonical form (what is sent, and compared)."""
+    remote = om.remote_schema.get(fm.remote_field, {})
+    return run.codec.to_remote(
+        value,
+        property_type=fm.property.type,
+        remote_type=remote.get("type", "string"),
+        value_map=fm.value_map,
+        picklist_values=remote.get("picklist", ()),
+    )
+
+
+def _to_local(run: CycleRunner, om: ObjectMapping, fm: FieldMapping, value: object) -> object:
+    return run.codec.to_local(
+        value,
+        property_type=fm.property.type,
+        remote_type=om.remote_schema[fm.remote_field]["type"],
+        value_map=fm.value_map,
+        options=[(o.value, o.label) for o in fm.property.options.all()],
+    )
+
+
+def _to_local_values(
+    run: CycleRunner, om: ObjectMapping, usable: UsableFields, values: dict, remote_id: str
+) -> dict:
+    local = {}
+    for fm in usable.fields:
+        if fm.remote_field not in values or values[fm.remote_field] is None:
+            continue
+        try:
+            local[fm.property.name] = _to_local(run, om, fm, values[fm.remote_field])
+        except run.codec.UnmatchedValue as exc:
+            errors.unmatched_picklist(run, om, fm, None, remote_id, str(exc))
+    return local
+
+
+def _write_updates(
+    run: CycleRunner, om: ObjectMapping, updates: list[tuple[RecordLink, dict, dict, bool]], stage
+) -> None:
+    changed = [(link, props) for link, props, _, _ in updates if props]
+    failed: set[int] = set()
+    if changed:
+        result = write_records(
+            object_type=om.object_type,
+            inputs=[RecordInput(properties=props, id=link.record_id) for link, props in changed],
+            mode="update",
+            source=run.source,
+            all_or_none=False,
+        )
+        for item, (link, _props) in zip(result.items, changed, strict=True):
+            if item.errors:
+                failed.add(link.pk)
+                errors.local_write_error(run, om, link.record_id, link.remote_id, item.errors)
+    now = timezone.now()
+    to_save = []
+    for link, props, agreed, push in updates:
+        if link.pk in failed:
+            stage.failed += 1
+            continue
+        if props:
+            stage.updated += 1
+        else:
+            stage.skipped += 1
+        link.agreed = agreed
+        link.synced_at = now
+        if push:
+            link.dirty, link.dirty_at = True, now
+        to_save.append(link)
+    update_links(
+        ["agreed", "synced_at", "dirty", "dirty_at", "remote_modstamp", "remote_deleted_at",
+         "object_mapping_id", "remote_object", "remote_id"],
+        [
+            (link.pk, link.agreed, link.synced_at, link.dirty, link.dirty_at,
+             link.remote_modstamp, link.remote_deleted_at, link.object_mapping_id,
+             link.remote_object, link.remote_id)
+            for link in to_save
+        ],
+    )  # fmt: skip
+    resolve_record_errors(
+        integration=run.integration,
+        record_ids=[link.record_id for link in to_save],
+        direction=SyncError.Direction.PULL,
+    )
+
+
+def _write_creates(
+    run: CycleRunner, om: ObjectMapping, usable: UsableFields, batch: _Batch, stage
+) -> None:
+    if not batch.creates:
+        return
+    result = write_records(
+        object_type=om.object_type,
+        inputs=[RecordInput(properties=props) for _, props in batch.creates],
+        mode="create",
+        source=run.source,
+        all_or_none=False,
+    )
+    now = timezone.now()
+    links = []
+    for item, (remote_id, _) in zip(result.items, batch.creates, strict=True):
+        if item.errors or item.id is None:
+            stage.failed += 1
+            errors.local_write_error(run, om, None, remote_id, item.errors)
+            continue
+        values, stamp = batch.rows[remote_id]
+        links.append(
+            RecordLink(
+                integration=run.integration,
+                object_mapping=om,
+                record_id=item.id,
+                remote_object=om.remote_object,
+                remote_id=remote_id,
+                agreed=dict(values),
+                # Known by its remote id: nothing to push (its external id is set with the
+                # first change Concord sends).
+                dirty=False,
+                remote_modstamp=stamp,
+                synced_at=now,
+            )
+        )
+        stage.new += 1
+    RecordLink.objects.bulk_create(links, batch_size=500)
+    # References of new records (e.g. a new Contact's AccountId) become associations.
+    ref_changes = []
+    for ref in usable.refs:
+        for link in links:
+            value = batch.rows[link.remote_id][0].get(ref.remote_field)
+            if value:
+                ref_changes.append((ref, link.record_id, value))
+    references.apply_ref_changes(run, om, ref_changes)
+
+
+def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:
+    """Archive the Concord records of remote records deleted since the last pull."""
+    with run.stage(SyncStage.Operation.PULL_DELETES, om) as stage:
+        since = om.delete_watermark - OVERLAP if om.delete_watermark else None
+        newest = om.delete_watermark
+        batch: list[RemoteRow] = []
+        for row in run.connector.pull_deletes(om.remote_object, since):
+            batch.append(row)
+            newest = max(newest, row.stamp) if newest else row.stamp
+            if len(batch) >= PULL_BATCH:
+                _apply_deletes(run, om, batch, stage)
+                batch = []
+        if batch:
+            _apply_deletes(run, om, batch, stage)
+        if newest and newest != om.delete_watermark:
+            om.delete_watermark = newest
+            ObjectMapping.objects.filter(pk=om.pk).update(delete_watermark=newest)
+        # The cursor covers updates and deletes: kept only once both are applied.
+        if om.pk in run.next_cursor:
+            om.pull_cursor = run.next_cursor.pop(om.pk)
+            ObjectMapping.objects.filter(pk=om.pk).update(pull_cursor=om.pull_cursor)
+
+
+def _apply_deletes(run: CycleRunner, om: ObjectMapping, rows: list[RemoteRow], stage) -> None:
+    links = list(
+        RecordLink.objects.filter(
+            integration=run.integration,
+            remote_object=om.remote_object,
+            remote_id__in=[r.remote_id for r in rows],
+            remote_deleted_at__isnull=True,
+        )
+    )
+    stage.skipped += len(rows) - len(links)
+    if not links:
+        return
+    with transaction.atomic():
+        stage.deleted += archive_records(
+            object_type=om.object_type,
+            record_ids=[link.record_id for link in links],
+            source=run.source,
+        )
+        RecordLink.objects.filter(pk__in=[link.pk for link in links]).update(
+            remote_deleted_at=timezone.now(), dirty=False
+        )
+
+
+def pull_conversions(run: CycleRunner, om: ObjectMapping) -> None:
+    """Converted records (Leads): their Concord records follow the record each became."""
+    target = run.remote.conversions[om.remote_object]
+    target_mapping = next(
+        (
+            m
+            for m in run.mappings
+            if m.remote_object == target and m.object_type_id == om.object_type_id
+        ),
+        None,
+    )
+    with run.stage(SyncStage.Operation.PULL_CONVERSIONS, om) as stage:
+        if target_mapping is None:
+            stage.message = f"No {target} mapping: converted {om.remote_object}s stay as they are."
+            return
+        # Conversions touch the converted record, so they are within what this cycle pulled.
+        start = run.pulled_from.get(om.pk)
+        rows = list(
+            run.connector.pull_conversions(om.remote_object, start - OVERLAP if start else None)
+        )
+        links = {
+            link.remote_id: link
+            for link in RecordLink.objects.filter(
+                integration=run.integration,
+                remote_object=om.remote_object,
+                remote_id__in=[r.remote_id for r in rows],
+            )
+        }
+        for row in rows:
+            link = links.get(row.remote_id)
+            if link is None or not row.converted_id:
+                stage.skipped += 1
+            elif _relink(run, link, row.converted_id, target_mapping):
+                stage.updated += 1
+            else:
+                stage.skipped += 1
+
+
+def _relink(run: CycleRunner, link: RecordLink, converted_id: str, target: ObjectMapping) -> bool:
+    """Point a converted record's link to the record it became; False if that one is linked
+    to another Concord record already (the converted one merged into it: that one is kept)."""
+    taken = RecordLink.objects.filter(
+        integration=run.integration, remote_object=target.remote_object, remote_id=converted_id
+    ).exclude(pk=link.pk)
+    if taken.exists():
+        taken_link = taken.first()
+        remote_id = link.remote_id
+        link.delete()
+        logger.info("%s merged into linked %s", remote_id, taken_link)
+        return False
+    link.object_mapping, link.remote_object = target, target.remote_object
+    link.remote_id, link.agreed = converted_id, {}
+    link.dirty, link.dirty_at = True, timezone.now()
+    link.save()
+    return True

@@ -1,0 +1,231 @@
+"""The push stages: Concord's new and changed records to the remote. Where the push is decided.
+
+`push` picks the links to send (dirty, not failed for good since their last change), and the
+way: the remote's bulk API for large stages when the connector supports one and the budget
+has room, else calls of the connector's batch size. `_payload` decides what one record sends
+(the fields whose rule pushes and whose value differs from the last agreed one, its
+references, its Concord id); `_send` sends a chunk; `_record_outcomes` writes the answers back
+onto the links (agreed values, dirty flags) and turns refusals into sync errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db.models import Exists, OuterRef, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crm.models import Record
+from syncengine.connectors.base import RemoteRow, WriteOutcome
+from syncengine.engine import errors, references
+from syncengine.engine.links import update_links
+from syncengine.engine.pull import outgoing
+from syncengine.engine.usable import PUSHING_RULES, UsableFields
+from syncengine.models import ObjectMapping, RecordLink, SyncError, SyncRule, SyncStage
+from syncengine.services.errors import resolve_record_errors
+
+if TYPE_CHECKING:
+    from syncengine.engine.runner import CycleRunner
+
+BULK_THRESHOLD = 2000  # records in a stage above which the bulk API is used
+BULK_JOB_SIZE = 10_000
+BULK_MIN_CALLS = 20  # a bulk job takes ~10 calls: not started with less budget than this
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def push(run: CycleRunner, om: ObjectMapping, *, new: bool) -> None:
+    """Send Concord's new (`new`) or changed records of one object to the remote."""
+    usable = run.usable[om.pk]
+    operation = SyncStage.Operation.PUSH_NEW if new else SyncStage.Operation.PUSH_UPDATES
+    with run.stage(operation, om) as stage:
+        if run.crashed_push and run.remote.supports_bulk:
+            run.crashed_push = False
+            aborted = run.connector.abort_open_jobs(run.integration.remote_user_id)
+            if aborted:
+                stage.message = (
+                    f"Aborted {len(aborted)} Bulk API job(s) a stopped worker left open."
+                )
+        if new and not usable.has_external_id:
+            stage.message = f"{om.remote_object} has no {run.ext}: new records are not pushed."
+            return
+        links = _links_to_push(run, om, new=new)
+        # The bulk API for large stages (Salesforce's guidance: over 2,000 records), when the
+        # budget has room for a job's ~10 calls; calls of the connector's batch size otherwise.
+        remaining = run.meter.remaining()
+        bulk = (
+            run.remote.supports_bulk
+            and (remaining is None or remaining > BULK_MIN_CALLS)
+            and links.count() > BULK_THRESHOLD
+        )
+        size = BULK_JOB_SIZE if bulk else run.remote.batch_size
+        last_pk = 0
+        while True:
+            chunk = list(links.filter(pk__gt=last_pk).order_by("pk")[:size])
+            if not chunk:
+                break
+            last_pk = chunk[-1].pk
+            _push_chunk(run, om, usable, chunk, new, stage, bulk=bulk)
+            run.renew_lease()
+        if bulk:
+            stage.message = f"{stage.message} Sent through Bulk API 2.0.".lstrip()
+
+
+def _links_to_push(run: CycleRunner, om: ObjectMapping, *, new: bool):
+    """Dirty links of the object (without a remote id when `new`), minus those whose push
+    failed for good since their last change.
+
+    Such a record keeps its dirty mark but waits for a change or a resync (either marks it
+    dirty again, after the error) instead of costing calls every cycle; one that failed
+    transiently (a code the connector declares transient) is sent again."""
+    failed_for_good = SyncError.objects.filter(
+        integration=run.integration,
+        record_id=OuterRef("record_id"),
+        direction=SyncError.Direction.PUSH,
+        status=SyncError.Status.OPEN,
+        # A link never marked by a change (one matched by a pull) counts as older.
+        last_seen_at__gte=Coalesce(OuterRef("dirty_at"), Value(_EPOCH)),
+    ).exclude(code__in=run.remote.transient_codes)
+    return RecordLink.objects.filter(
+        object_mapping=om,
+        dirty=True,
+        remote_id__isnull=new,
+        record__archived_at__isnull=True,
+    ).exclude(Exists(failed_for_good))
+
+
+def _push_chunk(
+    run: CycleRunner,
+    om: ObjectMapping,
+    usable: UsableFields,
+    links: list[RecordLink],
+    new: bool,
+    stage: SyncStage,
+    bulk: bool = False,
+) -> None:
+    seqs = {link.pk: link.change_seq for link in links}
+    records = {r.pk: r for r in Record.objects.filter(pk__in=[link.record_id for link in links])}
+    refs = references.local_refs(run, usable, list(records))
+    payloads: list[tuple[RecordLink, dict]] = []
+    done: list[RecordLink] = []  # nothing to send: skipped
+    for link in links:
+        payload = _payload(run, om, usable, link, records[link.record_id], refs, new)
+        if payload:
+            payloads.append((link, payload))
+        else:
+            done.append(link)
+    stage.skipped += len(done)
+    outcomes = _send(run, om, payloads, new=new, bulk=bulk) if payloads else []
+    succeeded, failed = _record_outcomes(run, om, usable, payloads, outcomes, new, stage)
+    saved = succeeded + done
+    update_links(
+        ["remote_id", "agreed", "synced_at", "pending_references", "clear_if_seq"],
+        [
+            (link.pk, link.remote_id, link.agreed, link.synced_at, link.pending_references,
+             seqs[link.pk])
+            for link in saved
+        ],
+    )  # fmt: skip
+    # A failed push never clears the dirty mark: the record is still to be sent.
+    update_links(["pending_references"], [(link.pk, link.pending_references) for link in failed])
+    resolve_record_errors(
+        integration=run.integration,
+        record_ids=[link.record_id for link in saved],
+        direction=SyncError.Direction.PUSH,
+    )
+
+
+def _payload(
+    run: CycleRunner,
+    om: ObjectMapping,
+    usable: UsableFields,
+    link: RecordLink,
+    record: Record,
+    refs: dict,
+    new: bool,
+) -> dict[str, object]:
+    """What one record sends: pushed fields that differ from the last agreed values (every
+    non-blank one when new), references whose targets are in the remote, its Concord id."""
+    payload: dict[str, object] = {}
+    for fm in usable.fields:
+        if fm.pk not in usable.pushable or fm.rule not in PUSHING_RULES:
+            continue
+        value = outgoing(run, om, fm, record.properties.get(fm.property.name))
+        agreed = link.agreed.get(fm.remote_field)
+        if fm.rule == SyncRule.PREFER_REMOTE_UNLESS_BLANK and agreed is not None:
+            continue  # the remote's value wins while it has one
+        if new:
+            if value is not None and value is not False:
+                payload[fm.remote_field] = value
+        elif value != agreed:
+            payload[fm.remote_field] = value
+    link.pending_references = False
+    for ref in usable.refs:
+        if ref.rule not in PUSHING_RULES or ref.remote_field not in om.remote_schema:
+            continue
+        value = refs.get((ref.pk, record.pk))
+        if value and value.startswith(references.UNSYNCED):
+            target_id = int(value.removeprefix(references.UNSYNCED))
+            errors.blocked_by_association(run, om, ref, record.pk, target_id)
+            link.pending_references = True
+            continue
+        if value != link.agreed.get(ref.remote_field) and (value or not new):
+            payload[ref.remote_field] = value
+    if usable.has_external_id and link.agreed.get(run.ext) != str(record.pk):
+        payload[run.ext] = str(record.pk)
+    return payload
+
+
+def _send(
+    run: CycleRunner,
+    om: ObjectMapping,
+    payloads: list[tuple[RecordLink, dict]],
+    *,
+    new: bool,
+    bulk: bool,
+) -> list[WriteOutcome | None]:
+    """One chunk to the remote; outcomes in payload order (None: not processed, stays dirty)."""
+    connector = run.connector
+    if new and bulk:
+        by_key = connector.bulk_upsert(om.remote_object, run.ext, [p for _, p in payloads])
+        return [by_key.get(p[run.ext]) for _, p in payloads]
+    if new:
+        return connector.upsert(om.remote_object, run.ext, [p for _, p in payloads])
+    rows = [RemoteRow(link.remote_id, p) for link, p in payloads]
+    if bulk:
+        by_id = connector.bulk_update(om.remote_object, rows)
+        return [by_id.get(link.remote_id) for link, _ in payloads]
+    return connector.update(om.remote_object, rows)
+
+
+def _record_outcomes(
+    run: CycleRunner,
+    om: ObjectMapping,
+    usable: UsableFields,
+    payloads: list[tuple[RecordLink, dict]],
+    outcomes: list[WriteOutcome | None],
+    new: bool,
+    stage: SyncStage,
+) -> tuple[list[RecordLink], list[RecordLink]]:
+    """Apply the answers to the links: (succeeded, failed)."""
+    now = timezone.now()
+    succeeded: list[RecordLink] = []
+    failed: list[RecordLink] = []
+    for (link, payload), outcome in zip(payloads, outcomes, strict=True):
+        if outcome is None:
+            continue
+        if outcome.success:
+            link.remote_id = outcome.remote_id or link.remote_id
+            link.agreed = {**link.agreed, **payload}
+            link.synced_at = now
+            succeeded.append(link)
+            if new and outcome.created:
+                stage.new += 1
+            else:
+                stage.updated += 1
+        else:
+            stage.failed += 1
+            failed.append(link)
+            errors.push_error(run, om, usable, link, link.record_id, outcome)
+    return succeeded, failed
