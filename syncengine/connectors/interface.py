@@ -9,7 +9,7 @@ declared as absent (no bulk API, no conversions, no junctions) and its methods a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar, Literal, Protocol
 
 from syncengine.connectors.base import (
@@ -94,6 +94,22 @@ class Connector(Protocol):
     junctions: ClassVar[Mapping[str, tuple[str, str]]]
 
     meter: Meter
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        endpoint: str,
+        options: Mapping[str, object],
+        tokens: TokenStore,
+        meter: Meter,
+        ca_file: str = "",
+        sleep: Callable[[float], None] | None = None,
+    ) -> Connector:
+        """The connector of one connected account: its API endpoint (blank: the system's
+        default), the integration's settings (each connector reads the ones it knows), its
+        token store and meter, a CA file for a private endpoint, and how to pause between
+        retries."""
 
     # --- reads ------------------------------------------------------------------------------
     def describe(self, remote_object: str) -> dict[str, RemoteField]:

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from syncengine.connectors.base import AuthError, TransientError
 from syncengine.connectors.google_contacts import oauth as google_oauth
-from syncengine.connectors.salesforce.client import plain_session
+from syncengine.connectors.salesforce.oauth import plain_session
 from syncengine.models import Integration
 from syncengine.services.connect import Connection, build_authorization_request, connect
 

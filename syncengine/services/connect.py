@@ -19,7 +19,7 @@ from syncengine import crypto
 from syncengine.connectors.google_contacts import oauth as google_oauth
 from syncengine.connectors.oauth import AuthorizationRequest
 from syncengine.connectors.salesforce import oauth as salesforce_oauth
-from syncengine.connectors.salesforce.client import OAuthClient
+from syncengine.connectors.salesforce.oauth import OAuthClient
 from syncengine.models import Integration
 from syncengine.services import google_contacts, mappings
 from syncengine.services.changes import queue_initial_push

@@ -8,14 +8,8 @@ from django.db import transaction
 
 from crm.audit import record_audit
 from crm.models import ObjectType, Property
-from syncengine.connectors.base import AuthError
 from syncengine.connectors.google_contacts import mapping as gm
-from syncengine.connectors.google_contacts.client import GoogleContactsConnector
 from syncengine.models import FieldMapping, Integration, ObjectMapping, SyncRule
-from syncengine.services.integrations import IntegrationTokens
-from syncengine.services.usage import DatabaseMeter
-
-GOOGLE_API_URL = "https://people.googleapis.com/"
 
 # SPEC G-2: the sync rule decides the contacts mapping's direction; "filters" is two-way for
 # the contacts that pass the Google-side filters (G-3).
@@ -123,21 +117,3 @@ def sync_options(integration: Integration) -> dict:
         "filters": list(settings_.get("filters") or []),
         "conflict_winner": winner or "concord",
     }
-
-
-def build_connector(
-    *, integration: Integration, meter: DatabaseMeter | None = None, sleep=None
-) -> GoogleContactsConnector:
-    """The metered Google Contacts connector of an integration, with its filters."""
-    if integration.status in (Integration.Status.NEEDS_RECONNECT, Integration.Status.DISCONNECTED):
-        raise AuthError(f"{integration} is {integration.get_status_display().lower()}")
-    options = sync_options(integration)
-    filters = options["filters"] if options["sync_rule"] == "filters" else []
-    kwargs = {"sleep": sleep} if sleep else {}
-    return GoogleContactsConnector(
-        api_endpoint=integration.instance_url or GOOGLE_API_URL,
-        tokens=IntegrationTokens(integration),
-        meter=meter or DatabaseMeter(integration),
-        filters=filters,
-        **kwargs,
-    )

@@ -13,7 +13,8 @@ from syncengine import crypto, hooks
 from syncengine.connectors.base import AuthError
 from syncengine.connectors.google_contacts import oauth as google_oauth
 from syncengine.connectors.interface import Connector, Meter
-from syncengine.connectors.salesforce.client import OAuthClient, SalesforceConnector
+from syncengine.connectors.registry import connector_class
+from syncengine.connectors.salesforce.oauth import OAuthClient
 from syncengine.models import Integration
 from syncengine.services.usage import DatabaseMeter
 
@@ -227,19 +228,14 @@ class IntegrationTokens:
 def build_connector(
     *, integration: Integration, meter: Meter | None = None, sleep=None
 ) -> Connector:
-    """The metered connector of an integration (Salesforce, or Google Contacts)."""
-    if integration.kind == Integration.Kind.GOOGLE_CONTACTS:
-        from syncengine.services import google_contacts
-
-        return google_contacts.build_connector(integration=integration, meter=meter, sleep=sleep)
+    """The metered connector of an integration, whichever remote system serves its kind."""
     if integration.status in (Integration.Status.NEEDS_RECONNECT, Integration.Status.DISCONNECTED):
         raise AuthError(f"{integration} is {integration.get_status_display().lower()}")
-    kwargs = {"sleep": sleep} if sleep else {}
-    return SalesforceConnector(
-        instance_url=integration.instance_url,
-        api_version=integration.api_version,
-        meter=meter or DatabaseMeter(integration),
+    return connector_class(integration.kind).open(
+        endpoint=integration.instance_url,
+        options=integration.settings or {},
         tokens=IntegrationTokens(integration),
+        meter=meter or DatabaseMeter(integration),
         ca_file=integration.ca_file,
-        **kwargs,
+        sleep=sleep,
     )

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import google.auth.exceptions
 import google.oauth2.credentials
@@ -44,6 +44,7 @@ from syncengine.connectors.interface import Meter, TokenStore
 
 logger = logging.getLogger(__name__)
 
+API_ENDPOINT = "https://people.googleapis.com/"
 PAGE_SIZE = 1000  # connections.list maximum
 BATCH_SIZE = 200  # batchCreateContacts / batchUpdateContacts / getBatchGet maximum
 MAX_ATTEMPTS = 6
@@ -101,6 +102,28 @@ class GoogleContactsConnector:
         self._tombstones: list[dict] = []
         self.retries = 0
         self.calls_by_method: Counter[str] = Counter()  # HTTP attempts per API method
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        endpoint: str,
+        options: Mapping[str, object],
+        tokens: TokenStore,
+        meter: Meter,
+        ca_file: str = "",
+        sleep: Callable[[float], None] | None = None,
+    ) -> GoogleContactsConnector:
+        """The account's connector; the settings' `filters` apply under the "filters" sync rule
+        (SPEC G-3). Google's endpoint is public: a CA file has no use here."""
+        filters = (options.get("filters") or []) if options.get("sync_rule") == "filters" else []
+        return cls(
+            api_endpoint=endpoint or API_ENDPOINT,
+            tokens=tokens,
+            meter=meter,
+            filters=list(filters),
+            sleep=sleep or time.sleep,
+        )
 
     # --- plumbing ------------------------------------------------------------------------------
 

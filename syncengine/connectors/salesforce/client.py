@@ -17,8 +17,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import requests
 from simple_salesforce import Salesforce
@@ -46,6 +45,7 @@ from syncengine.connectors.values import parse_remote_datetime
 logger = logging.getLogger(__name__)
 
 COLLECTION_SIZE = 200  # the sObject Collections maximum per call
+DEFAULT_API_VERSION = "62.0"
 MAX_ATTEMPTS = 4
 REQUEST_TIMEOUT = 60
 _LIMIT_RE = re.compile(r"api-usage=(\d+)/(\d+)")
@@ -53,74 +53,6 @@ TRANSIENT_STATUS = {500, 502, 503, 504}
 # Per-record failures that go away by themselves (Salesforce's "intermittent" errors): the
 # record is sent again after a pause, and stays to be pushed if they outlast the retries.
 TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthClient:
-    """Where and as whom to ask for tokens."""
-
-    login_url: str
-    client_id: str
-    client_secret: str
-    ca_file: str = ""
-
-    def session(self) -> requests.Session:
-        return plain_session(self.ca_file)
-
-    def _token(self, data: dict[str, str]) -> dict:
-        data = {"client_id": self.client_id, "client_secret": self.client_secret, **data}
-        try:
-            response = self.session().post(
-                f"{self.login_url.rstrip('/')}/services/oauth2/token",
-                data=data,
-                timeout=REQUEST_TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise TransientError(f"token endpoint unreachable: {exc}") from exc
-        if response.status_code in TRANSIENT_STATUS:
-            raise TransientError(f"token endpoint answered {response.status_code}")
-        body = _json(response)
-        if response.status_code != 200:
-            error = body.get("error", "error") if isinstance(body, dict) else "error"
-            description = body.get("error_description", "") if isinstance(body, dict) else ""
-            raise AuthError(f"{error}: {description}".strip(": "))
-        return body
-
-    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str = "") -> dict:
-        """Trade an authorization code for tokens (OAuth web-server flow)."""
-        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-        if code_verifier:
-            data["code_verifier"] = code_verifier
-        return self._token(data)
-
-    def password_grant(self, *, username: str, password: str) -> dict:
-        """Get tokens with a username and password (the sandbox's demo connection)."""
-        return self._token({"grant_type": "password", "username": username, "password": password})
-
-    def refresh(self, *, refresh_token: str) -> dict:
-        """A new access token; the refresh token stays the same (Salesforce's default)."""
-        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
-
-    def revoke(self, *, token: str) -> bool:
-        """Revoke a token (a refresh token revokes its access tokens too)."""
-        try:
-            response = self.session().post(
-                f"{self.login_url.rstrip('/')}/services/oauth2/revoke",
-                data={"token": token},
-                timeout=REQUEST_TIMEOUT,
-            )
-        except requests.RequestException:
-            return False
-        return response.status_code == 200
-
-
-def plain_session(ca_file: str = "") -> requests.Session:
-    session = requests.Session()
-    if ca_file:
-        session.verify = ca_file
-        # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would override session.verify otherwise.
-        session.trust_env = False
-    return session
 
 
 class MeteredSession(requests.Session):
@@ -238,6 +170,27 @@ class SalesforceConnector:
         )
         self.sleep = sleep
         self.meter = meter
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        endpoint: str,
+        options: Mapping[str, object],
+        tokens: TokenStore,
+        meter: Meter,
+        ca_file: str = "",
+        sleep: Callable[[float], None] | None = None,
+    ) -> SalesforceConnector:
+        """The org's connector: its instance URL and the settings' `api_version`."""
+        return cls(
+            instance_url=endpoint,
+            api_version=str(options.get("api_version") or DEFAULT_API_VERSION),
+            meter=meter,
+            tokens=tokens,
+            ca_file=ca_file,
+            sleep=sleep or time.sleep,
+        )
 
     @property
     def calls(self) -> int:
