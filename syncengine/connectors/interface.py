@@ -9,7 +9,9 @@ declared as absent (no bulk API, no conversions, no junctions) and its methods a
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
 from syncengine.connectors.base import (
@@ -51,6 +53,18 @@ class TokenStore(Protocol):
     def refresh(self) -> str:
         """Renew the access token with the refresh token, store it and return it; raises
         AuthError when the remote refuses (the integration needs reconnecting)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One connected account of a remote system, as the services hand it to its connector."""
+
+    endpoint: str  # the API's base URL; blank: the system's public one
+    options: Mapping[str, object]  # the integration's settings: each connector reads its own
+    tokens: TokenStore
+    meter: Meter
+    ca_file: str = ""  # the CA of a private endpoint (the local sandbox)
+    sleep: Callable[[float], None] = time.sleep  # the pause between retries
 
 
 class Codec(Protocol):
@@ -96,20 +110,8 @@ class Connector(Protocol):
     meter: Meter
 
     @classmethod
-    def open(
-        cls,
-        *,
-        endpoint: str,
-        options: Mapping[str, object],
-        tokens: TokenStore,
-        meter: Meter,
-        ca_file: str = "",
-        sleep: Callable[[float], None] | None = None,
-    ) -> Connector:
-        """The connector of one connected account: its API endpoint (blank: the system's
-        default), the integration's settings (each connector reads the ones it knows), its
-        token store and meter, a CA file for a private endpoint, and how to pause between
-        retries."""
+    def open(cls, account: Account) -> Connector:
+        """The connector of one connected account."""
 
     # --- reads ------------------------------------------------------------------------------
     def describe(self, remote_object: str) -> dict[str, RemoteField]:

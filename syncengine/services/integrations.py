@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,7 +13,7 @@ from crm.audit import record_audit
 from syncengine import crypto, hooks
 from syncengine.connectors.base import AuthError
 from syncengine.connectors.google_contacts import oauth as google_oauth
-from syncengine.connectors.interface import Connector, Meter
+from syncengine.connectors.interface import Account, Connector, Meter
 from syncengine.connectors.registry import connector_class
 from syncengine.connectors.salesforce.oauth import OAuthClient
 from syncengine.models import Integration
@@ -231,11 +232,12 @@ def build_connector(
     """The metered connector of an integration, whichever remote system serves its kind."""
     if integration.status in (Integration.Status.NEEDS_RECONNECT, Integration.Status.DISCONNECTED):
         raise AuthError(f"{integration} is {integration.get_status_display().lower()}")
-    return connector_class(integration.kind).open(
+    account = Account(
         endpoint=integration.instance_url,
         options=integration.settings or {},
         tokens=IntegrationTokens(integration),
         meter=meter or DatabaseMeter(integration),
         ca_file=integration.ca_file,
-        sleep=sleep,
+        sleep=sleep or time.sleep,
     )
+    return connector_class(integration.kind).open(account)

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import google.auth.exceptions
 import google.oauth2.credentials
@@ -40,7 +40,7 @@ from syncengine.connectors.base import (
 )
 from syncengine.connectors.google_contacts import errors as gerrors
 from syncengine.connectors.google_contacts import mapping as gm
-from syncengine.connectors.interface import Meter, TokenStore
+from syncengine.connectors.interface import Account, Meter, TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -104,25 +104,17 @@ class GoogleContactsConnector:
         self.calls_by_method: Counter[str] = Counter()  # HTTP attempts per API method
 
     @classmethod
-    def open(
-        cls,
-        *,
-        endpoint: str,
-        options: Mapping[str, object],
-        tokens: TokenStore,
-        meter: Meter,
-        ca_file: str = "",
-        sleep: Callable[[float], None] | None = None,
-    ) -> GoogleContactsConnector:
+    def open(cls, account: Account) -> GoogleContactsConnector:
         """The account's connector; the settings' `filters` apply under the "filters" sync rule
-        (SPEC G-3). Google's endpoint is public: a CA file has no use here."""
+        (SPEC G-3). Google's endpoint is public: it needs no CA file."""
+        options = account.options
         filters = (options.get("filters") or []) if options.get("sync_rule") == "filters" else []
         return cls(
-            api_endpoint=endpoint or API_ENDPOINT,
-            tokens=tokens,
-            meter=meter,
+            api_endpoint=account.endpoint or API_ENDPOINT,
+            tokens=account.tokens,
+            meter=account.meter,
             filters=list(filters),
-            sleep=sleep or time.sleep,
+            sleep=account.sleep,
         )
 
     # --- plumbing ------------------------------------------------------------------------------

@@ -4,12 +4,12 @@ account a token belongs to. HTTP through requests only; nothing of Django."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import requests
 
+from syncengine.connectors import oauth
 from syncengine.connectors.base import AuthError, TransientError
-from syncengine.connectors.oauth import AuthorizationRequest, state_and_pkce
+from syncengine.connectors.oauth import AuthorizationRequest
 
 SCOPE = "https://www.googleapis.com/auth/contacts"  # contacts only (SPEC G-1)
 GOOGLE_OAUTH_URL = "https://accounts.google.com"
@@ -28,22 +28,13 @@ def authorization_request(
     *, oauth_url: str, client_id: str, redirect_uri: str
 ) -> AuthorizationRequest:
     """Google's consent page for the contacts scope, offline (a refresh token), with PKCE."""
-    state, verifier, challenge = state_and_pkce()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": SCOPE,
-            "state": state,
-            "access_type": "offline",
-            "prompt": "consent",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return AuthorizationRequest(
-        url=f"{oauth_url.rstrip('/')}/o/oauth2/v2/auth?{query}", state=state, code_verifier=verifier
+    return oauth.authorization_request(
+        authorize_url=f"{oauth_url.rstrip('/')}/o/oauth2/v2/auth",
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        scope=SCOPE,
+        access_type="offline",
+        prompt="consent",
     )
 
 

@@ -17,7 +17,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import requests
 from simple_salesforce import Salesforce
@@ -36,7 +36,7 @@ from syncengine.connectors.base import (
     TransientError,
     WriteOutcome,
 )
-from syncengine.connectors.interface import Meter, TokenStore
+from syncengine.connectors.interface import Account, Meter, TokenStore
 from syncengine.connectors.salesforce import contact_roles, mapping
 from syncengine.connectors.salesforce import conversions as lead_conversions
 from syncengine.connectors.salesforce.mapping import soql_datetime
@@ -172,24 +172,15 @@ class SalesforceConnector:
         self.meter = meter
 
     @classmethod
-    def open(
-        cls,
-        *,
-        endpoint: str,
-        options: Mapping[str, object],
-        tokens: TokenStore,
-        meter: Meter,
-        ca_file: str = "",
-        sleep: Callable[[float], None] | None = None,
-    ) -> SalesforceConnector:
+    def open(cls, account: Account) -> SalesforceConnector:
         """The org's connector: its instance URL and the settings' `api_version`."""
         return cls(
-            instance_url=endpoint,
-            api_version=str(options.get("api_version") or DEFAULT_API_VERSION),
-            meter=meter,
-            tokens=tokens,
-            ca_file=ca_file,
-            sleep=sleep or time.sleep,
+            instance_url=account.endpoint,
+            api_version=str(account.options.get("api_version") or DEFAULT_API_VERSION),
+            meter=account.meter,
+            tokens=account.tokens,
+            ca_file=account.ca_file,
+            sleep=account.sleep,
         )
 
     @property

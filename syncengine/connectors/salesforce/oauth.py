@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import requests
 
+from syncengine.connectors import oauth
 from syncengine.connectors.base import AuthError, TransientError
-from syncengine.connectors.oauth import AuthorizationRequest, state_and_pkce
+from syncengine.connectors.oauth import AuthorizationRequest
 
 SCOPE = "api refresh_token"
 TIMEOUT = 60
@@ -20,22 +20,11 @@ def authorization_request(
     *, login_url: str, client_id: str, redirect_uri: str
 ) -> AuthorizationRequest:
     """The consent-page URL of the web-server flow, with a CSRF state and a PKCE challenge."""
-    state, verifier, challenge = state_and_pkce()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": SCOPE,
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return AuthorizationRequest(
-        url=f"{login_url.rstrip('/')}/services/oauth2/authorize?{query}",
-        state=state,
-        code_verifier=verifier,
+    return oauth.authorization_request(
+        authorize_url=f"{login_url.rstrip('/')}/services/oauth2/authorize",
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        scope=SCOPE,
     )
 
 
