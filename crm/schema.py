@@ -97,7 +97,8 @@ def load_schema(object_type: ObjectType) -> Schema:
 
 
 # Advisory lock keys (PostgreSQL): 0x0C0C serialises writers of one object type's unique
-# values (crm.services.records); 0x0C0D holds an object type's schema steady under writers.
+# values (crm.services.record_uniqueness); 0x0C0D holds an object type's schema steady under
+# writers.
 SCHEMA_LOCK_KEY = 0x0C0D
 
 

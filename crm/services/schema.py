@@ -13,7 +13,7 @@ from crm.audit import record_audit, record_property_audit
 from crm.errors import PropertyInUseError, SchemaError
 from crm.models import NAME_VALIDATOR, ObjectType, Property, PropertyOption, Record
 from crm.schema import lock_schema_for_change
-from crm.services import records as record_services
+from crm.services.property_values import count_option_holders, replace_option_values
 from crm.sync_properties import services as sync_services
 from crm.usage import list_property_usages
 
@@ -340,7 +340,7 @@ def _move_removed_options(
         return
     # Writers that loaded the old options finish first; later ones see the new options.
     lock_schema_for_change(prop.object_type)
-    held = record_services.count_option_holders(prop=prop, values=sorted(removed))
+    held = count_option_holders(prop=prop, values=sorted(removed))
     unplaced = {value: n for value, n in held.items() if value not in replace_with}
     if unplaced:
         in_use = [
@@ -358,9 +358,7 @@ def _move_removed_options(
     moving = {old: new for old, new in replace_with.items() if held.get(old)}
     if not moving:
         return
-    moved = record_services.replace_option_values(
-        prop=prop, replacements=moving, actor=actor, source=source
-    )
+    moved = replace_option_values(prop=prop, replacements=moving, actor=actor, source=source)
     record_property_audit(
         prop=prop,
         verb="replace_options",

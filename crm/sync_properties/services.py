@@ -22,7 +22,7 @@ from crm.models import (
     SyncPropertyConfig,
     SyncPropertyPending,
 )
-from crm.services.records import set_property_values
+from crm.services.property_values import set_property_values
 from crm.sync_properties import engine
 
 logger = logging.getLogger(__name__)

@@ -268,7 +268,7 @@ def test_unknown_source_is_refused(contacts):
 
 
 def test_set_property_values_updates_clears_and_reports(contacts, user, captured_changes):
-    from crm.services.records import set_property_values
+    from crm.services.property_values import set_property_values
 
     ada, bob, gone = (
         create_record(object_type=contacts, source=sources.API, properties=p)
@@ -314,7 +314,7 @@ def test_set_property_values_updates_clears_and_reports(contacts, user, captured
 
 
 def test_set_property_values_refuses_bad_values_per_item(contacts):
-    from crm.services.records import set_property_values
+    from crm.services.property_values import set_property_values
 
     record = create_record(
         object_type=contacts, source=sources.API, properties={"email": "a@example.com"}
