@@ -24,7 +24,7 @@ def test_the_token_store_refreshes_a_google_access_token(integration):
     assert fresh and fresh != before
     integration.refresh_from_db()
     assert crypto.decrypt(integration.access_token_encrypted) == fresh
-    assert tokens.credentials().token == fresh
+    assert tokens.access_token() == fresh
 
 
 def test_a_revoked_google_refresh_token_needs_reconnection(integration):
