@@ -8,7 +8,14 @@ from backups.models import Backup, BackupSchedule, Restore
 from backups.services import backups as backup_services
 from crm.models import Record
 from tests.factories import UserFactory
-from tests.support.backups import add_authenticator, create, current_code, make_backup, update
+from tests.support.backups import (
+    add_authenticator,
+    confirmed_restore,
+    create,
+    current_code,
+    make_backup,
+    update,
+)
 
 
 @pytest.fixture
@@ -192,27 +199,12 @@ def test_two_factor_setup_shows_a_qr_code_and_confirms(admin_client, staff_user)
 
 
 def test_rollback_from_the_admin(admin_client, deals, staff_user):
-    from backups.services import restore_apply, restore_plan
-    from crm import sources
+    from backups.services import restore_apply
 
     (alpha,) = create(deals, {"dealname": "Alpha", "amount": 1000})
     backup = make_backup(staff_user)
     update(deals, alpha, {"amount": 1})
-    restore = restore_plan.plan_restore(
-        backup=backup,
-        object_type_name="deals",
-        properties=["amount"],
-        actor=staff_user,
-        source=sources.USER,
-    )
-    restore_apply.confirm_restore(
-        restore=restore,
-        user=staff_user,
-        confirm_irreversible=True,
-        otp=None,
-        sso=True,
-        source=sources.USER,
-    )
+    restore = confirmed_restore(backup, staff_user, object_type_name="deals", properties=["amount"])
     restore_apply.apply_restore(restore_id=restore.pk)
     assert (
         "Roll back this restore"

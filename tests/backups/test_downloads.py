@@ -13,7 +13,7 @@ from backups.models import Backup
 from backups.services import restore_apply, restore_plan
 from crm import sources
 from crm.models import Record
-from tests.support.backups import create, make_backup, read_zip, update
+from tests.support.backups import confirmed_restore, create, make_backup, read_zip, update
 
 
 @pytest.fixture
@@ -114,20 +114,8 @@ def test_backup_csvs_neutralise_formulas_and_the_restore_writes_back_the_exact_v
 
     update(deals, deal, {"dealname": "changed", "description": "@changed"})
     update(deals, deal, {"amount": 7})
-    restore = restore_plan.plan_restore(
-        backup=backup,
-        object_type_name="deals",
-        properties=[*FORMULAS, "amount"],
-        actor=staff_user,
-        source=sources.USER,
-    )
-    restore = restore_apply.confirm_restore(
-        restore=restore,
-        user=staff_user,
-        confirm_irreversible=True,
-        otp=None,
-        sso=True,
-        source=sources.USER,
+    restore = confirmed_restore(
+        backup, staff_user, object_type_name="deals", properties=[*FORMULAS, "amount"]
     )
     restore_apply.apply_restore(restore_id=restore.pk)
 

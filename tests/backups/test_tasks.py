@@ -5,7 +5,6 @@ from django.utils import timezone
 
 from backups.models import Backup, Restore
 from backups.services import backups as backup_services
-from backups.services import restore_apply, restore_plan
 from backups.tasks import (
     apply_restore_task,
     expire_backups_task,
@@ -15,7 +14,7 @@ from backups.tasks import (
 from crm import sources
 from crm.models import ObjectType, Record
 from notifications.models import Notification
-from tests.support.backups import create, read_zip, update
+from tests.support.backups import confirmed_restore, create, read_zip, update
 from tests.support.schema import ensure_standard_schema
 from tests.support.waiting import wait_until
 
@@ -46,22 +45,7 @@ def test_confirming_enqueues_the_restore_on_commit(staff_user, backup_storage):
     backup.refresh_from_db()
     assert backup.status == Backup.Status.READY  # written on commit
     update(deals, alpha, {"amount": 1})
-    restore = restore_plan.plan_restore(
-        backup=backup,
-        object_type_name="deals",
-        properties=["amount"],
-        actor=staff_user,
-        source=sources.USER,
-    )
-
-    restore_apply.confirm_restore(
-        restore=restore,
-        user=staff_user,
-        confirm_irreversible=True,
-        otp=None,
-        sso=True,
-        source=sources.USER,
-    )
+    restore = confirmed_restore(backup, staff_user, object_type_name="deals", properties=["amount"])
 
     restore.refresh_from_db()
     assert restore.status == Restore.Status.DONE

@@ -1,5 +1,6 @@
 """Backup test helpers: records written through the services, a backup made now, its ZIP
-read back, an authenticator and its current code, and a stand-in SSO backend."""
+read back, a restore planned and confirmed, an authenticator and its current code, and a
+stand-in SSO backend."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backups.models import Backup
 from backups.services import backups as backup_services
+from backups.services import restore_apply, restore_plan
 from crm import sources
 from crm.services.records import RecordInput, write_records
 
@@ -88,3 +90,23 @@ def current_code(device: TOTPDevice) -> str:
     device.refresh_from_db()
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"
+
+
+def confirmed_restore(backup: Backup, user, *, object_type_name: str, properties: list[str]):
+    """A restore of `properties` planned and confirmed by `user` (SSO stands for the second
+    factor), ready to apply."""
+    restore = restore_plan.plan_restore(
+        backup=backup,
+        object_type_name=object_type_name,
+        properties=properties,
+        actor=user,
+        source=sources.USER,
+    )
+    return restore_apply.confirm_restore(
+        restore=restore,
+        user=user,
+        confirm_irreversible=True,
+        otp=None,
+        sso=True,
+        source=sources.USER,
+    )
