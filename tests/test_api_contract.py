@@ -383,7 +383,10 @@ def _run_cases(
     answered: Counter[str],
     failures: dict[str, str],
 ) -> None:
-    """Send the strategy's cases to the live server, counting them and collecting failures."""
+    """Send the strategy's cases to the live server, counting them and collecting failures.
+
+    Derandomised runs are seeded from the source of ``run`` below: editing it changes which
+    cases are generated (not how many)."""
 
     @hypothesis_settings(
         max_examples=MAX_EXAMPLES,
