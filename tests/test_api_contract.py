@@ -79,11 +79,8 @@ def _records(object_type: ObjectType, *rows: dict) -> list[int]:
     return result.ids
 
 
-def _ensure_data(admin) -> dict:
-    """Objects for the path parameters: made once, re-made if an operation removed them."""
-    ensure_standard_schema()
-    contacts = ObjectType.objects.get(name="contacts")
-    companies = ObjectType.objects.get(name="companies")
+def _ensure_records(contacts: ObjectType, companies: ObjectType) -> tuple[int, int, int]:
+    """Two live contacts, an archived one and a company: their ids (contact, archived, company)."""
     for name in (SCRATCH_PROPERTY, MAPPED_PROPERTY):
         if not Property.objects.filter(object_type=contacts, name=name).exists():
             schema_services.create_property(
@@ -106,6 +103,13 @@ def _ensure_data(admin) -> dict:
         companies.records.filter(archived_at__isnull=True).values_list("pk", flat=True).first()
         or _records(companies, {"name": "Acme", "domain": "acme.example"})[0]
     )
+    return contact_id, archived_id, company_id
+
+
+def _ensure_association(
+    contacts: ObjectType, companies: ObjectType, contact_id: int, company_id: int
+) -> tuple:
+    """The unlabelled contact-to-company definition and one association of it (or Nones)."""
     definition = AssociationDefinition.objects.filter(
         from_object_type=contacts, to_object_type=companies, label=""
     ).first()
@@ -119,6 +123,11 @@ def _ensure_data(admin) -> dict:
             to_record=Record.objects.get(pk=company_id),
             source=sources.SYSTEM,
         )
+    return definition, association
+
+
+def _ensure_integrations(contacts: ObjectType) -> tuple:
+    """A Salesforce and a Google integration with default mappings, and one field mapping."""
     salesforce = Integration.objects.filter(kind=Integration.Kind.SALESFORCE).first()
     if salesforce is None:
         salesforce = IntegrationFactory(
@@ -141,6 +150,13 @@ def _ensure_data(admin) -> dict:
             remote_field="Contract_mapped__c",
             rule="two_way",
         )
+    return salesforce, google, contact_mapping, field_mapping
+
+
+def _ensure_sync_history(
+    salesforce: Integration, contacts: ObjectType, contact_id: int
+) -> SyncError:
+    """A finished cycle with one stage, and a sync error (returned)."""
     if not SyncStage.objects.exists():
         cycle = SyncCycleFactory(integration=salesforce, status="success")
         now = timezone.now()
@@ -155,7 +171,7 @@ def _ensure_data(admin) -> dict:
             ended_at=now,
             new=1,
         )
-    error = SyncError.objects.first() or record_sync_error(
+    return SyncError.objects.first() or record_sync_error(
         integration=salesforce,
         category=SyncError.Category.values[0],
         code="REQUIRED_FIELD_MISSING",
@@ -165,6 +181,10 @@ def _ensure_data(admin) -> dict:
         remote_object="Contact",
         affected_record_ids=[contact_id],
     )
+
+
+def _ensure_admin_items(admin) -> tuple:
+    """A notification for the admin, a ready backup and a restore plan of it."""
     notification = admin.notifications.first() or notify(
         users=[admin], kind="backup_ready", title="Your backup is ready"
     )
@@ -184,6 +204,19 @@ def _ensure_data(admin) -> dict:
         actor=admin,
         source=sources.SYSTEM,
     )
+    return notification, backup, restore
+
+
+def _ensure_data(admin) -> dict:
+    """Objects for the path parameters: made once, re-made if an operation removed them."""
+    ensure_standard_schema()
+    contacts = ObjectType.objects.get(name="contacts")
+    companies = ObjectType.objects.get(name="companies")
+    contact_id, archived_id, company_id = _ensure_records(contacts, companies)
+    definition, association = _ensure_association(contacts, companies, contact_id, company_id)
+    salesforce, google, contact_mapping, field_mapping = _ensure_integrations(contacts)
+    error = _ensure_sync_history(salesforce, contacts, contact_id)
+    notification, backup, restore = _ensure_admin_items(admin)
     return {
         "object_type": "contacts",
         "name": "contacts",
@@ -299,8 +332,8 @@ def private_queue(settings):
         connection.default_channel.queue_purge(queue)
 
 
-def test_every_operation_keeps_the_contract(live_server, private_queue, capsys, settings, tmp_path):
-    # Given a super admin with a token, and data behind every route
+def _use_enterprise_plan_and_local_backups(settings, tmp_path) -> None:
+    """The plan that opens every route, and backups stored under the test's own directory."""
     settings.CONCORD_PLAN = "enterprise"
     settings.STORAGES = {
         **settings.STORAGES,
@@ -309,10 +342,10 @@ def test_every_operation_keeps_the_contract(live_server, private_queue, capsys, 
             "OPTIONS": {"location": str(tmp_path / "backups")},
         },
     }
-    admin = UserFactory(is_staff=True, is_superuser=True)
-    token = Token.objects.create(user=admin)
-    headers = {"Authorization": f"Token {token.key}"}
-    data = _ensure_data(admin)
+
+
+def _operations(live_server, headers: dict) -> list:
+    """The schema's operations, deletions last within each path."""
     schema = schemathesis.openapi.from_url(
         f"{live_server.url}/api/schema/?format=json", headers=headers
     )
@@ -323,6 +356,83 @@ def test_every_operation_keeps_the_contract(live_server, private_queue, capsys, 
     operations = [result.ok() for result in schema.get_all_operations()]
     # Removing operations last within each path keeps the data the other ones read.
     operations.sort(key=lambda op: (op.method.upper() == "DELETE", op.path, op.method))
+    return operations
+
+
+def _strategy(operation, mode: GenerationMode, data: dict):
+    """Generated cases, the same with real path parameters, and (positive) known-good bodies."""
+    known = _known_path_parameters(operation.path, data)
+    strategies = [operation.as_strategy(generation_mode=mode)]
+    if known:
+        strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=known))
+    if mode is GenerationMode.POSITIVE:
+        strategies += [
+            operation.as_strategy(path_parameters=known, body=body, media_type="application/json")
+            for body in _known_bodies(operation.label, data)
+        ]
+    return st.one_of(*strategies)
+
+
+def _run_cases(
+    operation,
+    mode: GenerationMode,
+    strategy,
+    *,
+    headers: dict,
+    cases: Counter[str],
+    answered: Counter[str],
+    failures: dict[str, str],
+) -> None:
+    """Send the strategy's cases to the live server, counting them and collecting failures.
+
+    Derandomised runs are seeded from the source of ``run`` below: editing it changes which
+    cases are generated (not how many)."""
+
+    @hypothesis_settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def run(case):
+        cases[case.meta.generation.mode.value if case.meta else "positive"] += 1
+        response = case.call(headers=headers, timeout=30)
+        answered[case.operation.label] += 200 <= response.status_code < 300
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except (Exception, FailureGroup) as exc:  # collected; the run goes on
+            _record(failures, case, exc)
+
+    try:
+        run()
+    except Unsatisfiable:
+        # Nothing to negate: no parameters and no body (e.g. GET of a fixed resource).
+        assert mode is GenerationMode.NEGATIVE, operation.label
+
+
+def _print_summary(operations: list, cases: Counter[str], answered: Counter[str], failures: dict):
+    """Case counts, distinct failures and the operations no case got a 2xx from."""
+    total = sum(cases.values())
+    print(
+        f"\nschemathesis: {len(operations)} operations, {total} generated cases "
+        f"({cases['positive']} positive, {cases['negative']} negative), "
+        f"{len(failures)} distinct failures"
+    )
+    refused = sorted(op.label for op in operations if not answered[op.label])
+    print(f"schemathesis: operations never answered 2xx: {', '.join(refused) or 'none'}")
+
+
+def test_every_operation_keeps_the_contract(live_server, private_queue, capsys, settings, tmp_path):
+    # Given a super admin with a token, and data behind every route
+    _use_enterprise_plan_and_local_backups(settings, tmp_path)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    token = Token.objects.create(user=admin)
+    headers = {"Authorization": f"Token {token.key}"}
+    data = _ensure_data(admin)
+    operations = _operations(live_server, headers)
     failures: dict[str, str] = {}
     cases: Counter[str] = Counter()
     answered: Counter[str] = Counter()  # 2xx answers per operation: did cases reach the view?
@@ -331,53 +441,18 @@ def test_every_operation_keeps_the_contract(live_server, private_queue, capsys, 
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             data = _ensure_data(admin)
-            known = _known_path_parameters(operation.path, data)
-            strategies = [operation.as_strategy(generation_mode=mode)]
-            if known:
-                strategies.append(
-                    operation.as_strategy(generation_mode=mode, path_parameters=known)
-                )
-            if mode is GenerationMode.POSITIVE:
-                strategies += [
-                    operation.as_strategy(
-                        path_parameters=known, body=body, media_type="application/json"
-                    )
-                    for body in _known_bodies(operation.label, data)
-                ]
-            strategy = st.one_of(*strategies)
-
-            @hypothesis_settings(
-                max_examples=MAX_EXAMPLES,
-                derandomize=True,
-                deadline=None,
-                database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
+            strategy = _strategy(operation, mode, data)
+            _run_cases(
+                operation,
+                mode,
+                strategy,
+                headers=headers,
+                cases=cases,
+                answered=answered,
+                failures=failures,
             )
-            @given(case=strategy)
-            def run(case):
-                cases[case.meta.generation.mode.value if case.meta else "positive"] += 1
-                response = case.call(headers=headers, timeout=30)
-                answered[case.operation.label] += 200 <= response.status_code < 300
-                try:
-                    case.validate_response(response, checks=CHECKS, headers=headers)
-                except (Exception, FailureGroup) as exc:  # collected; the run goes on
-                    _record(failures, case, exc)
-
-            try:
-                run()
-            except Unsatisfiable:
-                # Nothing to negate: no parameters and no body (e.g. GET of a fixed resource).
-                assert mode is GenerationMode.NEGATIVE, operation.label
 
     # Then no check fails anywhere
-    total = sum(cases.values())
     with capsys.disabled():
-        print(
-            f"\nschemathesis: {len(operations)} operations, {total} generated cases "
-            f"({cases['positive']} positive, {cases['negative']} negative), "
-            f"{len(failures)} distinct failures"
-        )
-        refused = sorted(op.label for op in operations if not answered[op.label])
-        print(f"schemathesis: operations never answered 2xx: {', '.join(refused) or 'none'}")
+        _print_summary(operations, cases, answered, failures)
     assert not failures, "\n\n".join(f"{k}\n{v}" for k, v in sorted(failures.items()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from itertools import islice
 
 from django.db import IntegrityError, connection, transaction
@@ -195,45 +196,15 @@ def record_sync_error(
     changes = _CardChanges()
     card = (integration.pk, category)  # the category is part of the key: it never changes
     with transaction.atomic():
-        errors = SyncError.objects.select_for_update().filter(integration=integration, key=key)
-        error = errors.only("pk", "status").first()
-        created = False
-        if error is None:
-            try:
-                with transaction.atomic():
-                    error = SyncError.objects.create(
-                        integration=integration,
-                        key=key,
-                        first_seen_at=now,
-                        last_seen_at=now,
-                        **values,
-                    )
-                created = True
-                changes.add(card, sign=1, record_ids=affected)
-            except IntegrityError:  # a concurrent writer created it first
-                error = errors.only("pk", "status").get()
-        if not created:
-            SyncError.objects.filter(pk=error.pk).update(
-                **values,
-                last_seen_at=now,
-                occurrences=F("occurrences") + 1,
-                status=SyncError.Status.OPEN,
-                resolved_at=None,
+        error, created = _lock_or_create_error(
+            integration=integration, key=key, values=values, now=now
+        )
+        if created:
+            changes.add(card, sign=1, record_ids=affected)
+        else:
+            affected -= _count_again(
+                error=error, values=values, now=now, affected=affected, changes=changes, card=card
             )
-            rows = SyncErrorAffectedRecord.objects.filter(error_id=error.pk)
-            if error.status in CURRENT:
-                # Still current: only records it did not affect yet are new to the card.
-                known = set()
-                for chunk in _batched(sorted(affected)):
-                    known.update(
-                        rows.filter(record_id__in=chunk).values_list("record_id", flat=True)
-                    )
-                changes.add(card, sign=1, record_ids=affected - known, error=False)
-            else:
-                # Re-opened: its records count again, with any new ones.
-                known = set(rows.values_list("record_id", flat=True))
-                changes.add(card, sign=1, record_ids=known | affected)
-            affected -= known
         if affected:
             SyncErrorAffectedRecord.objects.bulk_create(
                 [SyncErrorAffectedRecord(error_id=error.pk, record_id=pk) for pk in affected],
@@ -243,6 +214,59 @@ def record_sync_error(
         changes.apply()
         error = SyncError.objects.get(pk=error.pk)
     return error
+
+
+def _lock_or_create_error(
+    *, integration: Integration, key: str, values: dict, now: datetime
+) -> tuple[SyncError, bool]:
+    """Lock the error with this natural key, creating it if new; says whether it was created."""
+    errors = SyncError.objects.select_for_update().filter(integration=integration, key=key)
+    error = errors.only("pk", "status").first()
+    if error is not None:
+        return error, False
+    try:
+        with transaction.atomic():
+            error = SyncError.objects.create(
+                integration=integration,
+                key=key,
+                first_seen_at=now,
+                last_seen_at=now,
+                **values,
+            )
+        return error, True
+    except IntegrityError:  # a concurrent writer created it first
+        return errors.only("pk", "status").get(), False
+
+
+def _count_again(
+    *,
+    error: SyncError,
+    values: dict,
+    now: datetime,
+    affected: set[int],
+    changes: _CardChanges,
+    card: CardKey,
+) -> set[int]:
+    """Re-open a known error and count what is new to its card; returns its known records."""
+    SyncError.objects.filter(pk=error.pk).update(
+        **values,
+        last_seen_at=now,
+        occurrences=F("occurrences") + 1,
+        status=SyncError.Status.OPEN,
+        resolved_at=None,
+    )
+    rows = SyncErrorAffectedRecord.objects.filter(error_id=error.pk)
+    if error.status in CURRENT:
+        # Still current: only records it did not affect yet are new to the card.
+        known = set()
+        for chunk in _batched(sorted(affected)):
+            known.update(rows.filter(record_id__in=chunk).values_list("record_id", flat=True))
+        changes.add(card, sign=1, record_ids=affected - known, error=False)
+    else:
+        # Re-opened: its records count again, with any new ones.
+        known = set(rows.values_list("record_id", flat=True))
+        changes.add(card, sign=1, record_ids=known | affected)
+    return known
 
 
 def _resolve(queryset: QuerySet[SyncError]) -> int:

@@ -140,29 +140,10 @@ def expect_cards(page, expected: dict[str, tuple[int, int]]) -> None:
         expect(card).to_contain_text(f"errors · {affected} affected records")
 
 
-def test_cards_list_resync_and_export(
-    live_server, browser_page, integration, sandbox, engine_errors, restartable_worker
-):
+def sign_in_and_open_health(page, live_server, integration) -> str:
+    """Staff sign in and open the integration's sync health page from the integrations list."""
     from playwright.sync_api import expect
 
-    from crm.models import Record
-    from syncengine.models import RecordLink, SyncCycle, SyncError
-
-    UserFactory(username="ops", is_staff=True, is_superuser=True)
-    fixed, still_broken, untouched = engine_errors
-    errors = {
-        r.pk: SyncError.objects.get(record=r, category="property_values") for r in engine_errors
-    }
-    assert {e.code for e in errors.values()} == {"REQUIRED_FIELD_MISSING"}
-    # What the cycle produced: one error per refused record, and nothing of four of the types.
-    expected = {value: (0, 0) for value, _ in CARDS}
-    expected.update(
-        property_values=(3, 3), picklists=(1, 1), custom_code=(1, 1), associations=(1, 1)
-    )
-    assert current_counts(integration) == expected
-    page = browser_page
-
-    # Staff sign in and open the integration's sync health page from the integrations list.
     page.goto(f"{live_server.url}/admin/")
     page.fill("#id_username", "ops")
     page.fill("#id_password", "password")
@@ -173,12 +154,13 @@ def test_cards_list_resync_and_export(
     health = f"{live_server.url}/admin/syncengine/integration/{integration.pk}/health/"
     page.wait_for_url(health)
     expect(page.locator("h1")).to_contain_text("Sync health: Sandbox org")
+    return health
 
-    # All eight cards, in order, with their counts; the empty ones show 0.
-    expect_cards(page, expected)
-    expect(page.locator("#export-link")).to_have_text("Export all current errors (CSV)")
 
-    # A card opens the list of its errors, with the type's resolution steps.
+def open_property_values_card(page, health: str, errors: dict, records: list):
+    """A card opens the list of its errors, with the type's resolution steps; returns its rows."""
+    from playwright.sync_api import expect
+
     page.locator('.health-card[data-type="property_values"] a.card-link').click()
     page.wait_for_url(f"{health}?type=property_values")
     expect(page.locator('.health-card[data-type="property_values"]')).to_have_class(
@@ -192,22 +174,23 @@ def test_cards_list_resync_and_export(
     assert {int(i) for i in rows.evaluate_all("rs => rs.map(r => r.dataset.id)")} == {
         e.pk for e in errors.values()
     }
-    for record in engine_errors:
+    for record in records:
         row = page.locator(f'#errors tr[data-id="{errors[record.pk].pk}"]')
         expect(row.get_by_role("link", name=str(record))).to_be_visible()
         expect(row).to_contain_text("LastName / lastname")
         expect(row).to_contain_text("REQUIRED_FIELD_MISSING: Required fields are missing")
         expect(row.locator("td").nth(STATUS_COL)).to_have_text("open")
         expect(row.locator("td").nth(OCCURRENCES_COL)).to_have_text("1")
+    return rows
 
-    # One record is fixed in Concord before the resync, another is still missing its last name.
-    update_record(record=fixed, properties={"lastname": "Lovelace"}, source="user")
-    chosen = [errors[fixed.pk], errors[still_broken.pk]]
+
+def resync_from_the_page(page, health: str, chosen: list) -> None:
+    """Select these errors and press Resync; the page says what happens and marks them."""
+    from playwright.sync_api import expect
+
     for error in chosen:
         page.get_by_label(f"Select error {error.pk}").check()
     page.click("#resync-button")
-
-    # The page says what happens; the two errors are resyncing, the third one is untouched.
     page.wait_for_url(f"{health}?type=property_values")
     expect(page.locator(".messagelist")).to_contain_text(
         "Resyncing 2 errors: 2 records are being pushed now."
@@ -215,19 +198,14 @@ def test_cards_list_resync_and_export(
     for error in chosen:
         row = page.locator(f'#errors tr[data-id="{error.pk}"]')
         expect(row.locator("td").nth(STATUS_COL)).to_have_text("resyncing")
-    untouched_row = page.locator(f'#errors tr[data-id="{errors[untouched.pk].pk}"]')
-    expect(untouched_row.locator("td").nth(STATUS_COL)).to_have_text("open")
-    assert dict(
-        SyncError.objects.filter(pk__in=[e.pk for e in errors.values()]).values_list("pk", "status")
-    ) == {
-        errors[fixed.pk].pk: "resyncing",
-        errors[still_broken.pk].pk: "resyncing",
-        errors[untouched.pk].pk: "open",
-    }
 
-    # The worker runs the queued push now, not at the next cycle, and settles the errors (the
-    # cycle settles them as it pushes their records; wait for it to end as well).
-    restartable_worker.start()
+
+def wait_for_the_resync_cycle(integration, chosen: list, worker) -> None:
+    """The worker runs the queued push now, not at the next cycle, and settles the errors (the
+    cycle settles them as it pushes their records; wait for it to end as well)."""
+    from syncengine.models import SyncCycle, SyncError
+
+    worker.start()
 
     def settled() -> bool:
         cycles = integration.cycles.filter(trigger="resync")
@@ -243,7 +221,12 @@ def test_cards_list_resync_and_export(
         "success"
     ]
 
-    # The fixed record synced and its error resolved; the broken one is open again, seen anew.
+
+def assert_fixed_resolved_and_broken_reopened(integration, sandbox, errors, fixed, still_broken):
+    """The fixed record synced and its error resolved; the broken one is open again, seen anew."""
+    from crm.models import Record
+    from syncengine.models import RecordLink, SyncError
+
     resolved = SyncError.objects.get(pk=errors[fixed.pk].pk)
     assert resolved.status == "resolved" and resolved.resolved_at is not None
     remote_id = RecordLink.objects.get(integration=integration, record=fixed).remote_id
@@ -254,6 +237,89 @@ def test_cards_list_resync_and_export(
     assert reopened.last_seen_at > errors[still_broken.pk].last_seen_at
     assert not RecordLink.objects.get(integration=integration, record=still_broken).remote_id
     assert Record.objects.get(pk=still_broken.pk).properties.get("lastname") in (None, "")
+    return resolved, reopened
+
+
+def download_export(page, integration) -> tuple[list[str], list[dict[str, str]]]:
+    """Export the current filter; returns the CSV's header and its lines by column."""
+    from playwright.sync_api import expect
+
+    export = page.locator("#export-link")
+    expect(export).to_have_text("Export these errors (CSV)")
+    with page.expect_download() as info:
+        export.click()
+    download = info.value
+    assert download.suggested_filename == f"sync-errors-{integration.pk}.csv"
+    with open(download.path(), newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        exported = [dict(zip(header, line, strict=True)) for line in reader]
+    return header, exported
+
+
+def assert_exported_lines(by_id: dict, expected_records: list) -> None:
+    """Each exported line describes its error: type, status, code, record and field."""
+    for error_id, record in expected_records:
+        line = by_id[error_id]
+        assert (line["Type"], line["Status"], line["Code"]) == (
+            "Property values",
+            "open",
+            "REQUIRED_FIELD_MISSING",
+        )
+        assert line["Concord record id"] == str(record.pk) and line["Object type"] == "contacts"
+        assert (line["Salesforce object"], line["Salesforce field"], line["Property"]) == (
+            "Contact",
+            "LastName",
+            "lastname",
+        )
+
+
+def test_cards_list_resync_and_export(
+    live_server, browser_page, integration, sandbox, engine_errors, restartable_worker
+):
+    from playwright.sync_api import expect
+
+    from syncengine.models import SyncError
+
+    UserFactory(username="ops", is_staff=True, is_superuser=True)
+    fixed, still_broken, untouched = engine_errors
+    errors = {
+        r.pk: SyncError.objects.get(record=r, category="property_values") for r in engine_errors
+    }
+    assert {e.code for e in errors.values()} == {"REQUIRED_FIELD_MISSING"}
+    # What the cycle produced: one error per refused record, and nothing of four of the types.
+    expected = {value: (0, 0) for value, _ in CARDS}
+    expected.update(
+        property_values=(3, 3), picklists=(1, 1), custom_code=(1, 1), associations=(1, 1)
+    )
+    assert current_counts(integration) == expected
+    page = browser_page
+    health = sign_in_and_open_health(page, live_server, integration)
+
+    # All eight cards, in order, with their counts; the empty ones show 0.
+    expect_cards(page, expected)
+    expect(page.locator("#export-link")).to_have_text("Export all current errors (CSV)")
+    rows = open_property_values_card(page, health, errors, engine_errors)
+
+    # One record is fixed in Concord before the resync, another is still missing its last name.
+    update_record(record=fixed, properties={"lastname": "Lovelace"}, source="user")
+    chosen = [errors[fixed.pk], errors[still_broken.pk]]
+    resync_from_the_page(page, health, chosen)
+    # The two errors are resyncing, the third one is untouched.
+    untouched_row = page.locator(f'#errors tr[data-id="{errors[untouched.pk].pk}"]')
+    expect(untouched_row.locator("td").nth(STATUS_COL)).to_have_text("open")
+    assert dict(
+        SyncError.objects.filter(pk__in=[e.pk for e in errors.values()]).values_list("pk", "status")
+    ) == {
+        errors[fixed.pk].pk: "resyncing",
+        errors[still_broken.pk].pk: "resyncing",
+        errors[untouched.pk].pk: "open",
+    }
+
+    wait_for_the_resync_cycle(integration, chosen, restartable_worker)
+    resolved, reopened = assert_fixed_resolved_and_broken_reopened(
+        integration, sandbox, errors, fixed, still_broken
+    )
 
     # After a reload the list shows exactly that: the resolved error has left the current list.
     page.reload()
@@ -268,32 +334,13 @@ def test_cards_list_resync_and_export(
     expect_cards(page, after)
 
     # Export the current filter: the download is the CSV of the errors this list shows.
-    export = page.locator("#export-link")
-    expect(export).to_have_text("Export these errors (CSV)")
-    with page.expect_download() as info:
-        export.click()
-    download = info.value
-    assert download.suggested_filename == f"sync-errors-{integration.pk}.csv"
-    with open(download.path(), newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        exported = [dict(zip(header, line, strict=True)) for line in reader]
+    header, exported = download_export(page, integration)
     assert header == CSV_HEADER
     shown = {int(i) for i in rows.evaluate_all("rs => rs.map(r => r.dataset.id)")}
     assert {int(r["Error id"]) for r in exported} == shown == {reopened.pk, errors[untouched.pk].pk}
     assert len(exported) == 2
     by_id = {int(r["Error id"]): r for r in exported}
-    for error_id, record in ((reopened.pk, still_broken), (errors[untouched.pk].pk, untouched)):
-        line = by_id[error_id]
-        assert (line["Type"], line["Status"], line["Code"]) == (
-            "Property values",
-            "open",
-            "REQUIRED_FIELD_MISSING",
-        )
-        assert line["Concord record id"] == str(record.pk) and line["Object type"] == "contacts"
-        assert (line["Salesforce object"], line["Salesforce field"], line["Property"]) == (
-            "Contact",
-            "LastName",
-            "lastname",
-        )
+    assert_exported_lines(
+        by_id, [(reopened.pk, still_broken), (errors[untouched.pk].pk, untouched)]
+    )
     assert by_id[reopened.pk]["Occurrences"] == "2"

@@ -74,15 +74,25 @@ def main() -> None:
 
 
 def run(url: str, ca: str) -> None:
-    import requests
     from django.db import connection
 
+    session, integration, contacts = start_bench_integration(url, ca)
+    timed_cycle(integration)  # describe and empty pulls first, so the figures below are pushes
+    ids = measure_new_pushes(integration, contacts)
+    measure_changed_push(integration, ids)
+    measure_idle_cycles(integration)
+    measure_pull(session, url, integration)
+    two_way_throughput(session, url, ca)
+    print(f"sync benchmark database: {connection.vendor}")
+
+
+def start_bench_integration(url: str, ca: str):
+    """A sandbox session with a high API limit, and a new integration over no contacts."""
+    import requests
+
     from crm.models import ObjectType, Record
-    from crm.services.records import RecordInput, update_record, write_records
-    from syncengine.engine.cycles import claim_cycle
-    from syncengine.engine.runner import CycleRunner
     from syncengine.management.sandbox_connect import connect_sandbox_org
-    from syncengine.models import Integration, SyncCycle
+    from syncengine.models import Integration
 
     session = requests.Session()
     session.verify, session.trust_env = ca, False
@@ -95,37 +105,51 @@ def run(url: str, ca: str) -> None:
         login_url=url, client_id="concord", client_secret="sandbox-secret",
         username="integration@example.com", password="sandbox", ca_file=ca, name="Bench",
     )  # fmt: skip
+    return session, integration, contacts
 
-    def cycle() -> tuple[SyncCycle, float, float]:
-        c = SyncCycle.objects.create(integration=integration, trigger="manual")
-        runner = CycleRunner(claim_cycle(cycle_id=c.pk))
-        wall, cpu = time.perf_counter(), time.process_time()
-        runner.run()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        c.refresh_from_db()
-        assert c.status == "success", c.message
-        return c, wall, cpu
 
-    def calls(c: SyncCycle, *operations: str) -> int:
-        return sum(s.api_calls for s in c.stages.filter(operation__in=operations))
+def timed_cycle(integration):
+    """Run one manual cycle in process; the cycle, its wall time and the engine's CPU time."""
+    from syncengine.engine.cycles import claim_cycle
+    from syncengine.engine.runner import CycleRunner
+    from syncengine.models import SyncCycle
 
-    cycle()  # describe and empty pulls first, so the figures below are the pushes alone
+    c = SyncCycle.objects.create(integration=integration, trigger="manual")
+    runner = CycleRunner(claim_cycle(cycle_id=c.pk))
+    wall, cpu = time.perf_counter(), time.process_time()
+    runner.run()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    c.refresh_from_db()
+    assert c.status == "success", c.message
+    return c, wall, cpu
 
-    def create_contacts(tag: str) -> list[int]:
-        ids = []
-        for start in range(0, N, 5000):
-            ids += write_records(
-                object_type=contacts,
-                inputs=[
-                    RecordInput(properties={"email": f"{tag}{i}@example.com", "firstname": "Bench",
-                                            "lastname": f"Contact {i}", "jobtitle": "Engineer"})
-                    for i in range(start, min(N, start + 5000))
-                ],
-                mode="create",
-                source="api",
-            ).ids  # fmt: skip
-        return ids
 
+def calls(c, *operations: str) -> int:
+    """API calls of the cycle's stages of these operations."""
+    return sum(s.api_calls for s in c.stages.filter(operation__in=operations))
+
+
+def create_contacts(contacts, tag: str) -> list[int]:
+    """N new contacts in Concord, written 5,000 at a time."""
+    from crm.services.records import RecordInput, write_records
+
+    ids = []
+    for start in range(0, N, 5000):
+        ids += write_records(
+            object_type=contacts,
+            inputs=[
+                RecordInput(properties={"email": f"{tag}{i}@example.com", "firstname": "Bench",
+                                        "lastname": f"Contact {i}", "jobtitle": "Engineer"})
+                for i in range(start, min(N, start + 5000))
+            ],
+            mode="create",
+            source="api",
+        ).ids  # fmt: skip
+    return ids
+
+
+def measure_new_pushes(integration, contacts) -> list[int]:
+    """Push N new contacts through collections, then N more through Bulk API 2.0."""
     from syncengine.engine import push as push_module
 
     for label, tag, threshold in (
@@ -133,22 +157,37 @@ def run(url: str, ca: str) -> None:
         ("Bulk API 2.0", "bulk", push_module.BULK_THRESHOLD),
     ):
         push_module.BULK_THRESHOLD = threshold
-        ids = create_contacts(tag)
-        c, wall, cpu = cycle()
+        ids = create_contacts(contacts, tag)
+        c, wall, cpu = timed_cycle(integration)
         push = calls(c, "push_new")
         print(
             f"sync push {N:,} new contacts ({label}): {N / wall:,.0f} records/s, {push} API calls "
             f"(engine CPU {cpu / N * 1000:.2f} s per 1,000 records)"
         )
+    return ids
+
+
+def measure_changed_push(integration, ids: list[int]) -> None:
+    """Change CHANGED of the contacts just pushed and push the updates."""
+    from crm.models import Record
+    from crm.services.records import update_record
+
     changed = Record.objects.filter(pk__in=ids[:CHANGED])
     for record in changed:
         update_record(record=record, properties={"jobtitle": "Director"}, source="api")
-    c, wall, cpu = cycle()
+    c, wall, _ = timed_cycle(integration)
     print(
         f"sync push {CHANGED:,} changed contacts: {calls(c, 'push_updates')} API calls, "
         f"{CHANGED / wall:,.0f} records/s (target <= 7 calls)"
     )
-    c, wall, cpu = cycle()
+
+
+def measure_idle_cycles(integration) -> None:
+    """A cycle with nothing changed right after the pushes, and one in the steady state."""
+    from syncengine.engine.pull import OVERLAP
+    from syncengine.models import ObjectMapping
+
+    c, wall, _ = timed_cycle(integration)
     print(
         f"sync cycle with nothing changed, right after the pushes: {c.api_calls} API calls, "
         f"{calls(c, 'push_new', 'push_updates', 'update_foreign_keys')} push calls "
@@ -156,29 +195,27 @@ def run(url: str, ca: str) -> None:
     )
     # Steady state: nothing changed for longer than the overlap window. Moving the watermarks
     # forward by the overlap stands for the minutes that pass between scheduled cycles.
-    from syncengine.engine.pull import OVERLAP
-    from syncengine.models import ObjectMapping
-
     for om in ObjectMapping.objects.filter(integration=integration, watermark__isnull=False):
         om.watermark += OVERLAP
         om.save(update_fields=["watermark"])
-    c, wall, cpu = cycle()
+    c, wall, _ = timed_cycle(integration)
     print(
         f"sync cycle with nothing changed (steady state): {c.api_calls} API calls, "
         f"{calls(c, 'push_new', 'push_updates', 'update_foreign_keys')} push calls "
         f"({wall:.2f} s; pull queries only)"
     )
-    # Pull: Salesforce-side contacts created through collections, then one cycle pulls them.
+
+
+def measure_pull(session, url: str, integration) -> None:
+    """Salesforce-side contacts created through collections, then one cycle pulls them."""
     create_remote_contacts(session, url, PULLED)
-    c, wall, cpu = cycle()
+    c, wall, cpu = timed_cycle(integration)
     pulled = sum(s.new for s in c.stages.filter(operation="pull_updates"))
     print(
         f"sync pull {pulled:,} new contacts: {pulled / wall:,.0f} records/s, "
         f"{calls(c, 'pull_updates')} API calls (engine CPU {cpu / max(pulled, 1) * 1000:.2f} s "
         f"per 1,000 records)"
     )
-    two_way_throughput(session, url, ca)
-    print(f"sync benchmark database: {connection.vendor}")
 
 
 def create_remote_contacts(session, url: str, count: int) -> None:

@@ -117,29 +117,26 @@ def start_worker() -> tuple[subprocess.Popen, str]:
 
 
 def run(queue: str) -> None:
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    from crm import sources
-    from crm.bulk_sql import insert_rows
-    from crm.models import (
-        Association,
-        AssociationDefinition,
-        ObjectType,
-        Property,
-        Record,
-        SyncPropertyConfig,
-    )
-    from crm.services.records import RecordInput, update_record, write_records
-    from crm.services.schema import create_property
+    from crm.models import AssociationDefinition, ObjectType
 
     contacts = ObjectType.objects.get(name="contacts")
     companies = ObjectType.objects.get(name="companies")
     definition = AssociationDefinition.objects.get(
         from_object_type=contacts, to_object_type=companies, label=""
     )
+    clean_slate()
+    big, latency_companies, contact_ids = seed(contacts, companies, definition)
+    measure_backfill(contacts)
+    measure_latency(latency_companies, contact_ids)
+    measure_fan_out(big, contact_ids)
 
-    # A clean slate: the benchmark's own database, emptied of what an earlier run left.
+
+def clean_slate() -> None:
+    """The benchmark's own database, emptied of what an earlier run left."""
+    from django.db import connection
+
+    from crm.models import Property
+
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE crm_syncpropertypending, crm_syncpropertyconfig_definitions, "
@@ -147,8 +144,19 @@ def run(queue: str) -> None:
         )
     Property.objects.filter(type=Property.Type.PROPERTY_SYNC).delete()
 
-    # 1 company with FAN_OUT contacts, CHANGES companies with one contact each (latency), and
-    # the rest of the contacts spread over companies of 100.
+
+def seed(contacts, companies, definition) -> tuple[int, list[int], list[int]]:
+    """1 company with FAN_OUT contacts, CHANGES companies with one contact each (latency), and
+    the rest of the contacts spread over companies of 100: (big company, latency companies,
+    contact ids)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from crm import sources
+    from crm.bulk_sql import insert_rows
+    from crm.models import Association
+    from crm.services.records import RecordInput, write_records
+
     rest = CONTACTS - FAN_OUT - CHANGES
     company_count = 1 + CHANGES + rest // 100
     company_ids = write_records(
@@ -185,8 +193,17 @@ def run(queue: str) -> None:
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE crm_record; ANALYZE crm_association")
+    return big, latency_companies, contact_ids
 
-    # Backfill: from the commit that creates the property until the worker reports done.
+
+def measure_backfill(contacts) -> None:
+    """From the commit that creates the property until the worker reports done."""
+    from django.db import transaction
+
+    from crm import sources
+    from crm.models import Property, Record, SyncPropertyConfig
+    from crm.services.schema import create_property
+
     started = time.monotonic()
     with transaction.atomic():
         prop = create_property(
@@ -213,7 +230,13 @@ def run(queue: str) -> None:
         flush=True,
     )
 
-    # Latency: one source change at a time, timed from its commit to the copy being visible.
+
+def measure_latency(latency_companies: list[int], contact_ids: list[int]) -> None:
+    """One source change at a time, timed from its commit to the copy being visible."""
+    from crm import sources
+    from crm.models import Record
+    from crm.services.records import update_record
+
     latencies = []
     companies_by_id = {r.pk: r for r in Record.objects.filter(pk__in=latency_companies)}
     targets = dict(zip(latency_companies, contact_ids[FAN_OUT : FAN_OUT + CHANGES], strict=True))
@@ -245,7 +268,13 @@ def run(queue: str) -> None:
         flush=True,
     )
 
-    # Fan-out: one company with FAN_OUT contacts renamed, until every contact shows it.
+
+def measure_fan_out(big: int, contact_ids: list[int]) -> None:
+    """One company with FAN_OUT contacts renamed, until every contact shows it."""
+    from crm import sources
+    from crm.models import Record
+    from crm.services.records import update_record
+
     big_company = Record.objects.get(pk=big)
     update_record(record=big_company, properties={"name": "Big Co renamed"}, source=sources.USER)
     committed = time.monotonic()

@@ -8,6 +8,7 @@ error format too. See README.md for every endpoint.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from phonenumbers import SUPPORTED_REGIONS
@@ -211,95 +212,135 @@ def _settings(
     return Response.json(show(app))
 
 
-def handle(app: GoogleSandbox, request: Request) -> Response:
-    parts = [p for p in request.path.split("/")[2:] if p]
-    method = request.method
-    if not parts:
-        return Response.json(_status(app))
-    head, rest = parts[0], parts[1:]
-    if head == "contacts":
-        return _contacts(app, request, rest, "contact")
-    if head == "other-contacts":
-        return _contacts(app, request, rest, "other")
-    if head == "fill" and method == "POST":
+def _trash_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    with app.store.lock:
+        if not rest and request.method == "GET":
+            trashed = [_describe(c) for c in app.account.trashed()]
+            return Response.json({"contacts": trashed, "count": len(trashed)})
+        if rest == ["empty"] and request.method == "POST":
+            return Response.json({"purged": app.account.empty_trash()})
+    raise not_found()
+
+
+def _fill_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if request.method == "POST":
         return _fill(app, request)
-    if head == "trash":
-        with app.store.lock:
-            if not rest and method == "GET":
-                trashed = [_describe(c) for c in app.account.trashed()]
-                return Response.json({"contacts": trashed, "count": len(trashed)})
-            if rest == ["empty"] and method == "POST":
-                return Response.json({"purged": app.account.empty_trash()})
-        raise not_found()
-    if head == "limits" and not rest:
+    raise not_found()
+
+
+def _limits_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if not rest:
         return _settings(app, request, list(LIMIT_DEFAULTS), _limits)
-    if head == "quotas" and not rest:
+    raise not_found()
+
+
+def _quotas_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    method = request.method
+    if not rest:
         if method == "DELETE":
             app.quotas.clear()
         return _settings(app, request, [q.setting for q in QUOTAS.values()], _quotas)
-    if head == "quotas" and rest == ["usage"] and method == "DELETE":
+    if rest == ["usage"] and method == "DELETE":
         app.quotas.clear()
         return Response.json(_quotas(app))
-    if head == "faults" and not rest:
-        if method in ("PATCH", "PUT", "POST"):
-            body = request.json_object()
-            faults = app.faults()
-            if "next_errors" in body:
-                errors = body["next_errors"]
-                if not isinstance(errors, list) or any(e not in (429, 500, 503) for e in errors):
-                    raise invalid_argument("next_errors is a list of 429, 500 or 503.")
-                faults["next_errors"] = list(errors)
-            if "next_contact_errors" in body:
-                errors = body["next_contact_errors"]
-                if not isinstance(errors, list) or any(e not in CONTACT_FAULTS for e in errors):
-                    raise invalid_argument(
-                        f"next_contact_errors is a list of {', '.join(CONTACT_FAULTS)}."
-                    )
-                faults["next_contact_errors"] = list(errors)
-            if "latency_ms" in body:
-                faults["latency_ms"] = int(body["latency_ms"])
-            app.store.set_setting("faults", faults)
-        elif method == "DELETE":
-            app.store.delete_setting("faults")
-        return Response.json(app.faults())
-    if head == "account" and not rest:
-        if method in ("PATCH", "PUT", "POST"):
-            region = request.json_object().get("region")
-            if not isinstance(region, str) or region.upper() not in SUPPORTED_REGIONS:
-                raise invalid_argument("region is an ISO 3166 alpha-2 country code, e.g. GB.")
-            app.store.set_setting("account_region", region.upper())
-        elif method != "GET":
-            raise method_not_allowed(method)
-        return Response.json({**ACCOUNT, "region": app.account.region()})
-    if head == "clock" and not rest and method == "GET":
+    raise not_found()
+
+
+def _checked_list(body: dict[str, Any], key: str, allowed: Any, message: str) -> list[Any]:
+    """``body[key]`` when it is a list of allowed values, else a 400 saying ``message``."""
+    values = body[key]
+    if not isinstance(values, list) or any(v not in allowed for v in values):
+        raise invalid_argument(message)
+    return list(values)
+
+
+def _set_faults(app: GoogleSandbox, body: dict[str, Any]) -> None:
+    faults = app.faults()
+    if "next_errors" in body:
+        faults["next_errors"] = _checked_list(
+            body, "next_errors", (429, 500, 503), "next_errors is a list of 429, 500 or 503."
+        )
+    if "next_contact_errors" in body:
+        faults["next_contact_errors"] = _checked_list(
+            body,
+            "next_contact_errors",
+            CONTACT_FAULTS,
+            f"next_contact_errors is a list of {', '.join(CONTACT_FAULTS)}.",
+        )
+    if "latency_ms" in body:
+        faults["latency_ms"] = int(body["latency_ms"])
+    app.store.set_setting("faults", faults)
+
+
+def _faults_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if rest:
+        raise not_found()
+    if request.method in ("PATCH", "PUT", "POST"):
+        _set_faults(app, request.json_object())
+    elif request.method == "DELETE":
+        app.store.delete_setting("faults")
+    return Response.json(app.faults())
+
+
+def _account_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if rest:
+        raise not_found()
+    method = request.method
+    if method in ("PATCH", "PUT", "POST"):
+        region = request.json_object().get("region")
+        if not isinstance(region, str) or region.upper() not in SUPPORTED_REGIONS:
+            raise invalid_argument("region is an ISO 3166 alpha-2 country code, e.g. GB.")
+        app.store.set_setting("account_region", region.upper())
+    elif method != "GET":
+        raise method_not_allowed(method)
+    return Response.json({**ACCOUNT, "region": app.account.region()})
+
+
+def _clock_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    method = request.method
+    if not rest and method == "GET":
         return Response.json(_clock(app))
-    if head == "clock" and rest == ["advance"] and method == "POST":
+    if rest == ["advance"] and method == "POST":
         seconds = request.json_object().get("seconds")
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             raise invalid_argument("seconds must be a number ≥ 0.")
         app.store.advance_clock(float(seconds))
         return Response.json(_clock(app))
-    if head == "sync-tokens" and rest == ["expire"] and method == "POST":
+    raise not_found()
+
+
+def _sync_tokens_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if rest == ["expire"] and request.method == "POST":
         return Response.json({"sync_epoch": _new_sync_epoch(app)})
-    if head == "oauth" and not rest:
-        if method in ("PATCH", "PUT", "POST"):
-            body = request.json_object()
-            if "access_token_ttl_seconds" in body:
-                _set_numbers(
-                    app,
-                    {"access_token_ttl_seconds": body["access_token_ttl_seconds"]},
-                    ["access_token_ttl_seconds"],
-                )
-            if "clients" in body:
-                app.store.set_setting("oauth_clients", body["clients"])
-        return Response.json(
-            {
-                "access_token_ttl_seconds": app.oauth.access_token_ttl(),
-                "clients": app.oauth.clients(),
-                "default_access_token_ttl_seconds": DEFAULT_ACCESS_TOKEN_TTL,
-            }
-        )
-    if head == "tokens" and not rest and method == "POST":
+    raise not_found()
+
+
+def _oauth_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if rest:
+        raise not_found()
+    if request.method in ("PATCH", "PUT", "POST"):
+        body = request.json_object()
+        if "access_token_ttl_seconds" in body:
+            _set_numbers(
+                app,
+                {"access_token_ttl_seconds": body["access_token_ttl_seconds"]},
+                ["access_token_ttl_seconds"],
+            )
+        if "clients" in body:
+            app.store.set_setting("oauth_clients", body["clients"])
+    return Response.json(
+        {
+            "access_token_ttl_seconds": app.oauth.access_token_ttl(),
+            "clients": app.oauth.clients(),
+            "default_access_token_ttl_seconds": DEFAULT_ACCESS_TOKEN_TTL,
+        }
+    )
+
+
+def _tokens_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if request.method != "POST":
+        raise not_found()
+    if not rest:
         body = request.json_object()
         ttl = body.get("ttl")
         answer = app.oauth.mint(
@@ -308,17 +349,61 @@ def handle(app: GoogleSandbox, request: Request) -> Response:
             bool(body.get("offline", True)),
         )
         return Response.json(answer, 201)
-    if head == "tokens" and rest == ["expire"] and method == "POST":
+    if rest == ["expire"]:
         token = request.json_object().get("access_token")
         return Response.json({"expired": app.store.expire_access_tokens(token)})
-    if head == "reset" and not rest and method == "POST":
-        with app.store.lock:
-            app.store.reset()
-            app.store.reset_clock()
-            for key in RESET_SETTINGS:
-                app.store.delete_setting(key)
-            # Sync tokens from before the reset must not pass for incremental syncs of new data.
-            _new_sync_epoch(app)
-            app.quotas.clear()
-        return Response.json({"reset": True, "at": time.time()})
     raise not_found()
+
+
+def _reset_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    if rest or request.method != "POST":
+        raise not_found()
+    with app.store.lock:
+        app.store.reset()
+        app.store.reset_clock()
+        for key in RESET_SETTINGS:
+            app.store.delete_setting(key)
+        # Sync tokens from before the reset must not pass for incremental syncs of new data.
+        _new_sync_epoch(app)
+        app.quotas.clear()
+    return Response.json({"reset": True, "at": time.time()})
+
+
+def _contacts_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    return _contacts(app, request, rest, "contact")
+
+
+def _other_contacts_route(app: GoogleSandbox, request: Request, rest: list[str]) -> Response:
+    return _contacts(app, request, rest, "other")
+
+
+Route = Callable[["GoogleSandbox", Request, list[str]], Response]
+
+# The first path segment after /_sandbox/ picks the handler; each handler answers 404 for
+# the sub-paths and methods it does not serve.
+ROUTES: dict[str, Route] = {
+    "contacts": _contacts_route,
+    "other-contacts": _other_contacts_route,
+    "fill": _fill_route,
+    "trash": _trash_route,
+    "limits": _limits_route,
+    "quotas": _quotas_route,
+    "faults": _faults_route,
+    "account": _account_route,
+    "clock": _clock_route,
+    "sync-tokens": _sync_tokens_route,
+    "oauth": _oauth_route,
+    "tokens": _tokens_route,
+    "reset": _reset_route,
+}
+
+
+def handle(app: GoogleSandbox, request: Request) -> Response:
+    """Answer one control-API request by the handler its first path segment names."""
+    parts = [p for p in request.path.split("/")[2:] if p]
+    if not parts:
+        return Response.json(_status(app))
+    route = ROUTES.get(parts[0])
+    if route is None:
+        raise not_found()
+    return route(app, request, parts[1:])
