@@ -173,6 +173,9 @@ class ReferenceMapping(models.Model):
     )
     target = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="+")
     rule = models.CharField(max_length=30, choices=SyncRule.choices, default=SyncRule.TWO_WAY)
+    # Junction references (contact roles): the newest stamp of the junction records read, so a
+    # cycle reads only those changed or deleted since (None: read them all).
+    junction_watermark = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["object_mapping", "pk"]
@@ -206,6 +209,9 @@ class RecordLink(models.Model):
     remote_modstamp = models.DateTimeField(null=True, blank=True)
     remote_deleted_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # The remote record left the remote-side filter (Google's SPEC G-3): nothing syncs either
+    # way, and nothing is archived or deleted, until it comes back into the filter.
+    dormant = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

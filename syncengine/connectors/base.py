@@ -85,12 +85,14 @@ class RemoteRow:
 
 class PulledRows:
     """The rows of one pull; after iteration, the cursor to resume from (remotes that pull
-    incrementally with a cursor) and how many records were left out by the remote's filters."""
+    incrementally with a cursor) and the records the remote's filters left out (read, but
+    outside the filter: their links go dormant)."""
 
     def __init__(self, rows: Iterable[RemoteRow]) -> None:
         self._rows = iter(rows)
         self.cursor: str | None = None
         self.excluded = 0
+        self.excluded_ids: list[str] = []
         self.full = False  # the listing was a full one (no cursor, or an expired one)
 
     def __iter__(self) -> Iterator[RemoteRow]:
@@ -99,11 +101,14 @@ class PulledRows:
 
 @dataclass(frozen=True, slots=True)
 class JunctionRow:
-    """One junction record (e.g. a contact role): its id and the two records it links."""
+    """One junction record (e.g. a contact role): its id, the two records it links, when it
+    last changed, and whether it was deleted (incremental reads report deletes too)."""
 
     remote_id: str
     parent_id: str
     child_id: str
+    stamp: dt.datetime | None = None
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

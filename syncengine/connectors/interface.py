@@ -108,6 +108,9 @@ class Connector(Protocol):
     junctions: ClassVar[Mapping[str, tuple[str, str]]]
 
     meter: Meter
+    # The remote's clock when it answered the first page of the last `read_junctions` (None:
+    # unknown): a junction watermark that moves with time, not only with changes.
+    read_at: dt.datetime | None
 
     @classmethod
     def open(cls, account: Account) -> Connector:
@@ -135,8 +138,15 @@ class Connector(Protocol):
     ) -> Iterable[Conversion]:
         """Records of a converting object converted at or after `since`."""
 
-    def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
-        """Every record of a junction object."""
+    def read_junctions(
+        self,
+        junction: str,
+        *,
+        since: dt.datetime | None = None,
+        parent_ids: Sequence[str] | None = None,
+    ) -> Iterator[JunctionRow]:
+        """Every record of a junction object; with `since`, those changed or deleted at or
+        after it (deleted ones flagged); with `parent_ids`, those of these parents only."""
 
     # --- writes (outcomes in request order) -------------------------------------------------
     def upsert(

@@ -8,6 +8,7 @@ the remote yet) and merges junction records with associations (`sync_junction`).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from crm.errors import AssociationError, CrmError
 from crm.models import Association
 from crm.services.associations import associate_records, dissociate
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import errors, merge
+from syncengine.engine import errors, junction_reads, merge
 from syncengine.engine.links import update_links
 from syncengine.engine.usable import PULL_DIRECTIONS, PUSH_DIRECTIONS, PUSHING_RULES, UsableFields
 from syncengine.models import ObjectMapping, RecordLink, ReferenceMapping, SyncRule, SyncStage
@@ -191,6 +192,9 @@ class _Junctions:
     deletes: list[tuple[str, str, str]] = field(default_factory=list)
     associate: list[tuple[str, str]] = field(default_factory=list)
     dissociate: list[tuple[str, str, int]] = field(default_factory=list)
+    # The remote's junction records per parent ({junction id: child}) and their watermark.
+    mirrors: dict[str, dict[str, str]] = field(default_factory=dict)
+    watermark: dt.datetime | None = None
 
 
 def sync_junction(
@@ -200,9 +204,10 @@ def sync_junction(
 
     The parent's link keeps what both sides last agreed on under agreed[junction] as
     {child remote id: junction id}: a pair on one side only is new there if it is not in
-    that record, and was removed from the other side if it is. Junctions carry no external
-    id, so a create is only sent for a pair the read just showed missing: a create whose
-    answer was lost is found by the next cycle's read instead of being sent twice."""
+    that record, and was removed from the other side if it is. The remote side is read
+    incrementally (`junction_reads`). Junctions carry no external id, so a create is only
+    sent for a pair the remote side showed missing: a create whose answer was lost is found
+    by the next cycle's read instead of being sent twice."""
     parents = {
         link.remote_id: link
         for link in RecordLink.objects.filter(object_mapping=om, remote_id__isnull=False)
@@ -218,21 +223,29 @@ def sync_junction(
     _send_deletes(run, om, ref, j, stage)
     _associate(run, om, ref, j, stage)
     _dissociate(run, j, stage)
+    key = junction_reads.mirror_key(ref)
     changed = [
-        (link.pk, {**link.agreed, ref.remote_field: j.agreed[p]})
+        (link.pk, {**link.agreed, ref.remote_field: j.agreed[p], key: j.mirrors[p]})
         for p, link in parents.items()
         if j.agreed[p] != (link.agreed.get(ref.remote_field) or {})
+        or j.mirrors[p] != link.agreed.get(key)
     ]
-    update_links(["agreed"], changed)
+    # The mirrors and the watermark they were read up to move together.
+    with transaction.atomic():
+        update_links(["agreed"], changed)
+        if j.watermark != ref.junction_watermark:
+            ref.junction_watermark = j.watermark
+            ReferenceMapping.objects.filter(pk=ref.pk).update(junction_watermark=j.watermark)
 
 
 def _read_both_sides(
     run: CycleRunner, ref: ReferenceMapping, parents: dict[str, RecordLink]
 ) -> _Junctions:
     j = _Junctions(parents=parents)
-    for row in run.connector.read_junctions(ref.remote_field):
-        if row.parent_id in parents:
-            j.remote.setdefault(row.parent_id, {}).setdefault(row.child_id, row.remote_id)
+    j.mirrors, j.watermark = junction_reads.read_remote(run, ref, parents)
+    for parent_id, mirror in j.mirrors.items():
+        if mirror:
+            j.remote[parent_id] = junction_reads.pairs_of(mirror)
     by_record = {link.record_id: link for link in parents.values()}
     pairs = list(
         Association.objects.filter(
@@ -296,6 +309,7 @@ def _send_creates(
         for (parent_id, child_id), outcome in zip(chunk, outcomes, strict=True):
             if outcome.success:
                 j.agreed[parent_id][child_id] = outcome.remote_id
+                j.mirrors[parent_id][outcome.remote_id] = child_id
                 stage.new += 1
             else:
                 stage.failed += 1
@@ -309,9 +323,10 @@ def _send_deletes(
     for start in range(0, len(j.deletes), size):
         chunk = j.deletes[start : start + size]
         outcomes = run.connector.delete([junction_id for _, _, junction_id in chunk])
-        for (parent_id, child_id, _), outcome in zip(chunk, outcomes, strict=True):
+        for (parent_id, child_id, junction_id), outcome in zip(chunk, outcomes, strict=True):
             if outcome.success:
                 j.agreed[parent_id].pop(child_id, None)
+                j.mirrors[parent_id].pop(junction_id, None)
                 stage.deleted += 1
             else:
                 stage.failed += 1

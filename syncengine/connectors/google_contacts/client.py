@@ -76,6 +76,7 @@ class GoogleContactsConnector:
     transient_codes = gerrors.TRANSIENT_CODES
     conversions: dict[str, str] = {}
     junctions: dict[str, tuple[str, str]] = {}
+    read_at: dt.datetime | None = None  # no junction reads
 
     def __init__(
         self,
@@ -266,7 +267,10 @@ class GoogleContactsConnector:
                         continue  # deleted since: its tombstone comes with a later sync
                     person = current[name]
                 if not self.required_groups <= gm.groups_of(person):
+                    # Outside the filter (never in it, or it left: a sync answer shows a
+                    # contact whose memberships changed like any changed contact).
                     result.excluded += 1
+                    result.excluded_ids.append(name)
                     continue
                 self._people[name] = person
                 flat = gm.person_to_flat(person)
@@ -289,7 +293,13 @@ class GoogleContactsConnector:
         """None: Google converts nothing (`conversions` is empty)."""
         return []
 
-    def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
+    def read_junctions(
+        self,
+        junction: str,
+        *,
+        since: dt.datetime | None = None,
+        parent_ids: Sequence[str] | None = None,
+    ) -> Iterator[JunctionRow]:
         """None: Google has no junction objects (`junctions` is empty)."""
         return iter(())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import email.utils
 import io
 import logging
 import random
@@ -73,6 +74,7 @@ class MeteredSession(requests.Session):
             self.trust_env = False
         self.meter, self.tokens, self.on_token, self.sleep = meter, tokens, on_token, sleep
         self.calls = 0
+        self.server_time: dt.datetime | None = None  # the Date of the last answer
 
     def request(self, method, url, *args, **kwargs):
         if "/services/data/v" not in url:
@@ -117,6 +119,7 @@ class MeteredSession(requests.Session):
         self.calls += 1
         used = limit = None
         if response is not None:
+            self.server_time = _server_time(response)
             match = _LIMIT_RE.search(response.headers.get("Sforce-Limit-Info", ""))
             if match:
                 used, limit = int(match.group(1)), int(match.group(2))
@@ -125,6 +128,14 @@ class MeteredSession(requests.Session):
     def _backoff(self, attempt: int) -> None:
         # Exponential backoff with full jitter, kept short: a cycle retries again next time.
         self.sleep(random.uniform(0, min(4.0, 0.25 * 2**attempt)))
+
+
+def _server_time(response: requests.Response) -> dt.datetime | None:
+    """The remote's clock when it answered (the HTTP Date header, whole seconds)."""
+    try:
+        return email.utils.parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _is_row_lock(response: requests.Response) -> bool:
@@ -148,6 +159,7 @@ class SalesforceConnector:
     transient_codes = TRANSIENT_CODES
     conversions = lead_conversions.CONVERSIONS
     junctions = contact_roles.JUNCTIONS
+    read_at: dt.datetime | None = None
 
     def __init__(
         self,
@@ -268,9 +280,26 @@ class SalesforceConnector:
         """Converted Leads (changed at or after `since`) and the Contact each became."""
         return lead_conversions.pull(self.query, remote_object, since)
 
-    def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
-        """Every record of a junction object (e.g. OpportunityContactRole)."""
-        return contact_roles.read(self.query, junction)
+    def read_junctions(
+        self,
+        junction: str,
+        *,
+        since: dt.datetime | None = None,
+        parent_ids: Sequence[str] | None = None,
+    ) -> Iterator[JunctionRow]:
+        """Records of a junction object (e.g. OpportunityContactRole): all, those changed or
+        deleted since a stamp (one queryAll), or those of some parents. `read_at` becomes the
+        org's clock when it answered the first page."""
+        rows = iter(contact_roles.read(self.query, junction, since=since, parent_ids=parent_ids))
+        self.read_at = None
+        try:
+            first = next(rows)  # the first page is answered
+        except StopIteration:
+            self.read_at = self.session.server_time
+            return
+        self.read_at = self.session.server_time
+        yield first
+        yield from rows
 
     def create_junctions(
         self, junction: str, pairs: Sequence[tuple[str, str]]
