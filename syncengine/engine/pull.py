@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import errors, merge, references
+from syncengine.engine import dormant, errors, merge, references
 from syncengine.engine.links import update_links
 from syncengine.engine.matching import match
 from syncengine.engine.usable import UsableFields
@@ -54,6 +54,7 @@ class _Batch:
     updates: list[tuple[RecordLink, dict, dict, bool]] = field(default_factory=list)
     ref_changes: list[tuple[ReferenceMapping, int, str | None]] = field(default_factory=list)
     restore_ids: list[int] = field(default_factory=list)
+    resumed: list[RecordLink] = field(default_factory=list)  # dormant links back in the filter
 
 
 def pull_updates(run: CycleRunner, om: ObjectMapping) -> None:
@@ -78,8 +79,10 @@ def pull_updates(run: CycleRunner, om: ObjectMapping) -> None:
                 batch = []
         if batch:
             _apply_pulled(run, om, usable, batch, stage)
-        # Records outside the remote-side filters (Google's SPEC G-3) are left out, not created.
+        # Records outside the remote-side filters (Google's SPEC G-3) are left out, not created;
+        # linked ones that left the filter go dormant.
         stage.skipped += rows.excluded
+        dormant.leave(run, om, rows.excluded_ids, stage)
         if rows.cursor:
             run.next_cursor[om.pk] = rows.cursor
 
@@ -91,6 +94,7 @@ def _apply_pulled(
     # and finds nothing half-linked (no duplicate Concord records).
     with transaction.atomic():
         batch = _plan(run, om, usable, rows, stage)
+        dormant.resume(batch.resumed, stage)
         if batch.restore_ids:
             restore_records(
                 object_type=om.object_type, record_ids=batch.restore_ids, source=run.source
@@ -143,6 +147,10 @@ def _plan(
         if link is None:
             batch.creates.append((remote_id, _to_local_values(run, om, usable, values, remote_id)))
             continue
+        if link.dormant:
+            # Back in the filter: synced again from here, its changes on both sides since it
+            # left merged against the values last agreed, like any others.
+            batch.resumed.append(link)
         if link.remote_deleted_at is not None:
             batch.restore_ids.append(link.record_id)
             link.remote_deleted_at = None
@@ -373,6 +381,7 @@ def _apply_deletes(run: CycleRunner, om: ObjectMapping, rows: list[RemoteRow], s
             remote_object=om.remote_object,
             remote_id__in=[r.remote_id for r in rows],
             remote_deleted_at__isnull=True,
+            dormant=False,  # outside the filter: nothing syncs, deletes neither
         )
     )
     stage.skipped += len(rows) - len(links)

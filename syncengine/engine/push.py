@@ -73,8 +73,8 @@ def push(run: CycleRunner, om: ObjectMapping, *, new: bool) -> None:
 
 
 def _links_to_push(run: CycleRunner, om: ObjectMapping, *, new: bool):
-    """Dirty links of the object (without a remote id when `new`), minus those whose push
-    failed for good since their last change.
+    """Dirty links of the object (without a remote id when `new`), minus dormant ones and
+    those whose push failed for good since their last change.
 
     Such a record keeps its dirty mark but waits for a change or a resync (either marks it
     dirty again, after the error) instead of costing calls every cycle; one that failed
@@ -92,6 +92,7 @@ def _links_to_push(run: CycleRunner, om: ObjectMapping, *, new: bool):
         dirty=True,
         remote_id__isnull=new,
         record__archived_at__isnull=True,
+        dormant=False,  # the remote record left the remote-side filter: nothing is sent
     ).exclude(Exists(failed_for_good))
 
 

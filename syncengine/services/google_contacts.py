@@ -95,9 +95,13 @@ def configure_sync(
         "conflict_winner": CONFLICT_WINNERS[conflict_winner],
     }
     integration.save(update_fields=["settings"])
-    ObjectMapping.objects.filter(integration=integration, remote_object=gm.REMOTE_OBJECT).update(
-        direction=SYNC_RULES[sync_rule]
-    )
+    contacts = ObjectMapping.objects.filter(integration=integration, remote_object=gm.REMOTE_OBJECT)
+    contacts.update(direction=SYNC_RULES[sync_rule])
+    if _filters_of(before) != _filters_of(integration.settings):
+        # Other filters: the next pull lists every contact again (not only those changed since
+        # the sync token), so contacts outside the new filters go dormant and those inside
+        # them resume.
+        contacts.update(pull_cursor="")
     record_audit(
         verb="configure_google_sync",
         source="user" if actor else "system",
@@ -106,6 +110,13 @@ def configure_sync(
         detail={"integration": integration.pk, "before": before, "after": integration.settings},
     )
     return integration
+
+
+def _filters_of(settings_: dict) -> set[str]:
+    """The filters in force under some settings (none unless the rule is "filters")."""
+    if settings_.get("sync_rule") != "filters":
+        return set()
+    return set(settings_.get("filters") or [])
 
 
 def sync_options(integration: Integration) -> dict:
