@@ -11,6 +11,9 @@ agreement. Where things live:
 - `merge.py`: the pure per-field two-way merge against the last agreed values: who wins.
 - `push.py`: push new and changed records; where the push is decided (what is sent, how).
 - `references.py`: reference fields and junction objects (e.g. contact roles) ↔ associations.
+- `junction_reads.py`: the remote's junction records, read incrementally (a watermark per
+  junction reference; a mirror of each parent's records on its link).
+- `dormant.py`: links of records that left the remote-side filter (nothing syncs until back).
 - `errors.py`: how remote and local failures become SyncError rows.
 - `links.py`: the set-based writer of RecordLink rows the stages share.
 - `usable.py`: which directions pull or push, which rules send, the usable mappings.
