@@ -3,8 +3,9 @@
 Pull updates reads the rows changed since the watermark (or the cursor), in batches of 500:
 each batch links what it sees for the first time (`matching`), merges linked records field by
 field (`merge`), creates records for the rest, and moves the watermark, in one transaction.
-Pull deletes archives the records deleted remotely. Pull conversions relinks the records of a
-converted remote record (a Lead) to the record it became (a Contact).
+Pull deletes applies the mapping's pull delete rule to the records deleted remotely. Pull
+conversions relinks the records of a converted remote record (a Lead) to the record it became
+(a Contact).
 """
 
 from __future__ import annotations
@@ -344,7 +345,7 @@ def _write_creates(
 
 
 def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:
-    """Archive the Concord records of remote records deleted since the last pull."""
+    """Apply the remote deletes since the last pull under the mapping's pull delete rule."""
     with run.stage(SyncStage.Operation.PULL_DELETES, om) as stage:
         since = om.delete_watermark - OVERLAP if om.delete_watermark else None
         newest = om.delete_watermark
@@ -353,10 +354,10 @@ def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:
             batch.append(row)
             newest = max(newest, row.stamp) if newest else row.stamp
             if len(batch) >= PULL_BATCH:
-                _apply_deletes(run, om, batch, stage)
+                apply_remote_deletes(run, om, [r.remote_id for r in batch], stage)
                 batch = []
         if batch:
-            _apply_deletes(run, om, batch, stage)
+            apply_remote_deletes(run, om, [r.remote_id for r in batch], stage)
         if newest and newest != om.delete_watermark:
             om.delete_watermark = newest
             ObjectMapping.objects.filter(pk=om.pk).update(delete_watermark=newest)
@@ -366,27 +367,35 @@ def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:
             ObjectMapping.objects.filter(pk=om.pk).update(pull_cursor=om.pull_cursor)
 
 
-def _apply_deletes(run: CycleRunner, om: ObjectMapping, rows: list[RemoteRow], stage) -> None:
+def apply_remote_deletes(run: CycleRunner, om: ObjectMapping, remote_ids: list[str], stage) -> int:
+    """The one path by which "these remote records are gone" reaches Concord: marks their
+    links remote_deleted_at and, under the "archive" pull delete rule, archives their Concord
+    records (SPEC L-1). Returns how many links it marked."""
     links = list(
         RecordLink.objects.filter(
             integration=run.integration,
             remote_object=om.remote_object,
-            remote_id__in=[r.remote_id for r in rows],
+            remote_id__in=remote_ids,
             remote_deleted_at__isnull=True,
         )
     )
-    stage.skipped += len(rows) - len(links)
+    stage.skipped += len(remote_ids) - len(links)
     if not links:
-        return
+        return 0
     with transaction.atomic():
-        stage.deleted += archive_records(
-            object_type=om.object_type,
-            record_ids=[link.record_id for link in links],
-            source=run.source,
-        )
+        if om.pull_delete_rule == ObjectMapping.PullDeleteRule.ARCHIVE:
+            stage.deleted += archive_records(
+                object_type=om.object_type,
+                record_ids=[link.record_id for link in links],
+                source=run.source,
+            )
+        else:
+            stage.skipped += len(links)
+        # Gone remotely: nothing left to push there (a delete not sent yet is moot).
         RecordLink.objects.filter(pk__in=[link.pk for link in links]).update(
-            remote_deleted_at=timezone.now(), dirty=False
+            remote_deleted_at=timezone.now(), dirty=False, pending_op=RecordLink.PendingOp.NONE
         )
+    return len(links)
 
 
 def pull_conversions(run: CycleRunner, om: ObjectMapping) -> None:
