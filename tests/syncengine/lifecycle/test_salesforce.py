@@ -58,7 +58,9 @@ def all_contacts(sandbox) -> list[dict]:
     )["records"]
 
 
-def test_a_remote_delete_archives_the_concord_record_by_default(integration, sandbox, run, contacts):
+def test_a_remote_delete_archives_the_concord_record_by_default(
+    integration, sandbox, run, contacts
+):
     (record_id,) = pushed_contacts(contacts, run, 1)
     link = RecordLink.objects.get(record_id=record_id)
     assert contact_mapping(integration).pull_delete_rule == "archive"
@@ -206,9 +208,7 @@ def test_an_archive_restored_before_its_delete_is_sent_deletes_nothing(
     assert (link.pending_op, link.remote_deleted_at) == ("", None)
 
 
-def test_an_undelete_in_salesforce_restores_the_concord_record(
-    integration, sandbox, run, contacts
-):
+def test_an_undelete_in_salesforce_restores_the_concord_record(integration, sandbox, run, contacts):
     (record_id,) = pushed_contacts(contacts, run, 1)
     delete_in_salesforce(integration)
     remote_id = RecordLink.objects.get(record_id=record_id).remote_id
