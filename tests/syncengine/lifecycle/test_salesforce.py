@@ -6,6 +6,7 @@ come back on the other side without a duplicate."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from crm.models import Record
 from crm.services.records import (
@@ -108,7 +109,7 @@ def test_a_concord_archive_is_left_alone_remotely_by_default(integration, sandbo
 
 
 def test_a_concord_archive_deletes_remotely_in_collections_of_200(
-    integration, sandbox, run, contacts
+    integration, sandbox, run, contacts, client, staff_user
 ):
     ids = pushed_contacts(contacts, run, 450)
     kept = ids[-1]
@@ -134,6 +135,22 @@ def test_a_concord_archive_deletes_remotely_in_collections_of_200(
     assert stage_of(again, "push_deletes", "Contact").api_calls == 0
     assert stage_of(again, "pull_deletes", "Contact").deleted == 0
     assert Record.objects.filter(object_type=contacts).count() == 450
+    # Both delete stages and their counts are on the sync status dashboard.
+    client.force_login(staff_user)
+    page = client.get(
+        reverse("admin:syncengine_syncstage_changelist"), {"operation": "push_deletes"}
+    )
+    rows = [
+        st
+        for st in page.context["page"]
+        if st.cycle_id == cycle.pk and st.remote_object == "Contact"
+    ]
+    assert [(st.get_operation_display(), st.deleted) for st in rows] == [("Push deletes", 449)]
+    assert b"Push deletes" in page.content
+    page = client.get(
+        reverse("admin:syncengine_syncstage_changelist"), {"operation": "pull_deletes"}
+    )
+    assert any(st.get_operation_display() == "Pull deletes" for st in page.context["page"])
 
 
 def test_a_refused_delete_becomes_a_sync_error_and_keeps_its_mark(
