@@ -262,3 +262,17 @@ def test_a_record_deleted_and_undeleted_in_salesforce_comes_back_in_concord(
     assert Record.objects.get(pk=record_id).archived_at is None
     assert Record.objects.filter(object_type=contacts).count() == 1
     assert sandbox.count("Contact") == 1
+
+
+def test_a_delete_salesforce_answers_already_deleted_counts_as_done(
+    integration, sandbox, run, contacts
+):
+    first, second = pushed_contacts(contacts, run, 2)
+    gone, live = (RecordLink.objects.get(record_id=i).remote_id for i in (first, second))
+    sandbox.delete("Contact", gone)
+    connector = run().connector  # the cycle's metered simple-salesforce connector
+
+    outcomes = connector.delete([gone, live])
+
+    assert [(o.success, o.remote_id) for o in outcomes] == [(True, gone), (True, live)]
+    assert sandbox.count("Contact") == 0
