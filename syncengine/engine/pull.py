@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 # on the watermark means neither late nor equal timestamps are missed.
 OVERLAP = dt.timedelta(minutes=2)
 PULL_BATCH = 500
+LOOKUP_CHUNK = 5000  # remote ids per link lookup
 
 
 @dataclass
@@ -349,15 +350,13 @@ def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:
     with run.stage(SyncStage.Operation.PULL_DELETES, om) as stage:
         since = om.delete_watermark - OVERLAP if om.delete_watermark else None
         newest = om.delete_watermark
-        batch: list[RemoteRow] = []
+        # The stage's deletes are collected in full first: they are applied (and screened)
+        # together, and the watermark moves only once they are.
+        remote_ids: dict[str, None] = {}
         for row in run.connector.pull_deletes(om.remote_object, since):
-            batch.append(row)
+            remote_ids[row.remote_id] = None
             newest = max(newest, row.stamp) if newest else row.stamp
-            if len(batch) >= PULL_BATCH:
-                apply_remote_deletes(run, om, [r.remote_id for r in batch], stage)
-                batch = []
-        if batch:
-            apply_remote_deletes(run, om, [r.remote_id for r in batch], stage)
+        apply_remote_deletes(run, om, list(remote_ids), stage)
         if newest and newest != om.delete_watermark:
             om.delete_watermark = newest
             ObjectMapping.objects.filter(pk=om.pk).update(delete_watermark=newest)
@@ -371,17 +370,24 @@ def apply_remote_deletes(run: CycleRunner, om: ObjectMapping, remote_ids: list[s
     """The one path by which "these remote records are gone" reaches Concord: marks their
     links remote_deleted_at and, under the "archive" pull delete rule, archives their Concord
     records (SPEC L-1). Returns how many links it marked."""
-    links = list(
-        RecordLink.objects.filter(
+    links: list[RecordLink] = []
+    for start in range(0, len(remote_ids), LOOKUP_CHUNK):
+        links += RecordLink.objects.filter(
             integration=run.integration,
             remote_object=om.remote_object,
-            remote_id__in=remote_ids,
+            remote_id__in=remote_ids[start : start + LOOKUP_CHUNK],
             remote_deleted_at__isnull=True,
         )
-    )
     stage.skipped += len(remote_ids) - len(links)
-    if not links:
-        return 0
+    for start in range(0, len(links), PULL_BATCH):
+        _mark_remote_deleted(run, om, links[start : start + PULL_BATCH], stage)
+        run.renew_lease()
+    return len(links)
+
+
+def _mark_remote_deleted(
+    run: CycleRunner, om: ObjectMapping, links: list[RecordLink], stage
+) -> None:
     with transaction.atomic():
         if om.pull_delete_rule == ObjectMapping.PullDeleteRule.ARCHIVE:
             stage.deleted += archive_records(
@@ -395,7 +401,6 @@ def apply_remote_deletes(run: CycleRunner, om: ObjectMapping, remote_ids: list[s
         RecordLink.objects.filter(pk__in=[link.pk for link in links]).update(
             remote_deleted_at=timezone.now(), dirty=False, pending_op=RecordLink.PendingOp.NONE
         )
-    return len(links)
 
 
 def pull_conversions(run: CycleRunner, om: ObjectMapping) -> None:

@@ -174,7 +174,7 @@ def mark_pending_restores(*, object_type_id: int, event: RecordsChanged) -> int:
     mappings = _pushing_mappings(object_type_id)
     if not mappings:
         return 0
-    links = _linked(event, mappings)
+    links = _linked(event, mappings).filter(object_mapping__in=mappings)
     links.filter(pending_op=RecordLink.PendingOp.DELETE, remote_deleted_at__isnull=True).update(
         pending_op=RecordLink.PendingOp.NONE
     )
