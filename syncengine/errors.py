@@ -46,3 +46,9 @@ class TooManyToResync(ResyncRefused):
     """More errors than one resync may push at once."""
 
     code = "resync_over_limit"
+
+
+class DeleteRuleRefused(SyncEngineError):
+    """A delete rule that cannot be set: unknown, or deleting remotely without confirmation."""
+
+    code = "delete_rule_refused"

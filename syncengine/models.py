@@ -114,6 +114,28 @@ class ObjectMapping(models.Model):
     schema_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class PullDeleteRule(models.TextChoices):
+        ARCHIVE = "archive", "Archive the Concord record"
+        IGNORE = "ignore", "Leave the Concord record alone"
+
+    class PushDeleteRule(models.TextChoices):
+        IGNORE = "ignore", "Leave the remote record alone"
+        DELETE = "delete", "Delete the remote record"
+
+    # What a delete on one side does on the other (SPEC L-1); pushing deletes is opt-in.
+    pull_delete_rule = models.CharField(
+        max_length=10,
+        choices=PullDeleteRule.choices,
+        default=PullDeleteRule.ARCHIVE,
+        help_text="When the remote deletes a record.",
+    )
+    push_delete_rule = models.CharField(
+        max_length=10,
+        choices=PushDeleteRule.choices,
+        default=PushDeleteRule.IGNORE,
+        help_text="When Concord archives a record.",
+    )
+
     class Meta:
         ordering = ["integration", "sync_order", "pk"]
         constraints = [
@@ -213,6 +235,17 @@ class RecordLink(models.Model):
     # way, and nothing is archived or deleted, until it comes back into the filter.
     dormant = models.BooleanField(default=False)
 
+    class PendingOp(models.TextChoices):
+        NONE = "", "None"
+        DELETE = "delete", "Delete"
+        RESTORE = "restore", "Restore"
+
+    # The outbox mark of a lifecycle change to push, set in the transaction that archived or
+    # restored the record; cleared only once the remote answered.
+    pending_op = models.CharField(
+        max_length=10, blank=True, default=PendingOp.NONE, choices=PendingOp.choices
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -229,6 +262,11 @@ class RecordLink(models.Model):
                 fields=["object_mapping", "record"],
                 condition=Q(dirty=True),
                 name="syncengine_link_dirty_idx",
+            ),
+            models.Index(
+                fields=["object_mapping", "pending_op"],
+                condition=~Q(pending_op=""),
+                name="syncengine_link_pending_idx",
             ),
         ]
 
@@ -290,6 +328,8 @@ class SyncStage(models.Model):
         PULL_CONVERSIONS = "pull_conversions", "Pull conversions"
         PUSH_NEW = "push_new", "Push new"
         PUSH_UPDATES = "push_updates", "Push updates"
+        PUSH_RESTORES = "push_restores", "Push restores"
+        PUSH_DELETES = "push_deletes", "Push deletes"
         UPDATE_FOREIGN_KEYS = "update_foreign_keys", "Update foreign keys"
 
     class Status(models.TextChoices):

@@ -70,19 +70,84 @@ class ReferenceMappingInline(admin.TabularInline):
     fields = ["remote_field", "definition", "target", "rule"]
 
 
+DELETE_RULES = ("pull_delete_rule", "push_delete_rule")
+
+
+class ObjectMappingForm(forms.ModelForm):
+    """The object mapping with its delete rules; deleting remotely needs the checkbox."""
+
+    confirm_deletes = forms.BooleanField(
+        required=False,
+        label="Confirm deletes in the remote",
+        help_text="Required to turn on “Delete the remote record”: records archived in Concord "
+        "are then deleted in the remote system too.",
+    )
+
+    class Meta:
+        model = ObjectMapping
+        fields = [
+            "integration",
+            "object_type",
+            "remote_object",
+            "direction",
+            "enabled",
+            "sync_order",
+            "pull_delete_rule",
+            "push_delete_rule",
+            "pull_cursor",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        was = self.initial.get("push_delete_rule", ObjectMapping.PushDeleteRule.IGNORE)
+        if (
+            cleaned.get("push_delete_rule") == ObjectMapping.PushDeleteRule.DELETE
+            and was != ObjectMapping.PushDeleteRule.DELETE
+            and not cleaned.get("confirm_deletes")
+        ):
+            self.add_error(
+                "confirm_deletes",
+                "Tick this box to confirm that records archived in Concord are deleted in the "
+                "remote system.",
+            )
+        return cleaned
+
+
 @admin.register(ObjectMapping)
 class ObjectMappingAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "integration", "direction", "enabled", "sync_order", "watermark"]
+    list_display = [
+        "__str__",
+        "integration",
+        "direction",
+        "enabled",
+        "sync_order",
+        "pull_delete_rule",
+        "push_delete_rule",
+        "watermark",
+    ]
     list_filter = ["integration", "enabled"]
     list_select_related = ["integration", "object_type"]
     readonly_fields = ["watermark", "delete_watermark", "schema_checked_at"]
-    exclude = ["remote_schema"]
+    form = ObjectMappingForm
     inlines = [FieldMappingInline, ReferenceMappingInline]
 
     def save_model(self, request, obj, form, change) -> None:
-        """The mapping service saves and audits the object mapping."""
-        mapping_services.save_object_mapping(
-            object_mapping=obj, changed_fields=form.changed_data, actor=request.user
+        """The mapping service saves and audits the object mapping; its delete rules go
+        through the delete rule service, which asks for the confirmation."""
+        wanted = {name: form.cleaned_data.get(name) for name in DELETE_RULES}
+        if change:
+            for name in DELETE_RULES:
+                setattr(obj, name, form.initial.get(name, getattr(obj, name)))
+        changed = [f for f in form.changed_data if f not in (*DELETE_RULES, "confirm_deletes")]
+        if changed or not change:
+            mapping_services.save_object_mapping(
+                object_mapping=obj, changed_fields=changed, actor=request.user
+            )
+        mapping_services.set_delete_rules(
+            object_mapping=obj,
+            confirm_deletes=bool(form.cleaned_data.get("confirm_deletes")),
+            actor=request.user,
+            **wanted,
         )
 
     def save_formset(self, request, form, formset, change) -> None:

@@ -111,6 +111,8 @@ class ObjectMappingSerializer(serializers.ModelSerializer):
             "direction",
             "enabled",
             "sync_order",
+            "pull_delete_rule",
+            "push_delete_rule",
             "watermark",
             "field_mappings",
             "reference_mappings",
@@ -130,10 +132,36 @@ class FieldMappingRuleSerializer(serializers.Serializer):
     rule = serializers.ChoiceField(choices=SyncRule.choices)
 
 
-class FieldMappingRulesSerializer(serializers.Serializer):
-    """The body of a mappings PATCH: new rules for some field mappings, all or none."""
+class DeleteRulesSerializer(serializers.Serializer):
+    """New delete rules of one object mapping (SPEC L-1)."""
 
-    field_mappings = FieldMappingRuleSerializer(many=True)
+    id = IdField()
+    pull_delete_rule = serializers.ChoiceField(
+        choices=ObjectMapping.PullDeleteRule.choices, required=False
+    )
+    push_delete_rule = serializers.ChoiceField(
+        choices=ObjectMapping.PushDeleteRule.choices, required=False
+    )
+    confirm_deletes = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text='Required (true) to turn on "push_delete_rule": "delete".',
+    )
+
+
+class FieldMappingRulesSerializer(serializers.Serializer):
+    """The body of a mappings PATCH: new rules for some field mappings and delete rules of
+    some object mappings, all or none."""
+
+    field_mappings = FieldMappingRuleSerializer(many=True, required=False)
+    object_mappings = DeleteRulesSerializer(many=True, required=False)
+
+    def validate(self, attrs):
+        if "field_mappings" not in attrs and "object_mappings" not in attrs:
+            raise serializers.ValidationError(
+                {"field_mappings": ["This field is required (or object_mappings)."]}
+            )
+        return attrs
 
 
 class SyncStartedSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
@@ -127,7 +127,9 @@ class IntegrationViewSet(
     @action(detail=True, methods=["get", "post", "patch"])
     def mappings(self, request, pk=None):
         """Object and field mappings. POST adds a field mapping; PATCH changes rules:
-        `{"field_mappings": [{"id": 3, "rule": "two_way"}]}`."""
+        `{"field_mappings": [{"id": 3, "rule": "two_way"}]}` and delete rules:
+        `{"object_mappings": [{"id": 1, "push_delete_rule": "delete", "confirm_deletes": true}]}`
+        (deleting remotely is refused without the confirmation)."""
         integration = self.get_object()
         if request.method == "POST":
             data = s.FieldMappingWriteSerializer(data=request.data)
@@ -149,13 +151,26 @@ class IntegrationViewSet(
             # A serializer for the whole body: one that is not an object is a 400, not a 500.
             rules = s.FieldMappingRulesSerializer(data=request.data)
             rules.is_valid(raise_exception=True)
+            if "object_mappings" in rules.validated_data and not request.user.has_perm(
+                "syncengine.change_objectmapping"
+            ):
+                raise PermissionDenied("Changing delete rules needs change_objectmapping.")
             with transaction.atomic():  # all rules change, or none
-                for item in rules.validated_data["field_mappings"]:
+                for item in rules.validated_data.get("field_mappings", []):
                     fm = get_object_or_404(
                         FieldMapping, pk=item["id"], object_mapping__integration=integration
                     )
                     mapping_services.set_field_mapping_rule(
                         field_mapping=fm, rule=item["rule"], actor=request.user
+                    )
+                for item in rules.validated_data.get("object_mappings", []):
+                    om = get_object_or_404(ObjectMapping, pk=item["id"], integration=integration)
+                    mapping_services.set_delete_rules(
+                        object_mapping=om,
+                        pull_delete_rule=item.get("pull_delete_rule"),
+                        push_delete_rule=item.get("push_delete_rule"),
+                        confirm_deletes=item["confirm_deletes"],
+                        actor=request.user,
                     )
         queryset = (
             ObjectMapping.objects.filter(integration=integration)

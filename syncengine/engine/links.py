@@ -12,6 +12,7 @@ from syncengine.models import RecordLink
 _LINK_COLUMN_TYPES = {
     "remote_id": "varchar",
     "remote_object": "varchar",
+    "pending_op": "varchar",
     "object_mapping_id": "bigint",
     "agreed": "jsonb",
     "synced_at": "timestamptz",

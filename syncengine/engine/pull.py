@@ -3,8 +3,9 @@
 Pull updates reads the rows changed since the watermark (or the cursor), in batches of 500:
 each batch links what it sees for the first time (`matching`), merges linked records field by
 field (`merge`), creates records for the rest, and moves the watermark, in one transaction.
-Pull deletes archives the records deleted remotely. Pull conversions relinks the records of a
-converted remote record (a Lead) to the record it became (a Contact).
+Pull deletes applies the mapping's pull delete rule to the records deleted remotely. Pull
+conversions relinks the records of a converted remote record (a Lead) to the record it became
+(a Contact).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 # on the watermark means neither late nor equal timestamps are missed.
 OVERLAP = dt.timedelta(minutes=2)
 PULL_BATCH = 500
+LOOKUP_CHUNK = 5000  # remote ids per link lookup
 
 
 @dataclass
@@ -352,19 +354,17 @@ def _write_creates(
 
 
 def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:
-    """Archive the Concord records of remote records deleted since the last pull."""
+    """Apply the remote deletes since the last pull under the mapping's pull delete rule."""
     with run.stage(SyncStage.Operation.PULL_DELETES, om) as stage:
         since = om.delete_watermark - OVERLAP if om.delete_watermark else None
         newest = om.delete_watermark
-        batch: list[RemoteRow] = []
+        # The stage's deletes are collected in full first: they are applied (and screened)
+        # together, and the watermark moves only once they are.
+        remote_ids: dict[str, None] = {}
         for row in run.connector.pull_deletes(om.remote_object, since):
-            batch.append(row)
+            remote_ids[row.remote_id] = None
             newest = max(newest, row.stamp) if newest else row.stamp
-            if len(batch) >= PULL_BATCH:
-                _apply_deletes(run, om, batch, stage)
-                batch = []
-        if batch:
-            _apply_deletes(run, om, batch, stage)
+        apply_remote_deletes(run, om, list(remote_ids), stage)
         if newest and newest != om.delete_watermark:
             om.delete_watermark = newest
             ObjectMapping.objects.filter(pk=om.pk).update(delete_watermark=newest)
@@ -374,27 +374,41 @@ def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:
             ObjectMapping.objects.filter(pk=om.pk).update(pull_cursor=om.pull_cursor)
 
 
-def _apply_deletes(run: CycleRunner, om: ObjectMapping, rows: list[RemoteRow], stage) -> None:
-    links = list(
-        RecordLink.objects.filter(
+def apply_remote_deletes(run: CycleRunner, om: ObjectMapping, remote_ids: list[str], stage) -> int:
+    """The one path by which "these remote records are gone" reaches Concord: marks their
+    links remote_deleted_at and, under the "archive" pull delete rule, archives their Concord
+    records (SPEC L-1). Returns how many links it marked."""
+    links: list[RecordLink] = []
+    for start in range(0, len(remote_ids), LOOKUP_CHUNK):
+        links += RecordLink.objects.filter(
             integration=run.integration,
             remote_object=om.remote_object,
-            remote_id__in=[r.remote_id for r in rows],
+            remote_id__in=remote_ids[start : start + LOOKUP_CHUNK],
             remote_deleted_at__isnull=True,
             dormant=False,  # outside the filter: nothing syncs, deletes neither
         )
-    )
-    stage.skipped += len(rows) - len(links)
-    if not links:
-        return
+    stage.skipped += len(remote_ids) - len(links)
+    for start in range(0, len(links), PULL_BATCH):
+        _mark_remote_deleted(run, om, links[start : start + PULL_BATCH], stage)
+        run.renew_lease()
+    return len(links)
+
+
+def _mark_remote_deleted(
+    run: CycleRunner, om: ObjectMapping, links: list[RecordLink], stage
+) -> None:
     with transaction.atomic():
-        stage.deleted += archive_records(
-            object_type=om.object_type,
-            record_ids=[link.record_id for link in links],
-            source=run.source,
-        )
+        if om.pull_delete_rule == ObjectMapping.PullDeleteRule.ARCHIVE:
+            stage.deleted += archive_records(
+                object_type=om.object_type,
+                record_ids=[link.record_id for link in links],
+                source=run.source,
+            )
+        else:
+            stage.skipped += len(links)
+        # Gone remotely: nothing left to push there (a delete not sent yet is moot).
         RecordLink.objects.filter(pk__in=[link.pk for link in links]).update(
-            remote_deleted_at=timezone.now(), dirty=False
+            remote_deleted_at=timezone.now(), dirty=False, pending_op=RecordLink.PendingOp.NONE
         )
 
 

@@ -91,6 +91,8 @@ def _links_to_push(run: CycleRunner, om: ObjectMapping, *, new: bool):
         object_mapping=om,
         dirty=True,
         remote_id__isnull=new,
+        # A twin deleted remotely (kept in Concord by the "ignore" delete rule) takes no writes.
+        remote_deleted_at__isnull=True,
         record__archived_at__isnull=True,
         dormant=False,  # the remote record left the remote-side filter: nothing is sent
     ).exclude(Exists(failed_for_good))

@@ -1,11 +1,12 @@
 """One cycle's context and stage bookkeeping.
 
 `CycleRunner.run` is the order of a cycle: sync schema; per object (sync order) pull updates,
-pull deletes and, for objects the remote converts, pull conversions; per object push new and
-push updates; update foreign keys. Each stage is a SyncStage row opened by `stage()`, which
-counts its API calls and ends it as success, clean-up, incomplete (budget) or failed. Remote
-calls go through the metered connector: when the allocation is used up the running stage and
-the cycle end as Incomplete, and the next cycle resumes from the watermarks and dirty flags.
+pull deletes and, for objects the remote converts, pull conversions; per object push restores,
+push new, push updates and push deletes; update foreign keys. Each stage is a SyncStage row
+opened by `stage()`, which counts its API calls and ends it as success, clean-up, incomplete
+(budget) or failed. Remote calls go through the metered connector: when the allocation is used
+up the running stage and the cycle end as Incomplete, and the next cycle resumes from the
+watermarks and dirty flags.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from crm.sources import integration_source
 from syncengine.connectors.base import AuthError, BudgetExhausted, ConnectorError
 from syncengine.connectors.interface import Codec, Connector, Meter
 from syncengine.connectors.registry import connector_class
-from syncengine.engine import pull, push, references, schema
+from syncengine.engine import deletes, pull, push, references, schema
 from syncengine.engine.usable import PULL_DIRECTIONS, PUSH_DIRECTIONS, UsableFields
 from syncengine.models import ObjectMapping, SyncCycle, SyncError, SyncStage
 from syncengine.services.errors import record_sync_error
@@ -133,8 +134,11 @@ class CycleRunner:
                     pull.pull_conversions(self, om)
         for om in self.mappings:
             if om.direction in PUSH_DIRECTIONS:
+                # Restored records whose twin is gone are re-created by push new.
+                deletes.push_restores(self, om)
                 push.push(self, om, new=True)
                 push.push(self, om, new=False)
+                deletes.push_deletes(self, om)
         references.update_foreign_keys(self)
 
     # --- stage bookkeeping -----------------------------------------------------------------

@@ -95,7 +95,13 @@ def queue_initial_push(*, integration: Integration) -> int:
 
 
 def on_records_changed(event: RecordsChanged) -> None:
-    """Record hook: a change to a mapped property marks links dirty (not our own echoes)."""
+    """Record hook: a change to a mapped property marks links dirty (not our own echoes); an
+    archive or restore marks the links' lifecycle change to push (`pending_op`)."""
+    if event.kind == "archived":
+        mark_pending_deletes(object_type_id=event.object_type.pk, event=event)
+        return
+    if event.kind == "restored":
+        mark_pending_restores(object_type_id=event.object_type.pk, event=event)
     if event.kind not in ("created", "updated", "restored"):
         return
     by_integration: dict[int, list[ObjectMapping]] = {}
@@ -126,3 +132,52 @@ def on_associations_changed(event: AssociationsChanged) -> None:
         if event.source == integration_source(ref.object_mapping.integration_id):
             continue
         mark_links_dirty(object_mapping=ref.object_mapping, record_ids=record_ids)
+
+
+def _linked(event: RecordsChanged, mappings: list[ObjectMapping]):
+    """The links of the event's records in the given mappings' integrations, except the
+    integration the change came from (its remote made it: nothing to send back)."""
+    integrations = {
+        om.integration_id
+        for om in mappings
+        if event.source != integration_source(om.integration_id)
+    }
+    return RecordLink.objects.filter(
+        integration_id__in=integrations, record_id__in=event.record_ids
+    )
+
+
+def mark_pending_deletes(*, object_type_id: int, event: RecordsChanged) -> int:
+    """Archived records: their remote twins are to be deleted where the record's mapping
+    pushes deletes (SPEC L-1); the mark commits with the archive."""
+    mappings = [
+        om
+        for om in _pushing_mappings(object_type_id)
+        if om.push_delete_rule == ObjectMapping.PushDeleteRule.DELETE
+    ]
+    if not mappings:
+        return 0
+    return (
+        _linked(event, mappings)
+        .filter(
+            object_mapping__in=mappings,
+            remote_id__isnull=False,
+            remote_deleted_at__isnull=True,
+        )
+        .update(pending_op=RecordLink.PendingOp.DELETE)
+    )
+
+
+def mark_pending_restores(*, object_type_id: int, event: RecordsChanged) -> int:
+    """Restored records: a delete not sent yet is called off; a remote twin that is gone is
+    to be brought back (SPEC L-2)."""
+    mappings = _pushing_mappings(object_type_id)
+    if not mappings:
+        return 0
+    links = _linked(event, mappings).filter(object_mapping__in=mappings)
+    links.filter(pending_op=RecordLink.PendingOp.DELETE, remote_deleted_at__isnull=True).update(
+        pending_op=RecordLink.PendingOp.NONE
+    )
+    return links.filter(remote_deleted_at__isnull=False, remote_id__isnull=False).update(
+        pending_op=RecordLink.PendingOp.RESTORE
+    )

@@ -11,6 +11,7 @@ from crm.audit import record_audit
 from crm.models import AssociationDefinition, ObjectType, Property
 from syncengine.connectors.registry import codec_of
 from syncengine.connectors.salesforce import mapping as sf_mapping
+from syncengine.errors import DeleteRuleRefused
 from syncengine.models import FieldMapping, Integration, ObjectMapping, ReferenceMapping, SyncRule
 
 
@@ -231,3 +232,65 @@ def delete_reference_mapping(*, reference_mapping: ReferenceMapping, actor=None)
         target_repr=target,
         detail=detail,
     )
+
+
+@transaction.atomic
+def set_delete_rules(
+    *,
+    object_mapping: ObjectMapping,
+    pull_delete_rule: str | None = None,
+    push_delete_rule: str | None = None,
+    confirm_deletes: bool = False,
+    actor=None,
+) -> ObjectMapping:
+    """Set what a delete on one side does on the other (SPEC L-1); audited.
+
+    Turning on "delete in the remote" deletes records outside Concord, so it needs an explicit
+    confirmation (`confirm_deletes`); without it nothing changes."""
+    pull_rules, push_rules = ObjectMapping.PullDeleteRule, ObjectMapping.PushDeleteRule
+    if pull_delete_rule is not None and pull_delete_rule not in pull_rules.values:
+        raise DeleteRuleRefused(
+            f"unknown pull delete rule {pull_delete_rule!r}: one of {', '.join(pull_rules.values)}",
+            field="pull_delete_rule",
+        )
+    if push_delete_rule is not None and push_delete_rule not in push_rules.values:
+        raise DeleteRuleRefused(
+            f"unknown push delete rule {push_delete_rule!r}: one of {', '.join(push_rules.values)}",
+            field="push_delete_rule",
+        )
+    turning_on = (
+        push_delete_rule == push_rules.DELETE
+        and object_mapping.push_delete_rule != push_rules.DELETE
+    )
+    if turning_on and not confirm_deletes:
+        raise DeleteRuleRefused(
+            f"Deleting in {object_mapping.integration.get_kind_display()} the "
+            f"{object_mapping.remote_object} records archived in Concord must be confirmed: "
+            'send "confirm_deletes": true with "push_delete_rule": "delete".',
+            field="confirm_deletes",
+            code="confirmation_required",
+        )
+    changed = {}
+    for name, value in (
+        ("pull_delete_rule", pull_delete_rule),
+        ("push_delete_rule", push_delete_rule),
+    ):
+        if value is not None and getattr(object_mapping, name) != value:
+            changed[name] = [getattr(object_mapping, name), value]
+            setattr(object_mapping, name, value)
+    if not changed:
+        return object_mapping
+    object_mapping.save(update_fields=list(changed))
+    record_audit(
+        verb="set_delete_rules",
+        source="user" if actor else "system",
+        actor=actor,
+        target_repr=str(object_mapping),
+        detail={
+            "integration": object_mapping.integration_id,
+            "object_mapping": object_mapping.pk,
+            "changed": changed,
+            "confirmed": bool(confirm_deletes),
+        },
+    )
+    return object_mapping

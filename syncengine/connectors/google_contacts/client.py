@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 API_ENDPOINT = "https://people.googleapis.com/"
 PAGE_SIZE = 1000  # connections.list maximum
 BATCH_SIZE = 200  # batchCreateContacts / batchUpdateContacts / getBatchGet maximum
+BATCH_DELETE_SIZE = 500  # batchDeleteContacts maximum
 MAX_ATTEMPTS = 6
 MAX_BACKOFF = 60.0
 HTTP_TIMEOUT = 60
@@ -522,12 +523,42 @@ class GoogleContactsConnector:
         return stale
 
     def delete(self, ids: Sequence[str]) -> list[WriteOutcome]:
-        """Move contacts to Google's Trash (batches of 500)."""
-        outcomes = []
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            self._call(
-                lambda c=chunk: self.service.people().batchDeleteContacts(body={"resourceNames": c})
-            )
-            outcomes.extend(WriteOutcome(success=True, remote_id=name) for name in chunk)
-        return outcomes
+        """Move contacts to Google's Trash (batchDeleteContacts, up to 500 per call); one
+        already gone counts as deleted.
+
+        Google refuses the whole batch with 404 when one name is unknown (a contact deleted
+        already, e.g. by a call whose answer was lost): the batch is read (getBatchGet) and
+        only the contacts still there are sent again."""
+        outcomes: dict[str, WriteOutcome] = {}
+        for start in range(0, len(ids), BATCH_DELETE_SIZE):
+            chunk = list(dict.fromkeys(ids[start : start + BATCH_DELETE_SIZE]))
+            for last_try in (False, True):
+                try:
+                    if chunk:
+                        self._call(
+                            lambda c=chunk: self.service.people().batchDeleteContacts(
+                                body={"resourceNames": c}
+                            )
+                        )
+                except HttpError as exc:
+                    if exc.resp.status == 404 and not last_try:
+                        present = self._batch_get(chunk)
+                        gone = [
+                            n
+                            for n in chunk
+                            if isinstance(present.get(n), RemoteError)
+                            and present[n].code == "NOT_FOUND"
+                        ]
+                        outcomes.update({n: WriteOutcome(success=True, remote_id=n) for n in gone})
+                        chunk = [n for n in chunk if n not in gone]
+                        continue
+                    failure = WriteOutcome(
+                        success=False, errors=[gerrors.remote_error(gerrors.error_body(exc))]
+                    )
+                    outcomes.update({n: failure for n in chunk})
+                    break
+                for name in chunk:
+                    self._people.pop(name, None)
+                    outcomes[name] = WriteOutcome(success=True, remote_id=name)
+                break
+        return [outcomes[name] for name in ids]
