@@ -35,6 +35,7 @@ def push_restores(run: CycleRunner, om: ObjectMapping) -> None:
             object_mapping=om,
             pending_op=RecordLink.PendingOp.RESTORE,
             record__archived_at__isnull=True,
+            dormant=False,  # outside the remote-side filter: nothing is sent
         )
         now = timezone.now()
         with transaction.atomic():
@@ -60,6 +61,7 @@ def pending_deletes(run: CycleRunner, om: ObjectMapping) -> list[RecordLink]:
             pending_op=RecordLink.PendingOp.DELETE,
             remote_id__isnull=False,
             record__archived_at__isnull=False,
+            dormant=False,  # outside the remote-side filter: nothing is sent
         ).order_by("pk")
     )
 
