@@ -16,6 +16,7 @@ from typing import ClassVar, Literal, Protocol
 
 from syncengine.connectors.base import (
     Conversion,
+    DeleteLog,
     JunctionRow,
     PulledRows,
     RemoteField,
@@ -106,6 +107,9 @@ class Connector(Protocol):
     conversions: ClassVar[Mapping[str, str]]
     # junction object named by a reference mapping → (parent field, child field)
     junctions: ClassVar[Mapping[str, tuple[str, str]]]
+    # list_remote_ids and read_delete_log work: the engine reconciles (compares the ids it
+    # links with the remote's) to find deletes incremental pulls cannot see.
+    lists_ids: ClassVar[bool]
 
     meter: Meter
 
@@ -137,6 +141,13 @@ class Connector(Protocol):
 
     def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
         """Every record of a junction object."""
+
+    def list_remote_ids(self, remote_object: str) -> Iterator[str]:
+        """The id of every live record of the object, as cheaply in calls as the remote allows."""
+
+    def read_delete_log(self, remote_object: str, since: dt.datetime | None) -> DeleteLog:
+        """Records deleted since `since` that the remote still logs (even purged ones), and
+        whether the log is complete for that span (None: nothing known, not complete)."""
 
     # --- writes (outcomes in request order) -------------------------------------------------
     def upsert(
