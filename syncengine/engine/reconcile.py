@@ -19,7 +19,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from syncengine.connectors.base import RemoteRow
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from syncengine.engine.runner import CycleRunner
 
 APPLY_BATCH = 500
-COPY_CHUNK = 10_000
+COPY_CHUNK = 50_000
 _TABLE = "concord_reconcile_ids"
 
 
@@ -73,33 +73,40 @@ def reconcile(run: CycleRunner, om: ObjectMapping) -> None:
 def _compare(run: CycleRunner, om: ObjectMapping, now: dt.datetime, stage) -> tuple[int, int]:
     """(links found gone, remote ids listed): ids linked before `now` but not listed."""
     ids = run.connector.list_remote_ids(om.remote_object)
-    with transaction.atomic():
+    # Outside a transaction: the listing's calls are metered in the database as they happen.
+    _create()
+    try:
         listed = _load_ids(ids)
         missing = _missing(run, om, now)
+    finally:
         _drop()
     return _apply(run, om, missing, stage), listed
 
 
+def _create() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_TABLE}")
+        cursor.execute(f"CREATE TEMP TABLE {_TABLE} (remote_id text)")
+
+
 def _load_ids(ids: Iterable[str]) -> int:
-    """Put the listed ids in a temporary table (COPY on PostgreSQL); how many there were."""
+    """Put the listed ids in the temporary table, a chunk at a time (no query may run while a
+    COPY is open, and the listing's calls are metered between chunks); how many there were."""
     count = 0
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"CREATE TEMP TABLE {_TABLE} (remote_id text) ON COMMIT DROP")
-            with cursor.copy(f"COPY {_TABLE} (remote_id) FROM STDIN") as copy:
-                for remote_id in ids:
-                    copy.write_row((remote_id,))
-                    count += 1
-            cursor.execute(f"CREATE INDEX ON {_TABLE} (remote_id)")
-            cursor.execute(f"ANALYZE {_TABLE}")
-            return count
-        cursor.execute(f"DROP TABLE IF EXISTS {_TABLE}")
-        cursor.execute(f"CREATE TEMP TABLE {_TABLE} (remote_id text PRIMARY KEY)")
         for chunk in _chunks(iter(ids), COPY_CHUNK):
-            cursor.executemany(
-                f"INSERT OR IGNORE INTO {_TABLE} (remote_id) VALUES (%s)", [(i,) for i in chunk]
-            )
+            if connection.vendor == "postgresql":
+                with cursor.copy(f"COPY {_TABLE} (remote_id) FROM STDIN") as copy:
+                    for remote_id in chunk:
+                        copy.write_row((remote_id,))
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {_TABLE} (remote_id) VALUES (%s)", [(i,) for i in chunk]
+                )
             count += len(chunk)
+        cursor.execute(f"CREATE INDEX {_TABLE}_id ON {_TABLE} (remote_id)")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {_TABLE}")
     return count
 
 
@@ -118,9 +125,8 @@ def _missing(run: CycleRunner, om: ObjectMapping, before: dt.datetime) -> list[s
 
 
 def _drop() -> None:
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {_TABLE}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_TABLE}")
 
 
 def _apply(run: CycleRunner, om: ObjectMapping, remote_ids: Iterable[str], stage) -> int:
