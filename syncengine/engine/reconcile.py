@@ -53,7 +53,8 @@ def reconcile(run: CycleRunner, om: ObjectMapping) -> None:
         logged = _apply(run, om, log.ids, stage)
         due = now - om.reconciled_at >= interval()
         compared = missing = 0
-        if due or not log.complete:
+        compare = due or not log.complete
+        if compare:
             missing, compared = _compare(run, om, now, stage)
             om.reconciled_at = now
         if log.until is not None:
@@ -65,7 +66,7 @@ def reconcile(run: CycleRunner, om: ObjectMapping) -> None:
         why = "due" if due else "delete log incomplete"
         stage.message = (
             f"{logged + missing} deleted remotely found: {logged} in the delete log"
-            + (f", {missing} by comparing {compared} remote ids ({why})" if compared or due else "")
+            + (f", {missing} by comparing {compared} remote ids ({why})" if compare else "")
             + f"; {seconds:.1f} s"
         )
 

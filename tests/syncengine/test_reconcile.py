@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Record
@@ -81,6 +82,20 @@ def test_a_record_purged_past_the_delete_log_is_found_by_comparing_ids(
     assert not Record.objects.filter(
         pk__in=[link.record_id for link in links[1:]], archived_at__isnull=False
     ).exists()
+
+
+def test_the_dashboard_shows_what_reconcile_found(
+    integration, sandbox, run, contacts, client, staff_user
+):
+    links = linked_contacts(run, contacts, 2)
+    purge(sandbox, links[0].remote_id, delete_log=True)
+    time_passes(integration, delete_log=True)
+    stage = stage_of(run(), "reconcile", "Contact")
+    client.force_login(staff_user)
+    response = client.get(reverse("admin:syncengine_syncstage_changelist"))
+    assert stage in list(response.context["page"])
+    html = response.content.decode()
+    assert "Reconcile" in html and "1 deleted remotely found" in html
 
 
 def test_a_record_purged_from_the_recycle_bin_is_found_in_the_delete_log(
