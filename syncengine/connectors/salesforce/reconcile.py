@@ -24,9 +24,10 @@ logger = logging.getLogger(__name__)
 ID_PAGE = 500_000  # ids per results call (maxRecords)
 DELETE_LOG_DAYS = 15  # how far back getDeleted may start
 DELETE_LOG_EVERY = dt.timedelta(minutes=5)
-# Waits before each look at the job's state: the first is long enough for a small org's job
-# to be done, so nothing-deleted stays at 3 calls; big ones take a few more looks.
-POLL_WAITS = (1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
+# Waits before each look at the job's state. A comparison runs about once a day per object, so
+# a few seconds of waiting cost nothing while every look costs an API call: the first wait is
+# long enough for a job of 100,000 ids to be done, keeping nothing-deleted at 3 calls.
+POLL_WAITS = (5.0, 5.0, 10.0, 15.0, 30.0)
 MAX_POLL_SECONDS = 1800
 FAILED_STATES = ("Failed", "Aborted")
 
