@@ -29,7 +29,6 @@ from syncengine.models import ObjectMapping, RecordLink, SyncStage
 if TYPE_CHECKING:
     from syncengine.engine.runner import CycleRunner
 
-APPLY_BATCH = 500
 COPY_CHUNK = 50_000
 _TABLE = "concord_reconcile_ids"
 
@@ -50,38 +49,39 @@ def reconcile(run: CycleRunner, om: ObjectMapping) -> None:
             stage.message = "First reconciliation: deletes are looked for from now on."
             return
         log = run.connector.read_delete_log(om.remote_object, om.delete_log_until)
-        logged = _apply(run, om, log.ids, stage)
         due = now - om.reconciled_at >= interval()
-        compared = missing = 0
         compare = due or not log.complete
+        missing: list[str] = []
+        listed = 0
         if compare:
-            missing, compared = _compare(run, om, now, stage)
+            missing, listed = _compare(run, om, now)
+        # One call with every candidate of the stage (the mass-delete guard weighs them all).
+        found = _apply(run, om, list(dict.fromkeys([*log.ids, *missing])), stage)
+        if compare:
             om.reconciled_at = now
         if log.until is not None:
             om.delete_log_until = log.until
         ObjectMapping.objects.filter(pk=om.pk).update(
             reconciled_at=om.reconciled_at, delete_log_until=om.delete_log_until
         )
-        seconds = time.monotonic() - started
         why = "due" if due else "delete log incomplete"
         stage.message = (
-            f"{logged + missing} deleted remotely found: {logged} in the delete log"
-            + (f", {missing} by comparing {compared} remote ids ({why})" if compare else "")
-            + f"; {seconds:.1f} s"
+            f"{found} deleted remotely found: {len(log.ids)} in the delete log"
+            + (f", {len(missing)} missing from {listed} remote ids ({why})" if compare else "")
+            + f"; {time.monotonic() - started:.1f} s"
         )
 
 
-def _compare(run: CycleRunner, om: ObjectMapping, now: dt.datetime, stage) -> tuple[int, int]:
-    """(links found gone, remote ids listed): ids linked before `now` but not listed."""
+def _compare(run: CycleRunner, om: ObjectMapping, now: dt.datetime) -> tuple[list[str], int]:
+    """(ids linked before `now` but not listed remotely, how many remote ids were listed)."""
     ids = run.connector.list_remote_ids(om.remote_object)
     # Outside a transaction: the listing's calls are metered in the database as they happen.
     _create()
     try:
         listed = _load_ids(ids)
-        missing = _missing(run, om, now)
+        return _missing(run, om, now), listed
     finally:
         _drop()
-    return _apply(run, om, missing, stage), listed
 
 
 def _create() -> None:
@@ -130,16 +130,15 @@ def _drop() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {_TABLE}")
 
 
-def _apply(run: CycleRunner, om: ObjectMapping, remote_ids: Iterable[str], stage) -> int:
+def _apply(run: CycleRunner, om: ObjectMapping, remote_ids: list[str], stage) -> int:
     """Apply the deletes of remote ids through the pull delete path; how many were linked."""
-    found = 0
-    for chunk in _chunks(iter(remote_ids), APPLY_BATCH):
-        # Ids never linked, or whose links are marked deleted already, count as skipped there.
-        skipped = stage.skipped
-        # (Becomes pull.apply_remote_deletes(run, om, chunk, stage) with issue 16's delete rules.)
-        pull._apply_deletes(run, om, [RemoteRow(remote_id=i) for i in chunk], stage)
-        found += len(chunk) - (stage.skipped - skipped)
-    return found
+    if not remote_ids:
+        return 0
+    # Ids never linked, or whose links are marked deleted already, count as skipped there.
+    skipped = stage.skipped
+    # (Becomes pull.apply_remote_deletes(run, om, remote_ids, stage) with the delete rules.)
+    pull._apply_deletes(run, om, [RemoteRow(remote_id=i) for i in remote_ids], stage)
+    return len(remote_ids) - (stage.skipped - skipped)
 
 
 def _chunks(items: Iterator[str], size: int) -> Iterator[list[str]]:
