@@ -156,6 +156,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CONCORD_CELERY_QUEUE", "celery")
 # A sync cycle whose worker died is reclaimed once its lease (renewed every batch) runs out.
 CONCORD_SYNC_LEASE_SECONDS = int(os.environ.get("CONCORD_SYNC_LEASE_SECONDS", "180"))
+# Hours between id-set comparisons of a pulling mapping with the remote (reconciliation).
+CONCORD_RECONCILE_HOURS = float(os.environ.get("CONCORD_RECONCILE_HOURS", "24"))
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 # AxesStandaloneBackend only refuses locked-out admin logins; ModelBackend authenticates.

@@ -108,6 +108,10 @@ class ObjectMapping(models.Model):
     # Where an incremental pull resumes for remotes that hand out a cursor (Google's sync
     # token) instead of filtering on a timestamp.
     pull_cursor = models.TextField(blank=True, default="")
+    # Reconciliation (engine/reconcile.py): when the ids were last compared with the remote's,
+    # and up to when the remote's delete log (Salesforce getDeleted) was last read.
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+    delete_log_until = models.DateTimeField(null=True, blank=True)
     remote_schema = models.JSONField(
         default=dict, blank=True, help_text="The remote fields as last described."
     )
@@ -326,6 +330,7 @@ class SyncStage(models.Model):
         PULL_UPDATES = "pull_updates", "Pull updates"
         PULL_DELETES = "pull_deletes", "Pull deletes"
         PULL_CONVERSIONS = "pull_conversions", "Pull conversions"
+        RECONCILE = "reconcile", "Reconcile"
         PUSH_NEW = "push_new", "Push new"
         PUSH_UPDATES = "push_updates", "Push updates"
         PUSH_RESTORES = "push_restores", "Push restores"

@@ -117,3 +117,14 @@ class Conversion:
 
     remote_id: str
     converted_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteLog:
+    """What a remote's delete log says about one object since a time: the ids deleted, whether
+    the log covers the whole span (False: deletes may have been missed, compare the ids), and
+    the time to read on from next time (None: keep the previous one)."""
+
+    ids: tuple[str, ...] = ()
+    complete: bool = True
+    until: dt.datetime | None = None

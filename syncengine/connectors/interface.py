@@ -16,6 +16,7 @@ from typing import ClassVar, Literal, Protocol
 
 from syncengine.connectors.base import (
     Conversion,
+    DeleteLog,
     JunctionRow,
     PulledRows,
     RemoteField,
@@ -106,6 +107,9 @@ class Connector(Protocol):
     conversions: ClassVar[Mapping[str, str]]
     # junction object named by a reference mapping → (parent field, child field)
     junctions: ClassVar[Mapping[str, tuple[str, str]]]
+    # list_remote_ids and read_delete_log work: the engine reconciles (compares the ids it
+    # links with the remote's) to find deletes incremental pulls cannot see.
+    lists_ids: ClassVar[bool]
 
     meter: Meter
     # The remote's clock when it answered the first page of the last `read_junctions` (None:
@@ -147,6 +151,13 @@ class Connector(Protocol):
     ) -> Iterator[JunctionRow]:
         """Every record of a junction object; with `since`, those changed or deleted at or
         after it (deleted ones flagged); with `parent_ids`, those of these parents only."""
+
+    def list_remote_ids(self, remote_object: str) -> Iterator[str]:
+        """The id of every live record of the object, as cheaply in calls as the remote allows."""
+
+    def read_delete_log(self, remote_object: str, since: dt.datetime | None) -> DeleteLog:
+        """Records deleted since `since` that the remote still logs (even purged ones), and
+        whether the log is complete for that span (None: nothing known, not complete)."""
 
     # --- writes (outcomes in request order) -------------------------------------------------
     def upsert(

@@ -29,6 +29,7 @@ from googleapiclient.errors import HttpError
 from syncengine.connectors.base import (
     AuthError,
     Conversion,
+    DeleteLog,
     JunctionRow,
     PulledRows,
     RemoteError,
@@ -78,6 +79,7 @@ class GoogleContactsConnector:
     conversions: dict[str, str] = {}
     junctions: dict[str, tuple[str, str]] = {}
     read_at: dt.datetime | None = None  # no junction reads
+    lists_ids = True  # a plain listing of resource names; no delete log beyond sync tokens
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class GoogleContactsConnector:
         # (Google replaces whole fields such as phoneNumbers) and the source of their etags.
         self._people: dict[str, dict] = {}
         self._tombstones: list[dict] = []
+        self._relisted = False  # the last pull listed every contact (no token, or it expired)
         self.retries = 0
         self.calls_by_method: Counter[str] = Counter()  # HTTP attempts per API method
 
@@ -215,7 +218,7 @@ class GoogleContactsConnector:
 
     def _pull(self, wanted: set[str], token: str | None, result: PulledRows) -> Iterator[RemoteRow]:
         self._tombstones = []
-        result.full = token is None
+        result.full = self._relisted = token is None
         page_token = None
         while True:
             params = {
@@ -236,6 +239,7 @@ class GoogleContactsConnector:
                 ):
                     logger.info("Google sync token expired: listing every contact again")
                     token, page_token, result.full = None, None, True
+                    self._relisted = True
                     self._tombstones = []
                     continue
                 raise RemoteRequestError(
@@ -289,6 +293,32 @@ class GoogleContactsConnector:
     def pull_deletes(self, remote_object: str, since: dt.datetime | None) -> Iterator[RemoteRow]:
         """The tombstones the last pull met (Google reports deletes within the same sync)."""
         yield from self._tombstones
+
+    def read_delete_log(self, remote_object: str, since: dt.datetime | None) -> DeleteLog:
+        """Google logs deletes only as tombstones of sync answers (pulled with the changes):
+        complete unless the last pull had to list every contact again (no token, or an
+        expired one), when contacts deleted meanwhile left no tombstone."""
+        return DeleteLog(complete=not self._relisted)
+
+    def list_remote_ids(self, remote_object: str) -> Iterator[str]:
+        """Every contact's resource name: a plain listing (no sync token, so no propagation
+        delay), metadata only, 1,000 a page."""
+        page_token = None
+        while True:
+            params = {
+                "resourceName": "people/me",
+                "personFields": "metadata",
+                "pageSize": PAGE_SIZE,
+            }
+            if page_token:
+                params["pageToken"] = page_token
+            answer = self._call(lambda p=params: self.service.people().connections().list(**p))
+            for person in answer.get("connections") or []:
+                if not (person.get("metadata") or {}).get("deleted"):
+                    yield person["resourceName"]
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                return
 
     def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
         """None: Google converts nothing (`conversions` is empty)."""

@@ -28,6 +28,7 @@ from syncengine.connectors.base import (
     AuthError,
     BudgetExhausted,
     Conversion,
+    DeleteLog,
     JunctionRow,
     PulledRows,
     RemoteError,
@@ -38,7 +39,7 @@ from syncengine.connectors.base import (
     WriteOutcome,
 )
 from syncengine.connectors.interface import Account, Meter, TokenStore
-from syncengine.connectors.salesforce import contact_roles, mapping
+from syncengine.connectors.salesforce import contact_roles, mapping, reconcile
 from syncengine.connectors.salesforce import conversions as lead_conversions
 from syncengine.connectors.salesforce.mapping import soql_datetime
 from syncengine.connectors.values import parse_remote_datetime
@@ -160,6 +161,7 @@ class SalesforceConnector:
     conversions = lead_conversions.CONVERSIONS
     junctions = contact_roles.JUNCTIONS
     read_at: dt.datetime | None = None
+    lists_ids = True  # Bulk API 2.0 id queries and getDeleted
 
     def __init__(
         self,
@@ -306,6 +308,20 @@ class SalesforceConnector:
     ) -> list[WriteOutcome]:
         """Create junction records for (parent id, child id) pairs (up to 200)."""
         return self.create(junction, contact_roles.records(junction, pairs))
+
+    def list_remote_ids(self, remote_object: str) -> Iterator[str]:
+        """Every live id of the object, through one Bulk API 2.0 query job (`SELECT Id`)."""
+        return reconcile.list_ids(self._call, self.sf.restful, self._csv, remote_object, self.sleep)
+
+    def read_delete_log(self, remote_object: str, since: dt.datetime | None) -> DeleteLog:
+        """getDeleted since `since` (purged records too); not complete outside its window."""
+        return reconcile.delete_log(self._call, self.sf.restful, remote_object, since)
+
+    def _csv(self, path: str, params: dict) -> requests.Response:
+        return self.sf._call_salesforce(
+            "GET", self.sf.base_url + path, name=path, params=params,
+            headers={"Accept": "text/csv"},
+        )  # fmt: skip
 
     def limits(self) -> dict:
         return self._call(self.sf.limits)

@@ -132,8 +132,15 @@ def handle(app: SandboxOrg, request: Request) -> Response:
     if head == "tokens" and rest == ["expire"] and method == "POST":
         token = request.json().get("access_token") if request.body else None
         return Response.json({"expired": app.store.expire_access_tokens(token)})
+    if head == "recycle-bin" and rest == ["empty"] and method == "POST":
+        body = request.json() if request.body else {}
+        ids_ = body.get("ids")
+        return Response.json(
+            {"purged": app.store.empty_recycle_bin([ids.to_18(i) for i in ids_] if ids_ else None)}
+        )
     if head == "delete-log" and rest == ["purge"] and method == "POST":
         app.store.set_setting("delete_log_purged_at", now_stamp(app.store))
+        app.store.delete_setting("delete_log")
         return Response.json(
             {"earliestDateAvailable": app.store.get_setting("delete_log_purged_at")}
         )
@@ -146,6 +153,7 @@ def handle(app: SandboxOrg, request: Request) -> Response:
             "faults",
             "daily_api_limit",
             "delete_log_purged_at",
+            "delete_log",
             "bulk_batches",
             CLOCK_SETTING,
         ):

@@ -301,6 +301,12 @@ def _replication(app: SandboxOrg, request: Request, obj: ObjectDef, kind: str) -
         for r in records
         if r.get("IsDeleted") and r["Id"] in deleted_dates and low <= deleted_dates[r["Id"]] < high
     ]
+    # Records emptied from the recycle bin stay in the delete log until it is purged.
+    deleted += [
+        {"id": rid, "deletedDate": date}
+        for rid, date in app.store.purged_deletes(obj.name).items()
+        if low <= date < high
+    ]
     if len(deleted) > REPLICATION_ID_LIMIT:
         raise ApiError("EXCEEDED_ID_LIMIT", "too many ids in the window; narrow it")
     earliest = purged_at or soql.format_datetime(now_minute - dt.timedelta(days=15))

@@ -173,6 +173,31 @@ class Store(SettingsAndTokens):
                 else:
                     self.deleted_dates.pop(record["Id"], None)
 
+    def empty_recycle_bin(self, record_ids: Iterable[str] | None = None) -> list[str]:
+        """Remove deleted records for good (all, or those of `record_ids`), as emptying the
+        recycle bin does; the delete log keeps them (id, sobject, deleted date) until purged."""
+        with self.lock:
+            wanted = None if record_ids is None else set(record_ids)
+            gone = [
+                (rid, sobject, self.deleted_dates.get(rid, ""))
+                for sobject, records in self.by_sobject.items()
+                for rid, record in records.items()
+                if record.get("IsDeleted") and (wanted is None or rid in wanted)
+            ]
+            self._db.executemany("DELETE FROM records WHERE id = ?", [(g[0],) for g in gone])
+            for rid, sobject, _ in gone:
+                self.records.pop(rid, None)
+                self.by_sobject[sobject].pop(rid, None)
+                self.deleted_dates.pop(rid, None)
+            log = self.get_setting("delete_log", [])
+            self.set_setting("delete_log", log + [list(g) for g in gone])
+        return [g[0] for g in gone]
+
+    def purged_deletes(self, sobject: str) -> dict[str, str]:
+        """Records emptied from the recycle bin that the delete log still holds: id → date."""
+        log = self.get_setting("delete_log", [])
+        return {rid: date for rid, obj, date in log if obj == sobject}
+
     def reset_records(self) -> None:
         with self.lock:
             self._db.execute("DELETE FROM records")

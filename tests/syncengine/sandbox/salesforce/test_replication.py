@@ -76,3 +76,27 @@ def test_system_stamps_have_whole_seconds(sandbox, sf: Salesforce) -> None:
     (row,) = sf.query_all(f"SELECT SystemModstamp FROM Contact WHERE Id = '{second}'",
                           include_deleted=True)["records"]  # fmt: skip
     assert row["SystemModstamp"].endswith(".000+0000")
+
+
+def test_emptying_the_recycle_bin_hides_records_from_query_all_but_not_from_get_deleted(
+    sandbox, sf: Salesforce
+) -> None:
+    kept = sf.Contact.create({"LastName": "Kept"})["id"]
+    binned = sf.Contact.create({"LastName": "Binned"})["id"]
+    purged = sf.Contact.create({"LastName": "Purged"})["id"]
+    sf.Contact.delete(binned)
+    sf.Contact.delete(purged)
+    # A user empties the recycle bin of one record: queryAll no longer sees it.
+    emptied = sandbox.control("POST", "recycle-bin/empty", json={"ids": [purged]}).json()
+    assert emptied == {"purged": [purged]}
+    ours = f"('{kept}', '{binned}', '{purged}')"
+    rows = sf.query_all(f"SELECT Id FROM Contact WHERE Id IN {ours}", include_deleted=True)
+    assert {r["Id"] for r in rows["records"]} == {kept, binned}
+    # getDeleted still lists both deletes until Salesforce purges its delete log.
+    start, end = window()
+    deleted = {r["id"] for r in sf.Contact.deleted(start, end)["deletedRecords"]}
+    assert deleted & {kept, binned, purged} == {binned, purged}
+    sandbox.control("POST", "delete-log/purge")
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Contact.deleted(start, end)
+    assert caught.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
