@@ -1,0 +1,186 @@
+"""The CRM merge service: fill blanks, move associations, archive the losers with a pointer."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm import hooks, sources
+from crm.errors import MergeError
+from crm.models import Association, AssociationDefinition, AuditEvent, Record
+from crm.services.associations import associate_records
+from crm.services.merge import MAX_LOSERS, merge_records
+from crm.services.records import archive_records, create_record, restore_records
+
+
+def _contact(contacts, **properties):
+    return create_record(object_type=contacts, source=sources.API, properties=properties)
+
+
+def _definition(from_type, to_type, label=""):
+    return AssociationDefinition.objects.get(
+        from_object_type=from_type, to_object_type=to_type, label=label
+    )
+
+
+@pytest.fixture
+def trio(contacts):
+    winner = _contact(contacts, firstname="Ada", phone="")
+    first = _contact(contacts, firstname="Augusta", email="ada@example.com", city="London")
+    second = _contact(contacts, phone="+44 20 7946 0000", city="Paris", jobtitle="Countess")
+    return winner, first, second
+
+
+@pytest.fixture
+def captured_changes():
+    events = []
+    listener = hooks.on_records_changed(events.append)
+    yield events
+    hooks.unsubscribe(listener)
+
+
+def test_merge_fills_blanks_in_loser_order_and_archives_losers(
+    contacts, user, trio, captured_changes
+):
+    winner, first, second = trio
+    merged = merge_records(
+        object_type=contacts,
+        winner_id=winner.pk,
+        loser_ids=[first.pk, second.pk],
+        actor=user,
+        source=sources.API,
+    )
+    assert merged.pk == winner.pk
+    assert merged.archived_at is None
+    # The winner's own value stays; empty ones come from the first loser holding one.
+    assert merged.properties["firstname"] == "Ada"
+    assert merged.properties["email"] == "ada@example.com"  # a unique value moved over
+    assert merged.properties["city"] == "London"
+    assert merged.properties["phone"] == second.properties["phone"]
+    assert merged.properties["jobtitle"] == "Countess"
+    for loser in (first, second):
+        loser.refresh_from_db()
+        assert loser.archived_at is not None
+        assert loser.merged_into_id == winner.pk
+    kinds = [(e.kind, set(e.record_ids)) for e in captured_changes]
+    assert kinds == [("archived", {first.pk, second.pk}), ("updated", {winner.pk})]
+    merge_event = AuditEvent.objects.get(verb="merge", target_id=winner.pk)
+    assert merge_event.actor == user
+    assert merge_event.detail["losers"] == [first.pk, second.pk]
+    assert merge_event.detail["filled"]["city"] == {"from": first.pk, "value": "London"}
+    assert AuditEvent.objects.get(verb="merge", target_id=first.pk).detail == {
+        "merged_into": winner.pk
+    }
+    assert AuditEvent.objects.filter(verb="archive", target_id=second.pk).exists()
+
+
+def test_merge_without_fill_blanks_keeps_the_winner_as_it_is(contacts, trio):
+    winner, first, second = trio
+    before = dict(winner.properties)
+    merged = merge_records(
+        object_type=contacts,
+        winner_id=winner.pk,
+        loser_ids=[first.pk, second.pk],
+        fill_blanks=False,
+        source=sources.API,
+    )
+    assert merged.properties == before
+    assert not AuditEvent.objects.filter(verb="update", target_id=winner.pk).exists()
+    assert Record.objects.filter(merged_into=winner, archived_at__isnull=False).count() == 2
+
+
+def test_associations_move_without_duplicates_and_within_limits(contacts, companies, trio):
+    winner, first, second = trio
+    acme, globex, initech = (
+        create_record(object_type=companies, source=sources.API, properties={"name": n})
+        for n in ("Acme", "Globex", "Initech")
+    )
+    plain = _definition(contacts, companies)
+    primary = _definition(contacts, companies, "Primary")  # one per contact
+    associate_records(
+        definition=plain,
+        pairs=[(winner.pk, acme.pk), (first.pk, acme.pk), (first.pk, globex.pk)],
+        source=sources.API,
+    )
+    associate_records(
+        definition=primary, pairs=[(winner.pk, acme.pk), (second.pk, initech.pk)], source="api"
+    )
+    merge_records(
+        object_type=contacts,
+        winner_id=winner.pk,
+        loser_ids=[first.pk, second.pk],
+        source=sources.API,
+    )
+    pairs = set(
+        Association.objects.filter(definition=plain).values_list("from_record_id", "to_record_id")
+    )
+    assert pairs == {(winner.pk, acme.pk), (winner.pk, globex.pk)}
+    # The winner keeps its primary company; the loser's would break the limit of one.
+    assert list(
+        Association.objects.filter(definition=primary).values_list("from_record_id", "to_record_id")
+    ) == [(winner.pk, acme.pk)]
+    event = AuditEvent.objects.get(verb="merge", target_id=winner.pk)
+    assert event.detail["associations_moved"] == 1
+    assert event.detail["associations_dropped"] == [
+        {"definition": primary.pk, "from_record": winner.pk, "to_record": initech.pk}
+    ]
+    assert not Association.objects.filter(from_record_id__in=[first.pk, second.pk]).exists()
+
+
+def test_restoring_a_loser_clears_its_pointer(contacts, trio):
+    winner, first, _ = trio
+    merge_records(
+        object_type=contacts,
+        winner_id=winner.pk,
+        loser_ids=[first.pk],
+        fill_blanks=False,
+        source=sources.API,
+    )
+    restore_records(object_type=contacts, record_ids=[first.pk], source=sources.API)
+    first.refresh_from_db()
+    assert (first.archived_at, first.merged_into_id) == (None, None)
+
+
+def _state():
+    return (
+        sorted(Record.objects.values_list("pk", "archived_at", "merged_into_id", "properties")),
+        sorted(Association.objects.values_list("pk", flat=True)),
+        AuditEvent.objects.count(),
+    )
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("none", "at least one record"),
+        ("self", "cannot be both winner and loser"),
+        ("twice", "named twice"),
+        ("missing", "does not exist"),
+        ("other_type", "is not one of contacts"),
+        ("archived", "is in the recycle bin"),
+        ("too_many", f"at most {MAX_LOSERS}"),
+    ],
+)
+def test_bad_merges_are_refused_and_change_nothing(contacts, companies, trio, case, message):
+    winner, first, second = trio
+    acme = create_record(object_type=companies, source=sources.API, properties={"name": "Acme"})
+    associate_records(
+        definition=_definition(contacts, companies), pairs=[(first.pk, acme.pk)], source="api"
+    )
+    if case == "archived":
+        archive_records(object_type=contacts, record_ids=[second.pk], source=sources.API)
+    losers = {
+        "none": [],
+        "self": [first.pk, winner.pk],
+        "twice": [first.pk, first.pk],
+        "missing": [first.pk, 999_999],
+        "other_type": [first.pk, acme.pk],
+        "archived": [first.pk, second.pk],
+        "too_many": [first.pk, *range(10**6, 10**6 + MAX_LOSERS)],
+    }[case]
+    before = _state()
+    with pytest.raises(MergeError, match=message) as excinfo:
+        merge_records(
+            object_type=contacts, winner_id=winner.pk, loser_ids=losers, source=sources.API
+        )
+    assert excinfo.value.status == 400
+    assert _state() == before
