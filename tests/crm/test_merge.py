@@ -184,3 +184,79 @@ def test_bad_merges_are_refused_and_change_nothing(contacts, companies, trio, ca
         )
     assert excinfo.value.status == 400
     assert _state() == before
+
+
+URL = "/api/v1/objects/contacts/records/"
+
+
+def test_api_merge_answers_the_winner_and_shows_the_pointer(api_client, user, contacts, trio):
+    winner, first, second = trio
+    response = api_client.post(
+        f"{URL}merge/",
+        {"winner": winner.pk, "losers": [first.pk, second.pk], "fill_blanks": True},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["id"], body["merged_into"], body["archived"]) == (winner.pk, None, False)
+    assert body["properties"]["email"] == "ada@example.com"
+    loser = api_client.get(f"{URL}{first.pk}/?archived=true").json()
+    assert (loser["archived"], loser["merged_into"]) == (True, winner.pk)
+    event = AuditEvent.objects.get(verb="merge", target_id=winner.pk)
+    assert (event.actor, event.source) == (user, "api")
+
+
+def test_api_merge_without_fill_blanks(api_client, contacts, trio):
+    winner, first, _ = trio
+    response = api_client.post(
+        f"{URL}merge/", {"winner": winner.pk, "losers": [first.pk], "fill_blanks": False}, "json"
+    )
+    assert response.status_code == 200
+    assert "email" not in response.json()["properties"]
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"losers": [2]}, "winner"),
+        ({"winner": 1, "losers": []}, "losers"),
+        ({"winner": 1, "losers": "2"}, "losers"),
+        ({"winner": 1, "losers": list(range(2, 3 + MAX_LOSERS))}, "losers"),
+        ({"winner": "x", "losers": [2]}, "winner"),
+        ({"winner": 1, "losers": [2], "fill_blanks": "maybe"}, "fill_blanks"),
+    ],
+)
+def test_api_merge_bad_bodies_are_400s(api_client, contacts, trio, body, field):
+    before = _state()
+    response = api_client.post(f"{URL}merge/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert _state() == before
+
+
+def test_api_merge_refused_by_the_service_is_a_400_naming_the_field(
+    api_client, contacts, companies, trio
+):
+    winner, first, _ = trio
+    acme = create_record(object_type=companies, source=sources.API, properties={"name": "Acme"})
+    before = _state()
+    response = api_client.post(
+        f"{URL}merge/", {"winner": winner.pk, "losers": [first.pk, acme.pk]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_merge"
+    assert response.json()["errors"] == {"losers": [f"record {acme.pk} is not one of contacts"]}
+    assert _state() == before
+
+
+def test_api_merge_needs_the_change_permission(contacts, trio):
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+
+    winner, first, _ = trio
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    response = client.post(f"{URL}merge/", {"winner": winner.pk, "losers": [first.pk]}, "json")
+    assert response.status_code == 403
+    assert Record.objects.get(pk=first.pk).archived_at is None
