@@ -10,7 +10,7 @@ transaction; a refused merge changes nothing.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -44,10 +44,14 @@ def merge_records(
     winner_id: int,
     loser_ids: Sequence[int],
     fill_blanks: bool = True,
+    keep: Collection[str] = (),
     actor=None,
     source: str,
 ) -> Record:
-    """Merge the losers into the winner; returns the winner. Raises MergeError on bad input."""
+    """Merge the losers into the winner; returns the winner. Raises MergeError on bad input.
+
+    `keep` names properties never filled from the losers (a sync leaves those a remote
+    master decided to the remote)."""
     sources.validate_source(source)
     loser_ids = _checked_ids(winner_id, loser_ids)
     with transaction.atomic():
@@ -56,7 +60,8 @@ def merge_records(
         schema = load_schema_for_write(object_type)
         outcome = MergeOutcome()
         if fill_blanks:
-            outcome.filled = planned_fills(schema, winner, losers, actor=actor, source=source)
+            fills = planned_fills(schema, winner, losers, actor=actor, source=source)
+            outcome.filled = {k: v for k, v in fills.items() if k not in keep}
         # Associations move first: the association service refuses archived endpoints.
         _move_associations(winner, losers, outcome, actor, source)
         archive_records(

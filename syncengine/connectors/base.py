@@ -112,3 +112,12 @@ class Conversion:
 
     remote_id: str
     converted_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteMerge:
+    """A record the remote merged away (deleted) into a master record of the same object."""
+
+    remote_id: str
+    master_id: str
+    stamp: dt.datetime | None = None

@@ -19,6 +19,7 @@ from syncengine.connectors.base import (
     JunctionRow,
     PulledRows,
     RemoteField,
+    RemoteMerge,
     RemoteRow,
     WriteOutcome,
 )
@@ -104,6 +105,8 @@ class Connector(Protocol):
     transient_codes: ClassVar[frozenset[str]]  # per-record codes worth sending again
     # object that the remote converts → the object it becomes (Lead → Contact)
     conversions: ClassVar[Mapping[str, str]]
+    # objects whose merges the remote reports (losers deleted pointing at their master)
+    merges: ClassVar[frozenset[str]]
     # junction object named by a reference mapping → (parent field, child field)
     junctions: ClassVar[Mapping[str, tuple[str, str]]]
 
@@ -134,6 +137,9 @@ class Connector(Protocol):
         self, remote_object: str, since: dt.datetime | None
     ) -> Iterable[Conversion]:
         """Records of a converting object converted at or after `since`."""
+
+    def pull_merges(self, remote_object: str, since: dt.datetime | None) -> Iterable[RemoteMerge]:
+        """Records of a merging object merged away at or after `since`, with their master."""
 
     def read_junctions(self, junction: str) -> Iterator[JunctionRow]:
         """Every record of a junction object."""

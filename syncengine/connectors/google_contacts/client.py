@@ -33,6 +33,7 @@ from syncengine.connectors.base import (
     PulledRows,
     RemoteError,
     RemoteField,
+    RemoteMerge,
     RemoteRequestError,
     RemoteRow,
     TransientError,
@@ -75,6 +76,7 @@ class GoogleContactsConnector:
     # Per-contact failures the engine sends again next cycle (the record stays dirty).
     transient_codes = gerrors.TRANSIENT_CODES
     conversions: dict[str, str] = {}
+    merges: frozenset[str] = frozenset()
     junctions: dict[str, tuple[str, str]] = {}
 
     def __init__(
@@ -287,6 +289,10 @@ class GoogleContactsConnector:
 
     def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
         """None: Google converts nothing (`conversions` is empty)."""
+        return []
+
+    def pull_merges(self, remote_object: str, since: dt.datetime | None) -> list[RemoteMerge]:
+        """None: Google reports no merges (`merges` is empty); a merged contact is a delete."""
         return []
 
     def read_junctions(self, junction: str) -> Iterator[JunctionRow]:

@@ -31,6 +31,7 @@ from syncengine.connectors.base import (
     PulledRows,
     RemoteError,
     RemoteField,
+    RemoteMerge,
     RemoteRequestError,
     RemoteRow,
     TransientError,
@@ -147,6 +148,8 @@ class SalesforceConnector:
     batch_size = COLLECTION_SIZE
     transient_codes = TRANSIENT_CODES
     conversions = lead_conversions.CONVERSIONS
+    # Salesforce merges Accounts, Contacts and Leads: losers are deleted with MasterRecordId.
+    merges = frozenset({"Account", "Contact", "Lead"})
     junctions = contact_roles.JUNCTIONS
 
     def __init__(
@@ -263,6 +266,25 @@ class SalesforceConnector:
             include_deleted=True,
         )
         return (_remote_row(row) for row in rows)
+
+    def pull_merges(self, remote_object: str, since: dt.datetime | None) -> Iterator[RemoteMerge]:
+        """Records merged away at or after `since`: deleted with a MasterRecordId (queryAll)."""
+        where = "IsDeleted = TRUE AND MasterRecordId != null" + (
+            f" AND SystemModstamp >= {soql_datetime(since)}" if since else ""
+        )
+        rows = self.query(
+            f"SELECT Id, MasterRecordId, SystemModstamp FROM {remote_object} WHERE {where} "
+            "ORDER BY SystemModstamp ASC, Id ASC",
+            include_deleted=True,
+        )
+        return (
+            RemoteMerge(
+                remote_id=row["Id"],
+                master_id=row["MasterRecordId"],
+                stamp=_remote_row(row).stamp,
+            )
+            for row in rows
+        )
 
     def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
         """Converted Leads (changed at or after `since`) and the Contact each became."""
