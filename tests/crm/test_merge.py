@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from crm import hooks, sources
@@ -260,3 +262,78 @@ def test_api_merge_needs_the_change_permission(contacts, trio):
     response = client.post(f"{URL}merge/", {"winner": winner.pk, "losers": [first.pk]}, "json")
     assert response.status_code == 403
     assert Record.objects.get(pk=first.pk).archived_at is None
+
+
+CHANGELIST = "/admin/crm/record/?type=contacts"
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+def test_admin_action_shows_the_winner_and_what_will_be_filled(staff_client, contacts, trio):
+    winner, first, second = trio
+    selected = [second.pk, winner.pk, first.pk]
+    page = staff_client.post(CHANGELIST, {"action": "merge_selected", "_selected_action": selected})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Merge selected records…" not in html  # a page of its own, not the list
+    # The oldest record is offered as the winner; its blanks come from the others in order
+    assert f'name="winner" value="{winner.pk}" checked' in html
+    city = re.search(r'data-property="city">.*?<td class="filled">(.*?)</td>', html, re.S)
+    assert city.group(1) == "London"
+    # Picking another winner shows its own fills
+    page = staff_client.post(
+        CHANGELIST,
+        {
+            "action": "merge_selected",
+            "_selected_action": selected,
+            "winner": second.pk,
+            "fill_blanks": "on",
+            "preview": "1",
+        },
+    )
+    html = page.content.decode()
+    assert f'name="winner" value="{second.pk}" checked' in html
+    city = re.search(r'data-property="city">.*?<td class="filled">(.*?)</td>', html, re.S)
+    assert city.group(1) == ""  # the second has a city of its own
+    first_name = re.search(
+        r'data-property="firstname">.*?<td class="filled">(.*?)</td>', html, re.S
+    )
+    assert first_name.group(1) == "Ada"
+    assert Record.objects.filter(archived_at__isnull=False).count() == 0
+
+
+def test_admin_action_merges_into_the_picked_winner(staff_client, staff_user, contacts, trio):
+    winner, first, second = trio
+    response = staff_client.post(
+        CHANGELIST,
+        {
+            "action": "merge_selected",
+            "_selected_action": [winner.pk, first.pk, second.pk],
+            "winner": second.pk,
+            "post": "Merge",
+        },
+    )
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert second.archived_at is None
+    assert second.properties["city"] == "Paris"  # without fill_blanks: kept as it was
+    assert "firstname" not in second.properties
+    assert set(Record.objects.filter(merged_into=second).values_list("pk", flat=True)) == {
+        winner.pk,
+        first.pk,
+    }
+    event = AuditEvent.objects.get(verb="merge", target_id=second.pk)
+    assert (event.actor, event.source) == (staff_user, "user")
+
+
+def test_admin_action_needs_two_records(staff_client, contacts, trio):
+    winner, *_ = trio
+    response = staff_client.post(
+        CHANGELIST, {"action": "merge_selected", "_selected_action": [winner.pk]}, follow=True
+    )
+    assert "Select from 2 to" in response.content.decode()
+    assert not Record.objects.filter(archived_at__isnull=False).exists()
