@@ -102,6 +102,12 @@ class AssociationError(CrmError):
     code = "invalid_association"
 
 
+class MergeError(CrmError):
+    """A merge that cannot be made (unknown, archived or mixed records, too many losers)."""
+
+    code = "invalid_merge"
+
+
 class SchemaError(CrmError):
     """A change to object types or properties that cannot be made.
 

@@ -167,6 +167,10 @@ class Record(models.Model):
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(db_index=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Set on a record archived by a merge: the record it was merged into (the winner).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [

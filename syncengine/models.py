@@ -328,6 +328,7 @@ class SyncStage(models.Model):
     class Operation(models.TextChoices):
         SYNC_SCHEMA = "sync_schema", "Sync schema"
         PULL_UPDATES = "pull_updates", "Pull updates"
+        PULL_MERGES = "pull_merges", "Pull merges"
         PULL_DELETES = "pull_deletes", "Pull deletes"
         PULL_CONVERSIONS = "pull_conversions", "Pull conversions"
         RECONCILE = "reconcile", "Reconcile"

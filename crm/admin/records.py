@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from crm import selectors, sources
+from crm.admin.merge import merge_selected as merge_page
 from crm.errors import CrmError
 from crm.forms import RecordForm
 from crm.models import (
@@ -159,7 +160,7 @@ class RecordAdmin(_SchemaAwareAdmin):
     search_help_text = "An email address (exact), a name (starts with) or a record id."
     inlines = [AssociationInline]
     readonly_fields = ["id", "created_at", "updated_at", "last_changes"]
-    actions = ["move_to_recycle_bin"]
+    actions = ["move_to_recycle_bin", "merge_selected"]
 
     def get_queryset(self, request):
         queryset = Record.objects.filter(archived_at__isnull=True).select_related("object_type")
@@ -259,6 +260,10 @@ class RecordAdmin(_SchemaAwareAdmin):
             f"Moved {count} records to the recycle bin; they can be "
             f"restored for {settings.CONCORD_RECYCLE_BIN_DAYS} days.",
         )
+
+    @admin.action(description="Merge selected records…", permissions=["change"])
+    def merge_selected(self, request, queryset):
+        return merge_page(self, request, queryset)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is None and self.object_type_for(request) is None:

@@ -16,6 +16,7 @@ from crm.models import (
     SyncPropertyConfig,
 )
 from crm.schema import Schema
+from crm.services.merge import MAX_LOSERS
 
 
 class ObjectTypeSerializer(serializers.ModelSerializer):
@@ -170,6 +171,12 @@ class RecordSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     archived = serializers.SerializerMethodField()
+    merged_into = serializers.IntegerField(
+        source="merged_into_id",
+        read_only=True,
+        allow_null=True,
+        help_text="For a record archived by a merge: the id of the record it was merged into.",
+    )
 
     @extend_schema_field(serializers.BooleanField())
     def get_archived(self, record) -> bool:
@@ -189,6 +196,21 @@ class RecordSerializer(serializers.Serializer):
             if name in visible and (wanted is None or name in wanted)
         }
         return data
+
+
+class MergeRequestSerializer(serializers.Serializer):
+    winner = IdField(help_text="The record that stays.")
+    losers = serializers.ListField(
+        child=IdField(),
+        min_length=1,
+        max_length=MAX_LOSERS,
+        help_text=f"The records merged into the winner (1 to {MAX_LOSERS}); their empty-value "
+        "fills are taken in this order. They go to the recycle bin with `merged_into` set.",
+    )
+    fill_blanks = serializers.BooleanField(
+        default=True,
+        help_text="Fill the winner's empty values from the losers. False keeps it as it is.",
+    )
 
 
 class BatchInputSerializer(serializers.Serializer):

@@ -26,6 +26,7 @@ from crm.models import (
 )
 from crm.schema import load_schema
 from crm.services import associations as association_services
+from crm.services import merge as merge_services
 from crm.services import records as record_services
 from crm.services import schema as schema_services
 from crm.usage import list_property_usages
@@ -206,6 +207,8 @@ class RecordViewSet(viewsets.ModelViewSet):
         "destroy": ["crm.delete_record"],
         "restore": ["crm.change_record"],  # as the admin's recycle bin
         "batch": ["crm.add_record", "crm.change_record"],  # an upsert may do either
+        # A merge changes the winner and archives the losers, as editing and the recycle bin.
+        "merge": ["crm.change_record"],
     }
     pagination_class = NewestFirstCursorPagination
     filterset_class = RecordFilter
@@ -300,6 +303,25 @@ class RecordViewSet(viewsets.ModelViewSet):
         )
         record.refresh_from_db()
         return Response(self.get_serializer(record).data)
+
+    @extend_schema(request=s.MergeRequestSerializer, responses=s.RecordSerializer)
+    @action(detail=False, methods=["post"])
+    def merge(self, request, *args, **kwargs):
+        """Merge duplicates into one winner: its empty values filled from the losers (unless
+        `fill_blanks` is false), their associations moved to it, the losers archived with
+        `merged_into` pointing at it. Answers the winner; a refused merge changes nothing."""
+        serializer = s.MergeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        winner = merge_services.merge_records(
+            object_type=self.get_object_type(),
+            winner_id=data["winner"],
+            loser_ids=data["losers"],
+            fill_blanks=data["fill_blanks"],
+            actor=request.user,
+            source=sources.API,
+        )
+        return Response(self.get_serializer(winner).data)
 
     @extend_schema(request=s.BatchRequestSerializer, responses=s.BatchResponseSerializer)
     @action(detail=False, methods=["post"])

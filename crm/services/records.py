@@ -114,9 +114,17 @@ def write_records(
 
 
 def archive_records(
-    *, object_type: ObjectType, record_ids: Sequence[int], actor=None, source: str
+    *,
+    object_type: ObjectType,
+    record_ids: Sequence[int],
+    actor=None,
+    source: str,
+    merged_into: int | None = None,
 ) -> int:
-    """Move records to the recycle bin; they can be restored for the retention period."""
+    """Move records to the recycle bin; they can be restored for the retention period.
+
+    A merge archives its losers here too, with `merged_into` the winner's id.
+    """
     sources.validate_source(source)
     with transaction.atomic():
         records = list(
@@ -127,7 +135,9 @@ def archive_records(
         if not records:
             return 0
         ids = [r.pk for r in records]
-        Record.objects.filter(pk__in=ids).update(archived_at=timezone.now())
+        Record.objects.filter(pk__in=ids).update(
+            archived_at=timezone.now(), merged_into_id=merged_into
+        )
         audit_and_announce(object_type, records, "archive", "archived", actor, source)
     return len(ids)
 
@@ -161,7 +171,10 @@ def restore_records(
                     f"already has {name} {value!r}"
                 )
         ids = [r.pk for r in records]
-        Record.objects.filter(pk__in=ids).update(archived_at=None, updated_at=timezone.now())
+        # A restored loser of a merge stands on its own again.
+        Record.objects.filter(pk__in=ids).update(
+            archived_at=None, merged_into_id=None, updated_at=timezone.now()
+        )
         audit_and_announce(object_type, records, "restore", "restored", actor, source)
     return len(ids)
 

@@ -128,3 +128,12 @@ class DeleteLog:
     ids: tuple[str, ...] = ()
     complete: bool = True
     until: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteMerge:
+    """A record the remote merged away (deleted) into a master record of the same object."""
+
+    remote_id: str
+    master_id: str
+    stamp: dt.datetime | None = None

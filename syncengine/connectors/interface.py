@@ -20,6 +20,7 @@ from syncengine.connectors.base import (
     JunctionRow,
     PulledRows,
     RemoteField,
+    RemoteMerge,
     RemoteRow,
     WriteOutcome,
 )
@@ -105,6 +106,8 @@ class Connector(Protocol):
     transient_codes: ClassVar[frozenset[str]]  # per-record codes worth sending again
     # object that the remote converts → the object it becomes (Lead → Contact)
     conversions: ClassVar[Mapping[str, str]]
+    # objects whose merges the remote reports (losers deleted pointing at their master)
+    merges: ClassVar[frozenset[str]]
     # junction object named by a reference mapping → (parent field, child field)
     junctions: ClassVar[Mapping[str, tuple[str, str]]]
     # list_remote_ids and read_delete_log work: the engine reconciles (compares the ids it
@@ -141,6 +144,9 @@ class Connector(Protocol):
         self, remote_object: str, since: dt.datetime | None
     ) -> Iterable[Conversion]:
         """Records of a converting object converted at or after `since`."""
+
+    def pull_merges(self, remote_object: str, since: dt.datetime | None) -> Iterable[RemoteMerge]:
+        """Records of a merging object merged away at or after `since`, with their master."""
 
     def read_junctions(
         self,

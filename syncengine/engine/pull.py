@@ -5,7 +5,8 @@ each batch links what it sees for the first time (`matching`), merges linked rec
 field (`merge`), creates records for the rest, and moves the watermark, in one transaction.
 Pull deletes applies the mapping's pull delete rule to the records deleted remotely. Pull
 conversions relinks the records of a converted remote record (a Lead) to the record it became
-(a Contact).
+(a Contact), or merges them into that record's Concord record when Concord links it already
+(`merges`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import dormant, errors, merge, references
+from syncengine.engine import dormant, errors, merge, merges, references
 from syncengine.engine.links import update_links
 from syncengine.engine.matching import match
 from syncengine.engine.usable import UsableFields
@@ -444,24 +445,31 @@ def pull_conversions(run: CycleRunner, om: ObjectMapping) -> None:
             link = links.get(row.remote_id)
             if link is None or not row.converted_id:
                 stage.skipped += 1
-            elif _relink(run, link, row.converted_id, target_mapping):
+            elif _relink(run, om, link, row.converted_id, target_mapping, stage):
                 stage.updated += 1
             else:
                 stage.skipped += 1
 
 
-def _relink(run: CycleRunner, link: RecordLink, converted_id: str, target: ObjectMapping) -> bool:
-    """Point a converted record's link to the record it became; False if that one is linked
-    to another Concord record already (the converted one merged into it: that one is kept)."""
-    taken = RecordLink.objects.filter(
-        integration=run.integration, remote_object=target.remote_object, remote_id=converted_id
-    ).exclude(pk=link.pk)
-    if taken.exists():
-        taken_link = taken.first()
-        remote_id = link.remote_id
-        link.delete()
-        logger.info("%s merged into linked %s", remote_id, taken_link)
-        return False
+def _relink(
+    run: CycleRunner,
+    om: ObjectMapping,
+    link: RecordLink,
+    converted_id: str,
+    target: ObjectMapping,
+    stage: SyncStage,
+) -> bool:
+    """Point a converted record's link to the record it became. If that one is linked to
+    another Concord record already, the converted record's Concord record is merged into it."""
+    taken = (
+        RecordLink.objects.filter(
+            integration=run.integration, remote_object=target.remote_object, remote_id=converted_id
+        )
+        .exclude(pk=link.pk)
+        .first()
+    )
+    if taken is not None:
+        return merges.merge_converted(run, om, link, taken, stage)
     link.object_mapping, link.remote_object = target, target.remote_object
     link.remote_id, link.agreed = converted_id, {}
     link.dirty, link.dirty_at = True, timezone.now()

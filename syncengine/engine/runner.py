@@ -1,12 +1,12 @@
 """One cycle's context and stage bookkeeping.
 
 `CycleRunner.run` is the order of a cycle: sync schema; per object (sync order) pull updates,
-pull deletes, for objects the remote converts pull conversions, and reconcile; per object push
-restores, push new, push updates and push deletes; update foreign keys. Each stage is a SyncStage
-row opened by `stage()`, which counts its API calls and ends it as success, clean-up, incomplete
-(budget) or failed. Remote calls go through the metered connector: when the allocation is used
-up the running stage and the cycle end as Incomplete, and the next cycle resumes from the
-watermarks and dirty flags.
+pull merges (objects the remote merges), pull deletes, for objects the remote converts pull
+conversions, and reconcile; per object push restores, push new, push updates and push deletes;
+update foreign keys. Each stage is a SyncStage row opened by `stage()`, which counts its API
+calls and ends it as success, clean-up, incomplete (budget) or failed. Remote calls go through
+the metered connector: when the allocation is used up the running stage and the cycle end as
+Incomplete, and the next cycle resumes from the watermarks and dirty flags.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from crm.sources import integration_source
 from syncengine.connectors.base import AuthError, BudgetExhausted, ConnectorError
 from syncengine.connectors.interface import Codec, Connector, Meter
 from syncengine.connectors.registry import connector_class
-from syncengine.engine import deletes, pull, push, reconcile, references, schema
+from syncengine.engine import deletes, merges, pull, push, reconcile, references, schema
 from syncengine.engine.usable import PULL_DIRECTIONS, PUSH_DIRECTIONS, UsableFields
 from syncengine.models import ObjectMapping, SyncCycle, SyncError, SyncStage
 from syncengine.services.errors import record_sync_error
@@ -129,6 +129,8 @@ class CycleRunner:
         for om in self.mappings:
             if om.direction in PULL_DIRECTIONS:
                 pull.pull_updates(self, om)
+                if om.remote_object in self.remote.merges:
+                    merges.pull_merges(self, om)
                 pull.pull_deletes(self, om)
                 if om.remote_object in self.remote.conversions:
                     pull.pull_conversions(self, om)

@@ -69,6 +69,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "DELETE /api/v1/objects/{object_type}/records/{id}/": USERS,
     "POST /api/v1/objects/{object_type}/records/{id}/restore/": USERS,
     "POST /api/v1/objects/{object_type}/records/batch/": USERS,
+    "POST /api/v1/objects/{object_type}/records/merge/": USERS,
     "GET /api/v1/association-definitions/": USERS,
     "GET /api/v1/association-definitions/{id}/": USERS,
     "GET /api/v1/associations/": USERS,

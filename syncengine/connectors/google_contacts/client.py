@@ -34,6 +34,7 @@ from syncengine.connectors.base import (
     PulledRows,
     RemoteError,
     RemoteField,
+    RemoteMerge,
     RemoteRequestError,
     RemoteRow,
     TransientError,
@@ -77,6 +78,7 @@ class GoogleContactsConnector:
     # Per-contact failures the engine sends again next cycle (the record stays dirty).
     transient_codes = gerrors.TRANSIENT_CODES
     conversions: dict[str, str] = {}
+    merges: frozenset[str] = frozenset()
     junctions: dict[str, tuple[str, str]] = {}
     read_at: dt.datetime | None = None  # no junction reads
     lists_ids = True  # a plain listing of resource names; no delete log beyond sync tokens
@@ -322,6 +324,10 @@ class GoogleContactsConnector:
 
     def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
         """None: Google converts nothing (`conversions` is empty)."""
+        return []
+
+    def pull_merges(self, remote_object: str, since: dt.datetime | None) -> list[RemoteMerge]:
+        """None: Google reports no merges (`merges` is empty); a merged contact is a delete."""
         return []
 
     def read_junctions(

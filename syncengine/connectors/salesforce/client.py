@@ -33,6 +33,7 @@ from syncengine.connectors.base import (
     PulledRows,
     RemoteError,
     RemoteField,
+    RemoteMerge,
     RemoteRequestError,
     RemoteRow,
     TransientError,
@@ -159,6 +160,8 @@ class SalesforceConnector:
     batch_size = COLLECTION_SIZE
     transient_codes = TRANSIENT_CODES
     conversions = lead_conversions.CONVERSIONS
+    # Salesforce merges Accounts, Contacts and Leads: losers are deleted with MasterRecordId.
+    merges = frozenset({"Account", "Contact", "Lead"})
     junctions = contact_roles.JUNCTIONS
     read_at: dt.datetime | None = None
     lists_ids = True  # Bulk API 2.0 id queries and getDeleted
@@ -184,6 +187,8 @@ class SalesforceConnector:
         )
         self.sleep = sleep
         self.meter = meter
+        # Deleted rows pull_merges read, kept for the pull_deletes of the same window.
+        self._read_deleted: dict[tuple[str, dt.datetime | None], list[dict]] = {}
 
     @classmethod
     def open(cls, account: Account) -> SalesforceConnector:
@@ -268,15 +273,38 @@ class SalesforceConnector:
 
     def pull_deletes(self, remote_object: str, since: dt.datetime | None) -> Iterator[RemoteRow]:
         """Records moved to the recycle bin at or after `since` (queryAll sees them)."""
+        rows = self._read_deleted.pop((remote_object, since), None)
+        if rows is None:
+            rows = self._deleted_rows(remote_object, since)
+        return (_remote_row(row) for row in rows)
+
+    def pull_merges(self, remote_object: str, since: dt.datetime | None) -> list[RemoteMerge]:
+        """Records merged away at or after `since`: deleted ones with a MasterRecordId.
+
+        Merged records are deleted records, so this reads the deletes of the window (one
+        queryAll) and keeps them for the pull_deletes of the same window, which then costs no
+        call of its own."""
+        rows = list(self._deleted_rows(remote_object, since))
+        self._read_deleted[(remote_object, since)] = rows
+        return [
+            RemoteMerge(
+                remote_id=row["Id"], master_id=row["MasterRecordId"], stamp=_remote_row(row).stamp
+            )
+            for row in rows
+            if row.get("MasterRecordId")
+        ]
+
+    def _deleted_rows(self, remote_object: str, since: dt.datetime | None) -> Iterator[dict]:
+        merging = remote_object in self.merges
+        columns = "Id, SystemModstamp" + (", MasterRecordId" if merging else "")
         where = "IsDeleted = TRUE" + (
             f" AND SystemModstamp >= {soql_datetime(since)}" if since else ""
         )
-        rows = self.query(
-            f"SELECT Id, SystemModstamp FROM {remote_object} WHERE {where} "
+        return self.query(
+            f"SELECT {columns} FROM {remote_object} WHERE {where} "
             "ORDER BY SystemModstamp ASC, Id ASC",
             include_deleted=True,
         )
-        return (_remote_row(row) for row in rows)
 
     def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
         """Converted Leads (changed at or after `since`) and the Contact each became."""

@@ -14,6 +14,7 @@ from . import ids, soql
 from .dml import CLOCK_SETTING, WriteOp, WriteOptions, now_stamp
 from .errors import ApiError, not_found
 from .leads import convert_lead
+from .merges import merge_records
 from .wire import Request, Response, method_not_allowed
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ def handle(app: SandboxOrg, request: Request) -> Response:
         return _records(app, request, rest)
     if head == "leads" and len(rest) == 2 and rest[1] == "convert" and method == "POST":
         return Response.json(convert_lead(app.writer, app.org, rest[0], request.json()))
+    if head == "merge" and len(rest) == 1 and method == "POST":
+        acting = _user_options(app).acting_user_id
+        return Response.json(merge_records(app.writer, app.org, rest[0], request.json(), acting))
     if head == "faults" and not rest:
         if method == "GET":
             return Response.json(dataclasses.asdict(app.faults()))

@@ -58,6 +58,7 @@ AUDIT_FIELDS = (
     "LastModifiedDate",
     "LastModifiedById",
     "SystemModstamp",
+    "MasterRecordId",
 )
 
 DEFAULT_LEAD_CONVERSION = {
@@ -261,7 +262,11 @@ class OrgDef:
         return {u.user_id for u in self.users}
 
 
-def _audit_fields(owner: bool) -> dict[str, FieldDef]:
+# Objects Salesforce merges: their merged-away records carry MasterRecordId (reference §2.2).
+MERGEABLE_OBJECTS = frozenset({"Account", "Contact", "Lead"})
+
+
+def _audit_fields(owner: bool, object_name: str = "") -> dict[str, FieldDef]:
     fields = {
         "Id": FieldDef("Id", "id", "Record ID", length=18, system=True),
         "IsDeleted": FieldDef("IsDeleted", "boolean", "Deleted", system=True, default=False),
@@ -287,6 +292,15 @@ def _audit_fields(owner: bool) -> dict[str, FieldDef]:
         ),
         "SystemModstamp": FieldDef("SystemModstamp", "datetime", "System Modstamp", system=True),
     }
+    if object_name in MERGEABLE_OBJECTS:
+        fields["MasterRecordId"] = FieldDef(
+            "MasterRecordId",
+            "reference",
+            "Master Record ID",
+            system=True,
+            reference_to=[object_name],
+            relationship_name="MasterRecord",
+        )
     if owner:
         fields["OwnerId"] = FieldDef(
             "OwnerId", "reference", "Owner ID", reference_to=["User"], relationship_name="Owner"
@@ -348,7 +362,7 @@ def _object_from_dict(name: str, data: dict[str, Any], custom_index: int) -> Obj
     key_prefix = str(data.get("key_prefix") or (f"a0{custom_index:X}" if custom else ""))
     if len(key_prefix) != 3:
         raise OrgDefinitionError(f"object {name}: key_prefix must be 3 characters")
-    fields = _audit_fields(owner=bool(data.get("has_owner", True)))
+    fields = _audit_fields(owner=bool(data.get("has_owner", True)), object_name=name)
     for field_name, field_data in (data.get("fields") or {}).items():
         if field_name in AUDIT_FIELDS:
             raise OrgDefinitionError(f"object {name}: {field_name} is a system field")
