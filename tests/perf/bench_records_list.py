@@ -158,9 +158,11 @@ def api_session(token: str, url: str):
     session = requests.Session()
     session.trust_env = False
     session.headers["Authorization"] = f"Token {token}"
+    # Wait until gunicorn listens; its first answer over a million rows may take a while on a
+    # busy machine, so only the connection is retried, never a slow read.
     for _ in range(100):
         try:
-            session.get(url, params={"limit": 1}, timeout=2)
+            session.get(url, params={"limit": 1}, timeout=(2, 120))
             break
         except requests.ConnectionError:
             time.sleep(0.1)
