@@ -46,3 +46,15 @@ class TooManyToResync(ResyncRefused):
     """More errors than one resync may push at once."""
 
     code = "resync_over_limit"
+
+
+class HeldDeleteRefused(SyncEngineError):
+    """A confirm or discard that names no held deletes of the integration (400)."""
+
+    code = "held_delete_refused"
+
+
+class InvalidMassDeleteThreshold(SyncEngineError):
+    """A mass-delete share or minimum out of range (400); nothing was changed."""
+
+    code = "invalid_mass_delete_threshold"
