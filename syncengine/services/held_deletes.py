@@ -155,6 +155,10 @@ def _check_threshold(share: object, minimum: object) -> tuple[Decimal | None, in
     return checked_share, minimum
 
 
+def _share_text(share: Decimal) -> str:
+    return str(Decimal(share).quantize(Decimal("0.0001")))
+
+
 @transaction.atomic
 def set_mass_delete_threshold(
     *, object_mapping: ObjectMapping, share: object = None, minimum: object = None, actor=None
@@ -162,7 +166,7 @@ def set_mass_delete_threshold(
     """Change a mapping's mass-delete share and/or minimum (validated, audited)."""
     checked_share, checked_minimum = _check_threshold(share, minimum)
     before = {
-        "share": str(object_mapping.mass_delete_share),
+        "share": _share_text(object_mapping.mass_delete_share),
         "minimum": object_mapping.mass_delete_minimum,
     }
     if checked_share is not None:
@@ -180,7 +184,7 @@ def set_mass_delete_threshold(
             "object_mapping": object_mapping.pk,
             "before": before,
             "after": {
-                "share": str(object_mapping.mass_delete_share),
+                "share": _share_text(object_mapping.mass_delete_share),
                 "minimum": object_mapping.mass_delete_minimum,
             },
         },
