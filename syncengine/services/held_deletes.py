@@ -17,6 +17,7 @@ from crm.services.records import archive_records
 from crm.sources import integration_source
 from syncengine.errors import HeldDeleteRefused, InvalidMassDeleteThreshold
 from syncengine.models import HeldDelete, Integration, ObjectMapping, RecordLink
+from syncengine.services.changes import PUSH_DIRECTIONS, mark_links_dirty
 
 Direction = HeldDelete.Direction
 Status = HeldDelete.Status
@@ -114,8 +115,11 @@ def discard_held_deletes(
     om, rows = _held(integration, object_mapping_id, direction)
     link_ids = [h.link_id for h in rows if h.link_id]
     if direction == Direction.PULL:
-        # The Concord record stays; without its link a pushing mapping creates it again.
+        # The Concord record stays; unlinked, a pushing mapping creates it again remotely.
         RecordLink.objects.filter(pk__in=link_ids).delete()
+        if om.enabled and om.direction in PUSH_DIRECTIONS:
+            kept = [h.record_id for h in rows if h.record_id]
+            mark_links_dirty(object_mapping=om, record_ids=kept)
     else:
         _clear_pending_op(link_ids)  # the remote record stays; the Concord one stays archived
     _decide(rows, Status.DISCARDED, actor)

@@ -197,11 +197,24 @@ def test_1000_held_pull_deletes_discarded_keep_every_record(contacts):
     assert result == {"discarded": 1000}
     assert not Record.objects.filter(archived_at__isnull=False).exists()
     assert Record.objects.count() == 2000
-    # Unlinked, so a pushing mapping creates them again remotely; the others stay linked.
-    assert RecordLink.objects.count() == 1000
+    # Unlinked and queued, so the two-way mapping creates them again remotely.
     assert not RecordLink.objects.filter(pk__in=[k.pk for k in links[:1000]]).exists()
+    queued = RecordLink.objects.filter(object_mapping=om, remote_id__isnull=True, dirty=True)
+    assert set(queued.values_list("record_id", flat=True)) == {k.record_id for k in links[:1000]}
+    assert RecordLink.objects.filter(remote_id__isnull=False).count() == 1000  # the others
     assert held(om, status="discarded") == 1000
     assert AuditEvent.objects.filter(verb="discard_held_deletes").count() == 1
+
+
+def test_discarded_pull_deletes_of_a_pulling_only_mapping_are_not_queued(om):
+    om.direction = "from_remote"
+    om.save()
+    links = link_records(om, 10)
+    screen_deletes(None, om, direction=PULL, links=links[:3])
+
+    discard_held_deletes(integration=om.integration, object_mapping_id=om.pk, direction=PULL)
+
+    assert RecordLink.objects.count() == 7 and Record.objects.count() == 10
 
 
 def test_confirmed_push_deletes_pass_the_next_stage_once(om):
