@@ -261,6 +261,7 @@ SPECTACULAR_SETTINGS = {
         "RestoreStatusEnum": "backups.models.Restore.Status",
         "BackupFrequencyEnum": "backups.models.BackupSchedule.Frequency",
         "NotificationFrequencyEnum": "notifications.models.Frequency",
+        "HeldDeleteDirectionEnum": "syncengine.models.HeldDelete.Direction",
     },
 }
 

@@ -11,3 +11,4 @@ class NotificationsConfig(AppConfig):
 
         # syncengine tells of its events through its hooks; it imports nothing of ours.
         hooks.on_integration_needs_reconnect(listeners.on_integration_needs_reconnect)
+        hooks.on_mass_delete_held(listeners.on_mass_delete_held)

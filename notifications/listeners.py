@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.mail import send_mass_mail
+
 from accounts.selectors import list_users_with_permission
 from notifications.services import notify
-from syncengine.hooks import IntegrationNeedsReconnect
+from syncengine.hooks import IntegrationNeedsReconnect, MassDeleteHeld
 
 
 def on_integration_needs_reconnect(event: IntegrationNeedsReconnect) -> None:
@@ -17,4 +20,30 @@ def on_integration_needs_reconnect(event: IntegrationNeedsReconnect) -> None:
         body=f"{remote} refused the stored tokens ({event.reason}). Sync is paused until an "
         f"admin connects it again (Integrations → Connect {remote}).",
         link=f"/admin/syncengine/integration/{integration.pk}/change/",
+    )
+
+
+def on_mass_delete_held(event: MassDeleteHeld) -> None:
+    """Tell the admins who may confirm held deletes, in the app and by email."""
+    integration, om = event.integration, event.object_mapping
+    mapping = f"{om.object_type.name} ↔ {om.remote_object}"
+    if event.direction == "pull":
+        what = f"{event.remote_name} deleted {event.count} {om.remote_object} records"
+        effect = "archive their Concord records"
+    else:
+        what = f"Concord archived {event.count} records of {om.object_type.name}"
+        effect = f"delete them in {event.remote_name}"
+    title = f"Mass delete held: {event.count} {event.direction} deletes of {integration.name}"
+    body = (
+        f"{what} in one sync cycle (mapping {mapping}, direction {event.direction}), more than "
+        f"the mapping allows without confirmation. Nothing was deleted: confirm to {effect}, "
+        "or discard to keep the records (Sync health → Mass delete held)."
+    )
+    link = f"/admin/syncengine/integration/{integration.pk}/health/"
+    admins = list(list_users_with_permission("syncengine.change_integration"))  # may confirm
+    notify(users=admins, kind="mass_delete_held", title=title, body=body, link=link)
+    sender = settings.DEFAULT_FROM_EMAIL
+    send_mass_mail(
+        [(title, f"{body}\n\n{link}", sender, [u.email]) for u in admins if u.email],
+        fail_silently=False,
     )

@@ -20,6 +20,7 @@ class Notification(models.Model):
             "integration_needs_reconnect",
             "Integration needs reconnection",
         )
+        MASS_DELETE_HELD = "mass_delete_held", "Mass delete held"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

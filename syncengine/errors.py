@@ -52,3 +52,15 @@ class DeleteRuleRefused(SyncEngineError):
     """A delete rule that cannot be set: unknown, or deleting remotely without confirmation."""
 
     code = "delete_rule_refused"
+
+
+class HeldDeleteRefused(SyncEngineError):
+    """A confirm or discard that names no held deletes of the integration (400)."""
+
+    code = "held_delete_refused"
+
+
+class InvalidMassDeleteThreshold(SyncEngineError):
+    """A mass-delete share or minimum out of range (400); nothing was changed."""
+
+    code = "invalid_mass_delete_threshold"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from syncengine.models import Integration
+    from syncengine.models import Integration, ObjectMapping
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +41,53 @@ def on_integration_needs_reconnect(listener: NeedsReconnectListener) -> NeedsRec
     return listener
 
 
+@dataclass(frozen=True, slots=True)
+class MassDeleteHeld:
+    """The mass-delete guard held a stage's deletes: an admin must confirm or discard them."""
+
+    integration: Integration
+    object_mapping: ObjectMapping
+    direction: str  # "pull" (the remote deleted) or "push" (Concord archived)
+    count: int  # deletes held by this stage
+
+    @property
+    def remote_name(self) -> str:
+        """The remote system, as staff know it ("Salesforce", "Google Contacts")."""
+        return self.integration.get_kind_display()
+
+
+MassDeleteHeldListener = Callable[[MassDeleteHeld], None]
+_mass_delete_listeners: list[MassDeleteHeldListener] = []
+
+
+def on_mass_delete_held(listener: MassDeleteHeldListener) -> MassDeleteHeldListener:
+    """Subscribe to held mass deletes; usable as a decorator; twice is a no-op."""
+    if listener not in _mass_delete_listeners:
+        _mass_delete_listeners.append(listener)
+    return listener
+
+
 def unsubscribe(listener: Callable) -> None:
     """Stop sending events to a listener (tests)."""
-    if listener in _needs_reconnect_listeners:
-        _needs_reconnect_listeners.remove(listener)
+    for listeners in (_needs_reconnect_listeners, _mass_delete_listeners):
+        if listener in listeners:
+            listeners.remove(listener)
 
 
 def emit_integration_needs_reconnect(event: IntegrationNeedsReconnect) -> None:
     """Tell every listener; one that fails is logged, the others still hear of it."""
     for listener in list(_needs_reconnect_listeners):
+        try:
+            listener(event)
+        except Exception:  # a notification must never break the sync engine
+            logger.exception(
+                "listener %r failed for integration %s", listener, event.integration.pk
+            )
+
+
+def emit_mass_delete_held(event: MassDeleteHeld) -> None:
+    """Tell every listener of held deletes; one that fails is logged, the others still hear."""
+    for listener in list(_mass_delete_listeners):
         try:
             listener(event)
         except Exception:  # a notification must never break the sync engine

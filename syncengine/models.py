@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings as django_settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -116,6 +119,18 @@ class ObjectMapping(models.Model):
         default=dict, blank=True, help_text="The remote fields as last described."
     )
     schema_checked_at = models.DateTimeField(null=True, blank=True)
+    # The mass-delete guard (SPEC L-5): a stage's deletes above max(share x linked records,
+    # minimum) are held for an admin's confirmation.
+    mass_delete_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.10"),
+        validators=[MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal("1"))],
+        help_text="Share of the linked records a stage may delete without confirmation.",
+    )
+    mass_delete_minimum = models.PositiveIntegerField(
+        default=500, help_text="Deletes a stage may always apply without confirmation."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class PullDeleteRule(models.TextChoices):
@@ -276,6 +291,66 @@ class RecordLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} ↔ {self.remote_object} {self.remote_id or '(not yet created)'}"
+
+
+class HeldDelete(models.Model):
+    """One delete the mass-delete guard withheld until an admin confirms or discards it."""
+
+    class Direction(models.TextChoices):
+        PULL = "pull", "Remote → Concord"
+        PUSH = "push", "Concord → remote"
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held"
+        CONFIRMED = "confirmed", "Confirmed"  # the next delete stage may apply it
+        APPLIED = "applied", "Applied"
+        DISCARDED = "discarded", "Discarded"
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="held_deletes"
+    )
+    object_mapping = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="+")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    link = models.ForeignKey(
+        RecordLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    record = models.ForeignKey(
+        "crm.Record", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The record's name when held: the health card's sample shows names without joining.
+    label = models.CharField(max_length=300, blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.HELD)
+    held_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            # A link is held (or awaits its confirmed delete) at most once per direction.
+            models.UniqueConstraint(
+                fields=["object_mapping", "direction", "link"],
+                condition=Q(status__in=["held", "confirmed"], link__isnull=False),
+                name="syncengine_helddelete_open_unique",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["integration", "object_mapping", "direction"],
+                condition=Q(status="held"),
+                name="syncengine_helddelete_held_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} delete of {self.label or self.remote_id} ({self.status})"
 
 
 class SyncCycle(models.Model):

@@ -9,10 +9,11 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 
 from accounts.permissions import check_permissions, has_permissions
+from syncengine.admin.held_deletes import held_delete_urls, save_threshold
 from syncengine.errors import SyncEngineError
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
-from syncengine.health.info import INFO
+from syncengine.health.info import HELD_DELETES_INFO, INFO
 from syncengine.health.services import MAX_RESYNC, TOO_MANY, resync_errors
 from syncengine.models import Integration, SyncError
 from syncengine.services.usage import set_api_allocation
@@ -76,6 +77,9 @@ def health_view(model_admin, request, integration_id: int):
         "max_resync": MAX_RESYNC,
         "can_change": has_permissions(request, ["syncengine.start_sync"]),
         "can_allocate": has_permissions(request, ["syncengine.change_integration"]),
+        "held_deletes": selectors.list_held_deletes(integration=integration),
+        "held_info": HELD_DELETES_INFO,
+        "thresholds": selectors.list_mass_delete_thresholds(integration=integration),
         "export_url": reverse("admin:syncengine_integration_health_export", args=[integration.pk])
         + "?"
         + urlencode({k: v for k, v in request.GET.items() if k in ("type", "status") and v}),
@@ -98,6 +102,9 @@ def health_view(model_admin, request, integration_id: int):
 
 
 def _post(request, integration: Integration, here: str):
+    if "threshold_mapping" in request.POST:
+        save_threshold(request, integration)
+        return HttpResponseRedirect(here)
     if "allocated" in request.POST:
         check_permissions(request, "syncengine.change_integration")
         raw = request.POST["allocated"].strip()
@@ -184,4 +191,5 @@ def health_urls(model_admin) -> list:
             wrap(affected_view),
             name="syncengine_integration_health_affected",
         ),
+        *held_delete_urls(model_admin),
     ]

@@ -16,6 +16,7 @@ from config.bounds import parse_id
 from config.fields import IdField
 from config.renderers import CSV_DOWNLOAD_RENDERERS, DownloadNegotiationMixin
 from crm.csv_writer import CSV_MEDIA_TYPE
+from syncengine.api.held_deletes import HeldDeleteGroupOut
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
 from syncengine.health.services import (
@@ -42,6 +43,9 @@ class CardOut(serializers.Serializer):
 class HealthOut(serializers.Serializer):
     api_usage = ApiUsageOut()
     cards = CardOut(many=True)
+    held_deletes = HeldDeleteGroupOut(
+        many=True, help_text='The "Mass delete held" card: deletes awaiting an admin.'
+    )
 
 
 class SyncErrorOut(serializers.Serializer):

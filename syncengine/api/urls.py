@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from syncengine.api import health, views
+from syncengine.api import health, held_deletes, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,6 +16,26 @@ urlpatterns = [
         "integrations/<int:pk>/health/",
         health.IntegrationHealthView.as_view(),
         name="integration-health",
+    ),
+    path(
+        "integrations/<int:pk>/held-deletes/",
+        held_deletes.HeldDeletesView.as_view(),
+        name="integration-held-deletes",
+    ),
+    path(
+        "integrations/<int:pk>/held-deletes/confirm/",
+        held_deletes.ConfirmHeldDeletesView.as_view(),
+        name="integration-held-deletes-confirm",
+    ),
+    path(
+        "integrations/<int:pk>/held-deletes/discard/",
+        held_deletes.DiscardHeldDeletesView.as_view(),
+        name="integration-held-deletes-discard",
+    ),
+    path(
+        "integrations/<int:pk>/mass-delete-thresholds/",
+        held_deletes.MassDeleteThresholdsView.as_view(),
+        name="integration-mass-delete-thresholds",
     ),
     *router.urls,
 ]

@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from syncengine.engine import errors
+from syncengine.engine import errors, guard
 from syncengine.engine.links import update_links
-from syncengine.models import ObjectMapping, RecordLink, SyncError, SyncStage
+from syncengine.models import HeldDelete, ObjectMapping, RecordLink, SyncError, SyncStage
 from syncengine.services.errors import resolve_record_errors
 
 if TYPE_CHECKING:
@@ -76,7 +76,9 @@ def push_deletes(run: CycleRunner, om: ObjectMapping) -> None:
                 object_mapping=om, pending_op=RecordLink.PendingOp.DELETE
             ).update(pending_op=RecordLink.PendingOp.NONE)
             return
-        links = pending_deletes(run, om)
+        links = guard.screen_stage(
+            om, direction=HeldDelete.Direction.PUSH, links=pending_deletes(run, om), stage=stage
+        )
         size = run.remote.batch_size
         for start in range(0, len(links), size):
             _delete_chunk(run, om, links[start : start + size], stage)

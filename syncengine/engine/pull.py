@@ -21,12 +21,13 @@ from django.utils import timezone
 
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import dormant, errors, merge, merges, references
+from syncengine.engine import dormant, errors, guard, merge, merges, references
 from syncengine.engine.links import update_links
 from syncengine.engine.matching import match
 from syncengine.engine.usable import UsableFields
 from syncengine.models import (
     FieldMapping,
+    HeldDelete,
     ObjectMapping,
     RecordLink,
     ReferenceMapping,
@@ -389,6 +390,7 @@ def apply_remote_deletes(run: CycleRunner, om: ObjectMapping, remote_ids: list[s
             dormant=False,  # outside the filter: nothing syncs, deletes neither
         )
     stage.skipped += len(remote_ids) - len(links)
+    links = guard.screen_stage(om, direction=HeldDelete.Direction.PULL, links=links, stage=stage)
     for start in range(0, len(links), PULL_BATCH):
         _mark_remote_deleted(run, om, links[start : start + PULL_BATCH], stage)
         run.renew_lease()

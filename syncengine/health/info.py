@@ -95,6 +95,23 @@ BY_CODE: dict[str, dict[str, object]] = {
 }
 
 
+# The "Mass delete held" card (SPEC L-5): not an error type, so kept apart from INFO.
+HELD_DELETES_INFO: dict[str, object] = {
+    "explanation": "A sync cycle would have deleted more of a mapping's linked records than "
+    "the mapping allows without confirmation (by default 10 % of its linked records, and "
+    "never fewer than 500). Those deletes are held: nothing was deleted on either side.",
+    "steps": [
+        "Check the sample: were these records really deleted on purpose (a clean-up) or by "
+        "mistake (a wrong filter, a bulk delete, a reconnected org)?",
+        "Confirm to apply them: remote deletes archive the Concord records (restorable from "
+        "the recycle bin); Concord archives are deleted in the remote by the next cycle.",
+        "Or discard them: remote deletes keep the Concord records (the next push creates them "
+        "again remotely); Concord archives stay archived but the remote records stay.",
+        "To change when deletes are held, edit the mapping's mass-delete share and minimum.",
+    ],
+}
+
+
 def info_for(category: str, code: str = "") -> dict[str, object]:
     """The explanation and resolution steps of one error type (or of one code, if known)."""
     return BY_CODE.get(code) or INFO.get(category, INFO[C.OTHER])

@@ -5,16 +5,30 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
 from config.bounds import parse_id
+from syncengine.engine.guard import delete_limit
 from syncengine.health.info import info_for
 from syncengine.models import (
     ApiCallBucket,
+    HeldDelete,
     Integration,
+    ObjectMapping,
+    RecordLink,
     SyncError,
     SyncErrorAffectedRecord,
     SyncErrorCount,
@@ -24,6 +38,7 @@ from syncengine.selectors import get_api_usage
 CURRENT = (SyncError.Status.OPEN, SyncError.Status.RESYNCING)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+SAMPLE_SIZE = 5
 SALESFORCE_ID = re.compile(r"\b([a-zA-Z0-9]{15}|[a-zA-Z0-9]{18})\b")
 
 
@@ -66,12 +81,81 @@ def list_usage_by_hour(*, integration: Integration, now: dt.datetime | None = No
 
 
 def get_health(*, integration: Integration) -> dict:
-    """The health endpoint's body: API usage and the eight cards."""
+    """The health endpoint's body: API usage, the eight cards and held mass deletes."""
     usage = get_api_usage(integration=integration)
     return {
         "api_usage": {k: usage[k] for k in ("used_24h", "limit", "allocated")},
         "cards": list_cards(integration=integration),
+        "held_deletes": list_held_deletes(integration=integration),
     }
+
+
+def list_held_deletes(*, integration: Integration) -> list[dict]:
+    """Held deletes per mapping and direction: count and a sample of record names.
+
+    Two queries at most whatever the number held: the counts, then (only if any are held) the
+    first few names of every group at once.
+    """
+    held = HeldDelete.objects.filter(integration=integration, status=HeldDelete.Status.HELD)
+    groups = list(
+        held.values(
+            "object_mapping_id",
+            "direction",
+            "object_mapping__remote_object",
+            "object_mapping__object_type__name",
+        )
+        .annotate(count=Count("*"))
+        .order_by("object_mapping__sync_order", "object_mapping_id", "direction")
+    )
+    if not groups:
+        return []
+    first = held.annotate(
+        n=Window(RowNumber(), partition_by=[F("object_mapping_id"), F("direction")], order_by="pk")
+    ).filter(n__lte=SAMPLE_SIZE)
+    samples: dict[tuple[int, str], list[str]] = {}
+    for om_id, direction, label, remote_id in first.order_by("pk").values_list(
+        "object_mapping_id", "direction", "label", "remote_id"
+    ):
+        samples.setdefault((om_id, direction), []).append(label or remote_id)
+    labels = dict(HeldDelete.Direction.choices)
+    return [
+        {
+            "object_mapping": g["object_mapping_id"],
+            "object_type": g["object_mapping__object_type__name"],
+            "remote_object": g["object_mapping__remote_object"],
+            "direction": g["direction"],
+            "direction_label": labels[g["direction"]],
+            "count": g["count"],
+            "sample": samples.get((g["object_mapping_id"], g["direction"]), []),
+        }
+        for g in groups
+    ]
+
+
+def list_mass_delete_thresholds(*, integration: Integration) -> list[dict]:
+    """Every mapping's mass-delete share, minimum, linked records and resulting limit."""
+    mappings = ObjectMapping.objects.filter(integration=integration).select_related("object_type")
+    linked = {
+        om_id: n
+        for om_id, n in RecordLink.objects.filter(
+            integration=integration, remote_id__isnull=False, remote_deleted_at__isnull=True
+        )
+        .values_list("object_mapping_id")
+        .annotate(n=Count("*"))
+        .order_by()
+    }
+    return [
+        {
+            "object_mapping": om.pk,
+            "object_type": om.object_type.name,
+            "remote_object": om.remote_object,
+            "share": om.mass_delete_share,
+            "minimum": om.mass_delete_minimum,
+            "linked": linked.get(om.pk, 0),
+            "limit": delete_limit(om, linked.get(om.pk, 0)),
+        }
+        for om in mappings
+    ]
 
 
 def _affected_count() -> Coalesce:

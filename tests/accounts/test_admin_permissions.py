@@ -38,6 +38,8 @@ CUSTOM: dict[tuple[str, str], frozenset[str]] = {
     ("syncengine_integration_health", "post"): ADMINS,  # resync
     ("syncengine_integration_health_export", "get"): ADMINS,
     ("syncengine_integration_health_affected", "get"): ADMINS,
+    ("syncengine_integration_held_deletes", "get"): ADMINS,  # the confirmation step
+    ("syncengine_integration_held_deletes", "post"): ADMINS,  # confirm or discard
     ("syncengine_syncstage_export", "get"): ADMINS,
     ("backups_backup_create", "post"): SUPER_ADMINS,
     ("backups_backup_schedule", "get"): SUPER_ADMINS,
@@ -105,7 +107,9 @@ def objects(staff_users, contacts):
     integration = IntegrationFactory(
         name="Google", kind=Integration.Kind.GOOGLE_CONTACTS, instance_url="https://people.test"
     )
-    ObjectMappingFactory(integration=integration, object_type=contacts, remote_object="Contact")
+    mapping = ObjectMappingFactory(
+        integration=integration, object_type=contacts, remote_object="Contact"
+    )
     error = record_sync_error(
         integration=integration,
         category="property_values",
@@ -123,6 +127,7 @@ def objects(staff_users, contacts):
         "backup": backup.pk,
         "restore": restore.pk,
         "user": staff_users[STAFF].pk,
+        "mapping": mapping.pk,
     }
 
 
@@ -133,6 +138,8 @@ def url_of(name: str, objects: dict) -> str:
         kwargs["integration_id"] = objects["integration"]
     if "<int:error_id>" in pattern:
         kwargs["error_id"] = objects["error"]
+    if "<int:mapping_id>" in pattern:
+        kwargs.update(mapping_id=objects["mapping"], direction="pull", decision="confirm")
     if "<id>" in pattern:
         kwargs["id"] = objects["user"]
     if "<int:pk>" in pattern:

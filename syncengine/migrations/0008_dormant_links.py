@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("syncengine", "0006_permissions"),
+        ("syncengine", "0007_delete_rules"),
     ]
 
     operations = [
