@@ -10,53 +10,21 @@ from django.urls import reverse
 
 from crm.models import Record
 from crm.services.records import (
-    RecordInput,
     archive_records,
     restore_records,
     update_record,
-    write_records,
 )
-from syncengine.models import ObjectMapping, RecordLink, SyncError
+from syncengine.models import RecordLink, SyncError
 from syncengine.services.mappings import set_delete_rules
+from tests.support.lifecycle import (
+    all_contacts,
+    contact_mapping,
+    delete_in_salesforce,
+    pushed_contacts,
+)
 from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
-
-
-def contact_mapping(integration) -> ObjectMapping:
-    return ObjectMapping.objects.get(integration=integration, remote_object="Contact")
-
-
-def pushed_contacts(contacts, run, count: int, prefix: str = "c") -> list[int]:
-    """`count` Concord contacts, pushed to Salesforce by a first cycle; their ids."""
-    ids = write_records(
-        object_type=contacts,
-        inputs=[
-            RecordInput(properties={"email": f"{prefix}{i}@x.com", "lastname": f"L{i}"})
-            for i in range(count)
-        ],
-        mode="create",
-        source="user",
-    ).ids
-    cycle = run()
-    assert cycle.status == "success", cycle.message
-    return ids
-
-
-def delete_in_salesforce(integration) -> ObjectMapping:
-    """Turn the Contact mapping's push delete rule on, confirmed."""
-    return set_delete_rules(
-        object_mapping=contact_mapping(integration),
-        push_delete_rule="delete",
-        confirm_deletes=True,
-    )
-
-
-def all_contacts(sandbox) -> list[dict]:
-    """Every Contact in the org, the recycle bin's too (queryAll)."""
-    return sandbox.client().query_all(
-        "SELECT Id, IsDeleted, Concord_Id__c FROM Contact", include_deleted=True
-    )["records"]
 
 
 def test_a_remote_delete_archives_the_concord_record_by_default(
