@@ -140,6 +140,16 @@ def reason_of(exc: HttpError) -> str | None:
     return details[0].get("reason")
 
 
+def list_connections(people: Any, person_fields: str = "names", **params: Any) -> dict:
+    """One page of people/me's connections (people.connections.list), as Google answers it."""
+    return (
+        people.people()
+        .connections()
+        .list(resourceName="people/me", personFields=person_fields, **params)
+        .execute()
+    )
+
+
 def person(given: str, family: str = "Tester", email: str | None = None, **fields: Any) -> dict:
     """A Person body with a name and a work email."""
     body: dict[str, Any] = {"names": [{"givenName": given, "familyName": family}]}

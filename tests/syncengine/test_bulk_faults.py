@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from crm.services.records import RecordInput, write_records
 from syncengine.models import RecordLink, SyncCycle, SyncStage
 from tests.support.schema import ensure_standard_schema
+from tests.support.sync import api_contacts
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
@@ -33,21 +33,11 @@ def bulk_jobs(sandbox) -> list[dict]:
 
 def test_faulted_bulk_initial_sync_loses_no_contact(restartable_worker, sandbox):
     ensure_standard_schema()
-    from crm.models import ObjectType
     from syncengine.engine.cycles import start_cycle
     from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
-    contacts = ObjectType.objects.get(name="contacts")
-    ids = write_records(
-        object_type=contacts,
-        inputs=[
-            RecordInput(properties={"email": f"bulk{i}@x.com", "lastname": f"B{i}"})
-            for i in range(CONTACTS)
-        ],
-        mode="create",
-        source="api",
-    ).ids
+    ids = api_contacts({"email": f"bulk{i}@x.com", "lastname": f"B{i}"} for i in range(CONTACTS))
     # Faults on for the whole initial sync: one record in ten meets a row lock, one call in
     # ten a 503
     sandbox.control(

@@ -12,13 +12,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import AssociationDefinition, Record
-from crm.services.associations import associate
+from crm.models import Record
 from crm.services.records import create_record
 from syncengine.health.services import run_resync
 from syncengine.models import ApiCallBucket, ObjectMapping, RecordLink, SyncError
 from syncengine.services.errors import record_sync_error, resolve_errors
 from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
+from tests.support.sync import member_of_a_refused_company
 
 pytestmark = pytest.mark.django_db
 
@@ -53,16 +53,9 @@ def broken(integration, sandbox, run, contacts, companies):
         properties={"name": "Estates", "industry": "REAL_ESTATE"},
         source="user",
     )
-    blocked_company = create_record(
-        object_type=companies, properties={"name": "TRIGGER FAIL Co"}, source="user"
+    blocked_company, member = member_of_a_refused_company(
+        contacts, companies, email="m@x.com", lastname="Member"
     )
-    member = create_record(
-        object_type=contacts, properties={"email": "m@x.com", "lastname": "Member"}, source="user"
-    )
-    definition = AssociationDefinition.objects.get(
-        from_object_type=contacts, to_object_type=companies, label="Primary"
-    )
-    associate(definition=definition, from_record=member, to_record=blocked_company, source="user")
     run()
     return {"no_last": no_last, "estates": estates, "company": blocked_company, "member": member}
 
