@@ -17,9 +17,9 @@ from crm import hooks, sources
 from crm.audit import record_audit_many
 from crm.bulk_sql import is_postgresql, update_json_rows
 from crm.errors import ValueCode
-from crm.models import ObjectType, Property, Record, display_name
+from crm.models import ObjectType, Property, Record
 from crm.schema import Schema, load_schema_for_write
-from crm.services.record_apply import SENSITIVE_MASK
+from crm.services.record_apply import masked_change, update_audit_target
 from crm.services.record_planning import ItemResult, validate_input
 from crm.services.records import RecordInput, WriteResult, write_records
 
@@ -175,16 +175,8 @@ def _audit_and_announce_values(
         actor=actor,
         object_type=object_type,
         targets=[
-            (
-                pk,
-                display_name(object_type, names),
-                {
-                    "changes": {
-                        name: [SENSITIVE_MASK, SENSITIVE_MASK]
-                        if sensitive
-                        else [before, coerced[pk]]
-                    }
-                },
+            update_audit_target(
+                object_type, pk, names, {name: masked_change(before, coerced[pk], sensitive)}
             )
             for pk, before, names in changed
         ],
@@ -254,16 +246,11 @@ def replace_option_values(
             changes[prop.name] = stamp
             rows.append((pk, properties, changes, now))
             targets.append(
-                (
+                update_audit_target(
+                    prop.object_type,
                     pk,
-                    display_name(prop.object_type, properties),
-                    {
-                        "changes": {
-                            prop.name: [SENSITIVE_MASK, SENSITIVE_MASK]
-                            if prop.sensitive
-                            else [before, after]
-                        }
-                    },
+                    properties,
+                    {prop.name: masked_change(before, after, prop.sensitive)},
                 )
             )
             if archived_at is None:

@@ -123,11 +123,7 @@ def _update(
         actor=actor,
         object_type=object_type,
         targets=[
-            (
-                p.existing.pk,
-                display_name(object_type, p.new_properties),
-                {"changes": _diff(p, sensitive)},
-            )
+            update_audit_target(object_type, p.existing.pk, p.new_properties, _diff(p, sensitive))
             for p in updates
         ],
     )
@@ -163,8 +159,18 @@ def _insert_records(object_type: ObjectType, rows: list[tuple[dict, dict]], now)
 def _diff(p: PlannedWrite, sensitive: set[str]) -> dict[str, list]:
     before = p.existing.properties
     return {
-        name: [SENSITIVE_MASK, SENSITIVE_MASK]
-        if name in sensitive
-        else [before.get(name), p.new_properties.get(name)]
+        name: masked_change(before.get(name), p.new_properties.get(name), name in sensitive)
         for name in sorted(p.changed)
     }
+
+
+def masked_change(before: object, after: object, sensitive: bool) -> list:
+    """One property's change as the audit keeps it: [before, after], masked when sensitive."""
+    return [SENSITIVE_MASK, SENSITIVE_MASK] if sensitive else [before, after]
+
+
+def update_audit_target(
+    object_type: ObjectType, pk: int, properties: dict, changes: dict[str, list]
+) -> tuple[int, str, dict]:
+    """The audit target of one record's update: its id, display name and changed values."""
+    return (pk, display_name(object_type, properties), {"changes": changes})
