@@ -8,7 +8,7 @@ properties.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.utils import timezone
 
@@ -117,15 +117,11 @@ def _update(
             changes[name] = stamp
         rows.append((p.existing.pk, p.new_properties, changes, now))
     update_json_rows(Record, rows)
-    record_audit_many(
-        verb="update",
-        source=source,
-        actor=actor,
-        object_type=object_type,
-        targets=[
-            update_audit_target(object_type, p.existing.pk, p.new_properties, _diff(p, sensitive))
-            for p in updates
-        ],
+    audit_updates(
+        object_type,
+        [(p.existing.pk, p.new_properties, _diff(p, sensitive)) for p in updates],
+        actor,
+        source,
     )
 
 
@@ -169,8 +165,20 @@ def masked_change(before: object, after: object, sensitive: bool) -> list:
     return [SENSITIVE_MASK, SENSITIVE_MASK] if sensitive else [before, after]
 
 
-def update_audit_target(
-    object_type: ObjectType, pk: int, properties: dict, changes: dict[str, list]
-) -> tuple[int, str, dict]:
-    """The audit target of one record's update: its id, display name and changed values."""
-    return (pk, display_name(object_type, properties), {"changes": changes})
+def audit_updates(
+    object_type: ObjectType,
+    updates: Iterable[tuple[int, dict, dict[str, list]]],
+    actor,
+    source: str,
+) -> None:
+    """One "update" audit event per (record id, its properties now, its changed values)."""
+    record_audit_many(
+        verb="update",
+        source=source,
+        actor=actor,
+        object_type=object_type,
+        targets=[
+            (pk, display_name(object_type, properties), {"changes": changes})
+            for pk, properties, changes in updates
+        ],
+    )

@@ -244,10 +244,8 @@ def create_remote_contacts(session, url: str, count: int) -> None:
 def two_way_throughput(session, url: str, ca: str) -> None:
     """Initial two-way sync: half the contacts in Concord, half in Salesforce, a new integration."""
     from crm.models import ObjectType, Record
-    from syncengine.engine.cycles import claim_cycle
-    from syncengine.engine.runner import CycleRunner
     from syncengine.management.sandbox_connect import connect_sandbox_org
-    from syncengine.models import Integration, RecordLink, SyncCycle
+    from syncengine.models import Integration, RecordLink
 
     session.post(f"{url}/_sandbox/reset", timeout=60).raise_for_status()
     session.post(f"{url}/_sandbox/limits", json={"daily_api_limit": 1_000_000}, timeout=10)
@@ -261,13 +259,7 @@ def two_way_throughput(session, url: str, ca: str) -> None:
         login_url=url, client_id="concord", client_secret="sandbox-secret",
         username="integration@example.com", password="sandbox", ca_file=ca, name="Bench 2-way",
     )  # fmt: skip
-    c = SyncCycle.objects.create(integration=integration, trigger="manual")
-    runner = CycleRunner(claim_cycle(cycle_id=c.pk))
-    wall, cpu = time.perf_counter(), time.process_time()
-    runner.run()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    c.refresh_from_db()
-    assert c.status == "success", c.message
+    c, wall, cpu = timed_cycle(integration)
     synced = RecordLink.objects.filter(integration=integration, remote_id__isnull=False).count()
     assert synced == TWO_WAY, (synced, TWO_WAY)
     print(

@@ -71,3 +71,17 @@ def member_of_a_refused_company(contacts, companies, *, email: str, lastname: st
     )
     associate(definition=definition, from_record=contact, to_record=company, source="user")
     return company, contact
+
+
+def refused_duplicate(integration, sandbox, contacts) -> Record:
+    """A contact Salesforce's duplicate rule refuses: its email is there already, and the
+    contacts only push (no pull matches the existing one first)."""
+    from syncengine.models import ObjectMapping
+
+    ObjectMapping.objects.filter(integration=integration, remote_object="Contact").update(
+        direction="to_remote"
+    )
+    sandbox.create("Contact", LastName="Existing", Email="dupe@x.com")
+    return create_record(
+        object_type=contacts, properties={"email": "dupe@x.com", "lastname": "Dupe"}, source="user"
+    )

@@ -11,7 +11,7 @@ from syncengine.connectors.salesforce.errors import classify
 from syncengine.models import ObjectMapping, RecordLink, SyncError
 from syncengine.services.mappings import check_field_mapping
 from tests.factories import FieldMappingFactory
-from tests.support.sync import member_of_a_refused_company, stage_of
+from tests.support.sync import member_of_a_refused_company, refused_duplicate, stage_of
 
 pytestmark = pytest.mark.django_db
 
@@ -77,14 +77,7 @@ def test_unmatched_remote_picklist_value_is_a_picklist_error(integration, sandbo
 
 
 def test_duplicate_rule_is_a_duplicates_error(integration, sandbox, run, contacts):
-    # Push only: no pull matches the existing Salesforce contact first
-    ObjectMapping.objects.filter(integration=integration, remote_object="Contact").update(
-        direction="to_remote"
-    )
-    sandbox.create("Contact", LastName="Existing", Email="dupe@x.com")
-    record = create_record(
-        object_type=contacts, properties={"email": "dupe@x.com", "lastname": "Dupe"}, source="user"
-    )
+    record = refused_duplicate(integration, sandbox, contacts)
     run()
     error = open_error(record=record)
     assert (error.category, error.code) == ("duplicates", "DUPLICATES_DETECTED")

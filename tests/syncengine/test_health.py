@@ -18,7 +18,7 @@ from syncengine.health.services import run_resync
 from syncengine.models import ApiCallBucket, ObjectMapping, RecordLink, SyncError
 from syncengine.services.errors import record_sync_error, resolve_errors
 from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
-from tests.support.sync import member_of_a_refused_company
+from tests.support.sync import member_of_a_refused_company, refused_duplicate
 
 pytestmark = pytest.mark.django_db
 
@@ -137,13 +137,7 @@ def test_admin_page_cards_list_and_affected_records(staff_user, integration, bro
 def test_duplicates_list_shows_the_value_and_both_records(
     integration, sandbox, run, contacts, staff_user
 ):
-    ObjectMapping.objects.filter(integration=integration, remote_object="Contact").update(
-        direction="to_remote"
-    )
-    sandbox.create("Contact", LastName="Existing", Email="dupe@x.com")
-    record = create_record(
-        object_type=contacts, properties={"email": "dupe@x.com", "lastname": "Dupe"}, source="user"
-    )
+    record = refused_duplicate(integration, sandbox, contacts)
     run()
     html = (
         admin_client(staff_user)

@@ -47,6 +47,18 @@ def incremental(people: Any, sync_token: str) -> tuple[list[dict], str]:
     return items, last["nextSyncToken"]
 
 
+def rest_of_the_listing(people: Any, first: dict) -> tuple[list[dict], dict]:
+    """The pages after a first page of 20 that asked for a sync token: items and last page."""
+    rest, last, _ = list_all(
+        people,
+        personFields="names",
+        pageSize=20,
+        requestSyncToken=True,
+        pageToken=first["nextPageToken"],
+    )
+    return rest, last
+
+
 def test_paging_returns_every_contact_once_with_totals(people: Any) -> None:
     created = create_many(people, 250)
     items, last, calls = list_all(people, personFields="names", pageSize=100)
@@ -114,13 +126,7 @@ def test_contacts_changed_while_paging_are_not_lost(people: Any, sandbox: Google
         updatePersonFields="names",
         body={"etag": current["etag"], "names": [{"givenName": "Changed"}]},
     ).execute()
-    rest, last, _ = list_all(
-        people,
-        personFields="names",
-        pageSize=20,
-        requestSyncToken=True,
-        pageToken=first["nextPageToken"],
-    )
+    rest, last = rest_of_the_listing(people, first)
     listed = {p["resourceName"]: p for p in first["connections"] + rest}
     # The change has not propagated yet: the listing shows the contact as it was.
     assert len(listed) == 40
@@ -336,13 +342,7 @@ def test_a_change_that_propagates_while_paging_arrives_with_the_next_sync(
         body={"etag": late["etag"], "names": [{"givenName": "Changed"}]},
     ).execute()
     settle(sandbox)  # the change reaches sync answers before the second page is asked for
-    rest, last, _ = list_all(
-        people,
-        personFields="names",
-        pageSize=20,
-        requestSyncToken=True,
-        pageToken=first["nextPageToken"],
-    )
+    rest, last = rest_of_the_listing(people, first)
     # The listing is a snapshot at its first page: the changed contact is not in it…
     listed = {p["resourceName"] for p in first["connections"] + rest}
     assert late["resourceName"] not in listed and len(listed) == 39
