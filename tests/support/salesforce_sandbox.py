@@ -203,3 +203,19 @@ def salesforce_integration(salesforce_sandbox: SalesforceSandbox, crm_schema):
     """An integration connected to the empty sandbox org through the OAuth web-server flow
     (so it holds a refresh token)."""
     return connect_org(salesforce_sandbox)
+
+
+def contacts_in_one_second(sandbox, name: str, count: int) -> str:
+    """`count` Salesforce contacts ("<name> i", <name>i@x.com, title "Before") written while the
+    sandbox's clock is held on one second; returns the SystemModstamp they all share."""
+    stamp = hold_clock(sandbox)
+    remote_collection(
+        sandbox,
+        "POST",
+        [
+            {"attributes": {"type": "Contact"}, "LastName": f"{name} {i}",
+             "Email": f"{name.lower()}{i}@x.com", "Title": "Before"}
+            for i in range(count)
+        ],
+    )  # fmt: skip
+    return stamp

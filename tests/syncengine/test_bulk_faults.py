@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from syncengine.models import RecordLink, SyncCycle, SyncStage
+from tests.support.salesforce_sandbox import sales_user_headers
 from tests.support.schema import ensure_standard_schema
 from tests.support.sync import api_contacts
 from tests.support.waiting import wait_until
@@ -18,13 +19,9 @@ CONTACTS = 5000  # over the 2,000-record threshold: the push goes through Bulk A
 
 def bulk_jobs(sandbox) -> list[dict]:
     """Every ingest job the org has run (read as the admin would, through the API)."""
-    form = {"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
-            "username": "sales@example.com", "password": "sandbox"}  # fmt: skip
-    session = sandbox.session()
-    token = session.post(f"{sandbox.url}/services/oauth2/token", data=form, timeout=30).json()
-    response = session.get(
+    response = sandbox.session().get(
         f"{sandbox.url}/services/data/v62.0/jobs/ingest",
-        headers={"Authorization": f"Bearer {token['access_token']}"},
+        headers=sales_user_headers(sandbox),
         timeout=30,
     )
     response.raise_for_status()
