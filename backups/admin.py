@@ -32,6 +32,7 @@ from backups.errors import (
 from backups.models import Backup, Restore
 from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan, two_factor
+from config.admin import ReadOnlyInAdmin
 from crm import sources
 from crm.models import ObjectType
 
@@ -41,18 +42,9 @@ WARNING = (
 )
 
 
-class SuperAdminOnly:
+class SuperAdminOnly(ReadOnlyInAdmin):
     """Backups expose every value of the CRM: only super admins (the role holding the backups
     permissions) see or touch them; each view here names the permission it needs."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class BackupStatusFilter(admin.SimpleListFilter):

@@ -42,5 +42,19 @@ class ConcordAdminSite(admin.AdminSite):
         }
 
 
+class ReadOnlyInAdmin:
+    """No add, change or delete from the admin (a ModelAdmin or an inline): these rows are
+    written by the services alone. Put it before the admin class in the bases."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ConcordAdminConfig(AdminConfig):
     default_site = "config.admin.ConcordAdminSite"

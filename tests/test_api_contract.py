@@ -35,7 +35,7 @@ from crm import sources
 from crm.models import AssociationDefinition, AuditEvent, ObjectType, Property
 from crm.services import schema as schema_services
 from crm.services.associations import associate
-from crm.services.records import RecordInput, archive_records, write_records
+from crm.services.records import archive_records
 from notifications.services import notify
 from syncengine.models import Integration, SyncError, SyncStage
 from syncengine.services import google_contacts as google_services
@@ -48,6 +48,7 @@ from tests.factories import (
     SyncStageFactory,
     UserFactory,
 )
+from tests.support.backups import create as create_records
 from tests.support.schema import ensure_standard_schema
 
 # Cases per operation and generation mode (66 operations x 2 modes), derandomised: about two
@@ -69,16 +70,6 @@ MAPPED_PROPERTY = "contract_mapped"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(900)]
 
 
-def _records(object_type: ObjectType, *rows: dict) -> list[int]:
-    result = write_records(
-        object_type=object_type,
-        inputs=[RecordInput(properties=row) for row in rows],
-        mode="create",
-        source=sources.SYSTEM,
-    )
-    return result.ids
-
-
 def _ensure_records(contacts: ObjectType, companies: ObjectType) -> tuple[int, int, int]:
     """Two live contacts, an archived one and a company: their ids (contact, archived, company)."""
     for name in (SCRATCH_PROPERTY, MAPPED_PROPERTY):
@@ -88,7 +79,7 @@ def _ensure_records(contacts: ObjectType, companies: ObjectType) -> tuple[int, i
             )
     live = contacts.records.filter(archived_at__isnull=True)
     if live.count() < 2:
-        _records(
+        create_records(
             contacts,
             {"email": f"ada{timezone.now().timestamp()}@example.com", "firstname": "Ada"},
             {"email": f"bob{timezone.now().timestamp()}@example.com", "firstname": "Bob"},
@@ -97,11 +88,11 @@ def _ensure_records(contacts: ObjectType, companies: ObjectType) -> tuple[int, i
     archived_id = contacts.records.filter(archived_at__isnull=False).values_list("pk", flat=True)
     archived_id = archived_id.first()
     if archived_id is None:
-        archived_id = _records(contacts, {"firstname": "Archived"})[0]
+        archived_id = create_records(contacts, {"firstname": "Archived"})[0]
         archive_records(object_type=contacts, record_ids=[archived_id], source=sources.SYSTEM)
     company_id = (
         companies.records.filter(archived_at__isnull=True).values_list("pk", flat=True).first()
-        or _records(companies, {"name": "Acme", "domain": "acme.example"})[0]
+        or create_records(companies, {"name": "Acme", "domain": "acme.example"})[0]
     )
     return contact_id, archived_id, company_id
 

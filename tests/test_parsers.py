@@ -11,20 +11,14 @@ from rest_framework.test import APIClient
 from config.parsers import MAX_DEPTH, BodyRefused, check_parsed
 from crm.models import Association, AuditEvent, ObjectType, Property, Record
 from tests.factories import IntegrationFactory
+from tests.support.counts import table_counts
 
 RECORDS = "/api/v1/objects/contacts/records/"
 TOKEN = "/api/v1/auth/token/"
 
 
 def counts():
-    return (
-        Record.objects.count(),
-        Property.objects.count(),
-        ObjectType.objects.count(),
-        Association.objects.count(),
-        AuditEvent.objects.count(),
-        Token.objects.count(),
-    )
+    return table_counts(Record, Property, ObjectType, Association, AuditEvent, Token)
 
 
 def nested_arrays(depth: int) -> str:

@@ -90,9 +90,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(token_rates):
 
 def test_token_requests_are_limited_per_username_from_any_address(token_rates):
     token_rates(username="3/hour")
-    user = UserFactory(username="alice")
-    user.set_password("right-password")
-    user.save()
+    UserFactory(username="alice", password="right-password")
     for n in range(3):
         assert ask_token("alice", REMOTE_ADDR=f"10.0.1.{n}").status_code == 400
 
@@ -104,9 +102,7 @@ def test_token_requests_are_limited_per_username_from_any_address(token_rates):
 
 def test_the_right_password_gets_a_token_within_the_limits(token_rates):
     token_rates(ip="3/hour", username="3/hour")
-    user = UserFactory(username="carol")
-    user.set_password("right-password")
-    user.save()
+    UserFactory(username="carol", password="right-password")
     response = ask_token("carol", "right-password")
     assert response.status_code == 200 and response.json()["token"]
 
@@ -124,10 +120,9 @@ def test_odd_bodies_are_still_a_400_under_the_username_throttle(token_rates, bod
 
 @pytest.fixture
 def admin_user(db):
-    user = UserFactory(username="admin-alice", is_staff=True, is_superuser=True)
-    user.set_password("right-password")
-    user.save()
-    return user
+    return UserFactory(
+        username="admin-alice", is_staff=True, is_superuser=True, password="right-password"
+    )
 
 
 @pytest.fixture
@@ -164,9 +159,7 @@ def test_admin_login_locks_after_the_failure_limit(lockout, admin_user):
 
 
 def test_admin_lockout_is_per_address_and_per_username(lockout, admin_user):
-    other = UserFactory(username="admin-bob", is_staff=True)
-    other.set_password("bob-password")
-    other.save()
+    other = UserFactory(username="admin-bob", is_staff=True, password="bob-password")
     for _ in range(3):
         log_in("admin-alice", ip="10.0.0.1")
 
@@ -180,9 +173,7 @@ def test_admin_lockout_is_per_address_and_per_username(lockout, admin_user):
 
 
 def test_logging_in_to_ones_own_account_does_not_clear_the_count(lockout, admin_user):
-    mallory = UserFactory(username="mallory", is_staff=True)
-    mallory.set_password("mallory-password")
-    mallory.save()
+    UserFactory(username="mallory", is_staff=True, password="mallory-password")
     for _ in range(2):
         log_in("admin-alice", ip="10.0.3.1")
     assert log_in("mallory", "mallory-password", ip="10.0.3.1")[1].status_code == 302

@@ -234,18 +234,7 @@ def plan_restore(
             field="properties",
         )
     restore = Restore(backup=backup, object_type=object_type, properties=names, requested_by=actor)
-    restore.plan = compute_plan(restore)
-    with transaction.atomic():
-        restore.save()
-        record_audit(
-            verb="restore_planned",
-            source=source,
-            actor=actor,
-            object_type=object_type,
-            target_repr=restore.name,
-            detail={"restore": restore.pk, "backup": backup.pk, "properties": names},
-        )
-    return restore
+    return _save_planned(restore, actor, source, {"backup": backup.pk, "properties": names})
 
 
 def plan_rollback(*, restore: Restore, actor, source: str) -> Restore:
@@ -262,15 +251,21 @@ def plan_rollback(*, restore: Restore, actor, source: str) -> Restore:
         rollback_of=restore,
         requested_by=actor,
     )
-    rollback.plan = compute_plan(rollback)
+    return _save_planned(rollback, actor, source, {"rollback_of": restore.pk})
+
+
+def _save_planned(restore: Restore, actor, source: str, detail: dict) -> Restore:
+    """Compute the restore's plan, then save it and audit "restore_planned" in one transaction
+    (the audit's detail names the saved restore first)."""
+    restore.plan = compute_plan(restore)
     with transaction.atomic():
-        rollback.save()
+        restore.save()
         record_audit(
             verb="restore_planned",
             source=source,
             actor=actor,
             object_type=restore.object_type,
-            target_repr=rollback.name,
-            detail={"restore": rollback.pk, "rollback_of": restore.pk},
+            target_repr=restore.name,
+            detail={"restore": restore.pk, **detail},
         )
-    return rollback
+    return restore

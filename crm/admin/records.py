@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from config.admin import ReadOnlyInAdmin
 from crm import selectors, sources
 from crm.admin.merge import merge_selected as merge_page
 from crm.errors import CrmError
@@ -62,7 +63,7 @@ def _enumeration_filter(prop: Property) -> type[admin.SimpleListFilter]:
     return PropertyValueFilter
 
 
-class AssociationInline(admin.TabularInline):
+class AssociationInline(ReadOnlyInAdmin, admin.TabularInline):
     """What a record is linked to; links are made in Associations, within their limits."""
 
     model = Association
@@ -87,15 +88,6 @@ class AssociationInline(admin.TabularInline):
     def to_record_link(self, obj):
         url = reverse("admin:crm_record_change", args=[obj.to_record_id])
         return format_html('<a href="{}">{}</a>', url, obj.to_record)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class _SchemaAwareAdmin(admin.ModelAdmin):

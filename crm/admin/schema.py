@@ -86,6 +86,18 @@ class PropertyOptionInline(admin.TabularInline):
     extra = 1
 
 
+# The property form's fields, in the groups the admin shows them in.
+GENERAL_FIELDS = [
+    "object_type",
+    "name",
+    "label",
+    "type",
+    "group",
+    "description",
+    "display_order",
+]
+RULE_FIELDS = ["unique", "read_only", "sensitive"]
+ACCESS_FIELDS = ["restricted", "restricted_users", "restricted_groups"]
 SYNC_FIELDS = [
     "sync_source_object_type",
     "sync_source_property",
@@ -144,21 +156,7 @@ class PropertyAdminForm(forms.ModelForm):
 
     class Meta:
         model = Property
-        fields = [
-            "object_type",
-            "name",
-            "label",
-            "type",
-            "group",
-            "description",
-            "display_order",
-            "unique",
-            "read_only",
-            "sensitive",
-            "restricted",
-            "restricted_users",
-            "restricted_groups",
-        ]
+        fields = [*GENERAL_FIELDS, *RULE_FIELDS, *ACCESS_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -236,22 +234,9 @@ class PropertyAdmin(admin.ModelAdmin):
     filter_horizontal = ["restricted_users", "restricted_groups"]
     actions = ["recompute_sync_properties"]
     fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "object_type",
-                    "name",
-                    "label",
-                    "type",
-                    "group",
-                    "description",
-                    "display_order",
-                ]
-            },
-        ),
-        ("Rules", {"fields": ["unique", "read_only", "sensitive"]}),
-        ("Restricted access", {"fields": ["restricted", "restricted_users", "restricted_groups"]}),
+        (None, {"fields": GENERAL_FIELDS}),
+        ("Rules", {"fields": RULE_FIELDS}),
+        ("Restricted access", {"fields": ACCESS_FIELDS}),
     ]
     sync_fieldset = (
         "Property sync",

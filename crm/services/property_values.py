@@ -14,12 +14,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm import hooks, sources
-from crm.audit import record_audit_many
 from crm.bulk_sql import is_postgresql, update_json_rows
 from crm.errors import ValueCode
-from crm.models import ObjectType, Property, Record, display_name
+from crm.models import ObjectType, Property, Record
 from crm.schema import Schema, load_schema_for_write
-from crm.services.record_apply import SENSITIVE_MASK
+from crm.services.record_apply import audit_updates, masked_change
 from crm.services.record_planning import ItemResult, validate_input
 from crm.services.records import RecordInput, WriteResult, write_records
 
@@ -169,25 +168,14 @@ def _audit_and_announce_values(
     source: str,
 ) -> None:
     """One audit event per changed record, then one change-hook call for them all."""
-    record_audit_many(
-        verb="update",
-        source=source,
-        actor=actor,
-        object_type=object_type,
-        targets=[
-            (
-                pk,
-                display_name(object_type, names),
-                {
-                    "changes": {
-                        name: [SENSITIVE_MASK, SENSITIVE_MASK]
-                        if sensitive
-                        else [before, coerced[pk]]
-                    }
-                },
-            )
+    audit_updates(
+        object_type,
+        [
+            (pk, names, {name: masked_change(before, coerced[pk], sensitive)})
             for pk, before, names in changed
         ],
+        actor,
+        source,
     )
     hooks.emit_records_changed(
         hooks.RecordsChanged(
@@ -242,7 +230,7 @@ def replace_option_values(
         found = _lock_option_holders(prop, list(replacements))
         now = timezone.now()
         stamp = {"at": now.isoformat(), "source": source}
-        rows, targets, active = [], [], []
+        rows, updates, active = [], [], []
         for pk, properties, changes, archived_at in found:
             properties, changes = _from_json(properties), _from_json(changes)
             before = properties.get(prop.name)
@@ -253,25 +241,13 @@ def replace_option_values(
                 properties[prop.name] = after
             changes[prop.name] = stamp
             rows.append((pk, properties, changes, now))
-            targets.append(
-                (
-                    pk,
-                    display_name(prop.object_type, properties),
-                    {
-                        "changes": {
-                            prop.name: [SENSITIVE_MASK, SENSITIVE_MASK]
-                            if prop.sensitive
-                            else [before, after]
-                        }
-                    },
-                )
+            updates.append(
+                (pk, properties, {prop.name: masked_change(before, after, prop.sensitive)})
             )
             if archived_at is None:
                 active.append(pk)
         update_json_rows(Record, rows)
-        record_audit_many(
-            verb="update", source=source, actor=actor, object_type=prop.object_type, targets=targets
-        )
+        audit_updates(prop.object_type, updates, actor, source)
         if active:
             hooks.emit_records_changed(
                 hooks.RecordsChanged(

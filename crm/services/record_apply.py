@@ -8,7 +8,7 @@ properties.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.utils import timezone
 
@@ -117,19 +117,11 @@ def _update(
             changes[name] = stamp
         rows.append((p.existing.pk, p.new_properties, changes, now))
     update_json_rows(Record, rows)
-    record_audit_many(
-        verb="update",
-        source=source,
-        actor=actor,
-        object_type=object_type,
-        targets=[
-            (
-                p.existing.pk,
-                display_name(object_type, p.new_properties),
-                {"changes": _diff(p, sensitive)},
-            )
-            for p in updates
-        ],
+    audit_updates(
+        object_type,
+        [(p.existing.pk, p.new_properties, _diff(p, sensitive)) for p in updates],
+        actor,
+        source,
     )
 
 
@@ -163,8 +155,30 @@ def _insert_records(object_type: ObjectType, rows: list[tuple[dict, dict]], now)
 def _diff(p: PlannedWrite, sensitive: set[str]) -> dict[str, list]:
     before = p.existing.properties
     return {
-        name: [SENSITIVE_MASK, SENSITIVE_MASK]
-        if name in sensitive
-        else [before.get(name), p.new_properties.get(name)]
+        name: masked_change(before.get(name), p.new_properties.get(name), name in sensitive)
         for name in sorted(p.changed)
     }
+
+
+def masked_change(before: object, after: object, sensitive: bool) -> list:
+    """One property's change as the audit keeps it: [before, after], masked when sensitive."""
+    return [SENSITIVE_MASK, SENSITIVE_MASK] if sensitive else [before, after]
+
+
+def audit_updates(
+    object_type: ObjectType,
+    updates: Iterable[tuple[int, dict, dict[str, list]]],
+    actor,
+    source: str,
+) -> None:
+    """One "update" audit event per (record id, its properties now, its changed values)."""
+    record_audit_many(
+        verb="update",
+        source=source,
+        actor=actor,
+        object_type=object_type,
+        targets=[
+            (pk, display_name(object_type, properties), {"changes": changes})
+            for pk, properties, changes in updates
+        ],
+    )

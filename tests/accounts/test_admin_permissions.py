@@ -13,13 +13,11 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from backups.models import Backup, Restore
 from crm import sources
 from crm.services import records as record_services
-from syncengine.models import Integration
-from syncengine.services.errors import record_sync_error
-from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
+from tests.factories import ObjectMappingFactory, UserFactory
 from tests.support.clients import finish
+from tests.support.permissions import guarded_objects
 from tests.support.roles import ROLES, grant_role
 
 STAFF, ADMIN, SUPER_ADMIN = "staff", "admin", "super admin"
@@ -104,28 +102,15 @@ def objects(staff_users, contacts):
     ada = record_services.create_record(
         object_type=contacts, properties={"email": "ada@example.com"}, source=sources.API
     )
-    integration = IntegrationFactory(
-        name="Google", kind=Integration.Kind.GOOGLE_CONTACTS, instance_url="https://people.test"
-    )
+    guarded = guarded_objects(contacts, ada, restore_properties=["email"])
     mapping = ObjectMappingFactory(
-        integration=integration, object_type=contacts, remote_object="Contact"
+        integration=guarded.integration, object_type=contacts, remote_object="Contact"
     )
-    error = record_sync_error(
-        integration=integration,
-        category="property_values",
-        code="REQUIRED_FIELD_MISSING",
-        message="Last name is required",
-        object_type_id=contacts.pk,
-        record_id=ada.pk,
-        affected_record_ids=[ada.pk],
-    )
-    backup = Backup.objects.create(status=Backup.Status.PENDING)
-    restore = Restore.objects.create(backup=backup, object_type=contacts, properties=["email"])
     return {
-        "integration": integration.pk,
-        "error": error.pk,
-        "backup": backup.pk,
-        "restore": restore.pk,
+        "integration": guarded.integration.pk,
+        "error": guarded.error.pk,
+        "backup": guarded.backup.pk,
+        "restore": guarded.restore.pk,
         "user": staff_users[STAFF].pk,
         "mapping": mapping.pk,
     }

@@ -18,23 +18,20 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from backups.models import Backup, Restore
 from crm import sources
 from crm.models import AssociationDefinition, AuditEvent
 from crm.services import associations as association_services
 from crm.services import records as record_services
 from crm.services.schema import create_property
 from notifications.services import notify
-from syncengine.models import Integration, SyncStage
-from syncengine.services.errors import record_sync_error
+from syncengine.models import SyncStage
 from tests.factories import (
-    IntegrationFactory,
-    ObjectMappingFactory,
     SyncCycleFactory,
     SyncStageFactory,
     UserFactory,
 )
 from tests.support.clients import finish
+from tests.support.permissions import guarded_objects
 from tests.support.roles import ROLES, grant_role
 
 ANONYMOUS, USER, STAFF, ADMIN, SUPER_ADMIN = "anonymous", "user", "staff", "admin", "super admin"
@@ -184,10 +181,8 @@ def world(role_users, contacts, companies):
     association = association_services.associate(
         definition=definition, from_record=ada, to_record=acme, source=sources.API
     )
-    integration = IntegrationFactory(
-        name="Google", kind=Integration.Kind.GOOGLE_CONTACTS, instance_url="https://people.test"
-    )
-    ObjectMappingFactory(integration=integration, object_type=contacts, remote_object="Contact")
+    guarded = guarded_objects(contacts, ada, restore_properties=["tier"])
+    integration = guarded.integration
     cycle = SyncCycleFactory(integration=integration)
     stage = SyncStageFactory(
         cycle=cycle,
@@ -196,17 +191,6 @@ def world(role_users, contacts, companies):
         operation=SyncStage.Operation.choices[0][0],
         started_at=timezone.now(),
     )
-    error = record_sync_error(
-        integration=integration,
-        category="property_values",
-        code="REQUIRED_FIELD_MISSING",
-        message="Last name is required",
-        object_type_id=contacts.pk,
-        record_id=ada.pk,
-        affected_record_ids=[ada.pk],
-    )
-    backup = Backup.objects.create(status=Backup.Status.PENDING)
-    restore = Restore.objects.create(backup=backup, object_type=contacts, properties=["tier"])
     notifications = {
         n.user_id: n.pk
         for n in notify(users=list(role_users.values()), kind="backup_ready", title="Ready")
@@ -215,12 +199,12 @@ def world(role_users, contacts, companies):
         "association-definitions": definition.pk,
         "associations": association.pk,
         "audit-events": AuditEvent.objects.order_by("pk").first().pk,
-        "backups": backup.pk,
+        "backups": guarded.backup.pk,
         "integrations": integration.pk,
         "objects": ada.pk,
         "restore": archived.pk,
-        "restores": restore.pk,
-        "sync-errors": error.pk,
+        "restores": guarded.restore.pk,
+        "sync-errors": guarded.error.pk,
         "sync-stages": stage.pk,
         "notifications": notifications,
     }

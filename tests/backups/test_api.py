@@ -111,15 +111,20 @@ def backed_up_deals(deals, staff_user):
     return backup, ids
 
 
-def test_restore_plan_confirm_and_status(staff_api_client, staff_user, backed_up_deals):
-    backup, (alpha, _) = backed_up_deals
-    device = add_authenticator(staff_user)
-
-    planned = staff_api_client.post(
+def plan_amounts(client, backup):
+    """POST a restore of the deals' amounts from the backup (the API plans it)."""
+    return client.post(
         "/api/v1/restores/",
         {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]},
         format="json",
     )
+
+
+def test_restore_plan_confirm_and_status(staff_api_client, staff_user, backed_up_deals):
+    backup, (alpha, _) = backed_up_deals
+    device = add_authenticator(staff_user)
+
+    planned = plan_amounts(staff_api_client, backup)
     assert planned.status_code == 201
     assert planned.data["plan"]["properties"] == {"amount": {"change": 1, "clear": 0, "invalid": 0}}
     assert planned.data["name"] == "Data restore - Deal"
@@ -166,11 +171,7 @@ def test_bad_restore_requests_answer_400(staff_api_client, backed_up_deals, body
 def test_confirmation_refusals(staff_api_client, staff_user, backed_up_deals):
     backup, (alpha, _) = backed_up_deals
     device = add_authenticator(staff_user)
-    restore_id = staff_api_client.post(
-        "/api/v1/restores/",
-        {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]},
-        format="json",
-    ).data["id"]
+    restore_id = plan_amounts(staff_api_client, backup).data["id"]
     url = f"/api/v1/restores/{restore_id}/confirm/"
     wrong = "111111" if current_code(device) != "111111" else "222222"
 
@@ -190,9 +191,8 @@ def test_confirmation_refusals(staff_api_client, staff_user, backed_up_deals):
 
 def test_a_second_concurrent_restore_answers_409(staff_api_client, staff_user, backed_up_deals):
     backup, _ = backed_up_deals
-    body = {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]}
-    first = staff_api_client.post("/api/v1/restores/", body, format="json").data["id"]
-    second = staff_api_client.post("/api/v1/restores/", body, format="json").data["id"]
+    first = plan_amounts(staff_api_client, backup).data["id"]
+    second = plan_amounts(staff_api_client, backup).data["id"]
     Restore.objects.filter(pk=first).update(
         status=Restore.Status.RUNNING, heartbeat_at=timezone.now()
     )
@@ -264,11 +264,7 @@ def test_list_query_counts_do_not_grow_with_rows(
     backup, _ = backed_up_deals
     for _ in range(5):
         Backup.objects.create(status=Backup.Status.FAILED, requested_by=staff_user)
-        staff_api_client.post(
-            "/api/v1/restores/",
-            {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]},
-            format="json",
-        )
+        plan_amounts(staff_api_client, backup)
 
     with django_assert_num_queries(1):
         assert len(staff_api_client.get("/api/v1/backups/").data["results"]) == 6

@@ -5,16 +5,11 @@ import pytest
 from crm import sources
 from crm.models import Association, AuditEvent, ObjectType, Property, Record
 from crm.services.records import create_record
+from tests.support.counts import table_counts
 
 
 def counts():
-    return (
-        Record.objects.count(),
-        Property.objects.count(),
-        ObjectType.objects.count(),
-        Association.objects.count(),
-        AuditEvent.objects.count(),
-    )
+    return table_counts(Record, Property, ObjectType, Association, AuditEvent)
 
 
 @pytest.fixture

@@ -19,26 +19,25 @@ def contact(contacts, **properties):
     return create_record(object_type=contacts, properties=properties, source=sources.API)
 
 
-@pytest.fixture
-def tier(contacts):
+def option_property(contacts, name: str, type: str, values: list[str]):
+    """A property of contacts with options, labelled after its name."""
     return schema_services.create_property(
         object_type=contacts,
-        name="tier",
-        label="Tier",
-        type="enumeration",
-        options=[{"value": "gold"}, {"value": "silver"}, {"value": "bronze"}],
+        name=name,
+        label=name.capitalize(),
+        type=type,
+        options=[{"value": value} for value in values],
     )
+
+
+@pytest.fixture
+def tier(contacts):
+    return option_property(contacts, "tier", "enumeration", ["gold", "silver", "bronze"])
 
 
 @pytest.fixture
 def channels(contacts):
-    return schema_services.create_property(
-        object_type=contacts,
-        name="channels",
-        label="Channels",
-        type="multiselect",
-        options=[{"value": "mail"}, {"value": "phone"}, {"value": "chat"}],
-    )
+    return option_property(contacts, "channels", "multiselect", ["mail", "phone", "chat"])
 
 
 # --- unique on ------------------------------------------------------------------------------

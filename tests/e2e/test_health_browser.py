@@ -12,32 +12,12 @@ import re
 
 import pytest
 
-from crm.services.associations import associate
 from crm.services.records import create_record, update_record
 from tests.factories import UserFactory
-from tests.support.sync import run_cycle_now
+from tests.support.sync import member_of_a_refused_company, run_cycle_now
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
-
-
-# The sync-engine tests' fixtures (tests/support/), used here too: the Salesforce sandbox, an
-# integration connected to it, a cycle run in process, and a real worker (restartable_worker)
-# that the test starts when it wants the queued push to run (so that "resyncing" can be seen
-# before the errors settle).
-@pytest.fixture
-def sandbox(salesforce_sandbox):
-    return salesforce_sandbox
-
-
-@pytest.fixture
-def integration(salesforce_integration):
-    return salesforce_integration
-
-
-@pytest.fixture
-def run(integration):
-    return lambda target=None: run_cycle_now(target or integration)
 
 
 CARDS = [
@@ -73,10 +53,10 @@ STATUS_COL, OCCURRENCES_COL = 6, 9
 
 
 @pytest.fixture
-def engine_errors(integration, sandbox, run):
+def engine_errors(salesforce_integration):
     """Records the sandbox's org refuses, one cycle run: errors of several types, three of
     them contacts without the last name Salesforce requires."""
-    from crm.models import AssociationDefinition, ObjectType
+    from crm.models import ObjectType
 
     contacts = ObjectType.objects.get(name="contacts")
     companies = ObjectType.objects.get(name="companies")
@@ -93,17 +73,8 @@ def engine_errors(integration, sandbox, run):
         properties={"name": "Estates", "industry": "REAL_ESTATE"},
         source="user",
     )
-    blocked = create_record(
-        object_type=companies, properties={"name": "TRIGGER FAIL Co"}, source="user"
-    )
-    member = create_record(
-        object_type=contacts, properties={"email": "m@x.com", "lastname": "Member"}, source="user"
-    )
-    definition = AssociationDefinition.objects.get(
-        from_object_type=contacts, to_object_type=companies, label="Primary"
-    )
-    associate(definition=definition, from_record=member, to_record=blocked, source="user")
-    cycle = run()
+    member_of_a_refused_company(contacts, companies, email="m@x.com", lastname="Member")
+    cycle = run_cycle_now(salesforce_integration)
     assert cycle.status == "success", cycle.status
     return nameless
 
@@ -275,8 +246,16 @@ def assert_exported_lines(by_id: dict, expected_records: list) -> None:
 
 
 def test_cards_list_resync_and_export(
-    live_server, browser_page, integration, sandbox, engine_errors, restartable_worker
+    live_server,
+    browser_page,
+    salesforce_integration,
+    salesforce_sandbox,
+    engine_errors,
+    restartable_worker,
 ):
+    # The Salesforce sandbox and an integration connected to it (tests/support/); the real
+    # worker is started when the test wants the queued push to run (so that "resyncing" is seen).
+    integration, sandbox = salesforce_integration, salesforce_sandbox
     from playwright.sync_api import expect
 
     from syncengine.models import SyncError

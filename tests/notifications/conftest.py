@@ -6,6 +6,7 @@ import socket
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.test import Client
 
 from tests.factories import IntegrationFactory, UserFactory
 from tests.support.mail import Inbox
@@ -40,3 +41,13 @@ def staff(db):
 @pytest.fixture
 def integration(db):
     return IntegrationFactory(name="Salesforce production")
+
+
+@pytest.fixture
+def staff_client(db):
+    """A client signed in as a fresh admin (its user at `client.user`)."""
+    staff = grant_role(UserFactory(is_staff=True), "Admin")
+    client = Client()
+    client.force_login(staff)
+    client.user = staff
+    return client

@@ -32,19 +32,24 @@ def configure(user, **changes) -> NotificationSetting:
     return NotificationSetting.objects.get(pk=setting.pk)
 
 
+def sent_digest(user, frequency: str, *, ending: dt.datetime, days: int) -> DigestRun:
+    """A digest already sent to the user for the `days` up to `ending`."""
+    return DigestRun.objects.create(
+        user=user,
+        frequency=frequency,
+        window_start=ending - dt.timedelta(days=days),
+        window_end=ending,
+        status="sent",
+    )
+
+
 def test_daily_digest_has_counts_news_resolutions_top_errors_and_links(
     smtp, staff, integration, contacts
 ):
     # Given a daily digest at 08:00 Paris time, last sent yesterday at 08:00
     configure(staff, sync_errors_frequency="daily", time_zone="Europe/Paris", daily_hour=8)
     yesterday = dt.datetime(2027, 1, 14, 8, tzinfo=PARIS)
-    DigestRun.objects.create(
-        user=staff,
-        frequency="daily",
-        window_start=yesterday - dt.timedelta(days=1),
-        window_end=yesterday,
-        status="sent",
-    )
+    sent_digest(staff, "daily", ending=yesterday, days=1)
     ada = create_record(
         object_type=contacts, properties={"firstname": "Ada", "email": "ada@x.com"}, source="user"
     )
@@ -114,13 +119,7 @@ def test_daily_digest_waits_for_the_users_hour_in_their_time_zone(smtp, staff, i
 def test_weekly_digest_goes_out_on_the_users_day(smtp, staff, integration):
     configure(staff, sync_errors_frequency="weekly", weekly_day=2, daily_hour=9)  # Wednesday
     wednesday = dt.datetime(2027, 1, 13, 9, tzinfo=UTC)
-    DigestRun.objects.create(
-        user=staff,
-        frequency="weekly",
-        window_start=wednesday - dt.timedelta(days=7),
-        window_end=wednesday,
-        status="sent",
-    )
+    sent_digest(staff, "weekly", ending=wednesday, days=7)
     make_error(integration, first_seen=wednesday + dt.timedelta(days=1))
 
     tuesday = send_sync_error_digest(

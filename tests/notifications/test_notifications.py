@@ -1,10 +1,5 @@
-import pytest
-from django.test import Client
-
 from notifications.models import Notification
 from notifications.services import mark_read, notify
-from tests.factories import UserFactory
-from tests.support.roles import grant_role
 
 
 def test_notify_sends_one_to_each_user(user, staff_user):
@@ -69,15 +64,6 @@ def test_api_needs_sign_in(db):
     from rest_framework.test import APIClient
 
     assert APIClient().get("/api/v1/notifications/").status_code in (401, 403)
-
-
-@pytest.fixture
-def staff_client(db):
-    staff = grant_role(UserFactory(is_staff=True), "Admin")
-    client = Client()
-    client.force_login(staff)
-    client.user = staff
-    return client
 
 
 def test_admin_lists_only_your_own_and_marks_read(staff_client, staff_user):

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from notifications.models import NotificationSetting
 from notifications.services import notify, update_setting
-from tests.factories import IntegrationFactory, UserFactory
-from tests.support.roles import grant_role
+from tests.factories import IntegrationFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/notification-settings/"
@@ -87,15 +85,6 @@ def test_notify_respects_turned_off_notices_but_always_reports_failures(user, st
 
     assert [n.user_id for n in ready] == [staff_user.pk]
     assert len(failed) == 2 and len(restored) == 1
-
-
-@pytest.fixture
-def staff_client(db):
-    staff = grant_role(UserFactory(is_staff=True), "Admin")
-    client = Client()
-    client.force_login(staff)
-    client.user = staff
-    return client
 
 
 def test_admin_settings_page_is_your_own(staff_client, staff_user):

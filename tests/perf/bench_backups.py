@@ -31,7 +31,7 @@ def main() -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         print("backup_rows_per_s: skipped (needs PostgreSQL: set DATABASE_URL)")
         return 0
-    _use_database(url.rsplit("/", 1)[0])
+    _use_database()
     from config.celery import app
 
     # The restore's task runs in this process when the confirmation commits.
@@ -55,22 +55,13 @@ def main() -> int:
     return 0
 
 
-def _use_database(server: str) -> None:
-    os.environ["DATABASE_URL"] = f"{server}/{DATABASE}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # test-only secrets
+def _use_database() -> None:
+    # Backups are written under the var directory: a throwaway one.
     os.environ.setdefault("CONCORD_VAR_DIR", tempfile.mkdtemp(prefix="concord-bench-bk-"))
     sys.path.insert(0, str(ROOT))
-    import psycopg
+    from tests.perf._setup import use_benchmark_database
 
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    use_benchmark_database(DATABASE)
 
 
 def _reset():

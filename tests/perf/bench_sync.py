@@ -129,18 +129,18 @@ def calls(c, *operations: str) -> int:
     return sum(s.api_calls for s in c.stages.filter(operation__in=operations))
 
 
-def create_contacts(contacts, tag: str) -> list[int]:
-    """N new contacts in Concord, written 5,000 at a time."""
+def create_contacts(contacts, tag: str, count: int = N, label: str = "Contact") -> list[int]:
+    """`count` new contacts in Concord, written 5,000 at a time."""
     from crm.services.records import RecordInput, write_records
 
     ids = []
-    for start in range(0, N, 5000):
+    for start in range(0, count, 5000):
         ids += write_records(
             object_type=contacts,
             inputs=[
                 RecordInput(properties={"email": f"{tag}{i}@example.com", "firstname": "Bench",
-                                        "lastname": f"Contact {i}", "jobtitle": "Engineer"})
-                for i in range(start, min(N, start + 5000))
+                                        "lastname": f"{label} {i}", "jobtitle": "Engineer"})
+                for i in range(start, min(count, start + 5000))
             ],
             mode="create",
             source="api",
@@ -244,11 +244,8 @@ def create_remote_contacts(session, url: str, count: int) -> None:
 def two_way_throughput(session, url: str, ca: str) -> None:
     """Initial two-way sync: half the contacts in Concord, half in Salesforce, a new integration."""
     from crm.models import ObjectType, Record
-    from crm.services.records import RecordInput, write_records
-    from syncengine.engine.cycles import claim_cycle
-    from syncengine.engine.runner import CycleRunner
     from syncengine.management.sandbox_connect import connect_sandbox_org
-    from syncengine.models import Integration, RecordLink, SyncCycle
+    from syncengine.models import Integration, RecordLink
 
     session.post(f"{url}/_sandbox/reset", timeout=60).raise_for_status()
     session.post(f"{url}/_sandbox/limits", json={"daily_api_limit": 1_000_000}, timeout=10)
@@ -256,29 +253,13 @@ def two_way_throughput(session, url: str, ca: str) -> None:
     contacts = ObjectType.objects.get(name="contacts")
     Record.objects.filter(object_type=contacts).delete()
     local, remote = TWO_WAY - TWO_WAY // 2, TWO_WAY // 2
-    for start in range(0, local, 5000):
-        write_records(
-            object_type=contacts,
-            inputs=[
-                RecordInput(properties={"email": f"local{i}@example.com", "firstname": "Bench",
-                                        "lastname": f"Local {i}", "jobtitle": "Engineer"})
-                for i in range(start, min(local, start + 5000))
-            ],
-            mode="create",
-            source="api",
-        )  # fmt: skip
+    create_contacts(contacts, "local", count=local, label="Local")
     create_remote_contacts(session, url, remote)
     integration = connect_sandbox_org(
         login_url=url, client_id="concord", client_secret="sandbox-secret",
         username="integration@example.com", password="sandbox", ca_file=ca, name="Bench 2-way",
     )  # fmt: skip
-    c = SyncCycle.objects.create(integration=integration, trigger="manual")
-    runner = CycleRunner(claim_cycle(cycle_id=c.pk))
-    wall, cpu = time.perf_counter(), time.process_time()
-    runner.run()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    c.refresh_from_db()
-    assert c.status == "success", c.message
+    c, wall, cpu = timed_cycle(integration)
     synced = RecordLink.objects.filter(integration=integration, remote_id__isnull=False).count()
     assert synced == TWO_WAY, (synced, TWO_WAY)
     print(

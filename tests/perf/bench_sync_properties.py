@@ -40,7 +40,7 @@ def main() -> int:
         for figure in FIGURES:
             print(f"{figure}: skipped (needs PostgreSQL and Redis: set DATABASE_URL, REDIS_URL)")
         return 0
-    setup_database(url)
+    setup_database()
     worker, queue = start_worker()
     try:
         from config.celery import app
@@ -57,23 +57,12 @@ def main() -> int:
     return 0
 
 
-def setup_database(url: str) -> None:
-    server = url.rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{server}/{DB_NAME}"
+def setup_database() -> None:
     os.environ["CONCORD_EAGER_TASKS"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # test-only secrets
     sys.path.insert(0, str(ROOT))
-    import psycopg
+    from tests.perf._setup import use_benchmark_database
 
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    use_benchmark_database(DB_NAME)
 
 
 def start_worker() -> tuple[subprocess.Popen, str]:

@@ -10,11 +10,7 @@ with ``client_options={"api_endpoint": ...}``.
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +24,8 @@ import requests
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import start_announcing, stop_process
+
 CONTACTS = "https://www.googleapis.com/auth/contacts"
 OTHER_READONLY = "https://www.googleapis.com/auth/contacts.other.readonly"
 CLIENT_ID = "concord-sandbox.apps.googleusercontent.com"
@@ -82,44 +79,17 @@ class GoogleSandbox:
 
 def start_sandbox(state: Path, port: int = 0) -> GoogleSandbox:
     """Start `python -m syncengine.sandbox.google` and wait until it listens."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "syncengine.sandbox.google",
-            "--port",
-            str(port),
-            "--state",
-            str(state),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    process, found = start_announcing(
+        "syncengine.sandbox.google",
+        ["--port", str(port), "--state", str(state)],
+        {"url": r"listening on (http://\S+)"},
     )
-    url = None
-    deadline = time.monotonic() + 20
-    assert process.stdout is not None
-    while time.monotonic() < deadline and url is None:
-        line = process.stdout.readline()
-        if not line:
-            break
-        if match := re.search(r"listening on (http://\S+)", line):
-            url = match.group(1)
-    if url is None:
-        process.kill()
-        raise RuntimeError(f"sandbox did not start: {process.stdout.read()}")
-    return GoogleSandbox(url, state, process)
+    return GoogleSandbox(found["url"], state, process)
 
 
 def stop_sandbox(sandbox: GoogleSandbox) -> None:
     """Stop the sandbox (SIGTERM, then SIGKILL after 10 s)."""
-    sandbox.process.terminate()
-    try:
-        sandbox.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        sandbox.process.kill()
+    stop_process(sandbox.process)
 
 
 def settle(sandbox: GoogleSandbox) -> None:
@@ -138,6 +108,16 @@ def reason_of(exc: HttpError) -> str | None:
     """The ``reason`` of the first detail of Google's error envelope."""
     details = error_of(exc).get("details") or [{}]
     return details[0].get("reason")
+
+
+def list_connections(people: Any, person_fields: str = "names", **params: Any) -> dict:
+    """One page of people/me's connections (people.connections.list), as Google answers it."""
+    return (
+        people.people()
+        .connections()
+        .list(resourceName="people/me", personFields=person_fields, **params)
+        .execute()
+    )
 
 
 def person(given: str, family: str = "Tester", email: str | None = None, **fields: Any) -> dict:

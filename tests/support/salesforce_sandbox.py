@@ -7,11 +7,7 @@ process once; `salesforce_sandbox` is that process reset for one test.
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +17,8 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import start_announcing, stop_process
+
 API_VERSION = "62.0"
 CLIENT_ID, CLIENT_SECRET = "concord", "sandbox-secret"
 USERNAME, PASSWORD = "integration@example.com", "sandbox"
@@ -110,50 +107,27 @@ class SalesforceSandbox:
 
 def start_sandbox(state: Path, ca_dir: Path, port: int = 0, seed: int = SEED) -> SalesforceSandbox:
     """Start `python -m syncengine.sandbox.salesforce` and wait until it listens."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "syncengine.sandbox.salesforce",
-            "--port",
-            str(port),
-            "--state",
-            str(state),
-            "--ca-dir",
-            str(ca_dir),
-            "--seed",
-            str(seed),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    args = [
+        "--port",
+        str(port),
+        "--state",
+        str(state),
+        "--ca-dir",
+        str(ca_dir),
+        "--seed",
+        str(seed),
+    ]
+    process, found = start_announcing(
+        "syncengine.sandbox.salesforce",
+        args,
+        {"url": r"listening on (https://\S+)", "ca_cert": r"CA certificate: (\S+)"},
     )
-    url = ca_cert = None
-    deadline = time.monotonic() + 20
-    assert process.stdout is not None
-    while time.monotonic() < deadline and (url is None or ca_cert is None):
-        line = process.stdout.readline()
-        if not line:
-            break
-        if match := re.search(r"listening on (https://\S+)", line):
-            url = match.group(1)
-        if match := re.search(r"CA certificate: (\S+)", line):
-            ca_cert = match.group(1)
-    if url is None or ca_cert is None:
-        process.kill()
-        raise RuntimeError(f"sandbox did not start: {process.stdout.read()}")
-    return SalesforceSandbox(url, ca_cert, state, ca_dir, process)
+    return SalesforceSandbox(found["url"], found["ca_cert"], state, ca_dir, process)
 
 
 def stop_sandbox(sandbox: SalesforceSandbox) -> None:
     """Stop the sandbox (SIGTERM, then SIGKILL after 10 s)."""
-    sandbox.process.terminate()
-    try:
-        sandbox.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        sandbox.process.kill()
+    stop_process(sandbox.process)
 
 
 def hold_clock(sandbox) -> str:
@@ -229,3 +203,19 @@ def salesforce_integration(salesforce_sandbox: SalesforceSandbox, crm_schema):
     """An integration connected to the empty sandbox org through the OAuth web-server flow
     (so it holds a refresh token)."""
     return connect_org(salesforce_sandbox)
+
+
+def contacts_in_one_second(sandbox, name: str, count: int) -> str:
+    """`count` Salesforce contacts ("<name> i", <name>i@x.com, title "Before") written while the
+    sandbox's clock is held on one second; returns the SystemModstamp they all share."""
+    stamp = hold_clock(sandbox)
+    remote_collection(
+        sandbox,
+        "POST",
+        [
+            {"attributes": {"type": "Contact"}, "LastName": f"{name} {i}",
+             "Email": f"{name.lower()}{i}@x.com", "Title": "Before"}
+            for i in range(count)
+        ],
+    )  # fmt: skip
+    return stamp

@@ -10,7 +10,7 @@ from django.utils import timezone
 from crm import sources
 from crm.models import AssociationDefinition, ObjectType, Property, Record
 from crm.services.associations import associate_records
-from crm.services.records import create_record
+from crm.services.records import RecordInput, create_record, write_records
 from crm.services.schema import create_property
 
 
@@ -42,6 +42,35 @@ def link(contact_record: Record, company_record: Record, label: str = "") -> Non
         pairs=[(contact_record.pk, company_record.pk)],
         source=sources.API,
     )
+
+
+def deal(dealname: str, linked_to: Record) -> Record:
+    """A deal created through the services, associated with a record (deals → its type)."""
+    deals = ObjectType.objects.get(name="deals")
+    record = create_record(object_type=deals, properties={"dealname": dealname}, source="api")
+    associate_records(
+        definition=definition("deals", linked_to.object_type.name),
+        pairs=[(record.pk, linked_to.pk)],
+        source="api",
+    )
+    return record
+
+
+def contacts_at(companies: list[Record], count: int) -> list[int]:
+    """`count` contacts (c<i>@example.com) written in one call, contact i associated with
+    companies[i % len(companies)]; returns their ids."""
+    ids = write_records(
+        object_type=ObjectType.objects.get(name="contacts"),
+        inputs=[RecordInput(properties={"email": f"c{i}@example.com"}) for i in range(count)],
+        mode="create",
+        source=sources.API,
+    ).ids
+    associate_records(
+        definition=definition("contacts", "companies"),
+        pairs=[(pk, companies[i % len(companies)].pk) for i, pk in enumerate(ids)],
+        source=sources.API,
+    )
+    return ids
 
 
 def value(record: Record, name: str = "company_name"):

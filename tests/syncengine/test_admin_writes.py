@@ -54,12 +54,17 @@ def inline_form(data: dict, prefix: str, mapping: FieldMapping | ReferenceMappin
     raise AssertionError(f"no inline form for {mapping}")
 
 
+def open_mapping_form(client, user, mapping) -> tuple[str, dict]:
+    """Sign the user in and open the object mapping's change form: its URL and its data."""
+    client.force_login(user)
+    page = reverse("admin:syncengine_objectmapping_change", args=[mapping.pk])
+    return page, change_form_data(client.get(page))
+
+
 def test_an_inline_field_mapping_change_and_addition_are_saved_by_the_service(
     client, staff_user, contact_mapping
 ):
-    client.force_login(staff_user)
-    page = reverse("admin:syncengine_objectmapping_change", args=[contact_mapping.pk])
-    data = change_form_data(client.get(page))
+    page, data = open_mapping_form(client, staff_user, contact_mapping)
     changed = contact_mapping.field_mappings.get(remote_field="Email")
     data[f"{inline_form(data, 'field_mappings', changed)}-rule"] = "always_remote"
     total = int(data["field_mappings-TOTAL_FORMS"])
@@ -89,9 +94,7 @@ def test_an_inline_field_mapping_change_and_addition_are_saved_by_the_service(
 def test_an_inline_field_mapping_deletion_is_done_by_the_service(
     client, staff_user, contact_mapping
 ):
-    client.force_login(staff_user)
-    page = reverse("admin:syncengine_objectmapping_change", args=[contact_mapping.pk])
-    data = change_form_data(client.get(page))
+    page, data = open_mapping_form(client, staff_user, contact_mapping)
     removed = contact_mapping.field_mappings.get(remote_field="Email")
     data[f"{inline_form(data, 'field_mappings', removed)}-DELETE"] = "on"
 
@@ -132,9 +135,7 @@ def test_the_integration_change_form_saves_through_the_service(client, staff_use
 def test_the_object_mapping_and_its_reference_mappings_are_saved_by_the_service(
     client, staff_user, contact_mapping
 ):
-    client.force_login(staff_user)
-    page = reverse("admin:syncengine_objectmapping_change", args=[contact_mapping.pk])
-    data = change_form_data(client.get(page))
+    page, data = open_mapping_form(client, staff_user, contact_mapping)
     data.pop("enabled")  # unticked
     reference = contact_mapping.reference_mappings.get(remote_field="AccountId")
     data[f"{inline_form(data, 'reference_mappings', reference)}-DELETE"] = "on"

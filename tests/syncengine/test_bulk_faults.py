@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from crm.services.records import RecordInput, write_records
 from syncengine.models import RecordLink, SyncCycle, SyncStage
+from tests.support.salesforce_sandbox import sales_user_headers
 from tests.support.schema import ensure_standard_schema
+from tests.support.sync import api_contacts
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
@@ -18,13 +19,9 @@ CONTACTS = 5000  # over the 2,000-record threshold: the push goes through Bulk A
 
 def bulk_jobs(sandbox) -> list[dict]:
     """Every ingest job the org has run (read as the admin would, through the API)."""
-    form = {"grant_type": "password", "client_id": "concord", "client_secret": "sandbox-secret",
-            "username": "sales@example.com", "password": "sandbox"}  # fmt: skip
-    session = sandbox.session()
-    token = session.post(f"{sandbox.url}/services/oauth2/token", data=form, timeout=30).json()
-    response = session.get(
+    response = sandbox.session().get(
         f"{sandbox.url}/services/data/v62.0/jobs/ingest",
-        headers={"Authorization": f"Bearer {token['access_token']}"},
+        headers=sales_user_headers(sandbox),
         timeout=30,
     )
     response.raise_for_status()
@@ -33,21 +30,11 @@ def bulk_jobs(sandbox) -> list[dict]:
 
 def test_faulted_bulk_initial_sync_loses_no_contact(restartable_worker, sandbox):
     ensure_standard_schema()
-    from crm.models import ObjectType
     from syncengine.engine.cycles import start_cycle
     from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
-    contacts = ObjectType.objects.get(name="contacts")
-    ids = write_records(
-        object_type=contacts,
-        inputs=[
-            RecordInput(properties={"email": f"bulk{i}@x.com", "lastname": f"B{i}"})
-            for i in range(CONTACTS)
-        ],
-        mode="create",
-        source="api",
-    ).ids
+    ids = api_contacts({"email": f"bulk{i}@x.com", "lastname": f"B{i}"} for i in range(CONTACTS))
     # Faults on for the whole initial sync: one record in ten meets a row lock, one call in
     # ten a 503
     sandbox.control(

@@ -38,11 +38,9 @@ def consent(sandbox, authorize_url: str, action: str = "allow") -> dict:
     return {k: v[0] for k, v in parse_qs(urlparse(response.headers["Location"]).query).items()}
 
 
-def test_connect_through_the_admin_oauth_flow(client, staff_user, sandbox, crm_schema):
-    client.force_login(staff_user)
-    page = client.get(reverse("admin:syncengine_integration_connect"))
-    assert page.status_code == 200 and b"Continue to Salesforce" in page.content
-    response = client.post(
+def post_connect_form(client, sandbox):
+    """Staff fill in the admin's connect form for the sandbox org and send it."""
+    return client.post(
         reverse("admin:syncengine_integration_connect"),
         {
             "name": "Org",
@@ -52,6 +50,13 @@ def test_connect_through_the_admin_oauth_flow(client, staff_user, sandbox, crm_s
             "ca_file": sandbox.ca_cert,
         },
     )
+
+
+def test_connect_through_the_admin_oauth_flow(client, staff_user, sandbox, crm_schema):
+    client.force_login(staff_user)
+    page = client.get(reverse("admin:syncengine_integration_connect"))
+    assert page.status_code == 200 and b"Continue to Salesforce" in page.content
+    response = post_connect_form(client, sandbox)
     assert response.status_code == 302
     assert response["Location"].startswith(f"{sandbox.url}/services/oauth2/authorize?")
     query = consent(sandbox, response["Location"])
@@ -78,16 +83,7 @@ def test_connect_through_the_admin_oauth_flow(client, staff_user, sandbox, crm_s
 
 def test_denied_consent_connects_nothing(client, staff_user, sandbox, crm_schema):
     client.force_login(staff_user)
-    response = client.post(
-        reverse("admin:syncengine_integration_connect"),
-        {
-            "name": "Org",
-            "login_url": sandbox.url,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "ca_file": sandbox.ca_cert,
-        },
-    )
+    response = post_connect_form(client, sandbox)
     query = consent(sandbox, response["Location"], action="deny")
     assert query["error"] == "access_denied"
     client.get(reverse("admin:syncengine_integration_oauth_callback"), query)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from crm.models import AssociationDefinition, Property, Record
-from crm.services.associations import associate
+from crm.models import Property, Record
 from crm.services.records import create_record, update_record
 from syncengine.connectors.salesforce.errors import classify
 from syncengine.models import ObjectMapping, RecordLink, SyncError
 from syncengine.services.mappings import check_field_mapping
 from tests.factories import FieldMappingFactory
-from tests.support.sync import stage_of
+from tests.support.sync import member_of_a_refused_company, refused_duplicate, stage_of
 
 pytestmark = pytest.mark.django_db
 
@@ -78,14 +77,7 @@ def test_unmatched_remote_picklist_value_is_a_picklist_error(integration, sandbo
 
 
 def test_duplicate_rule_is_a_duplicates_error(integration, sandbox, run, contacts):
-    # Push only: no pull matches the existing Salesforce contact first
-    ObjectMapping.objects.filter(integration=integration, remote_object="Contact").update(
-        direction="to_remote"
-    )
-    sandbox.create("Contact", LastName="Existing", Email="dupe@x.com")
-    record = create_record(
-        object_type=contacts, properties={"email": "dupe@x.com", "lastname": "Dupe"}, source="user"
-    )
+    record = refused_duplicate(integration, sandbox, contacts)
     run()
     error = open_error(record=record)
     assert (error.category, error.code) == ("duplicates", "DUPLICATES_DETECTED")
@@ -160,16 +152,9 @@ def test_incompatible_mapping_is_refused_and_reported(integration, sandbox, run,
 def test_unsynced_company_blocks_its_contacts_as_an_association_error(
     integration, sandbox, run, contacts, companies
 ):
-    company = create_record(
-        object_type=companies, properties={"name": "TRIGGER FAIL Co"}, source="user"
+    company, contact = member_of_a_refused_company(
+        contacts, companies, email="a@x.com", lastname="Assoc"
     )
-    contact = create_record(
-        object_type=contacts, properties={"email": "a@x.com", "lastname": "Assoc"}, source="user"
-    )
-    definition = AssociationDefinition.objects.get(
-        from_object_type=contacts, to_object_type=companies, label="Primary"
-    )
-    associate(definition=definition, from_record=contact, to_record=company, source="user")
     run()
     error = open_error(category="associations")
     assert error.code == "ASSOCIATED_RECORD_NOT_SYNCED"

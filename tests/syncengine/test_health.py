@@ -12,13 +12,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import AssociationDefinition, Record
-from crm.services.associations import associate
+from crm.models import Record
 from crm.services.records import create_record
 from syncengine.health.services import run_resync
 from syncengine.models import ApiCallBucket, ObjectMapping, RecordLink, SyncError
 from syncengine.services.errors import record_sync_error, resolve_errors
 from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
+from tests.support.sync import member_of_a_refused_company, refused_duplicate
 
 pytestmark = pytest.mark.django_db
 
@@ -53,16 +53,9 @@ def broken(integration, sandbox, run, contacts, companies):
         properties={"name": "Estates", "industry": "REAL_ESTATE"},
         source="user",
     )
-    blocked_company = create_record(
-        object_type=companies, properties={"name": "TRIGGER FAIL Co"}, source="user"
+    blocked_company, member = member_of_a_refused_company(
+        contacts, companies, email="m@x.com", lastname="Member"
     )
-    member = create_record(
-        object_type=contacts, properties={"email": "m@x.com", "lastname": "Member"}, source="user"
-    )
-    definition = AssociationDefinition.objects.get(
-        from_object_type=contacts, to_object_type=companies, label="Primary"
-    )
-    associate(definition=definition, from_record=member, to_record=blocked_company, source="user")
     run()
     return {"no_last": no_last, "estates": estates, "company": blocked_company, "member": member}
 
@@ -144,13 +137,7 @@ def test_admin_page_cards_list_and_affected_records(staff_user, integration, bro
 def test_duplicates_list_shows_the_value_and_both_records(
     integration, sandbox, run, contacts, staff_user
 ):
-    ObjectMapping.objects.filter(integration=integration, remote_object="Contact").update(
-        direction="to_remote"
-    )
-    sandbox.create("Contact", LastName="Existing", Email="dupe@x.com")
-    record = create_record(
-        object_type=contacts, properties={"email": "dupe@x.com", "lastname": "Dupe"}, source="user"
-    )
+    record = refused_duplicate(integration, sandbox, contacts)
     run()
     html = (
         admin_client(staff_user)

@@ -9,7 +9,7 @@ import pytest
 from crm.models import Record
 from crm.services.records import create_record, update_record
 from syncengine.models import RecordLink
-from tests.support.salesforce_sandbox import hold_clock, remote_collection
+from tests.support.salesforce_sandbox import contacts_in_one_second, hold_clock, remote_collection
 from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
@@ -83,16 +83,7 @@ def test_5000_records_sharing_one_stamp_are_pulled_without_gap_or_loop(
 ):
     # Given 5,000 Salesforce contacts written in one second (one SystemModstamp): 3 query
     # pages of 2,000 and 10 pull batches of 500
-    stamp = hold_clock(sandbox)
-    remote_collection(
-        sandbox,
-        "POST",
-        [
-            {"attributes": {"type": "Contact"}, "LastName": f"Shared {i}",
-             "Email": f"shared{i}@x.com", "Title": "Before"}
-            for i in range(5000)
-        ],
-    )  # fmt: skip
+    stamp = contacts_in_one_second(sandbox, "Shared", 5000)
     # When a cycle runs
     cycle = run()
     # Then every one arrives once, in three query calls

@@ -8,7 +8,7 @@ import pytest
 
 from crm.models import Record
 from syncengine.models import RecordLink, SyncCycle, SyncStage
-from tests.support.salesforce_sandbox import hold_clock, remote_collection
+from tests.support.salesforce_sandbox import contacts_in_one_second, remote_collection
 from tests.support.schema import ensure_standard_schema
 from tests.support.waiting import wait_until
 
@@ -40,16 +40,7 @@ def test_shared_stamp_pull_on_a_real_worker(restartable_worker, sandbox):
 
     integration = connect_org(sandbox)
     contacts = ObjectType.objects.get(name="contacts")
-    stamp = hold_clock(sandbox)
-    remote_collection(
-        sandbox,
-        "POST",
-        [
-            {"attributes": {"type": "Contact"}, "LastName": f"Worker {i}",
-             "Email": f"worker{i}@x.com", "Title": "Before"}
-            for i in range(CONTACTS)
-        ],
-    )  # fmt: skip
+    stamp = contacts_in_one_second(sandbox, "Worker", CONTACTS)
     restartable_worker.start()
     stage = pull_stage(run_on_worker(integration))
     assert (stage.new, stage.failed, stage.api_calls) == (CONTACTS, 0, 3)

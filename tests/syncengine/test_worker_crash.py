@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from crm.services.records import RecordInput, update_record, write_records
+from crm.services.records import update_record
 from syncengine.models import RecordLink, SyncCycle, SyncStage
 from tests.support.schema import ensure_standard_schema
+from tests.support.sync import api_contacts
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
@@ -18,22 +19,12 @@ CONTACTS = 1000  # five collections of 200: several seconds with the injected la
 
 def test_killed_worker_mid_push_then_restarted(restartable_worker, sandbox):
     ensure_standard_schema()
-    from crm.models import ObjectType
     from syncengine.engine.cycles import start_cycle
     from syncengine.tasks import schedule_cycles_task
     from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
-    contacts = ObjectType.objects.get(name="contacts")
-    ids = write_records(
-        object_type=contacts,
-        inputs=[
-            RecordInput(properties={"email": f"kill{i}@x.com", "lastname": "K"})
-            for i in range(CONTACTS)
-        ],
-        mode="create",
-        source="api",
-    ).ids
+    ids = api_contacts({"email": f"kill{i}@x.com", "lastname": "K"} for i in range(CONTACTS))
     restartable_worker.start()
     cycle, _ = start_cycle(integration=integration)  # the real task, on the worker's queue
 

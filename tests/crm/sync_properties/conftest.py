@@ -1,5 +1,6 @@
-"""Fixtures of the sync-property tests: tasks run inline, a `commit()` that runs the on-commit
-callbacks inside the test's transaction, and a synced contact."""
+"""Fixtures of the sync-property tests: tasks run inline (task_always_eager) once the writing
+transaction's on-commit callbacks run, which `commit()` makes happen inside the test's
+transaction; and a synced contact."""
 
 from __future__ import annotations
 

@@ -6,20 +6,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from crm.models import (
-    AuditEvent,
-    ObjectType,
-    Property,
-    Record,
-)
-from tests.support.sync_properties import (
-    company,
-    contact,
-    definition,
-    link,
-    make_sync,
-    value,
-)
+from crm.models import AuditEvent, ObjectType, Property, Record
+from tests.support.sync_properties import company, contact, definition, link, make_sync, value
 
 # --- read-only -------------------------------------------------------------------------------
 

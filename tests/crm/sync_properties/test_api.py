@@ -5,21 +5,10 @@ the field, a changed configuration, usage, delete, and the property list's query
 from __future__ import annotations
 
 from crm import sources
-from crm.models import (
-    ObjectType,
-    Property,
-)
-from crm.services.records import (
-    update_record,
-)
+from crm.models import ObjectType, Property
+from crm.services.records import update_record
 from crm.services.schema import create_property
-from tests.support.sync_properties import (
-    company,
-    contact,
-    link,
-    make_sync,
-    value,
-)
+from tests.support.sync_properties import company, contact, link, make_sync, value
 
 # --- read-only -------------------------------------------------------------------------------
 

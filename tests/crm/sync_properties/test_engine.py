@@ -1,27 +1,20 @@
 """Sync properties (SPEC P), the engine's recompute: each criterion and label choice, both
 directions of a definition, non-text values.
-
-Tasks run inline (task_always_eager) once the writing transaction's on-commit callbacks run,
-which `commit()` makes happen inside the test's transaction.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from crm import sources
-from crm.models import (
-    ObjectType,
-    Property,
-)
+from crm.models import ObjectType, Property
 from crm.services.associations import associate_records
-from crm.services.records import (
-    RecordInput,
-    create_record,
-    write_records,
-)
+from crm.services.records import RecordInput, write_records
 from crm.services.schema import create_property
 from tests.support.sync_properties import (
     company,
     contact,
+    deal,
     definition,
     link,
     make_sync,
@@ -32,30 +25,27 @@ from tests.support.sync_properties import (
 # --- criteria and labels ---------------------------------------------------------------------
 
 
-def test_first_created_copies_from_the_oldest_associated_record(crm_schema, commit):
+@pytest.mark.parametrize(
+    ("criterion", "linked", "expected"),
+    [
+        # first_created copies from the oldest associated record, last_created the newest.
+        ("first_created", ["New Co", "Old Co"], "Old Co"),
+        ("last_created", ["Old Co", "New Co"], "New Co"),
+    ],
+)
+def test_created_criteria_copy_from_the_oldest_or_newest_associated_record(
+    crm_schema, commit, criterion, linked, expected
+):
     with commit():
         ada = contact("ada@example.com")
-        old, new = company("Old Co"), company("New Co")
-        set_created(old, days_ago=10)
-        set_created(new, days_ago=1)
-        link(ada, new)
-        link(ada, old)
-        make_sync(criterion="first_created")
+        companies = {"Old Co": company("Old Co"), "New Co": company("New Co")}
+        set_created(companies["Old Co"], days_ago=10)
+        set_created(companies["New Co"], days_ago=1)
+        for name in linked:
+            link(ada, companies[name])
+        make_sync(criterion=criterion)
 
-    assert value(ada) == "Old Co"
-
-
-def test_last_created_copies_from_the_newest_associated_record(crm_schema, commit):
-    with commit():
-        ada = contact("ada@example.com")
-        old, new = company("Old Co"), company("New Co")
-        set_created(old, days_ago=10)
-        set_created(new, days_ago=1)
-        link(ada, old)
-        link(ada, new)
-        make_sync(criterion="last_created")
-
-    assert value(ada) == "New Co"
+    assert value(ada) == expected
 
 
 def test_records_created_together_are_ordered_by_id(crm_schema, commit):
@@ -118,15 +108,9 @@ def test_labels_can_be_chosen_by_definition(crm_schema, commit):
 
 def test_it_works_in_the_other_direction_of_a_definition(crm_schema, commit):
     """companies ← deals.dealname: the definition runs deals → companies."""
-    deals = ObjectType.objects.get(name="deals")
     with commit():
         acme = company("Acme")
-        deal = create_record(
-            object_type=deals, properties={"dealname": "Big deal"}, source=sources.API
-        )
-        associate_records(
-            definition=definition("deals", "companies"), pairs=[(deal.pk, acme.pk)], source="api"
-        )
+        deal("Big deal", linked_to=acme)
         make_sync(
             target="companies",
             name="latest_deal",

@@ -1,9 +1,6 @@
 """Sync properties (SPEC P), the queue: each trigger (a source value, an association, archive
 and restore, chains, fan-out) queues a recompute in the writing transaction; the queue task
 run twice is a no-op; and a real worker on Redis.
-
-Tasks run inline (task_always_eager) once the writing transaction's on-commit callbacks run,
-which `commit()` makes happen inside the test's transaction.
 """
 
 from __future__ import annotations
@@ -15,19 +12,15 @@ from crm import sources
 from crm.models import (
     Association,
     AuditEvent,
-    ObjectType,
     Record,
     SyncPropertyConfig,
     SyncPropertyPending,
 )
-from crm.services.associations import associate_records, dissociate
+from crm.services.associations import dissociate
 from crm.services.records import (
-    RecordInput,
     archive_records,
-    create_record,
     restore_records,
     update_record,
-    write_records,
 )
 from crm.sync_properties import services as sync_services
 from crm.tasks import process_sync_property_queue_task
@@ -35,7 +28,8 @@ from tests.support.schema import ensure_standard_schema
 from tests.support.sync_properties import (
     company,
     contact,
-    definition,
+    contacts_at,
+    deal,
     link,
     make_sync,
     set_created,
@@ -199,41 +193,26 @@ def test_a_copy_overwritten_by_a_restore_is_corrected(synced, commit):
 
 def test_chained_sync_properties_propagate(synced, commit):
     ada, acme, _ = synced
-    deals = ObjectType.objects.get(name="deals")
     with commit():
-        deal = create_record(object_type=deals, properties={"dealname": "D"}, source="api")
-        associate_records(
-            definition=definition("deals", "contacts"), pairs=[(deal.pk, ada.pk)], source="api"
-        )
+        a_deal = deal("D", linked_to=ada)
         make_sync(
             target="deals",
             name="contact_company",
             source_type="contacts",
             source_property="company_name",
         )
-    assert value(deal, "contact_company") == "Acme"
+    assert value(a_deal, "contact_company") == "Acme"
 
     with commit():
         update_record(record=acme, properties={"name": "Acme 2"}, source=sources.USER)
 
-    assert value(deal, "contact_company") == "Acme 2"
+    assert value(a_deal, "contact_company") == "Acme 2"
 
 
 def test_fan_out_to_many_targets(crm_schema, commit):
-    contacts = ObjectType.objects.get(name="contacts")
     with commit():
         acme = company("Acme")
-        ids = write_records(
-            object_type=contacts,
-            inputs=[RecordInput(properties={"email": f"c{i}@example.com"}) for i in range(120)],
-            mode="create",
-            source=sources.API,
-        ).ids
-        associate_records(
-            definition=definition("contacts", "companies"),
-            pairs=[(pk, acme.pk) for pk in ids],
-            source=sources.API,
-        )
+        ids = contacts_at([acme], 120)
         make_sync()
 
     with commit():

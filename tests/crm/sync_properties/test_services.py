@@ -1,9 +1,6 @@
 """Sync properties (SPEC P), the services: configuration and its refusals, backfill (batched,
 resumed after a lost worker, never claimed twice), a changed configuration, "Used in" and
 delete.
-
-Tasks run inline (task_always_eager) once the writing transaction's on-commit callbacks run,
-which `commit()` makes happen inside the test's transaction.
 """
 
 from __future__ import annotations
@@ -15,18 +12,7 @@ from django.utils import timezone
 
 from crm import sources
 from crm.errors import PropertyInUseError, SchemaError
-from crm.models import (
-    AuditEvent,
-    ObjectType,
-    Property,
-    Record,
-    SyncPropertyConfig,
-)
-from crm.services.associations import associate_records
-from crm.services.records import (
-    RecordInput,
-    write_records,
-)
+from crm.models import AuditEvent, ObjectType, Property, Record, SyncPropertyConfig
 from crm.services.schema import delete_property, update_property
 from crm.sync_properties import services as sync_services
 from crm.tasks import backfill_sync_property_task
@@ -34,6 +20,7 @@ from crm.usage import list_property_usages
 from tests.support.sync_properties import (
     company,
     contact,
+    contacts_at,
     definition,
     link,
     make_sync,
@@ -152,17 +139,7 @@ def test_a_sensitive_source_makes_a_sensitive_copy(crm_schema, commit):
 def test_backfill_fills_every_existing_target_in_batches(crm_schema, eager):
     contacts = ObjectType.objects.get(name="contacts")
     acme, globex = company("Acme"), company("Globex")
-    ids = write_records(
-        object_type=contacts,
-        inputs=[RecordInput(properties={"email": f"c{i}@example.com"}) for i in range(25)],
-        mode="create",
-        source=sources.API,
-    ).ids
-    associate_records(
-        definition=definition("contacts", "companies"),
-        pairs=[(pk, (acme if i % 2 else globex).pk) for i, pk in enumerate(ids)],
-        source=sources.API,
-    )
+    ids = contacts_at([globex, acme], 25)  # the odd ones at Acme, the even ones at Globex
     prop = make_sync()  # its backfill is queued on commit, which has not happened yet
     config = prop.sync_config
     assert (config.backfill_status, config.backfill_total, config.backfill_done) == (

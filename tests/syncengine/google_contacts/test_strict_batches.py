@@ -47,6 +47,14 @@ def google_contacts_by_email(google) -> dict[str, dict]:
     return {c["emailAddresses"][0]["value"]: c for c in google.ok("GET", "contacts")["contacts"]}
 
 
+def synced_then_retitled(google, run, contacts, count: int, prefix: str, title: str) -> None:
+    """`count` Google contacts pulled by a first cycle, then each given a job title in Concord."""
+    google.ok("POST", "fill", json={"count": count, "prefix": prefix})
+    assert run().status == SyncCycle.Status.SUCCESS
+    for record in Record.objects.filter(object_type=contacts):
+        update_record(record=record, properties={"jobtitle": title}, source="user")
+
+
 def test_a_batch_of_200_with_a_stale_etag_and_an_oversized_contact(
     integration, google, contacts, run
 ):
@@ -89,10 +97,7 @@ def test_a_batch_of_200_with_a_stale_etag_and_an_oversized_contact(
 def test_a_contact_stale_again_after_its_retry_fails_with_the_etag_error(
     integration, google, contacts, run
 ):
-    google.ok("POST", "fill", json={"count": 3, "prefix": "q"})
-    assert run().status == SyncCycle.Status.SUCCESS
-    for record in Record.objects.filter(object_type=contacts):
-        update_record(record=record, properties={"jobtitle": "CTO"}, source="user")
+    synced_then_retitled(google, run, contacts, 3, "q", "CTO")
     busy = RecordLink.objects.get(record__properties__email="q1@example.com")
     edits = [{"biographies": [{"value": "one"}]}, {"biographies": [{"value": "two"}]}]
     cycle = run_with_user_edits(integration, google, {busy.remote_id: edits})
@@ -107,10 +112,7 @@ def test_a_contact_stale_again_after_its_retry_fails_with_the_etag_error(
 def test_contacts_refused_with_a_retryable_status_are_sent_again_after_a_backoff(
     integration, google, contacts, run
 ):
-    google.ok("POST", "fill", json={"count": 4, "prefix": "r"})
-    assert run().status == SyncCycle.Status.SUCCESS
-    for record in Record.objects.filter(object_type=contacts):
-        update_record(record=record, properties={"jobtitle": "Pilot"}, source="user")
+    synced_then_retitled(google, run, contacts, 4, "r", "Pilot")
     # Google refuses the batch for three of its contacts with retryable statuses.
     faults = {"next_contact_errors": ["UNAVAILABLE", "ABORTED", "INTERNAL"]}
     google.ok("PATCH", "faults", json=faults)

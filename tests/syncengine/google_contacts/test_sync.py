@@ -229,14 +229,9 @@ def test_concord_changes_are_pushed_onto_the_latest_contact(integration, google,
     assert google_people(google)["ada@x.io"]["organizations"][0]["title"] == "Engineer"
 
 
-def test_staff_connect_google_from_the_admin_through_the_consent_page(
-    google, crm_schema, admin_client
-):
-    from urllib.parse import parse_qs, urlparse
-
-    form = admin_client.get("/admin/syncengine/integration/connect-google/")
-    assert form.status_code == 200 and b"Continue to Google" in form.content
-    answer = admin_client.post(
+def post_connect_google_form(admin_client, google):
+    """Staff fill in the admin's connect-Google form for the sandbox and send it."""
+    return admin_client.post(
         "/admin/syncengine/integration/connect-google/",
         {
             "name": "Team Google",
@@ -246,6 +241,16 @@ def test_staff_connect_google_from_the_admin_through_the_consent_page(
             "client_secret": "sandbox-secret",
         },
     )
+
+
+def test_staff_connect_google_from_the_admin_through_the_consent_page(
+    google, crm_schema, admin_client
+):
+    from urllib.parse import parse_qs, urlparse
+
+    form = admin_client.get("/admin/syncengine/integration/connect-google/")
+    assert form.status_code == 200 and b"Continue to Google" in form.content
+    answer = post_connect_google_form(admin_client, google)
     assert answer.status_code == 302
     consent_url = answer["Location"]
     params = {k: v[0] for k, v in parse_qs(urlparse(consent_url).query).items()}
@@ -266,16 +271,7 @@ def test_staff_connect_google_from_the_admin_through_the_consent_page(
 def test_a_denied_consent_connects_nothing(google, crm_schema, admin_client):
     from urllib.parse import parse_qs, urlparse
 
-    answer = admin_client.post(
-        "/admin/syncengine/integration/connect-google/",
-        {
-            "name": "Team Google",
-            "oauth_url": google.url.rstrip("/"),
-            "api_endpoint": google.url,
-            "client_id": "concord-sandbox.apps.googleusercontent.com",
-            "client_secret": "sandbox-secret",
-        },
-    )
+    answer = post_connect_google_form(admin_client, google)
     params = {k: v[0] for k, v in parse_qs(urlparse(answer["Location"]).query).items()}
     denied = google.session().post(
         answer["Location"].split("?")[0], data={**params, "action": "deny"}, allow_redirects=False

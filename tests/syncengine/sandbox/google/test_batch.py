@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from tests.support.google_sandbox import create_many, error_of, person
+from tests.support.google_sandbox import create_many, error_of, list_connections, person
 
 
 def test_batch_create_takes_200_and_refuses_201(people: Any) -> None:
@@ -139,9 +139,7 @@ def test_batch_delete_takes_500_and_refuses_501(people: Any) -> None:
         people.people().batchDeleteContacts(body={"resourceNames": names}).execute()
     assert too_many.value.status_code == 400
     assert people.people().batchDeleteContacts(body={"resourceNames": names[:500]}).execute() == {}
-    left = (
-        people.people().connections().list(resourceName="people/me", personFields="names").execute()
-    )
+    left = list_connections(people)
     assert [p["resourceName"] for p in left["connections"]] == names[500:]
 
 
@@ -152,7 +150,5 @@ def test_batch_delete_of_an_unknown_contact_deletes_nothing(people: Any) -> None
             body={"resourceNames": [created[0]["resourceName"], "people/c42"]}
         ).execute()
     assert unknown.value.status_code == 404
-    left = (
-        people.people().connections().list(resourceName="people/me", personFields="names").execute()
-    )
+    left = list_connections(people)
     assert left["totalItems"] == 2

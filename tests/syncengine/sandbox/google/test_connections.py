@@ -11,6 +11,7 @@ from tests.support.google_sandbox import (
     GoogleSandbox,
     create_many,
     error_of,
+    list_connections,
     person,
     reason_of,
     settle,
@@ -46,6 +47,18 @@ def incremental(people: Any, sync_token: str) -> tuple[list[dict], str]:
     return items, last["nextSyncToken"]
 
 
+def rest_of_the_listing(people: Any, first: dict) -> tuple[list[dict], dict]:
+    """The pages after a first page of 20 that asked for a sync token: items and last page."""
+    rest, last, _ = list_all(
+        people,
+        personFields="names",
+        pageSize=20,
+        requestSyncToken=True,
+        pageToken=first["nextPageToken"],
+    )
+    return rest, last
+
+
 def test_paging_returns_every_contact_once_with_totals(people: Any) -> None:
     created = create_many(people, 250)
     items, last, calls = list_all(people, personFields="names", pageSize=100)
@@ -58,14 +71,10 @@ def test_paging_returns_every_contact_once_with_totals(people: Any) -> None:
 
 def test_page_size_defaults_to_100_and_is_capped_at_1000(people: Any) -> None:
     create_many(people, 120)
-    page = (
-        people.people().connections().list(resourceName="people/me", personFields="names").execute()
-    )
+    page = list_connections(people)
     assert len(page["connections"]) == 100 and page["nextPageToken"]
     with pytest.raises(HttpError) as too_big:
-        people.people().connections().list(
-            resourceName="people/me", personFields="names", pageSize=1001
-        ).execute()
+        list_connections(people, pageSize=1001)
     assert too_big.value.status_code == 400
 
 
@@ -84,60 +93,31 @@ def test_person_fields_is_required(people: Any) -> None:
 def test_only_the_last_page_carries_the_sync_token(people: Any, sandbox: GoogleSandbox) -> None:
     create_many(people, 30)
     settle(sandbox)
-    first = (
-        people.people()
-        .connections()
-        .list(resourceName="people/me", personFields="names", pageSize=20, requestSyncToken=True)
-        .execute()
-    )
+    first = list_connections(people, pageSize=20, requestSyncToken=True)
     assert "nextSyncToken" not in first and first["nextPageToken"]
-    second = (
-        people.people()
-        .connections()
-        .list(
-            resourceName="people/me",
-            personFields="names",
-            pageSize=20,
-            requestSyncToken=True,
-            pageToken=first["nextPageToken"],
-        )
-        .execute()
+    second = list_connections(
+        people, pageSize=20, requestSyncToken=True, pageToken=first["nextPageToken"]
     )
     assert len(second["connections"]) == 10 and second["nextSyncToken"]
 
 
 def test_page_token_must_come_with_the_same_parameters(people: Any) -> None:
     create_many(people, 30)
-    first = (
-        people.people()
-        .connections()
-        .list(resourceName="people/me", personFields="names", pageSize=20)
-        .execute()
-    )
+    first = list_connections(people, pageSize=20)
     with pytest.raises(HttpError) as mismatch:
-        people.people().connections().list(
-            resourceName="people/me",
-            personFields="names,emailAddresses",
-            pageSize=20,
-            pageToken=first["nextPageToken"],
-        ).execute()
+        list_connections(
+            people, "names,emailAddresses", pageSize=20, pageToken=first["nextPageToken"]
+        )
     assert mismatch.value.status_code == 400
     with pytest.raises(HttpError) as forged:
-        people.people().connections().list(
-            resourceName="people/me", personFields="names", pageToken="forged"
-        ).execute()
+        list_connections(people, pageToken="forged")
     assert forged.value.status_code == 400
 
 
 def test_contacts_changed_while_paging_are_not_lost(people: Any, sandbox: GoogleSandbox) -> None:
     created = create_many(people, 40)
     settle(sandbox)
-    first = (
-        people.people()
-        .connections()
-        .list(resourceName="people/me", personFields="names", pageSize=20, requestSyncToken=True)
-        .execute()
-    )
+    first = list_connections(people, pageSize=20, requestSyncToken=True)
     # Change a contact not yet listed: it leaves this snapshot and arrives in the next sync.
     late = created[-1]
     current = people.people().get(resourceName=late["resourceName"], personFields="names").execute()
@@ -146,13 +126,7 @@ def test_contacts_changed_while_paging_are_not_lost(people: Any, sandbox: Google
         updatePersonFields="names",
         body={"etag": current["etag"], "names": [{"givenName": "Changed"}]},
     ).execute()
-    rest, last, _ = list_all(
-        people,
-        personFields="names",
-        pageSize=20,
-        requestSyncToken=True,
-        pageToken=first["nextPageToken"],
-    )
+    rest, last = rest_of_the_listing(people, first)
     listed = {p["resourceName"]: p for p in first["connections"] + rest}
     # The change has not propagated yet: the listing shows the contact as it was.
     assert len(listed) == 40
@@ -360,12 +334,7 @@ def test_a_change_that_propagates_while_paging_arrives_with_the_next_sync(
 ) -> None:
     created = create_many(people, 40)
     settle(sandbox)
-    first = (
-        people.people()
-        .connections()
-        .list(resourceName="people/me", personFields="names", pageSize=20, requestSyncToken=True)
-        .execute()
-    )
+    first = list_connections(people, pageSize=20, requestSyncToken=True)
     late = created[-1]
     people.people().updateContact(
         resourceName=late["resourceName"],
@@ -373,13 +342,7 @@ def test_a_change_that_propagates_while_paging_arrives_with_the_next_sync(
         body={"etag": late["etag"], "names": [{"givenName": "Changed"}]},
     ).execute()
     settle(sandbox)  # the change reaches sync answers before the second page is asked for
-    rest, last, _ = list_all(
-        people,
-        personFields="names",
-        pageSize=20,
-        requestSyncToken=True,
-        pageToken=first["nextPageToken"],
-    )
+    rest, last = rest_of_the_listing(people, first)
     # The listing is a snapshot at its first page: the changed contact is not in it…
     listed = {p["resourceName"] for p in first["connections"] + rest}
     assert late["resourceName"] not in listed and len(listed) == 39

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from tests.support.google_sandbox import GoogleSandbox, error_of, person, settle
+from tests.support.google_sandbox import GoogleSandbox, error_of, list_connections, person, settle
 
 
 def group_ids(person_: dict) -> set[str]:
@@ -54,24 +54,11 @@ def test_starring_shows_in_memberships_and_group_members(people: Any) -> None:
 def test_starring_by_the_user_reaches_the_sync(people: Any, sandbox: GoogleSandbox) -> None:
     created = people.people().createContact(body=person("Star")).execute()
     settle(sandbox)
-    first = (
-        people.people()
-        .connections()
-        .list(resourceName="people/me", personFields="memberships", requestSyncToken=True)
-        .execute()
-    )
+    first = list_connections(people, "memberships", requestSyncToken=True)
     sandbox.ok("POST", f"contacts/{created['resourceName'].split('/')[1]}/star")
     settle(sandbox)
-    changes = (
-        people.people()
-        .connections()
-        .list(
-            resourceName="people/me",
-            personFields="memberships",
-            syncToken=first["nextSyncToken"],
-            requestSyncToken=True,
-        )
-        .execute()
+    changes = list_connections(
+        people, "memberships", syncToken=first["nextSyncToken"], requestSyncToken=True
     )
     assert [group_ids(c) for c in changes["connections"]] == [{"myContacts", "starred"}]
 

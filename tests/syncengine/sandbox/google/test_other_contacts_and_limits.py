@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from tests.support.google_sandbox import GoogleSandbox, error_of, person, reason_of, settle
+from tests.support.google_sandbox import (
+    GoogleSandbox,
+    error_of,
+    list_connections,
+    person,
+    reason_of,
+    settle,
+)
 
 
 def other_contacts(people: Any, **params: Any) -> dict:
@@ -26,9 +33,7 @@ def test_other_contacts_are_listed_apart_with_a_restricted_mask(
     ]
     assert answer["otherContacts"][0]["resourceName"].startswith("otherContacts/c")
     assert answer["totalSize"] == 1 and answer["nextSyncToken"]
-    connections = (
-        people.people().connections().list(resourceName="people/me", personFields="names").execute()
-    )
+    connections = list_connections(people)
     assert [c["names"][0]["givenName"] for c in connections["connections"]] == ["Saved"]
     with pytest.raises(HttpError) as bad_mask:
         people.otherContacts().list(readMask="names,organizations").execute()
@@ -57,26 +62,11 @@ def test_moving_a_contact_to_other_contacts_syncs_as_a_delete(
 ) -> None:
     created = people.people().createContact(body=person("Mover")).execute()
     settle(sandbox)
-    first = (
-        people.people()
-        .connections()
-        .list(resourceName="people/me", personFields="names", requestSyncToken=True)
-        .execute()
-    )
+    first = list_connections(people, requestSyncToken=True)
     moved = sandbox.ok("POST", f"contacts/{created['resourceName'].split('/')[1]}/move-to-other")
     assert moved["resourceName"].startswith("otherContacts/")
     settle(sandbox)
-    changes = (
-        people.people()
-        .connections()
-        .list(
-            resourceName="people/me",
-            personFields="names",
-            syncToken=first["nextSyncToken"],
-            requestSyncToken=True,
-        )
-        .execute()
-    )
+    changes = list_connections(people, syncToken=first["nextSyncToken"], requestSyncToken=True)
     assert [(c["resourceName"], c["metadata"]["deleted"]) for c in changes["connections"]] == [
         (created["resourceName"], True)
     ]

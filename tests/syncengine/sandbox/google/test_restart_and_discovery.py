@@ -10,7 +10,13 @@ from googleapiclient.discovery import build
 from googleapiclient.http import HttpMock
 
 from syncengine.sandbox.google.api import ROUTES
-from tests.support.google_sandbox import person, settle, start_sandbox, stop_sandbox
+from tests.support.google_sandbox import (
+    list_connections,
+    person,
+    settle,
+    start_sandbox,
+    stop_sandbox,
+)
 
 
 def test_restart_keeps_contacts_tokens_and_sync_tokens(tmp_path: Path) -> None:
@@ -20,12 +26,7 @@ def test_restart_keeps_contacts_tokens_and_sync_tokens(tmp_path: Path) -> None:
         token = first.mint_token()
         people = first.service_for_token(token["access_token"])
         created = people.people().createContact(body=person("Durable")).execute()
-        sync = (
-            people.people()
-            .connections()
-            .list(resourceName="people/me", personFields="names", requestSyncToken=True)
-            .execute()
-        )
+        sync = list_connections(people, requestSyncToken=True)
         first.ok("PATCH", "limits", json={"contact_limit": 1234})
     finally:
         stop_sandbox(first)
@@ -41,17 +42,7 @@ def test_restart_keeps_contacts_tokens_and_sync_tokens(tmp_path: Path) -> None:
         assert got["etag"] == created["etag"] and got["names"][0]["givenName"] == "Durable"
         people.people().deleteContact(resourceName=created["resourceName"]).execute()
         settle(second)
-        changes = (
-            people.people()
-            .connections()
-            .list(
-                resourceName="people/me",
-                personFields="names",
-                syncToken=sync["nextSyncToken"],
-                requestSyncToken=True,
-            )
-            .execute()
-        )
+        changes = list_connections(people, syncToken=sync["nextSyncToken"], requestSyncToken=True)
         assert changes["connections"][0]["metadata"]["deleted"] is True
         assert second.ok("GET", "limits")["contact_limit"] == 1234
     finally:
