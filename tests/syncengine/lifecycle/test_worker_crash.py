@@ -18,12 +18,12 @@ pytestmark = pytest.mark.worker
 CONTACTS = 1000  # five collections of 200: several seconds with the injected latency
 
 
-def test_killed_worker_mid_push_deletes_then_restarted(restartable_worker, sandbox):
-    ensure_standard_schema()
-    from crm.models import ObjectType, Record
-    from syncengine.engine.cycles import start_cycle
+def archived_contacts_to_delete(sandbox):
+    """An org with CONTACTS contacts pushed from Concord, then archived in Concord under the
+    push delete rule: every link marked for a remote delete. The integration and record ids."""
+    from crm.models import ObjectType
+    from syncengine.services.held_deletes import set_mass_delete_threshold
     from syncengine.services.mappings import set_delete_rules
-    from syncengine.tasks import schedule_cycles_task
     from tests.support.salesforce_sandbox import connect_org
 
     integration = connect_org(sandbox)
@@ -40,18 +40,22 @@ def test_killed_worker_mid_push_deletes_then_restarted(restartable_worker, sandb
     first = run_cycle_now(integration)
     assert first.status == SyncCycle.Status.SUCCESS, first.message
     assert sandbox.count("Contact") == CONTACTS
-    set_delete_rules(
-        object_mapping=ObjectMapping.objects.get(integration=integration, remote_object="Contact"),
-        push_delete_rule="delete",
-        confirm_deletes=True,
-    )
+    mapping = ObjectMapping.objects.get(integration=integration, remote_object="Contact")
+    set_delete_rules(object_mapping=mapping, push_delete_rule="delete", confirm_deletes=True)
+    # Every record goes: the mass-delete guard is told to let them through (share 100 %).
+    set_mass_delete_threshold(object_mapping=mapping, share=1)
     archive_records(object_type=contacts, record_ids=ids, source="user")
-    links = RecordLink.objects.filter(record_id__in=ids)
-    assert links.filter(pending_op="delete").count() == CONTACTS
+    assert RecordLink.objects.filter(record_id__in=ids, pending_op="delete").count() == CONTACTS
+    return integration, ids
 
-    restartable_worker.start()
+
+def kill_during_push_deletes(worker, sandbox, integration, links) -> SyncCycle:
+    """Start a cycle on the real worker and SIGKILL it once a first collection of deletes is
+    recorded and the next one is on its way (the sandbox slowed down for it)."""
+    from syncengine.engine.cycles import start_cycle
+
+    worker.start()
     cycle, _ = start_cycle(integration=integration)  # the real task, on the worker's queue
-    # Slow the collection calls down only once deletes are being pushed.
     wait_until(
         lambda: SyncStage.objects.filter(
             cycle=cycle, operation=SyncStage.Operation.PUSH_DELETES, remote_object="Contact"
@@ -60,14 +64,47 @@ def test_killed_worker_mid_push_deletes_then_restarted(restartable_worker, sandb
         interval=0.05,
     )
     sandbox.control("PATCH", "faults", json={"latency_ms": 1500})
-    # A first collection is deleted and recorded; the next one is on its way.
     wait_until(
         lambda: links.filter(remote_deleted_at__isnull=False).exists(),
         timeout=60,
         interval=0.05,
     )
-    restartable_worker.kill()
+    worker.kill()
     sandbox.control("DELETE", "faults")
+    return cycle
+
+
+def resume_after_the_lease(worker, cycle: SyncCycle) -> SyncCycle:
+    """Restart the worker and send what beat sends once the dead worker's lease ran out."""
+    from syncengine.tasks import schedule_cycles_task
+
+    worker.start()
+    wait_until(lambda: SyncCycle.objects.get(pk=cycle.pk).lease_until < timezone.now(), timeout=30)
+    schedule_cycles_task.delay()  # it re-queues cycles whose lease ran out
+    wait_until(
+        lambda: SyncCycle.objects.get(pk=cycle.pk).status not in SyncCycle.ACTIVE, timeout=120
+    )
+    cycle.refresh_from_db()
+    return cycle
+
+
+def push_delete_stages(cycle: SyncCycle) -> list[SyncStage]:
+    return list(
+        cycle.stages.filter(
+            operation=SyncStage.Operation.PUSH_DELETES, remote_object="Contact"
+        ).order_by("pk")
+    )
+
+
+def test_killed_worker_mid_push_deletes_then_restarted(restartable_worker, sandbox):
+    ensure_standard_schema()
+    from crm.models import Record
+
+    integration, ids = archived_contacts_to_delete(sandbox)
+    links = RecordLink.objects.filter(record_id__in=ids)
+
+    cycle = kill_during_push_deletes(restartable_worker, sandbox, integration, links)
+
     assert 0 < sandbox.count("Contact") < CONTACTS
     recorded = links.filter(remote_deleted_at__isnull=False).count()
     assert 0 < recorded < CONTACTS
@@ -75,14 +112,8 @@ def test_killed_worker_mid_push_deletes_then_restarted(restartable_worker, sandb
     cycle.refresh_from_db()
     assert cycle.status == SyncCycle.Status.RUNNING
 
-    restartable_worker.start()
-    wait_until(lambda: SyncCycle.objects.get(pk=cycle.pk).lease_until < timezone.now(), timeout=30)
-    schedule_cycles_task.delay()  # what beat sends: it re-queues cycles whose lease ran out
-    wait_until(
-        lambda: SyncCycle.objects.get(pk=cycle.pk).status not in SyncCycle.ACTIVE, timeout=120
-    )
+    cycle = resume_after_the_lease(restartable_worker, cycle)
 
-    cycle.refresh_from_db()
     assert cycle.status == SyncCycle.Status.SUCCESS, cycle.message
     # Salesforce: every contact deleted, none live, none created twice.
     assert sandbox.count("Contact") == 0
@@ -93,14 +124,11 @@ def test_killed_worker_mid_push_deletes_then_restarted(restartable_worker, sandb
     # Concord: every link answered once and cleared; the records stay archived, none new.
     assert links.filter(remote_deleted_at__isnull=False, pending_op="").count() == CONTACTS
     assert len(set(links.values_list("remote_id", flat=True))) == CONTACTS
+    contacts = Record.objects.filter(pk__in=ids).first().object_type
     assert Record.objects.filter(object_type=contacts).count() == CONTACTS
     assert not Record.objects.filter(object_type=contacts, archived_at__isnull=True).exists()
     assert not SyncError.objects.filter(integration=integration, status="open").exists()
-    stages = list(
-        cycle.stages.filter(
-            operation=SyncStage.Operation.PUSH_DELETES, remote_object="Contact"
-        ).order_by("pk")
-    )
+    stages = push_delete_stages(cycle)
     assert len(stages) == 2
     assert stages[0].status == SyncStage.Status.FAILED  # ended with the killed worker
     assert stages[1].status in (SyncStage.Status.SUCCESS, SyncStage.Status.CLEANUP)
@@ -114,9 +142,4 @@ def test_killed_worker_mid_push_deletes_then_restarted(restartable_worker, sandb
     # A further cycle has nothing left to send.
     again = run_cycle_now(integration)
     assert again.status == SyncCycle.Status.SUCCESS, again.message
-    assert (
-        again.stages.get(
-            operation=SyncStage.Operation.PUSH_DELETES, remote_object="Contact"
-        ).api_calls
-        == 0
-    )
+    assert push_delete_stages(again)[0].api_calls == 0
