@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from crm import sources
 from crm.services import records as record_services
-from tests.factories import ObjectMappingFactory, UserFactory
+from tests.factories import UserFactory
 from tests.support.clients import finish
 from tests.support.permissions import guarded_objects
 from tests.support.roles import ROLES, grant_role
@@ -103,16 +103,13 @@ def objects(staff_users, contacts):
         object_type=contacts, properties={"email": "ada@example.com"}, source=sources.API
     )
     guarded = guarded_objects(contacts, ada, restore_properties=["email"])
-    mapping = ObjectMappingFactory(
-        integration=guarded.integration, object_type=contacts, remote_object="Contact"
-    )
     return {
         "integration": guarded.integration.pk,
         "error": guarded.error.pk,
         "backup": guarded.backup.pk,
         "restore": guarded.restore.pk,
         "user": staff_users[STAFF].pk,
-        "mapping": mapping.pk,
+        "mapping": guarded.mapping.pk,
     }
 
 

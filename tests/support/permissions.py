@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backups.models import Backup, Restore
-from syncengine.models import Integration, SyncError
+from syncengine.models import Integration, ObjectMapping, SyncError
 from syncengine.services.errors import record_sync_error
 from tests.factories import IntegrationFactory, ObjectMappingFactory
 
@@ -16,6 +16,7 @@ class GuardedObjects:
     """What the permission tests ask for by id."""
 
     integration: Integration
+    mapping: ObjectMapping
     error: SyncError
     backup: Backup
     restore: Restore
@@ -27,7 +28,9 @@ def guarded_objects(contacts, record, *, restore_properties: list[str]) -> Guard
     integration = IntegrationFactory(
         name="Google", kind=Integration.Kind.GOOGLE_CONTACTS, instance_url="https://people.test"
     )
-    ObjectMappingFactory(integration=integration, object_type=contacts, remote_object="Contact")
+    mapping = ObjectMappingFactory(
+        integration=integration, object_type=contacts, remote_object="Contact"
+    )
     error = record_sync_error(
         integration=integration,
         category="property_values",
@@ -41,4 +44,4 @@ def guarded_objects(contacts, record, *, restore_properties: list[str]) -> Guard
     restore = Restore.objects.create(
         backup=backup, object_type=contacts, properties=restore_properties
     )
-    return GuardedObjects(integration, error, backup, restore)
+    return GuardedObjects(integration, mapping, error, backup, restore)
