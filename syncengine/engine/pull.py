@@ -390,7 +390,11 @@ def apply_remote_deletes(run: CycleRunner, om: ObjectMapping, remote_ids: list[s
             dormant=False,  # outside the filter: nothing syncs, deletes neither
         )
     stage.skipped += len(remote_ids) - len(links)
-    links = guard.screen_stage(om, direction=HeldDelete.Direction.PULL, links=links, stage=stage)
+    if om.pull_delete_rule == ObjectMapping.PullDeleteRule.ARCHIVE:
+        # Only archives are guarded: under "ignore" a remote delete changes no Concord record.
+        links = guard.screen_stage(
+            om, direction=HeldDelete.Direction.PULL, links=links, stage=stage
+        )
     for start in range(0, len(links), PULL_BATCH):
         _mark_remote_deleted(run, om, links[start : start + PULL_BATCH], stage)
         run.renew_lease()

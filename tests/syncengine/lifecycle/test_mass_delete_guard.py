@@ -117,3 +117,24 @@ def test_1000_concord_archives_are_held_then_deleted_remotely_once_confirmed(
     assert live_in_salesforce(sandbox) == LINKED - DELETED
     assert not RecordLink.objects.filter(pending_op="delete").exists()
     assert stage_of(run(), "push_deletes", "Contact").deleted == 0  # nothing deleted twice
+
+
+def test_remote_deletes_under_the_ignore_rule_are_not_held(integration, sandbox, run, contacts):
+    from syncengine.services.mappings import set_delete_rules
+
+    ids = pushed_contacts(contacts, run, LINKED, prefix="guard")
+    om = set_delete_rules(object_mapping=contact_mapping(integration), pull_delete_rule="ignore")
+    remote_ids = list(
+        RecordLink.objects.filter(record_id__in=ids[:DELETED]).values_list("remote_id", flat=True)
+    )
+    delete_remotely(sandbox, remote_ids)
+
+    cycle = run()
+
+    # Nothing in Concord changes under "ignore", so there is nothing for an admin to confirm.
+    assert cycle.status == "success", cycle.message
+    assert not HeldDelete.objects.filter(object_mapping=om).exists()
+    assert active(ids) == LINKED
+    assert RecordLink.objects.filter(
+        record_id__in=ids, remote_deleted_at__isnull=False
+    ).count() == (DELETED)
