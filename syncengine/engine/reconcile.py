@@ -54,6 +54,11 @@ def reconcile(run: CycleRunner, om: ObjectMapping) -> None:
         listed = 0
         if compare:
             missing, listed = _compare(run, om, now)
+        # No live record at all while Concord links some is what a lost read access looks like
+        # (a real mass delete shows in the delete log): nothing is archived on that evidence.
+        empty_listing = compare and listed == 0 and bool(missing)
+        if empty_listing:
+            missing = []
         # One call with every candidate of the stage (the mass-delete guard weighs them all).
         found = _apply(run, om, list(dict.fromkeys([*log.ids, *missing])), stage)
         if compare:
@@ -68,6 +73,12 @@ def reconcile(run: CycleRunner, om: ObjectMapping) -> None:
             f"{found} deleted remotely found: {len(log.ids)} in the delete log"
             + (f", {len(missing)} missing from {listed} remote ids ({why})" if compare else "")
             + f"; {time.monotonic() - started:.1f} s"
+            + (
+                ". The remote listed no records at all: none archived on that alone (check the"
+                " integration user's access to this object)."
+                if empty_listing
+                else ""
+            )
         )
 
 

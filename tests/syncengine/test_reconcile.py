@@ -143,3 +143,21 @@ def test_the_id_query_runs_only_once_the_interval_has_passed(integration, sandbo
     found = stage_of(run(), "reconcile", "Contact")
     assert found.deleted == 1
     assert Record.objects.get(pk=links[0].record_id).archived_at is not None
+
+
+def test_an_empty_remote_listing_archives_nothing(integration, sandbox, run, contacts):
+    # Every contact gone past the delete log looks exactly like a lost read access: Concord
+    # keeps its records and says why, rather than archive everything on that alone.
+    links = linked_contacts(run, contacts, 3)
+    for link in links:
+        purge(sandbox, link.remote_id, delete_log=True)
+    time_passes(integration, delete_log=True, interval=True)
+
+    cycle = run()
+
+    stage = stage_of(cycle, "reconcile", "Contact")
+    assert stage.deleted == 0
+    assert "The remote listed no records at all" in stage.message
+    assert not Record.objects.filter(
+        pk__in=[link.record_id for link in links], archived_at__isnull=False
+    ).exists()
