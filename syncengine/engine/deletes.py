@@ -99,10 +99,16 @@ def _delete_chunk(
             # The mark stays: the delete is sent again next cycle.
             stage.failed += 1
             errors.push_error(run, om, run.usable[om.pk], link, link.record_id, outcome)
-    update_links(
-        ["remote_deleted_at", "pending_op", "synced_at"],
-        [(link.pk, now, RecordLink.PendingOp.NONE, now) for link in done],
-    )
+    with transaction.atomic():
+        update_links(
+            ["remote_deleted_at", "pending_op", "synced_at"],
+            [(link.pk, now, RecordLink.PendingOp.NONE, now) for link in done],
+        )
+        # Restored while its delete was on its way (the restore found no delete sent yet and
+        # called the mark off): the twin is gone now, so it is brought back like any restore.
+        RecordLink.objects.filter(
+            pk__in=[link.pk for link in done], record__archived_at__isnull=True
+        ).update(pending_op=RecordLink.PendingOp.RESTORE)
     resolve_record_errors(
         integration=run.integration,
         record_ids=[link.record_id for link in done],

@@ -82,7 +82,9 @@ def confirm_held_deletes(
     om, rows = _held(integration, object_mapping_id, direction)
     archived = 0
     if direction == Direction.PULL:
-        record_ids = [h.record_id for h in rows if h.record_id]
+        # Under the "ignore" pull delete rule a remote delete only marks the link.
+        archiving = om.pull_delete_rule == ObjectMapping.PullDeleteRule.ARCHIVE
+        record_ids = [h.record_id for h in rows if h.record_id and archiving]
         for start in range(0, len(record_ids), CHUNK):
             archived += archive_records(
                 object_type=om.object_type,
