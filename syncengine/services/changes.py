@@ -11,7 +11,7 @@ from django.utils import timezone
 from crm.hooks import AssociationsChanged, RecordsChanged
 from crm.models import Record
 from crm.sources import integration_source
-from syncengine.models import Integration, ObjectMapping, RecordLink, ReferenceMapping
+from syncengine.models import HeldDelete, Integration, ObjectMapping, RecordLink, ReferenceMapping
 
 PUSH_DIRECTIONS = (ObjectMapping.Direction.TWO_WAY, ObjectMapping.Direction.TO_REMOTE)
 CHUNK = 5000
@@ -175,9 +175,14 @@ def mark_pending_restores(*, object_type_id: int, event: RecordsChanged) -> int:
     if not mappings:
         return 0
     links = _linked(event, mappings).filter(object_mapping__in=mappings)
-    links.filter(pending_op=RecordLink.PendingOp.DELETE, remote_deleted_at__isnull=True).update(
-        pending_op=RecordLink.PendingOp.NONE
-    )
+    unsent = links.filter(pending_op=RecordLink.PendingOp.DELETE, remote_deleted_at__isnull=True)
+    # A delete the mass-delete guard holds for them is moot too: off the health page with it.
+    HeldDelete.objects.filter(
+        link__in=unsent,
+        direction=HeldDelete.Direction.PUSH,
+        status__in=(HeldDelete.Status.HELD, HeldDelete.Status.CONFIRMED),
+    ).update(status=HeldDelete.Status.DISCARDED, decided_at=timezone.now())
+    unsent.update(pending_op=RecordLink.PendingOp.NONE)
     return links.filter(remote_deleted_at__isnull=False, remote_id__isnull=False).update(
         pending_op=RecordLink.PendingOp.RESTORE
     )

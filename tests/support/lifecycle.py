@@ -1,11 +1,14 @@
-"""Record-lifecycle test helpers with Salesforce: contacts pushed by a first cycle, the push
-delete rule turned on, and every Contact of the org read back (the recycle bin's too)."""
+"""Record-lifecycle test helpers: contacts pushed to Salesforce by a first cycle, the push delete
+rule turned on, every Contact of the org read back (the recycle bin's too), and contacts linked
+to made-up remote twins without a sandbox."""
 
 from __future__ import annotations
 
+from crm import sources
 from crm.services.records import RecordInput, write_records
-from syncengine.models import ObjectMapping
+from syncengine.models import ObjectMapping, RecordLink
 from syncengine.services.mappings import set_delete_rules
+from tests.factories import RecordLinkFactory
 
 
 def contact_mapping(integration) -> ObjectMapping:
@@ -50,3 +53,23 @@ def delete_remotely(sandbox, remote_ids: list[str]) -> None:
     for start in range(0, len(remote_ids), 200):
         ids = ",".join(remote_ids[start : start + 200])
         client.restful("composite/sobjects", method="DELETE", params={"ids": ids})
+
+
+def link_records(om, n: int, *, start: int = 0) -> list[RecordLink]:
+    """n contacts made through the services, each linked to a remote twin of the mapping."""
+    ids = write_records(
+        object_type=om.object_type,
+        mode="create",
+        source=sources.API,
+        inputs=[
+            RecordInput({"email": f"p{i}@example.com", "firstname": f"Pat{i}", "lastname": "Doe"})
+            for i in range(start, start + n)
+        ],
+    ).ids
+    # The change hook queued the new records for a push (unlinked links): link them instead.
+    RecordLink.objects.filter(record_id__in=ids).delete()
+    links = [
+        RecordLinkFactory.build(object_mapping=om, record_id=record_id, remote_id=f"003X{i:014d}")
+        for i, record_id in zip(range(start, start + n), ids, strict=True)
+    ]
+    return RecordLink.objects.bulk_create(links)

@@ -23,3 +23,13 @@ def integration(salesforce_integration):
 def run(integration):
     """Run one full cycle now (of the fixture's integration unless another is given)."""
     return lambda target=None: run_cycle_now(target or integration)
+
+
+@pytest.fixture
+def deal_contacts(crm_schema):
+    """The deals → contacts association definition (unlabelled): contact roles' mirror."""
+    from crm.models import AssociationDefinition
+
+    return AssociationDefinition.objects.get(
+        from_object_type__name="deals", to_object_type__name="contacts", label=""
+    )

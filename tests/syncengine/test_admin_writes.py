@@ -10,6 +10,7 @@ from crm.models import AuditEvent, Property
 from syncengine.models import FieldMapping, ObjectMapping, ReferenceMapping
 from syncengine.services.mappings import create_default_mappings
 from tests.factories import IntegrationFactory
+from tests.support.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -19,31 +20,6 @@ def contact_mapping(crm_schema) -> ObjectMapping:
     integration = IntegrationFactory(name="Org", settings={"api_version": "62.0"})
     create_default_mappings(integration=integration)
     return integration.object_mappings.get(remote_object="Contact")
-
-
-def change_form_data(response) -> dict[str, object]:
-    """What the change page would post back unchanged: its form, inlines and management forms."""
-    forms = [response.context["adminform"].form]
-    data: dict[str, object] = {}
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        forms.extend(formset.forms)
-        management = formset.management_form
-        data.update(
-            {management[name].html_name: management[name].value() for name in management.fields}
-        )
-    for form in forms:
-        for name in form.fields:
-            bound = form[name]
-            names = [bound.html_name]
-            if bound.field.show_hidden_initial:  # a callable default's hidden initial input
-                names.append(bound.html_initial_name)
-            for html_name in names:
-                if bound.value() is True:
-                    data[html_name] = "on"
-                elif bound.value() not in (None, False):
-                    data[html_name] = bound.value()
-    return data
 
 
 def inline_form(data: dict, prefix: str, mapping: FieldMapping | ReferenceMapping) -> str:

@@ -5,44 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from crm.models import Association, AssociationDefinition
+from crm.models import Association
 from crm.services.associations import associate_records, dissociate
-from crm.services.records import RecordInput, create_record, write_records
 from syncengine.models import RecordLink
+from tests.support.contact_roles import OCR, make_contacts, make_deal, remote_id, roles_of
 from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
-OCR = "OpportunityContactRole"
-
-
-@pytest.fixture
-def deal_contacts(crm_schema) -> AssociationDefinition:
-    return AssociationDefinition.objects.get(
-        from_object_type__name="deals", to_object_type__name="contacts", label=""
-    )
-
-
-def make_deal(deals, name: str = "Big deal"):
-    return create_record(
-        object_type=deals,
-        properties={"dealname": name, "dealstage": "closedwon", "closedate": "2030-01-01"},
-        source="user",
-    )
-
-
-def make_contacts(contacts, n: int, prefix: str = "c") -> list[int]:
-    inputs = [
-        RecordInput(properties={"email": f"{prefix}{i}@x.com", "lastname": "C"}) for i in range(n)
-    ]
-    return write_records(object_type=contacts, inputs=inputs, mode="create", source="api").ids
-
-
-def remote_id(record_id: int) -> str:
-    return RecordLink.objects.get(record_id=record_id).remote_id
-
-
-def roles_of(deal) -> dict[str, str]:
-    return RecordLink.objects.get(record=deal).agreed.get(OCR, {})
 
 
 def test_associations_push_as_contact_roles_once_and_removals_follow(

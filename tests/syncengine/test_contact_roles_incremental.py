@@ -12,15 +12,8 @@ import pytest
 from crm.models import Association, Record
 from syncengine.connectors.salesforce.client import SalesforceConnector
 from syncengine.models import ReferenceMapping
+from tests.support.contact_roles import OCR, make_contacts, make_deal, remote_id, roles_of
 from tests.support.sync import stage_of
-from tests.syncengine.test_contact_roles import (
-    OCR,
-    deal_contacts,  # noqa: F401  (fixture)
-    make_contacts,
-    make_deal,
-    remote_id,
-    roles_of,
-)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +40,7 @@ def in_the_past(sandbox, minutes: int = 10) -> None:
     sandbox.control("POST", "clock", json={"held_at": held.isoformat()})
 
 
-def associated(deal_contacts, deal) -> set[int]:  # noqa: F811
+def associated(deal_contacts, deal) -> set[int]:
     return set(
         Association.objects.filter(definition=deal_contacts, from_record_id=deal.pk).values_list(
             "to_record_id", flat=True
@@ -61,7 +54,7 @@ def test_a_quiet_cycle_reads_no_role_rows_and_changes_and_deletes_still_follow(
     run,
     deals,
     contacts,
-    deal_contacts,  # noqa: F811
+    deal_contacts,
     role_rows,
 ):
     # A deal with two roles, made in Salesforce before the integration's first cycle.
@@ -116,7 +109,7 @@ def test_older_roles_of_a_deal_linked_later_are_read_once_by_deal(
     run,
     deals,
     contacts,
-    deal_contacts,  # noqa: F811
+    deal_contacts,
     role_rows,
 ):
     make_deal(deals)

@@ -18,7 +18,7 @@ from crm.models import Record
 from syncengine.engine.guard import screen_deletes
 from syncengine.models import HeldDelete, RecordLink
 from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
-from tests.syncengine.test_mass_delete_guard import link_records
+from tests.support.lifecycle import link_records
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,8 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from crm import sources
 from crm.models import AuditEvent, Record
-from crm.services.records import RecordInput, archive_records, write_records
+from crm.services.records import archive_records, restore_records
 from notifications.models import Notification
 from syncengine.engine.guard import screen_deletes
 from syncengine.errors import HeldDeleteRefused, InvalidMassDeleteThreshold
@@ -20,32 +19,13 @@ from syncengine.services.held_deletes import (
     discard_held_deletes,
     set_mass_delete_threshold,
 )
-from tests.factories import IntegrationFactory, ObjectMappingFactory, RecordLinkFactory, UserFactory
+from tests.factories import IntegrationFactory, ObjectMappingFactory, UserFactory
+from tests.support.lifecycle import link_records
 from tests.support.roles import ROLES, grant_role
 
 pytestmark = pytest.mark.django_db
 
 PULL, PUSH = "pull", "push"
-
-
-def link_records(om, n: int, *, start: int = 0) -> list[RecordLink]:
-    """n contacts made through the services, each linked to a remote twin of the mapping."""
-    ids = write_records(
-        object_type=om.object_type,
-        mode="create",
-        source=sources.API,
-        inputs=[
-            RecordInput({"email": f"p{i}@example.com", "firstname": f"Pat{i}", "lastname": "Doe"})
-            for i in range(start, start + n)
-        ],
-    ).ids
-    # The change hook queued the new records for a push (unlinked links): link them instead.
-    RecordLink.objects.filter(record_id__in=ids).delete()
-    links = [
-        RecordLinkFactory.build(object_mapping=om, record_id=record_id, remote_id=f"003X{i:014d}")
-        for i, record_id in zip(range(start, start + n), ids, strict=True)
-    ]
-    return RecordLink.objects.bulk_create(links)
 
 
 @pytest.fixture
@@ -304,3 +284,18 @@ def test_thresholds_are_saved_and_audited(om):
     event = AuditEvent.objects.get(verb="set_mass_delete_threshold")
     assert event.detail["before"] == {"share": "0.1000", "minimum": 2}
     assert event.detail["after"] == {"share": "1.0000", "minimum": 0}
+
+
+def test_restoring_records_whose_push_deletes_are_held_calls_the_holds_off(om):
+    links = link_records(om, 10)
+    ids = [k.record_id for k in links[:3]]
+    archive_records(object_type=om.object_type, record_ids=ids, source="api")
+    RecordLink.objects.filter(record_id__in=ids).update(pending_op="delete")
+    screen_deletes(om, direction=PUSH, links=links[:3])
+    assert held(om, PUSH) == 3
+
+    restore_records(object_type=om.object_type, record_ids=ids, source="user")
+
+    # Nothing left for an admin to decide, and no delete waits to be sent.
+    assert held(om, PUSH) == 0 and held(om, PUSH, "discarded") == 3
+    assert not RecordLink.objects.filter(pending_op="delete").exists()

@@ -12,9 +12,8 @@ from syncengine.models import HeldDelete, RecordLink
 from syncengine.services.held_deletes import confirm_held_deletes
 from syncengine.services.mappings import set_delete_rules
 from tests.factories import IntegrationFactory, ObjectMappingFactory
-from tests.support.lifecycle import delete_in_salesforce, pushed_contacts
+from tests.support.lifecycle import delete_in_salesforce, link_records, pushed_contacts
 from tests.support.sync import stage_of
-from tests.syncengine.test_mass_delete_guard import link_records
 
 pytestmark = pytest.mark.django_db
 

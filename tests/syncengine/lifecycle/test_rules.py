@@ -10,7 +10,7 @@ from crm.models import AuditEvent
 from syncengine.models import ObjectMapping
 from syncengine.services.mappings import create_default_mappings
 from tests.factories import IntegrationFactory
-from tests.syncengine.test_admin_writes import change_form_data
+from tests.support.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
 
