@@ -21,3 +21,11 @@ def list_users_with_permission(perm: str) -> QuerySet:
     return (
         get_user_model().objects.filter(is_active=True, pk__in=holders.values("pk")).order_by("pk")
     )
+
+
+def get_time_zone(user) -> str:
+    """The user's chosen time zone, else the site's (settings.TIME_ZONE)."""
+    from accounts.models import UserPreference, default_time_zone
+
+    chosen = UserPreference.objects.filter(user_id=user.pk).values_list("time_zone", flat=True)
+    return chosen.first() or default_time_zone()

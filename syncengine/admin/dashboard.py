@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import zoneinfo
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from accounts.services import set_time_zone
 from crm.models import ObjectType
 from syncengine import selectors
 from syncengine.export import stages_csv_response
 from syncengine.filtersets import DEFAULT_STAGE_ORDERING
 from syncengine.models import SyncStage
 
-TZ_SESSION_KEY = "syncengine_tz"
 FILTER_NAMES = (
     "integration",
     "object_type",
@@ -79,6 +79,7 @@ class SyncStageAdmin(admin.ModelAdmin):
                 "operations": SyncStage.Operation.choices,
                 "statuses": SyncStage.Status.choices,
                 "timezones": sorted(zoneinfo.available_timezones()),
+                "has_time_zone": hasattr(request.user, "preference"),
                 "days": selectors.DASHBOARD_DAYS,
                 "export_url": reverse("admin:syncengine_syncstage_export"),
             }
@@ -94,18 +95,17 @@ class SyncStageAdmin(admin.ModelAdmin):
 
 
 def _time_zone(request) -> tuple[str, zoneinfo.ZoneInfo]:
-    """The zone chosen on the page (remembered in the session), else the request's."""
-    tz_name = (
-        request.GET.get("tz")
-        or request.session.get(TZ_SESSION_KEY)
-        or timezone.get_current_timezone_name()
-    )
-    try:
-        tz = zoneinfo.ZoneInfo(tz_name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz_name, tz = "UTC", zoneinfo.ZoneInfo("UTC")
-    request.session[TZ_SESSION_KEY] = tz_name
-    return tz_name, tz
+    """The user's zone (X-5); a zone chosen on the page becomes the user's preference first."""
+    chosen = request.GET.get("tz")
+    if chosen and chosen != timezone.get_current_timezone_name():
+        try:
+            set_time_zone(user=request.user, time_zone=chosen)
+        except ValidationError as error:
+            messages.error(request, error.messages[0] + " Your time zone was not changed.")
+        else:
+            # The middleware activated the old preference for this request; show the new one.
+            return chosen, zoneinfo.ZoneInfo(chosen)
+    return timezone.get_current_timezone_name(), timezone.get_current_timezone()
 
 
 def _filters(request) -> dict[str, str]:
