@@ -76,18 +76,16 @@ def unsubscribe(listener: Callable) -> None:
 
 def emit_integration_needs_reconnect(event: IntegrationNeedsReconnect) -> None:
     """Tell every listener; one that fails is logged, the others still hear of it."""
-    for listener in list(_needs_reconnect_listeners):
-        try:
-            listener(event)
-        except Exception:  # a notification must never break the sync engine
-            logger.exception(
-                "listener %r failed for integration %s", listener, event.integration.pk
-            )
+    _tell(_needs_reconnect_listeners, event)
 
 
 def emit_mass_delete_held(event: MassDeleteHeld) -> None:
     """Tell every listener of held deletes; one that fails is logged, the others still hear."""
-    for listener in list(_mass_delete_listeners):
+    _tell(_mass_delete_listeners, event)
+
+
+def _tell(listeners: list[Callable], event: IntegrationNeedsReconnect | MassDeleteHeld) -> None:
+    for listener in list(listeners):
         try:
             listener(event)
         except Exception:  # a notification must never break the sync engine
