@@ -94,6 +94,7 @@ class ObjectMappingForm(forms.ModelForm):
             "sync_order",
             "pull_delete_rule",
             "push_delete_rule",
+            "reread_own_writes",
             "pull_cursor",
         ]
 
@@ -127,7 +128,7 @@ class ObjectMappingAdmin(admin.ModelAdmin):
     ]
     list_filter = ["integration", "enabled"]
     list_select_related = ["integration", "object_type"]
-    readonly_fields = ["watermark", "delete_watermark", "schema_checked_at"]
+    readonly_fields = ["watermark", "delete_watermark", "own_writes_until", "schema_checked_at"]
     form = ObjectMappingForm
     inlines = [FieldMappingInline, ReferenceMappingInline]
 

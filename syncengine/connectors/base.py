@@ -100,6 +100,14 @@ class PulledRows:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnWrites:
+    """Concord's own writes to an object: those its remote user made until `until`."""
+
+    user_id: str
+    until: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class JunctionRow:
     """One junction record (e.g. a contact role): its id, the two records it links, when it
     last changed, and whether it was deleted (incremental reads report deletes too)."""

@@ -18,6 +18,7 @@ from syncengine.connectors.base import (
     Conversion,
     DeleteLog,
     JunctionRow,
+    OwnWrites,
     PulledRows,
     RemoteField,
     RemoteMerge,
@@ -115,6 +116,8 @@ class Connector(Protocol):
     lists_ids: ClassVar[bool]
 
     meter: Meter
+    # The remote's clock at its last answer (None: unknown, or of no use to the engine).
+    answered_at: dt.datetime | None
     # The remote's clock when it answered the first page of the last `read_junctions` (None:
     # unknown): a junction watermark that moves with time, not only with changes.
     read_at: dt.datetime | None
@@ -133,9 +136,11 @@ class Connector(Protocol):
         fields: Sequence[str],
         since: dt.datetime | None = None,
         cursor: str = "",
+        own_writes: OwnWrites | None = None,
     ) -> PulledRows:
         """Records changed at or after `since` (stamp) or since `cursor` (cursor), oldest
-        first, with the given fields."""
+        first, with the given fields; where the remote can tell who last changed a record,
+        without those of `own_writes` (Concord's own, whose values it knows)."""
 
     def pull_deletes(self, remote_object: str, since: dt.datetime | None) -> Iterable[RemoteRow]:
         """Records deleted at or after `since` (no values; stamp = when)."""

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import dormant, errors, guard, merge, merges, references
+from syncengine.engine import dormant, echoes, errors, guard, merge, merges, references
 from syncengine.engine.links import update_links
 from syncengine.engine.matching import match
 from syncengine.engine.usable import UsableFields
@@ -74,7 +74,9 @@ def pull_updates(run: CycleRunner, om: ObjectMapping) -> None:
             rows = run.connector.pull_changes(om.remote_object, fields, cursor=om.pull_cursor)
         else:
             since = om.watermark - OVERLAP if om.watermark else None
-            rows = run.connector.pull_changes(om.remote_object, fields, since)
+            rows = run.connector.pull_changes(
+                om.remote_object, fields, since, own_writes=echoes.to_skip(run, om)
+            )
         batch: list[RemoteRow] = []
         for row in rows:
             batch.append(row)
@@ -83,12 +85,21 @@ def pull_updates(run: CycleRunner, om: ObjectMapping) -> None:
                 batch = []
         if batch:
             _apply_pulled(run, om, usable, batch, stage)
+        if run.remote.incremental == "stamp":
+            _settle_watermark(om)
         # Records outside the remote-side filters (Google's SPEC G-3) are left out, not created;
         # linked ones that left the filter go dormant.
         stage.skipped += rows.excluded
         dormant.leave(run, om, rows.excluded_ids, stage)
         if rows.cursor:
             run.next_cursor[om.pk] = rows.cursor
+
+
+def _settle_watermark(om: ObjectMapping) -> None:
+    watermark = echoes.settled_watermark(om)
+    if watermark != om.watermark:
+        om.watermark = watermark
+        ObjectMapping.objects.filter(pk=om.pk).update(watermark=watermark)
 
 
 def _apply_pulled(

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.models import Record
 from syncengine.connectors.base import RemoteRow, WriteOutcome
-from syncengine.engine import errors, references
+from syncengine.engine import echoes, errors, references
 from syncengine.engine.links import update_links
 from syncengine.engine.pull import outgoing
 from syncengine.engine.usable import PUSHING_RULES, UsableFields
@@ -130,6 +130,8 @@ def _push_chunk(
             for link in saved
         ],
     )  # fmt: skip
+    if succeeded:  # after their agreed values are saved: a crash before re-reads them
+        echoes.wrote(run, om)
     # A failed push never clears the dirty mark: the record is still to be sent.
     update_links(["pending_references"], [(link.pk, link.pending_references) for link in failed])
     resolve_record_errors(

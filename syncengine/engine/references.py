@@ -18,7 +18,7 @@ from crm.errors import AssociationError, CrmError
 from crm.models import Association
 from crm.services.associations import associate_records, dissociate
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import errors, junction_reads, merge
+from syncengine.engine import echoes, errors, junction_reads, merge
 from syncengine.engine.links import update_links
 from syncengine.engine.usable import PULL_DIRECTIONS, PUSH_DIRECTIONS, PUSHING_RULES, UsableFields
 from syncengine.models import ObjectMapping, RecordLink, ReferenceMapping, SyncRule, SyncStage
@@ -174,6 +174,8 @@ def _push_pending_refs(
                     stage.failed += 1
                     errors.push_error(run, om, usable, link, link.record_id, outcome)
         RecordLink.objects.bulk_update(chunk, ["agreed", "pending_references"])
+        if payloads and any(outcome.success for outcome in outcomes):
+            echoes.wrote(run, om)
 
 
 # --- junction objects -----------------------------------------------------------------------

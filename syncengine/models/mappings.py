@@ -36,6 +36,15 @@ class ObjectMapping(models.Model):
     # Where an incremental pull resumes for remotes that hand out a cursor (Google's sync
     # token) instead of filtering on a timestamp.
     pull_cursor = models.TextField(blank=True, default="")
+    # Echo-free pulls (engine/echoes.py): the end of Concord's last write to this object; rows
+    # Concord's remote user last modified until then are not read back.
+    own_writes_until = models.DateTimeField(null=True, blank=True)
+    reread_own_writes = models.BooleanField(
+        default=False,
+        help_text="Read Concord's own writes back on the next pull. Turn on when the remote's "
+        "automation (Salesforce flows, triggers, workflow field updates) changes the records "
+        "Concord writes, acting as Concord's user.",
+    )
     # Reconciliation (engine/reconcile.py): when the ids were last compared with the remote's,
     # and up to when the remote's delete log (Salesforce getDeleted) was last read.
     reconciled_at = models.DateTimeField(null=True, blank=True)

@@ -31,6 +31,7 @@ from syncengine.connectors.base import (
     Conversion,
     DeleteLog,
     JunctionRow,
+    OwnWrites,
     PulledRows,
     RemoteError,
     RemoteField,
@@ -81,6 +82,7 @@ class GoogleContactsConnector:
     merges: frozenset[str] = frozenset()
     junctions: dict[str, tuple[str, str]] = {}
     read_at: dt.datetime | None = None  # no junction reads
+    answered_at: dt.datetime | None = None  # a sync token reports every change, own ones too
     lists_ids = True  # a plain listing of resource names; no delete log beyond sync tokens
 
     def __init__(
@@ -207,8 +209,12 @@ class GoogleContactsConnector:
         fields: Sequence[str],
         since: dt.datetime | None = None,
         cursor: str = "",
+        own_writes: OwnWrites | None = None,
     ) -> PulledRows:
         """Contacts changed since the sync token (all contacts without one), as flat rows.
+
+        Google cannot tell who changed a contact: a sync token reports Concord's own writes
+        too (`own_writes` is not used), and the merge finds them unchanged.
 
         Deleted contacts come back as tombstones, kept for `pull_deletes`. An expired token
         falls back to a full listing, as Google asks ("retry without the sync token").

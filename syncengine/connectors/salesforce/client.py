@@ -30,6 +30,7 @@ from syncengine.connectors.base import (
     Conversion,
     DeleteLog,
     JunctionRow,
+    OwnWrites,
     PulledRows,
     RemoteError,
     RemoteField,
@@ -42,7 +43,7 @@ from syncengine.connectors.base import (
 from syncengine.connectors.interface import Account, Meter, TokenStore
 from syncengine.connectors.salesforce import contact_roles, mapping, reconcile
 from syncengine.connectors.salesforce import conversions as lead_conversions
-from syncengine.connectors.salesforce.mapping import soql_datetime
+from syncengine.connectors.salesforce.mapping import soql_datetime, soql_id
 from syncengine.connectors.values import parse_remote_datetime
 
 logger = logging.getLogger(__name__)
@@ -262,10 +263,18 @@ class SalesforceConnector:
         fields: Sequence[str],
         since: dt.datetime | None = None,
         cursor: str = "",
+        own_writes: OwnWrites | None = None,
     ) -> PulledRows:
-        """Records changed at or after `since`, oldest first (pulls go by SystemModstamp)."""
+        """Records changed at or after `since`, oldest first (pulls go by SystemModstamp),
+        without those Concord's user (`own_writes`) last modified until its last write."""
         columns = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *fields]))
-        where = f" WHERE SystemModstamp >= {soql_datetime(since)}" if since else ""
+        conditions = [f"SystemModstamp >= {soql_datetime(since)}"] if since else []
+        if own_writes:
+            conditions.append(
+                f"NOT (LastModifiedById = {soql_id(own_writes.user_id)} "
+                f"AND SystemModstamp <= {soql_datetime(own_writes.until)})"
+            )
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self.query(
             f"SELECT {columns} FROM {remote_object}{where} ORDER BY SystemModstamp ASC, Id ASC"
         )
@@ -330,6 +339,11 @@ class SalesforceConnector:
         self.read_at = self.session.server_time
         yield first
         yield from rows
+
+    @property
+    def answered_at(self) -> dt.datetime | None:
+        """The org's clock at its last answer (whole seconds)."""
+        return self.session.server_time
 
     def create_junctions(
         self, junction: str, pairs: Sequence[tuple[str, str]]

@@ -23,6 +23,13 @@ from syncengine.connectors.values import (  # noqa: F401  (the engine's codec na
 EXTERNAL_ID_FIELD = "Concord_Id__c"
 
 
+def soql_id(value: str) -> str:
+    """A quoted SOQL literal of a record id (15 or 18 letters and digits, nothing to escape)."""
+    if not re.fullmatch(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?", value):
+        raise ValueError(f"not a Salesforce id: {value!r}")
+    return f"'{value}'"
+
+
 def soql_datetime(value: dt.datetime) -> str:
     """A SOQL datetime literal (unquoted, UTC)."""
     return _format_datetime(value)
