@@ -1,0 +1,113 @@
+"""Echo-free pulls against the strict Salesforce sandbox: the cycle after a push does not read
+back what Concord wrote, while anyone else's edit (the org's second user) still arrives, and an
+object whose automation rewrites Concord's writes can ask for them to be read back."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm.services.records import create_record
+from syncengine.connectors.base import PulledRows
+from syncengine.connectors.salesforce.client import SalesforceConnector
+from syncengine.connectors.salesforce.mapping import soql_id
+from syncengine.models import ObjectMapping, RecordLink
+from tests.support.sync import stage_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pulled_rows(monkeypatch) -> list[int]:
+    """The rows each Salesforce pull returns (the real connector, counted)."""
+    counts: list[int] = []
+    real = SalesforceConnector.pull_changes
+
+    def counted(self, remote_object, fields, since=None, cursor="", own_writes=None):
+        rows = real(self, remote_object, fields, since, cursor, own_writes=own_writes)
+        if remote_object != "Contact":
+            return rows
+        counts.append(0)
+
+        def each():
+            for row in rows:
+                counts[-1] += 1
+                yield row
+
+        return PulledRows(each())
+
+    monkeypatch.setattr(SalesforceConnector, "pull_changes", counted)
+    return counts
+
+
+def pushed_contacts(contacts, run, count: int = 3) -> list[int]:
+    ids = [
+        create_record(
+            object_type=contacts,
+            properties={"email": f"echo{i}@example.com", "lastname": f"Echo {i}"},
+            source="user",
+        ).pk
+        for i in range(count)
+    ]
+    cycle = run()
+    assert stage_of(cycle, "push_new", "Contact").new == count
+    return ids
+
+
+def test_the_cycle_after_a_push_reads_none_of_it_back(
+    integration, sandbox, run, contacts, pulled_rows
+):
+    pushed_contacts(contacts, run)
+    mapping = ObjectMapping.objects.get(integration=integration, remote_object="Contact")
+    assert mapping.own_writes_until is not None  # the org's clock when it answered the push
+
+    pulled_rows.clear()
+    cycle = run()
+
+    assert pulled_rows == [0]
+    assert stage_of(cycle, "pull_updates", "Contact").updated == 0
+    # The watermark settles at Concord's last write: the next pull asks from there.
+    mapping.refresh_from_db()
+    assert mapping.watermark == mapping.own_writes_until
+
+
+def test_an_edit_by_someone_else_after_the_push_is_pulled(
+    integration, sandbox, run, contacts, pulled_rows
+):
+    ids = pushed_contacts(contacts, run)
+    remote_id = RecordLink.objects.get(record_id=ids[0]).remote_id
+
+    sandbox.update("Contact", remote_id, Title="Head of Echoes")  # by the org's second user
+    pulled_rows.clear()
+    cycle = run()
+
+    assert pulled_rows == [1]  # that record only, not the other two Concord wrote
+    assert stage_of(cycle, "pull_updates", "Contact").updated == 1
+    assert contacts.records.get(pk=ids[0]).properties["jobtitle"] == "Head of Echoes"
+
+
+def test_an_object_with_remote_automation_reads_concords_writes_back(
+    integration, sandbox, run, contacts, pulled_rows
+):
+    ObjectMapping.objects.filter(integration=integration, remote_object="Contact").update(
+        reread_own_writes=True
+    )
+    pushed_contacts(contacts, run)
+
+    pulled_rows.clear()
+    cycle = run()
+
+    assert pulled_rows == [3]
+    assert stage_of(cycle, "pull_updates", "Contact").updated == 0  # read, found unchanged
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "005' OR Name != '", "005RS000000001AYAQX", "005-RS0000000001"]
+)
+def test_a_user_id_that_is_not_a_salesforce_id_never_reaches_soql(bad):
+    with pytest.raises(ValueError, match="not a Salesforce id"):
+        soql_id(bad)
+
+
+def test_a_salesforce_id_is_quoted_as_is():
+    assert soql_id("005RS000000001AYAQ") == "'005RS000000001AYAQ'"
+    assert soql_id("005RS000000001A") == "'005RS000000001A'"
