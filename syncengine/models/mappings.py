@@ -40,8 +40,9 @@ class ObjectMapping(models.Model):
     # Concord's remote user last modified until then are not read back.
     own_writes_until = models.DateTimeField(null=True, blank=True)
     reread_own_writes = models.BooleanField(
+        "Read Concord's own writes back",
         default=False,
-        help_text="Read Concord's own writes back on the next pull. Turn on when the remote's "
+        help_text="Pulls read the records Concord wrote back. Turn on when the remote's "
         "automation (Salesforce flows, triggers, workflow field updates) changes the records "
         "Concord writes, acting as Concord's user.",
     )
