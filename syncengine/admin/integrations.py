@@ -48,6 +48,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         "instance_url",
         "api_usage",
         "last_cycle",
+        "open_errors",
         "health_link",
     ]
     list_filter = ["kind", "status"]
@@ -108,6 +109,18 @@ class IntegrationAdmin(admin.ModelAdmin):
         return (
             f"{usage['used_24h']} used · allocated {allocated} · org limit {usage['limit'] or '?'}"
         )
+
+    def get_queryset(self, request):
+        # One annotation for the whole page, not a count per row.
+        return selectors.with_open_error_counts(super().get_queryset(request))
+
+    @admin.display(description="Open sync errors", ordering="open_errors")
+    def open_errors(self, obj: Integration) -> str:
+        count = obj.open_errors
+        if not count:
+            return "0"
+        url = reverse("admin:syncengine_integration_health", args=[obj.pk])
+        return format_html('<a class="open-errors" href="{}"><b>{}</b></a>', url, count)
 
     @admin.display(description="Sync health")
     def health_link(self, obj: Integration) -> str:
