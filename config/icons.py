@@ -2,7 +2,7 @@
 
 Emoji and symbol glyphs (🔔, ⓘ) render as empty boxes on machines without an emoji font, such
 as a headless browser on a server; an inline SVG is drawn by the browser itself, in the text's
-colour (`currentColor`) and at its size (1em). The shapes follow Feather's 24×24 outline icons.
+colour (`currentColor`) and at its size (1em). The shapes follow Feather's 24 by 24 outline icons.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.utils.html import format_html, mark_safe
 
 register = template.Library()
 
-# Each icon: the SVG elements inside a 24×24 stroked viewBox (static markup, no user input).
+# Each icon: the SVG elements inside a 24 by 24 stroked viewBox (static markup, no user input).
 SHAPES: dict[str, str] = {
     "bell": '<path d="M18 8A6 6 0 0 0 6 8c0 7-3 9-3 9h18s-3-2-3-9"/>'
     '<path d="M13.73 21a2 2 0 0 1-3.46 0"/>',
@@ -52,6 +52,7 @@ def render_icon(name: str, label: str = "") -> str:
         title,
         mark_safe(shape),  # static markup of SHAPES, no user input
     )
+
 
 @register.simple_tag
 def icon(name: str, label: str = "") -> str:

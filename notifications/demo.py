@@ -37,10 +37,8 @@ def describe_mail_destination() -> str:
     backend = settings.EMAIL_BACKEND
     if backend == "django.core.mail.backends.filebased.EmailBackend":
         path = Path(settings.EMAIL_FILE_PATH)
-        try:
+        if path.is_relative_to(settings.BASE_DIR):  # else the absolute path
             path = path.relative_to(settings.BASE_DIR)
-        except ValueError:
-            pass  # outside the project: the absolute path
         return f"as files in {path}/ (one .log file per run of a sender)"
     if backend == "django.core.mail.backends.smtp.EmailBackend":
         return f"to the SMTP server at {settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
@@ -87,7 +85,8 @@ def wait_for_first_syncs(
         if any(a.cycle_id is None for a in awaited.values()):
             # An integration without a cycle when the wait began is awaited with its first one.
             for fresh in list_awaited_syncs():
-                if fresh.integration_id in awaited and awaited[fresh.integration_id].cycle_id is None:
+                known = awaited.get(fresh.integration_id)
+                if known is not None and known.cycle_id is None:
                     awaited[fresh.integration_id] = fresh
         unfinished = list_unfinished(list(awaited.values()))
         if not unfinished or waited >= timeout:
@@ -114,4 +113,3 @@ def ready_message(*, unfinished: list[str], username: str, password: str) -> str
         "",
     ]
     return "\n".join(lines)
-

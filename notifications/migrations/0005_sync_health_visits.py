@@ -6,24 +6,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0004_mass_delete_held'),
-        ('syncengine', '0012_stage_operations'),
+        ("notifications", "0004_mass_delete_held"),
+        ("syncengine", "0012_stage_operations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SyncHealthVisit',
+            name="SyncHealthVisit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seen_at', models.DateTimeField()),
-                ('integration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='syncengine.integration')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seen_at", models.DateTimeField()),
+                (
+                    "integration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="syncengine.integration",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'integration'), name='notif_health_visit_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "integration"), name="notif_health_visit_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -37,7 +37,9 @@ def open_error(integration, category: str, *, first_seen: dt.datetime | None = N
         remote_id=f"003{next(_remote_ids):015d}",
     )
     if first_seen is not None:
-        SyncError.objects.filter(pk=error.pk).update(first_seen_at=first_seen, last_seen_at=first_seen)
+        SyncError.objects.filter(pk=error.pk).update(
+            first_seen_at=first_seen, last_seen_at=first_seen
+        )
     return error
 
 
@@ -66,7 +68,7 @@ def staff():
 
 def test_the_panel_counts_open_errors_and_those_new_since_the_users_last_visit(staff):
     now = timezone.now()
-    seen, unseen, quiet = (
+    seen, unseen, _quiet = (
         IntegrationFactory(name="Acme Salesforce"),
         IntegrationFactory(name="Beta Salesforce"),
         IntegrationFactory(name="Calm Salesforce"),
@@ -102,7 +104,8 @@ def test_opening_the_health_page_makes_its_errors_old_for_that_user_only(staff):
     open_error(integration, "picklists", first_seen=timezone.now() - dt.timedelta(minutes=1))
     assert get_bell(user=staff, notifications=True, sync_errors=True).total == 1
 
-    page = signed_in(staff).get(reverse("admin:syncengine_integration_health", args=[integration.pk]))
+    health = reverse("admin:syncengine_integration_health", args=[integration.pk])
+    page = signed_in(staff).get(health)
     later = open_error(integration, "picklists")
 
     assert page.status_code == 200
@@ -133,9 +136,8 @@ def test_the_index_shows_the_panel_with_links_into_the_health_page_and_its_cards
 
     assert 'id="sync-health-panel"' in html
     assert f'<a href="{health}">Acme Salesforce</a>' in html
-    assert f'<a href="{health}?type=picklists">Picklists</a> 2 <span class="new">(2 new)</span>' in (
-        html
-    )
+    card = f'<a href="{health}?type=picklists">Picklists</a> 2 <span class="new">(2 new)</span>'
+    assert card in html
 
 
 def index_queries(client) -> int:

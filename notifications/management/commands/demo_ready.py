@@ -17,4 +17,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, wait: float, username: str, password: str, **options):
         unfinished = wait_for_first_syncs(timeout=wait)
-        self.stdout.write(ready_message(unfinished=unfinished, username=username, password=password))
+        message = ready_message(unfinished=unfinished, username=username, password=password)
+        self.stdout.write(message)
