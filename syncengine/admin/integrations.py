@@ -45,10 +45,11 @@ class IntegrationAdmin(admin.ModelAdmin):
         "name",
         "kind",
         "status_badge",
+        # Where triage starts (SPEC T-3): before the wide columns, visible without scrolling.
+        "open_errors",
         "instance_url",
         "api_usage",
         "last_cycle",
-        "open_errors",
         "health_link",
     ]
     list_filter = ["kind", "status"]
