@@ -170,6 +170,9 @@ class SyncHealthVisit(models.Model):
     seen_at = models.DateTimeField()
 
     class Meta:
+        # Bookkeeping written only by the health page's hook: no one adds or edits it by hand,
+        # so it has no permissions for the roles to hold.
+        default_permissions = ()
         constraints = [
             # Also the index of the only query: the visits of one user.
             models.UniqueConstraint(

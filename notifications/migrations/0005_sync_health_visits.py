@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
+                "default_permissions": (),
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("user", "integration"), name="notif_health_visit_unique"
