@@ -27,17 +27,23 @@ migrate: venv
 $(DEMO_ENV): | venv
 	$(BIN)/python -m config.demo_env $@
 
+# Ports: CONCORD_PORT (web, 8000), CONCORD_SALESFORCE_PORT (8443), CONCORD_GOOGLE_PORT (8444).
 demo: venv $(DEMO_ENV)
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py seed_demo
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py ensure_demo_admin
+	$(WITH_DEMO_ENV) $(BIN)/python manage.py ensure_demo_digests
 	@echo
 	@echo "  Concord admin:  http://127.0.0.1:$${CONCORD_PORT:-8000}/admin/   login: admin / admin"
 	@echo "  REST API docs:  http://127.0.0.1:$${CONCORD_PORT:-8000}/api/docs/"
-	@echo "  (web, Celery worker and beat start below; Ctrl-C stops them all)"
+	@echo "  (web, Celery worker and beat start below; a \"Concord is ready\" line follows the"
+	@echo "  first syncs; Ctrl-C stops them all)"
 	@echo
-	$(WITH_DEMO_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+	@# exec: Ctrl-C reaches config.demo_run, which stops honcho and exits 0 (no "Error 130").
+	@$(WITH_DEMO_ENV) export PATH="$(CURDIR)/$(BIN):$$PATH" \
+	  CONCORD_BASE_URL="$${CONCORD_BASE_URL:-http://127.0.0.1:$${CONCORD_PORT:-8000}}" && \
+	  exec $(BIN)/python -m config.demo_run
 
 test: venv
 	$(BIN)/pytest

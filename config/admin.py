@@ -11,6 +11,8 @@ class ConcordAdminSite(admin.AdminSite):
     site_header = "Concord"
     site_title = "Concord admin"
     index_title = "CRM data platform"
+    # The stock index with the sync-health panel (SPEC T-3) above the apps.
+    index_template = "admin/notifications/index.html"
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)

@@ -92,8 +92,11 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "notifications.context_processors.unread_notifications",
+                "notifications.context_processors.notification_bell",
+                "notifications.context_processors.sync_health_panel",
             ],
+            # `{% load icons %}`: inline SVG icons, drawn without emoji fonts (config/icons.py).
+            "libraries": {"icons": "config.icons"},
         },
     },
 ]

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.mail import send_mass_mail
 
 from accounts.selectors import list_users_with_permission
-from notifications.services import notify
-from syncengine.hooks import IntegrationNeedsReconnect, MassDeleteHeld
+from notifications.services import notify, record_health_visit
+from syncengine.hooks import IntegrationNeedsReconnect, MassDeleteHeld, SyncHealthViewed
 
 
 def on_integration_needs_reconnect(event: IntegrationNeedsReconnect) -> None:
@@ -47,3 +47,8 @@ def on_mass_delete_held(event: MassDeleteHeld) -> None:
         [(title, f"{body}\n\n{link}", sender, [u.email]) for u in admins if u.email],
         fail_silently=False,
     )
+
+
+def on_sync_health_viewed(event: SyncHealthViewed) -> None:
+    """The user has seen the integration's errors: they stop counting as new in the bell."""
+    record_health_visit(user=event.user, integration=event.integration, at=event.at)

@@ -157,3 +157,28 @@ class DigestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.frequency} digest of user {self.user_id} to {self.window_end:%Y-%m-%d %H:%M}"
+
+
+class SyncHealthVisit(models.Model):
+    """When a user last opened an integration's sync health page: errors first seen after it
+    are "new" to them on the admin index and in the bell."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        "syncengine.Integration", on_delete=models.CASCADE, related_name="+"
+    )
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        # Bookkeeping written only by the health page's hook: no one adds or edits it by hand,
+        # so it has no permissions for the roles to hold.
+        default_permissions = ()
+        constraints = [
+            # Also the index of the only query: the visits of one user.
+            models.UniqueConstraint(
+                fields=["user", "integration"], name="notif_health_visit_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} saw integration {self.integration_id} at {self.seen_at}"

@@ -21,6 +21,7 @@ from notifications.models import (
     IntegrationNotificationSetting,
     Notification,
     NotificationSetting,
+    SyncHealthVisit,
 )
 from syncengine.models import Integration
 
@@ -65,6 +66,19 @@ def mark_read(*, user, notification_ids: Iterable[int] | None = None) -> int:
     if notification_ids is not None:
         queryset = queryset.filter(pk__in=list(notification_ids))
     return queryset.update(read_at=timezone.now())
+
+
+def record_health_visit(*, user, integration: Integration, at: dt.datetime) -> None:
+    """Remember that the user saw the integration's sync health page at `at`.
+
+    One upsert, so the page costs the same queries on the first visit as on the next ones.
+    """
+    SyncHealthVisit.objects.bulk_create(
+        [SyncHealthVisit(user=user, integration=integration, seen_at=at)],
+        update_conflicts=True,
+        unique_fields=["user", "integration"],
+        update_fields=["seen_at"],
+    )
 
 
 def get_or_create_setting(*, user) -> NotificationSetting:

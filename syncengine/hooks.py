@@ -6,6 +6,7 @@ transaction that caused them commits; a failing listener is logged and never bre
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +68,30 @@ def on_mass_delete_held(listener: MassDeleteHeldListener) -> MassDeleteHeldListe
     return listener
 
 
+@dataclass(frozen=True, slots=True)
+class SyncHealthViewed:
+    """A user opened an integration's sync health page: its current errors are no longer new
+    to them."""
+
+    integration: Integration
+    user: object  # the signed-in user (settings.AUTH_USER_MODEL)
+    at: datetime.datetime
+
+
+SyncHealthViewedListener = Callable[[SyncHealthViewed], None]
+_health_viewed_listeners: list[SyncHealthViewedListener] = []
+
+
+def on_sync_health_viewed(listener: SyncHealthViewedListener) -> SyncHealthViewedListener:
+    """Subscribe to views of the sync health page; usable as a decorator; twice is a no-op."""
+    if listener not in _health_viewed_listeners:
+        _health_viewed_listeners.append(listener)
+    return listener
+
+
 def unsubscribe(listener: Callable) -> None:
     """Stop sending events to a listener (tests)."""
-    for listeners in (_needs_reconnect_listeners, _mass_delete_listeners):
+    for listeners in (_needs_reconnect_listeners, _mass_delete_listeners, _health_viewed_listeners):
         if listener in listeners:
             listeners.remove(listener)
 
@@ -84,7 +106,14 @@ def emit_mass_delete_held(event: MassDeleteHeld) -> None:
     _tell(_mass_delete_listeners, event)
 
 
-def _tell(listeners: list[Callable], event: IntegrationNeedsReconnect | MassDeleteHeld) -> None:
+def emit_sync_health_viewed(event: SyncHealthViewed) -> None:
+    """Tell every listener that a user saw an integration's sync health page."""
+    _tell(_health_viewed_listeners, event)
+
+
+def _tell(
+    listeners: list[Callable], event: IntegrationNeedsReconnect | MassDeleteHeld | SyncHealthViewed
+) -> None:
     for listener in list(listeners):
         try:
             listener(event)

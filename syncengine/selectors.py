@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from crm.usage import PropertyUsage
 from syncengine.filtersets import DEFAULT_STAGE_ORDERING, SyncStageFilterSet, stage_ordering
-from syncengine.models import FieldMapping, Integration, SyncError, SyncStage
+from syncengine.models import FieldMapping, Integration, SyncError, SyncErrorCount, SyncStage
 from syncengine.services.usage import used_in_window
 
 DASHBOARD_DAYS = 5
@@ -22,6 +23,19 @@ GOOGLE_PER_MINUTE_QUOTA = 90
 def list_integrations() -> QuerySet[Integration]:
     """Every integration, by name."""
     return Integration.objects.order_by("name", "pk")
+
+
+def with_open_error_counts(queryset: QuerySet[Integration]) -> QuerySet[Integration]:
+    """Annotate `open_errors`: current errors of each integration, from the health cards'
+    kept counts (a subquery, so the list costs one query however many rows it shows)."""
+    cards = (
+        SyncErrorCount.objects.filter(integration=OuterRef("pk"))
+        .order_by()
+        .values("integration")
+        .annotate(total=Sum("errors"))
+        .values("total")
+    )
+    return queryset.annotate(open_errors=Coalesce(Subquery(cards), Value(0)))
 
 
 def list_stages(

@@ -6,9 +6,11 @@ from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from accounts.permissions import check_permissions, has_permissions
+from syncengine import hooks
 from syncengine.admin.held_deletes import held_delete_urls, save_threshold
 from syncengine.errors import SyncEngineError
 from syncengine.health import selectors
@@ -63,6 +65,8 @@ def health_view(model_admin, request, integration_id: int):
     here = reverse("admin:syncengine_integration_health", args=[integration.pk])
     if request.method == "POST":
         return _post(request, integration, here)
+    # Stamped before the cards are read: an error arriving while the page renders stays new.
+    seen = hooks.SyncHealthViewed(integration=integration, user=request.user, at=timezone.now())
     filters = _filters(request)
     cards = selectors.list_cards(integration=integration)
     context = {
@@ -83,7 +87,8 @@ def health_view(model_admin, request, integration_id: int):
         "export_url": reverse("admin:syncengine_integration_health_export", args=[integration.pk])
         + "?"
         + urlencode({k: v for k, v in request.GET.items() if k in ("type", "status") and v}),
-        "notifications_url": "/admin/notifications/",
+        # The changelist of settings opens the signed-in user's own settings page.
+        "notifications_url": reverse("admin:notifications_notificationsetting_changelist"),
     }
     if filters["category"]:
         queryset = selectors.with_page_details(
@@ -98,7 +103,9 @@ def health_view(model_admin, request, integration_id: int):
             next_url="?" + urlencode({**request.GET.dict(), "after": last.pk}) if last else "",
             first_url="?" + urlencode({k: v for k, v in request.GET.items() if k != "after"}),
         )
-    return render(request, "admin/syncengine/health/health.html", context)
+    response = render(request, "admin/syncengine/health/health.html", context)
+    hooks.emit_sync_health_viewed(seen)
+    return response
 
 
 def _post(request, integration: Integration, here: str):

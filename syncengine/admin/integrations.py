@@ -45,6 +45,8 @@ class IntegrationAdmin(admin.ModelAdmin):
         "name",
         "kind",
         "status_badge",
+        # Where triage starts (SPEC T-3): before the wide columns, visible without scrolling.
+        "open_errors",
         "instance_url",
         "api_usage",
         "last_cycle",
@@ -108,6 +110,18 @@ class IntegrationAdmin(admin.ModelAdmin):
         return (
             f"{usage['used_24h']} used · allocated {allocated} · org limit {usage['limit'] or '?'}"
         )
+
+    def get_queryset(self, request):
+        # One annotation for the whole page, not a count per row.
+        return selectors.with_open_error_counts(super().get_queryset(request))
+
+    @admin.display(description="Open sync errors", ordering="open_errors")
+    def open_errors(self, obj: Integration) -> str:
+        count = obj.open_errors
+        if not count:
+            return "0"
+        url = reverse("admin:syncengine_integration_health", args=[obj.pk])
+        return format_html('<a class="open-errors" href="{}"><b>{}</b></a>', url, count)
 
     @admin.display(description="Sync health")
     def health_link(self, obj: Integration) -> str:
