@@ -167,8 +167,10 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
                 obj.pk,
             )
         if status == Backup.Status.EXPIRED:
-            return f"Expired (files are deleted after {BACKUP_RETENTION_DAYS} days)"
-        return Backup.Status(status).label
+            return f"File deleted after {BACKUP_RETENTION_DAYS} days"
+        if status == Backup.Status.FAILED:
+            return "No file"
+        return "Being written…"
 
     @admin.display(description="contents")
     def contents(self, obj):

@@ -114,7 +114,5 @@ def test_every_admin_page_fits_1280_px_and_answers_without_a_server_error(
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > VIEWPORT["width"]:
             culprits = ", ".join(page.evaluate(OVERFLOWING))
-            failures.append(
-                f"{admin_page.what} ({admin_page.url}): {width} px wide ({culprits})"
-            )
+            failures.append(f"{admin_page.what} ({admin_page.url}): {width} px wide ({culprits})")
     assert not failures, f"{len(failures)} of {len(pages)} pages:\n" + "\n".join(failures)
