@@ -18,18 +18,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.permissions import check_permissions
 from backups import forms as f
 from backups import selectors
+from backups.display import count_phrase, human_size
 from backups.errors import (
     BackupError,
     BackupTooSoon,
     BackupUnavailable,
 )
-from backups.models import Backup, Restore
+from backups.models import BACKUP_RETENTION_DAYS, Backup, Restore
 from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan, two_factor
 from config.admin import ReadOnlyInAdmin
@@ -40,6 +42,18 @@ WARNING = (
     "A backup holds every property value, sensitive ones included: store the file safely. "
     "Associations and activities are not part of it, nor are records in the recycle bin."
 )
+
+
+def _when(moment) -> str:
+    """A date and time on one line, in the user's time zone ("2026-12-07 09:00")."""
+    return date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "—"
+
+
+def _two_lines(first, second) -> str:
+    """A list cell of two lines that never wrap inside (backups/admin.css)."""
+    return format_html(
+        '<span class="cell-line">{}</span><span class="cell-line minor">{}</span>', first, second
+    )
 
 
 class SuperAdminOnly(ReadOnlyInAdmin):
@@ -65,56 +79,120 @@ class BackupStatusFilter(admin.SimpleListFilter):
 
 @admin.register(Backup)
 class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
-    list_display = [
-        "__str__",
-        "kind",
-        "requested_by",
-        "created_at",
-        "snapshot_at",
-        "records",
-        "size_display",
-        "expires_at",
-        "download",
-    ]
+    # Two-line cells keep the list inside 1280 px beside the sidebar and the filters: the
+    # Download and Restore links must be visible without scrolling sideways.
+    list_display = ["name", "taken", "summary", "status_now", "row_actions"]
+    list_display_links = ["name"]
     list_filter = [BackupStatusFilter, "kind"]
     list_select_related = ["requested_by"]
     change_list_template = "admin/backups/backup/change_list.html"
     readonly_fields = [
         "status_now",
-        "kind",
-        "requested_by",
+        "requested",
         "created_at",
-        "started_at",
         "snapshot_at",
         "finished_at",
         "expires_at",
-        "size",
-        "counts",
+        "records",
+        "size_display",
+        "contents",
         "error",
-        "download",
+        "row_actions",
     ]
-    fields = readonly_fields
+    fieldsets = [
+        (None, {"fields": ["status_now", "requested", "records", "size_display", "row_actions"]}),
+        ("When", {"fields": ["created_at", "snapshot_at", "finished_at", "expires_at"]}),
+        ("Files in the ZIP", {"fields": ["contents"]}),
+        ("Error", {"fields": ["error"], "classes": ["collapse"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        # The error section only where there is one.
+        if obj is not None and obj.error:
+            return self.fieldsets
+        return [section for section in self.fieldsets if section[0] != "Error"]
+
+    @admin.display(description="backup", ordering="created_at")
+    def name(self, obj):
+        return f"#{obj.pk}"
 
     @admin.display(description="status")
     def status_now(self, obj):
-        return Backup.Status(obj.status_at(timezone.now())).label
+        """The status by the clock, and until when a ready file can be downloaded."""
+        status = obj.status_at(timezone.now())
+        if status == Backup.Status.READY and obj.expires_at:
+            return _two_lines("Ready", f"until {_when(obj.expires_at)}")
+        if status == Backup.Status.EXPIRED and obj.expires_at:
+            return _two_lines("Expired", f"on {_when(obj.expires_at)}")
+        return Backup.Status(status).label
+
+    @admin.display(description="taken", ordering="created_at")
+    def taken(self, obj):
+        """When (the snapshot, or the request while none was taken yet) and at whose request."""
+        who = obj.requested_by.get_username() if obj.requested_by else "a deleted user"
+        by = "scheduled" if obj.kind == Backup.Kind.SCHEDULED else f"by {who}"
+        return _two_lines(_when(obj.snapshot_at or obj.created_at), by)
+
+    @admin.display(description="contents", ordering="size")
+    def summary(self, obj):
+        """ "3,200 records" over "2.4 MB"."""
+        return _two_lines(self.records(obj), self.size_display(obj))
+
+    @admin.display(description="requested")
+    def requested(self, obj):
+        if obj.kind == Backup.Kind.SCHEDULED:
+            return "Scheduled"
+        who = obj.requested_by.get_username() if obj.requested_by else "a deleted user"
+        return f"On demand, by {who}"
 
     @admin.display(description="records")
     def records(self, obj):
-        return f"{obj.record_count:,}" if obj.counts else "—"
+        return count_phrase(obj.record_count, "record") if obj.counts else "—"
 
-    @admin.display(description="size")
+    @admin.display(description="size", ordering="size")
     def size_display(self, obj):
-        return f"{obj.size / 1_048_576:,.1f} MB" if obj.size else "—"
+        return human_size(obj.size)
 
     @admin.display(description="file")
-    def download(self, obj):
+    def row_actions(self, obj):
+        """Download ZIP and Restore for a ready backup; otherwise what became of it."""
         status = obj.status_at(timezone.now())
         if status == Backup.Status.READY:
-            return format_html('<a href="{}">Download ZIP</a>', backup_services.download_path(obj))
+            return format_html(
+                '<span class="cell-line"><a href="{}" class="download">Download ZIP</a></span>'
+                '<span class="cell-line"><a href="{}?backup={}" class="restore">Restore…</a>'
+                "</span>",
+                backup_services.download_path(obj),
+                reverse("admin:backups_restore_new"),
+                obj.pk,
+            )
         if status == Backup.Status.EXPIRED:
-            return "Expired (deleted after 14 days)"
-        return obj.get_status_display()
+            return f"File deleted after {BACKUP_RETENTION_DAYS} days"
+        if status == Backup.Status.FAILED:
+            return "No file"
+        return "Being written…"
+
+    @admin.display(description="contents")
+    def contents(self, obj):
+        rows = selectors.backup_contents(backup=obj)
+        if not rows:
+            return "No files yet." if obj.status_at(timezone.now()) != "ready" else "No records."
+        return format_html(
+            '<table class="backup-contents"><thead><tr><th>Object</th><th>File</th>'
+            '<th class="numeric">Records</th></tr></thead><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                '<tr><td>{}</td><td><code>{}</code></td><td class="numeric">{}</td></tr>',
+                (
+                    (
+                        row["object_type"] + ("" if row["restorable"] else " (not restorable)"),
+                        row["file"],
+                        count_phrase(row["records"], "record"),
+                    )
+                    for row in rows
+                ),
+            ),
+        )
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -137,9 +215,19 @@ class BackupAdmin(SuperAdminOnly, admin.ModelAdmin):
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
     def create_view(self, request):
+        """GET asks for confirmation (it writes nothing); the confirmation POSTs back here."""
         check_permissions(request, "backups.add_backup")
         if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:backups_backup_changelist"))
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Back up now?",
+                "warning": WARNING,
+                "plan": backup_services.PLAN_LABELS.get(backup_services.current_plan()),
+                "period": backup_services.plan_period(backup_services.current_plan()),
+                "next_allowed_at": backup_services.next_backup_allowed_at(),
+            }
+            return TemplateResponse(request, "admin/backups/backup/create.html", context)
         try:
             backup = backup_services.create_backup(requested_by=request.user, source=sources.USER)
         except BackupTooSoon as exc:
@@ -271,19 +359,43 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra)
 
     def new_view(self, request):
-        """Step 1: backup and object type; step 2: properties; then the plan."""
+        """Step 1: backup and object type (preselected); step 2: properties; then the plan.
+
+        Step 1 is a GET form, so a backup's "Restore…" link (?backup=<id>) opens it with that
+        backup chosen; the form counts as submitted once it carries an object type.
+        """
         check_permissions(request, "backups.add_restore")
+        backups = selectors.list_backups(status=Backup.Status.READY)
         type_choices = [
-            (ot.name, ot.label_plural)
-            for ot in ObjectType.objects.exclude(name__in=restore_plan.NOT_RESTORABLE)
+            (ot.name, ot.label_plural) for ot in selectors.list_restorable_object_types()
         ]
-        data = request.POST if request.method == "POST" else (request.GET or None)
-        source_form = f.RestoreSourceForm(data, object_type_choices=type_choices)
-        if not source_form.is_valid():
+        data = request.POST if request.method == "POST" else request.GET
+        if "object_type" in data:
+            source_form = f.RestoreSourceForm(
+                data, backups=backups, object_type_choices=type_choices
+            )
+        else:
+            chosen = (
+                backups.filter(pk=data["backup"]).first() if _is_id(data.get("backup")) else None
+            )
+            backup, object_type = selectors.get_default_restore_source(backup=chosen)
+            source_form = f.RestoreSourceForm(
+                backups=backups,
+                object_type_choices=type_choices,
+                initial={"backup": backup, "object_type": object_type and object_type.name},
+            )
+            if data.get("backup") and chosen is None:
+                messages.warning(
+                    request,
+                    f"Backup #{data['backup']} cannot be restored from (it is not ready or has "
+                    "expired); the newest ready backup is chosen instead.",
+                )
+        wizard = self._wizard_context(request, source_form=source_form)
+        if not source_form.is_bound or not source_form.is_valid():
             return TemplateResponse(
                 request,
                 "admin/backups/restore/new.html",
-                self._context(request, "Restore property values", source_form=source_form),
+                self._context(request, "Restore property values", **wizard),
             )
         backup = source_form.cleaned_data["backup"]
         object_type = ObjectType.objects.get(name=source_form.cleaned_data["object_type"])
@@ -294,7 +406,7 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
             return TemplateResponse(
                 request,
                 "admin/backups/restore/new.html",
-                self._context(request, "Restore property values", source_form=source_form),
+                self._context(request, "Restore property values", **wizard),
             )
         names = restore_plan.restorable_properties(backup=backup, object_type=object_type)
         labels = dict(object_type.property_definitions.values_list("name", "label"))
@@ -323,12 +435,20 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
             self._context(
                 request,
                 f"Restore {object_type.label_plural.lower()} from backup #{backup.pk}",
-                source_form=source_form,
+                **wizard,
                 properties_form=properties_form,
                 backup=backup,
                 object_type=object_type,
             ),
         )
+
+    def _wizard_context(self, request, *, source_form) -> dict:
+        """What every step of the wizard shows: its form and the second factor it will need."""
+        return {
+            "source_form": source_form,
+            "sso": two_factor.signed_in_via_sso(request),
+            "has_authenticator": two_factor.has_authenticator(user=request.user),
+        }
 
     def plan_view(self, request, pk):
         check_permissions(request, "backups.view_restore")
@@ -445,6 +565,10 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
         )
         add_never_cache_headers(response)
         return response
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, str) and value.isdigit() and len(value) < 19
 
 
 def _setup_secret(device: TOTPDevice) -> dict:

@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
+from backups.display import count_phrase, human_size
 from backups.models import Backup, BackupSchedule
 
 
 class RestoreSourceForm(forms.Form):
+    """Step 1: which backup and which object type (the wizard preselects both)."""
+
     backup = forms.ModelChoiceField(
-        queryset=Backup.objects.filter(status=Backup.Status.READY).order_by("-created_at"),
+        queryset=Backup.objects.none(),
         help_text="Values are restored as they were when this backup's snapshot was taken.",
     )
     object_type = forms.ChoiceField(
         choices=(), help_text="One object type per restore (conversations cannot be restored)."
     )
 
-    def __init__(self, *args, object_type_choices=(), **kwargs):
+    def __init__(self, *args, backups, object_type_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["backup"].queryset = backups
         self.fields["object_type"].choices = object_type_choices
-        self.fields["backup"].label_from_instance = lambda b: (
-            f"#{b.pk} — {b.snapshot_at:%Y-%m-%d %H:%M} UTC ({b.record_count:,} records)"
-        )
+        self.fields["backup"].label_from_instance = _backup_label
+
+
+def _backup_label(backup: Backup) -> str:
+    """ "#12 — 2026-12-07 09:00 (3,200 records, 2.4 MB)", in the user's time zone."""
+    taken = timezone.localtime(backup.snapshot_at or backup.created_at)
+    return (
+        f"#{backup.pk} — {taken:%Y-%m-%d %H:%M %Z} "
+        f"({count_phrase(backup.record_count, 'record')}, {human_size(backup.size)})"
+    )
 
 
 class RestorePropertiesForm(forms.Form):

@@ -8,7 +8,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backups.models import Backup, Restore
-from crm.models import Property
+from backups.services.writer import csv_name
+from crm.models import ObjectType, Property
+
+# B-6: the object types a restore may write; conversations are backed up but not restorable.
+NOT_RESTORABLE = frozenset({"conversations"})
+# The order people expect object types in (the CRM's own menus): contacts first, activities
+# after the main objects, custom objects last. A wizard preselects the first one a backup holds.
+USUAL_ORDER = ("contacts", "companies", "deals", "tickets", "products", "tasks", "calls")
 
 
 def list_backups(*, status: str | None = None, now: dt.datetime | None = None) -> QuerySet[Backup]:
@@ -58,4 +65,58 @@ def plan_sample(*, restore: Restore) -> list[dict]:
             ],
         }
         for item in (restore.plan or {}).get("sample", [])
+    ]
+
+
+def in_usual_order(object_types) -> list[ObjectType]:
+    """Object types as people expect them: USUAL_ORDER, then custom ones by label."""
+    rank = {name: i for i, name in enumerate(USUAL_ORDER)}
+    return sorted(
+        object_types,
+        key=lambda ot: (rank.get(ot.name, len(rank)), ot.is_custom, ot.label_plural, ot.pk),
+    )
+
+
+def list_restorable_object_types(*, backup: Backup | None = None) -> list[ObjectType]:
+    """Object types a restore may write, in the usual order; with `backup`, only those it holds
+    records of."""
+    queryset = ObjectType.objects.exclude(name__in=NOT_RESTORABLE)
+    if backup is not None:
+        held = [name for name, count in (backup.counts or {}).items() if count]
+        queryset = queryset.filter(name__in=held)
+    return in_usual_order(queryset)
+
+
+def get_newest_restorable_backup(*, now: dt.datetime | None = None) -> Backup | None:
+    """The newest backup a restore can read: ready and not past its expiry."""
+    return list_backups(status=Backup.Status.READY, now=now).first()
+
+
+def get_default_restore_source(
+    *, backup: Backup | None = None, now: dt.datetime | None = None
+) -> tuple[Backup | None, ObjectType | None]:
+    """What the restore wizard preselects: the given backup (else the newest restorable one)
+    and the first object type, in the usual order, that it holds records of."""
+    backup = backup or get_newest_restorable_backup(now=now)
+    if backup is None:
+        return None, None
+    types = list_restorable_object_types(backup=backup)
+    return backup, (types[0] if types else None)
+
+
+def backup_contents(*, backup: Backup) -> list[dict]:
+    """The backup's files, one per object type with records, in the usual order: label, file
+    name and record count (from the counts stored when it was written; the file is not read)."""
+    counts = backup.counts or {}
+    types = in_usual_order(ObjectType.objects.filter(name__in=list(counts)))
+    labels = {ot.name: ot.label_plural for ot in types}
+    names = [ot.name for ot in types] + sorted(set(counts) - set(labels))
+    return [
+        {
+            "object_type": labels.get(name, name),
+            "file": csv_name(name),
+            "records": counts[name],
+            "restorable": name not in NOT_RESTORABLE and name in labels,
+        }
+        for name in names
     ]

@@ -180,6 +180,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Files of no one app: the admin's own stylesheet (static/concord/admin.css).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {

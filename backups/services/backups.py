@@ -57,6 +57,11 @@ def current_plan() -> str:
     return plan
 
 
+def plan_period(plan: str) -> str:
+    """The period the plan allows one on-demand backup in: "day" or "week"."""
+    return "day" if PLAN_INTERVALS[plan] == dt.timedelta(days=1) else "week"
+
+
 def next_backup_allowed_at(*, now: dt.datetime | None = None) -> dt.datetime | None:
     """When the plan allows the next on-demand backup; None if one is allowed now."""
     now = now or timezone.now()
@@ -89,9 +94,9 @@ def create_backup(
             next_at = next_backup_allowed_at(now=now)
             if next_at is not None:
                 plan = current_plan()
-                per = "day" if PLAN_INTERVALS[plan] == dt.timedelta(days=1) else "week"
                 raise BackupTooSoon(
-                    f"Your plan ({PLAN_LABELS[plan]}) allows one backup a {per}. The next backup "
+                    f"Your plan ({PLAN_LABELS[plan]}) allows one backup a {plan_period(plan)}. "
+                    "The next backup "
                     f"is allowed from {next_at:%Y-%m-%d %H:%M} UTC.",
                     next_allowed_at=next_at,
                 )

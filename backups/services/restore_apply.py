@@ -22,6 +22,7 @@ from backups.models import Backup, Restore, RestoreSavedValue
 from backups.services import two_factor
 from backups.services.restore_plan import (
     batched,
+    check_writable,
     current_values,
     diff_records,
     iter_source_rows,
@@ -72,6 +73,8 @@ def confirm_restore(
         )
     if restore.rollback_of_id is None and restore.backup.status != Backup.Status.READY:
         raise BackupError(f"Backup #{restore.backup_id} has expired since the plan was made.")
+    # A property may have become read-only (a sync property) since the plan was made.
+    check_writable(object_type=restore.object_type, names=restore.properties)
     if confirm_irreversible is not True:
         raise BackupError(
             "Tick the box to confirm you understand the data will change and this cannot be "

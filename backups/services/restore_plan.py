@@ -20,27 +20,20 @@ from django.utils import timezone
 
 from backups.errors import BackupError
 from backups.models import Backup, Restore, RestoreSavedValue
+from backups.selectors import NOT_RESTORABLE
 from backups.services.backups import open_backup_file
 from backups.services.writer import NEUTRALISED_MARK, csv_name
 from crm import sources
 from crm.audit import record_audit
 from crm.csv_writer import restore_cell
-from crm.models import ObjectType, Record
+from crm.models import ObjectType, Property, Record
 from crm.schema import Schema, load_schema
 from crm.values import InvalidValue, coerce_value
 
-# B-6: the object types a restore may write; conversations are backed up but not restorable.
-NOT_RESTORABLE = frozenset({"conversations"})
 SAMPLE_SIZE = 10
 BATCH_SIZE = 2000
 
 SourceRow = tuple[int, dict[str, object]]
-
-
-def restorable_object_types(*, backup: Backup) -> list[ObjectType]:
-    """Object types the backup holds records of that a restore may write."""
-    names = [n for n in (backup.counts or {}) if n not in NOT_RESTORABLE]
-    return list(ObjectType.objects.filter(name__in=names).order_by("is_custom", "pk"))
 
 
 def backup_columns(*, backup: Backup, object_type_name: str) -> list[str]:
@@ -55,11 +48,38 @@ def backup_columns(*, backup: Backup, object_type_name: str) -> list[str]:
     return header[3:]
 
 
+def is_restorable(prop: Property) -> bool:
+    """May a restore write this property? Not a read-only one: Concord computes those (a sync
+    property copies its source's value, others are set by Concord itself), so a restored value
+    would be overwritten at once or contradict what they are computed from."""
+    return not (prop.read_only or prop.is_sync)
+
+
+def check_writable(*, object_type: ObjectType, names: Sequence[str]) -> None:
+    """Refuse (BackupError) a restore of read-only properties, naming them."""
+    schema = load_schema(object_type)
+    refused = [
+        name
+        for name in names
+        if name in schema.properties and not is_restorable(schema.properties[name])
+    ]
+    if refused:
+        raise BackupError(
+            f"Read-only properties cannot be restored: {', '.join(refused)} (Concord computes "
+            "their values; a sync property, for one, copies its source's). Nothing was changed.",
+            field="properties",
+        )
+
+
 def restorable_properties(*, backup: Backup, object_type: ObjectType) -> list[str]:
-    """Properties that are both in the backup's CSV and in today's schema, in backup order."""
+    """Properties in the backup's CSV that exist today and may be written, in backup order."""
     schema = load_schema(object_type)
     columns = backup_columns(backup=backup, object_type_name=object_type.name)
-    return [name for name in columns if name in schema.properties]
+    return [
+        name
+        for name in columns
+        if name in schema.properties and is_restorable(schema.properties[name])
+    ]
 
 
 def iter_backup_rows(
@@ -225,6 +245,7 @@ def plan_restore(
     names = list(dict.fromkeys(properties))
     if not names:
         raise BackupError("Choose at least one property to restore.", field="properties")
+    check_writable(object_type=object_type, names=names)
     available = set(restorable_properties(backup=backup, object_type=object_type))
     unknown = [name for name in names if name not in available]
     if unknown:

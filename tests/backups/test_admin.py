@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.test import Client
 
+from backups.display import human_size
 from backups.models import Backup, BackupSchedule, Restore
 from backups.services import backups as backup_services
 from crm.models import Record
@@ -16,6 +17,11 @@ from tests.support.backups import (
     make_backup,
     update,
 )
+
+
+def words(response) -> str:
+    """The page's HTML with every run of white space made one space (as it reads)."""
+    return " ".join(response.content.decode().split())
 
 
 @pytest.fixture
@@ -216,3 +222,100 @@ def test_rollback_from_the_admin(admin_client, deals, staff_user):
     rollback = Restore.objects.get(rollback_of=restore)
     assert response["Location"] == f"/admin/backups/restore/{rollback.pk}/plan/"
     assert rollback.plan["properties"]["amount"]["change"] == 1
+
+
+def test_back_up_now_asks_first_and_the_question_writes_nothing(admin_client, crm_schema):
+    question = admin_client.get("/admin/backups/backup/create/")
+
+    html = question.content.decode()
+    assert question.status_code == 200
+    assert 'id="backup-confirm"' in html and 'method="post"' in html
+    assert "sensitive ones included" in html
+    assert not Backup.objects.exists()
+
+    admin_client.post("/admin/backups/backup/create/")
+    assert Backup.objects.count() == 1
+
+
+def test_the_question_says_when_the_plan_allows_no_backup_yet(admin_client, crm_schema):
+    admin_client.post("/admin/backups/backup/create/")
+
+    html = words(admin_client.get("/admin/backups/backup/create/"))
+
+    assert "allows no further on-demand backup until" in html
+    assert 'id="backup-confirm"' not in html
+
+
+def test_the_list_shows_sizes_and_counts_in_words_and_restore_on_each_ready_row(
+    admin_client, contacts, staff_user
+):
+    create(contacts, *({"email": f"c{i}@example.com"} for i in range(3)))
+    backup = make_backup(staff_user)
+    Backup.objects.filter(pk=backup.pk).update(size=2_400_000)
+
+    html = admin_client.get("/admin/backups/backup/").content.decode()
+
+    assert "3 records" in html and "2.4 MB" in html
+    assert f'href="/admin/backups/restore/new/?backup={backup.pk}" class="restore"' in html
+    assert "Download ZIP" in html
+
+
+def test_the_detail_page_is_a_summary_not_raw_bytes_or_json(admin_client, contacts, staff_user):
+    create(contacts, *({"email": f"c{i}@example.com"} for i in range(2)))
+    backup = make_backup(staff_user)
+
+    html = admin_client.get(f"/admin/backups/backup/{backup.pk}/change/").content.decode()
+
+    assert "2 records" in html and "contacts.csv" in html
+    assert f"On demand, by {staff_user.get_username()}" in html
+    assert human_size(backup.size) in html and f">{backup.size}<" not in html
+    assert "{&quot;contacts&quot;" not in html and '{"contacts"' not in html
+
+
+def test_the_wizard_preselects_the_newest_backup_and_the_first_object_it_holds(
+    admin_client, contacts, deals, staff_user
+):
+    create(deals, {"dealname": "Alpha"})
+    older = make_backup(staff_user)
+    Backup.objects.filter(pk=older.pk).update(created_at=older.created_at.replace(year=2020))
+    create(contacts, {"email": "ada@example.com"})
+    newest = make_backup(staff_user)
+
+    step1 = admin_client.get("/admin/backups/restore/new/").content.decode()
+    from_row = admin_client.get("/admin/backups/restore/new/", {"backup": older.pk})
+
+    assert f'<option value="{newest.pk}" selected>' in step1
+    assert '<option value="contacts" selected>' in step1
+    # A row's Restore… link: that backup, and its first object type (it holds no contacts).
+    assert f'<option value="{older.pk}" selected>' in from_row.content.decode()
+    assert '<option value="deals" selected>' in from_row.content.decode()
+
+
+def test_the_wizard_states_the_second_factor_on_its_first_step(admin_client, crm_schema):
+    without = words(admin_client.get("/admin/backups/restore/new/"))
+
+    assert "you have none set up" in without
+    assert 'href="/admin/backups/restore/two-factor/"' in without
+
+
+def test_without_an_authenticator_the_confirm_page_shows_one_message(
+    admin_client, deals, staff_user
+):
+    create(deals, {"dealname": "Alpha", "amount": 1000})
+    backup = make_backup(staff_user)
+    admin_client.post(
+        "/admin/backups/restore/new/",
+        {"backup": backup.pk, "object_type": "deals", "properties": ["amount"]},
+    )
+    restore = Restore.objects.get()
+    url = f"/admin/backups/restore/{restore.pk}/confirm/"
+
+    shown = words(admin_client.get(url))
+    refused = admin_client.post(url, {"confirm_irreversible": "on", "otp": "123456"})
+
+    assert shown.count('class="errornote"') == 1 and "you have none set up" in shown
+    assert 'id="restore"' not in shown
+    assert refused.content.decode().count('class="errornote"') == 1
+    assert "errorlist" not in refused.content.decode()
+    restore.refresh_from_db()
+    assert restore.status == Restore.Status.PLANNED

@@ -82,9 +82,9 @@ def test_past_its_expiry_a_backup_is_expired_without_the_task(
     for shown in (detail, listed):
         assert (shown["status"], shown["download_url"]) == ("expired", None)
     assert admin_download.status_code == 410
-    assert "Expired (deleted after 14 days)" in admin_list
-    assert f"Backup #{backup.pk} (expired)" in expired_filter.content.decode()
-    assert f"Backup #{backup.pk} (" not in ready_filter.content.decode()
+    assert "File deleted after 14 days" in admin_list
+    assert f"/admin/backups/backup/{backup.pk}/change/" in expired_filter.content.decode()
+    assert f"/admin/backups/backup/{backup.pk}/change/" not in ready_filter.content.decode()
     with pytest.raises(BackupError, match="expired"):
         restore_plan.plan_restore(
             backup=backup,
