@@ -171,6 +171,8 @@ def _apply_batches(restore: Restore) -> None:
                 actor=actor,
                 source=source,
                 all_or_none=False,
+                # Read and locked just above: the write need not read them again.
+                locked_properties=current,
             )
             errors = []
             saved = []
