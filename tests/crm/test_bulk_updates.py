@@ -3,6 +3,8 @@ merges just the changed values into the stored documents. What a record ends up 
 stamps, the audit and the change hook are the same as a whole-document rewrite gave."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crm import hooks, sources
 from crm.errors import BatchValidationError, ValueCode
@@ -188,3 +190,26 @@ def test_an_invalid_value_refuses_the_batch_with_nothing_changed(contacts, captu
     assert excinfo.value.errors[1].codes == {"lifecyclestage": ValueCode.INVALID}
     assert snapshot(contacts) == before
     assert captured_changes == []
+
+
+@pytest.mark.postgres
+def test_one_statement_per_property_set_however_many_records(contacts):
+    def update_all(n):
+        ids = create(contacts, *[{"email": f"p{n}-{i}@example.com"} for i in range(n)])
+        with CaptureQueriesContext(connection) as queries:
+            write_records(
+                object_type=contacts,
+                mode="update",
+                source=sources.IMPORT,
+                inputs=[
+                    RecordInput(id=pk, properties={"firstname" if i % 2 else "city": f"V{i}"})
+                    for i, pk in enumerate(ids)
+                ],
+            )
+        return [q["sql"] for q in queries]
+
+    few, many = update_all(2), update_all(40)
+
+    assert len(many) == len(few)
+    updates = [sql for sql in many if sql.startswith('UPDATE "crm_record"')]
+    assert len(updates) == 2  # {firstname} and {city}
