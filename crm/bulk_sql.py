@@ -97,3 +97,65 @@ def update_json_rows(
                 for pk, p, c, u in rows
             ],
         )
+
+
+def patch_json_rows(
+    model: type[models.Model],
+    rows: Sequence[tuple[int, dict, Sequence[str]]],
+    *,
+    changes: dict,
+    updated_at,
+) -> None:
+    """Patch the properties of records that changed the same property set, in one statement.
+
+    Each row is (id, {name: new value}, [names cleared]); every row's property_changes gets the
+    same `changes` ({name: stamp} of the property set). The database merges the patch into the
+    stored documents, so a batch sends what changed, not whole documents.
+    """
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    if is_postgresql():
+        sql = (
+            f"UPDATE {table} AS r SET properties = (r.properties || v.p) - v.d, "
+            "property_changes = r.property_changes || %s::jsonb, updated_at = %s "
+            "FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, p jsonb, d text[]) "
+            "WHERE r.id = v.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    _JSON_DUMPS(changes),
+                    updated_at,
+                    _JSON_DUMPS([{"id": pk, "p": p, "d": list(d)} for pk, p, d in rows]),
+                ],
+            )
+        return
+    # SQLite: json_set/json_remove per property (json_patch would merge nested objects, and a
+    # stamp or a value must be replaced whole).
+    names = sorted(changes)
+    set_paths = ", ".join(["%s, json(%s)"] * len(names))
+    stamps = [arg for name in names for arg in (_json_path(name), _JSON_DUMPS(changes[name]))]
+    with connection.cursor() as cursor:
+        for pk, patch, cleared in rows:
+            properties = "properties"
+            params: list = []
+            if patch:
+                properties = f"json_set({properties}, {', '.join(['%s, json(%s)'] * len(patch))})"
+                for name, value in patch.items():
+                    params += [_json_path(name), _JSON_DUMPS(value)]
+            if cleared:
+                properties = f"json_remove({properties}, {', '.join(['%s'] * len(cleared))})"
+                params += [_json_path(name) for name in cleared]
+            cursor.execute(
+                f"UPDATE {table} SET properties = {properties}, "
+                f"property_changes = json_set(property_changes, {set_paths}), updated_at = %s "
+                "WHERE id = %s",
+                [*params, *stamps, connection.ops.adapt_datetimefield_value(updated_at), pk],
+            )
+
+
+def _json_path(name: str) -> str:
+    """A SQLite JSON path naming one top-level key (property names are [a-z][a-z0-9_]*)."""
+    return f'$."{name}"'

@@ -1,10 +1,12 @@
 """Restore confirmation (tick and second factor) and application in batches.
 
 Values are written through the record services with source=restore:<id>, so they are validated,
-audited per record and seen by sync properties and integrations like any other change. Before a
-batch is written the values it replaces are saved in the same transaction, so the restore can be
-rolled back; the batch's last record id is saved too, so a restore whose worker died resumes
-where it stopped instead of starting over.
+audited per record and seen by sync properties and integrations like any other change; the
+services apply a batch set-based (one UPDATE per set of changed properties), and reuse the rows
+this module read and locked to compare with the backup. Before a batch is written the values it
+replaces are saved in the same transaction, so the restore can be rolled back; the batch's last
+record id is saved too, so a restore whose worker died resumes where it stopped instead of
+starting over (a batch interrupted midway rolls back whole and is written again).
 """
 
 from __future__ import annotations
@@ -174,6 +176,8 @@ def _apply_batches(restore: Restore) -> None:
                 actor=actor,
                 source=source,
                 all_or_none=False,
+                # Read and locked just above: the write need not read them again.
+                locked_properties=current,
             )
             errors = []
             saved = []

@@ -1,6 +1,7 @@
 """Applying record writes set-wise: insert and update rows, audit them, call the change hook.
 
-One statement per batch of rows (COPY-style inserts and one UPDATE on PostgreSQL), one audit
+One statement per batch of rows (COPY-style inserts on PostgreSQL) and per set of changed
+properties (an UPDATE that merges the changed values into the stored documents), one audit
 event per changed record, and one change-hook call per group of records that changed the same
 properties.
 """
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from crm import hooks
 from crm.audit import record_audit_many
-from crm.bulk_sql import allocate_ids, insert_rows, is_postgresql, update_json_rows
+from crm.bulk_sql import allocate_ids, insert_rows, is_postgresql, patch_json_rows
 from crm.models import ObjectType, Record, display_name
 from crm.schema import Schema
 from crm.services.record_planning import PlannedWrite, WritePlan
@@ -110,13 +111,16 @@ def _update(
     actor,
     source: str,
 ) -> None:
-    rows = []
+    # One statement per set of changed properties: every record of a set gets the same change
+    # stamps, and only the changed values travel (the database merges them into the stored
+    # documents of the rows planning locked).
+    by_changed: dict[frozenset[str], list[tuple[int, dict, list[str]]]] = defaultdict(list)
     for p in updates:
-        changes = dict(p.existing.property_changes)
-        for name in p.changed:
-            changes[name] = stamp
-        rows.append((p.existing.pk, p.new_properties, changes, now))
-    update_json_rows(Record, rows)
+        patch = {name: p.values[name] for name in p.changed if p.values[name] is not None}
+        cleared = sorted(name for name in p.changed if p.values[name] is None)
+        by_changed[p.changed].append((p.existing.pk, patch, cleared))
+    for changed, rows in by_changed.items():
+        patch_json_rows(Record, rows, changes=dict.fromkeys(changed, stamp), updated_at=now)
     audit_updates(
         object_type,
         [(p.existing.pk, p.new_properties, _diff(p, sensitive)) for p in updates],

@@ -15,9 +15,10 @@ from crm.errors import CrmError, FieldErrors, ValueCode
 from crm.models import Record
 from crm.schema import Schema
 from crm.services.record_uniqueness import (
+    CurrentRecord,
+    current_records,
     existing_unique_values,
     lock_unique_values,
-    locked,
     records_by_unique_value,
     unique_names,
 )
@@ -46,7 +47,7 @@ class PlannedWrite:
 
     item: ItemResult
     values: dict[str, object]  # coerced; None means clear
-    existing: Record | None = None
+    existing: CurrentRecord | None = None
     new_properties: dict[str, object] | None = None
     changed: frozenset[str] = frozenset()
     # The upsert key whose value was already looked up among active records (under the lock).
@@ -69,13 +70,15 @@ def plan_writes(
     id_property: str | None,
     actor,
     source: str,
+    *,
+    locked_properties: Mapping[int, dict] | None = None,
 ) -> WritePlan:
     """Validate every input, match the records it refers to, and compute what changes."""
     planned = [
         validate_input(schema, i, record_input, mode, actor, source)
         for i, record_input in enumerate(inputs)
     ]
-    _match_existing(schema, planned, inputs, mode, id_property)
+    _match_existing(schema, planned, inputs, mode, id_property, locked_properties or {})
     _check_unique_values(schema, planned)
     plan = WritePlan(items=[p.item for p in planned], creates=[], updates=[])
     for p in planned:
@@ -163,34 +166,39 @@ def _match_existing(
     inputs: Sequence[RecordInput],
     mode: Mode,
     id_property: str | None,
+    locked_properties: Mapping[int, dict],
 ) -> None:
     """Find the records that updates and upserts refer to, locked for this transaction."""
     if mode == "create":
         return
-    _match_by_id(schema, planned, inputs)
+    _match_by_id(schema, planned, inputs, locked_properties)
     if mode != "upsert" or id_property is None:
         return
     _match_by_key(schema, planned, inputs, id_property)
 
 
 def _match_by_id(
-    schema: Schema, planned: list[PlannedWrite], inputs: Sequence[RecordInput]
+    schema: Schema,
+    planned: list[PlannedWrite],
+    inputs: Sequence[RecordInput],
+    locked_properties: Mapping[int, dict],
 ) -> None:
     """Match the inputs that name a record id to that active record, or refuse them."""
     object_type = schema.object_type
     by_id = [p for p in planned if inputs[p.item.index].id is not None]
     _flag_repeats(by_id, lambda p: inputs[p.item.index].id, "id")
     ids = {inputs[p.item.index].id for p in by_id if not p.item.errors}
-    found = (
-        {
-            r.pk: r
-            for r in locked(
-                Record.objects.filter(object_type=object_type, pk__in=ids, archived_at__isnull=True)
+    found = {pk: CurrentRecord(pk, locked_properties[pk]) for pk in ids if pk in locked_properties}
+    unread = ids - found.keys()
+    if unread:
+        found.update(
+            (r.pk, r)
+            for r in current_records(
+                Record.objects.filter(
+                    object_type=object_type, pk__in=unread, archived_at__isnull=True
+                )
             )
-        }
-        if ids
-        else {}
-    )
+        )
     for p in by_id:
         if p.item.errors:
             continue

@@ -7,6 +7,7 @@ lookups go by chunks of values, never one query per record.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -17,6 +18,26 @@ from crm.schema import Schema
 
 # Values per `properties__<name>__in` lookup: long enough for a 5,000-record chunk in one query.
 LOOKUP_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRecord:
+    """An active record as a write plans against it: its id and its properties, locked."""
+
+    pk: int
+    properties: dict
+
+
+def current_records(queryset: QuerySet[Record]) -> list[CurrentRecord]:
+    """The queryset's records, locked, read as (id, properties) only.
+
+    A write merges its changes into the stored documents in the database (bulk_sql), so it
+    needs neither model instances nor the records' change stamps.
+    """
+    return [
+        CurrentRecord(pk, properties)
+        for pk, properties in locked(queryset).values_list("pk", "properties")
+    ]
 
 
 def unique_names(schema: Schema) -> list[str]:
@@ -33,15 +54,17 @@ def lock_unique_values(schema: Schema) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x0C0C, schema.object_type.pk])
 
 
-def records_by_unique_value(object_type: ObjectType, name: str, values: list) -> dict:
+def records_by_unique_value(
+    object_type: ObjectType, name: str, values: list
+) -> dict[object, CurrentRecord]:
     """The active records holding these values of a unique property, locked, by value."""
-    records: dict[object, Record] = {}
+    records: dict[object, CurrentRecord] = {}
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = values[start : start + LOOKUP_CHUNK]
         queryset = Record.objects.filter(
             object_type=object_type, archived_at__isnull=True, **{f"properties__{name}__in": chunk}
         )
-        for record in locked(queryset):
+        for record in current_records(queryset):
             records[record.properties.get(name)] = record
     return records
 

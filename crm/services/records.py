@@ -91,6 +91,7 @@ def write_records(
     source: str,
     all_or_none: bool = True,
     dry_run: bool = False,
+    locked_properties: Mapping[int, dict] | None = None,
 ) -> WriteResult:
     """Create, update or upsert many records of one object type.
 
@@ -98,13 +99,18 @@ def write_records(
     (e.g. email). With `all_or_none` any invalid input refuses the whole batch
     (BatchValidationError); without it the valid inputs are written and the others reported.
     With `dry_run` nothing is written: forms use it to show every error before saving.
+    `locked_properties` ({id: properties} of active records the caller read with a row lock
+    in its open transaction, as a restore does to save what it replaces) spares updates by id
+    reading those records again; ids not in it are read and locked as usual.
     """
     sources.validate_source(source)
     with transaction.atomic():
         schema = load_schema_for_write(object_type)
         if id_property is not None:
             check_id_property(schema, id_property)
-        plan = plan_writes(schema, inputs, mode, id_property, actor, source)
+        plan = plan_writes(
+            schema, inputs, mode, id_property, actor, source, locked_properties=locked_properties
+        )
         failed = {item.index: item.errors for item in plan.items if item.errors}
         if failed and all_or_none:
             raise BatchValidationError(failed)

@@ -12,10 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def use_benchmark_database(name: str) -> bool:
-    """Point Django at DATABASE_URL's server, database `name`, migrated. False without PG."""
+    """Point Django at DATABASE_URL's server, database `name`, migrated. False without PG.
+
+    CONCORD_BENCH_DB_PREFIX, when set, replaces the "concord_bench_" the names start with, so
+    several people benchmarking on one server do not truncate each other's tables.
+    """
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         return False
+    prefix = os.environ.get("CONCORD_BENCH_DB_PREFIX")
+    if prefix and name.startswith("concord_bench_"):
+        name = prefix + name.removeprefix("concord_bench_")
     server = url.rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = f"{server}/{name}"
     # tests.settings: test-only secrets, inherited by the servers and workers benchmarks start.
