@@ -272,7 +272,7 @@ class PropertyAdmin(admin.ModelAdmin):
     def used_in(self, obj):
         usages = list_property_usages(obj)
         if not usages:
-            return "Not used by sync properties, field mappings or saved filters."
+            return "Not used by sync properties, field mappings or saved views."
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
