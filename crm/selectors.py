@@ -17,15 +17,11 @@ from crm.models import (
     Property,
     Record,
     SavedView,
-    SyncPropertyConfig,
 )
 from crm.schema import Schema
 from crm.usage import PropertyUsage
 from crm.values import InvalidValue, coerce_value
 from crm.view_queries import filtered_property_names, property_param
-
-# Sync properties copying sync properties: how far option labels are followed.
-MAX_SYNC_CHAIN = 5
 
 
 def get_object_type(*, name: str) -> ObjectType:
@@ -165,25 +161,3 @@ def saved_view_usages(prop: Property) -> list[PropertyUsage]:
         for view in candidates
         if prop.name in filtered_property_names(view.query)
     ]
-
-
-def option_labels(prop: Property) -> dict[str, str]:
-    """Option value → label of a dropdown or checkboxes property, for showing values to people.
-
-    A sync property holds its source's values, so it shows its source's labels (following a
-    sync property that copies another one).
-    """
-    for _ in range(MAX_SYNC_CHAIN):
-        if not prop.is_sync:
-            break
-        config = (
-            SyncPropertyConfig.objects.select_related("source_property")
-            .filter(property=prop)
-            .first()
-        )
-        if config is None:
-            return {}
-        prop = config.source_property
-    if not prop.has_options:
-        return {}
-    return {option.value: option.label for option in prop.options.all()}

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from crm.errors import SavedViewError
 from crm.models import ObjectType, Property
 from crm.record_filters import get_record_filter
-from crm.schema import Schema, load_schema
+from crm.schema import Schema, load_schema, option_labels
 
 PROPERTY_PREFIX = "p_"
 SEARCH_PARAM = "q"
@@ -98,13 +98,20 @@ def _check_property_filter(name: str, value: str, *, schema: Schema, user) -> No
         raise SavedViewError(
             f"{schema.object_type.label_plural} have no property “{name}” to filter on."
         )
-    if prop.type != Property.Type.ENUMERATION:
+    if not is_filterable(prop):
         raise SavedViewError(
             f"The record list filters on dropdown properties only; “{prop.label}” is "
             f"{prop.get_type_display().lower()}."
         )
-    if value not in schema.specs[name].options:
+    if value not in option_labels(prop):
         raise SavedViewError(f"“{value}” is not an option of “{prop.label}”.")
+
+
+def is_filterable(prop: Property) -> bool:
+    """The record list filters on dropdowns, and on sync properties copying a dropdown."""
+    if prop.type == Property.Type.ENUMERATION:
+        return True
+    return prop.is_sync and bool(option_labels(prop))
 
 
 def _is_date(value: str) -> bool:

@@ -28,10 +28,10 @@ from crm.models import (
 )
 from crm.paginators import EstimatedCountPaginator
 from crm.record_filters import RecordListFilter, list_record_filters
-from crm.schema import Schema, load_schema
+from crm.schema import Schema, load_schema, option_labels
 from crm.services import records as record_services
 from crm.services import saved_views as saved_view_services
-from crm.view_queries import PROPERTY_PREFIX, filter_part
+from crm.view_queries import PROPERTY_PREFIX, filter_part, is_filterable
 
 TYPE_PARAM = "type"  # the object type of a record list: ?type=contacts
 VIEW_PARAM = "view"  # the saved view a record list shows: ?view=3
@@ -53,7 +53,8 @@ class ObjectTypeFilter(admin.SimpleListFilter):
 
 
 def _enumeration_filter(prop: Property) -> type[admin.SimpleListFilter]:
-    options = [(o.value, o.label) for o in prop.options.all()]  # labels shown, values matched
+    # Labels shown, values matched; a sync property copying a dropdown offers its source's.
+    options = list(option_labels(prop).items())
 
     class PropertyValueFilter(admin.SimpleListFilter):
         title = prop.label.lower()
@@ -169,7 +170,7 @@ class _SchemaAwareAdmin(admin.ModelAdmin):
         for name in names:
             prop = schema.properties[name]
             visible = schema.can_view(request.user, name)
-            columns.append(_column(name, prop.label, visible, selectors.option_labels(prop)))
+            columns.append(_column(name, prop.label, visible, option_labels(prop)))
         return columns
 
 
@@ -225,7 +226,7 @@ class RecordAdmin(_SchemaAwareAdmin):
             _enumeration_filter(schema.properties[name])
             for name in names
             if name in schema.properties
-            and schema.properties[name].type == Property.Type.ENUMERATION
+            and is_filterable(schema.properties[name])
             and schema.can_view(request.user, name)
         ]
         registered = [
