@@ -392,6 +392,15 @@ class RecordAdmin(_SchemaAwareAdmin):
             return HttpResponseRedirect(f"{request.path}?{TYPE_PARAM}=contacts")
         return super().changeform_view(request, object_id, form_url, extra_context)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # "Change contact", not "Change record": the object type, as the list names it.
+        object_type = (
+            obj.object_type if obj is not None else context["adminform"].form.schema.object_type
+        )
+        verb = "Add" if add else ("Change" if self.has_change_permission(request, obj) else "View")
+        context["title"] = f"{verb} {object_type.label_singular.lower()}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
 
 @admin.register(ArchivedRecord)
 class RecycleBinAdmin(_SchemaAwareAdmin):

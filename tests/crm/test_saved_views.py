@@ -200,6 +200,15 @@ def test_the_list_is_titled_by_its_object_type_and_shows_option_labels(staff_cli
     assert "p_lifecyclestage=opportunity" in html
 
 
+def test_record_pages_are_titled_by_their_object_type(staff_client, contacts):
+    seed_contacts(contacts)
+    record = contacts.records.first()
+    change = staff_client.get(f"{CHANGELIST}{record.pk}/change/").content.decode()
+    assert "<h1>Change contact</h1>" in change and "Change record" not in change
+    add = staff_client.get(f"{CHANGELIST}add/?type=companies").content.decode()
+    assert "<h1>Add company</h1>" in add
+
+
 def test_clear_all_filters_keeps_the_object_type(staff_client, companies):
     html = staff_client.get(
         f"{CHANGELIST}?type=companies&p_industry=BANKING&q=acme"
