@@ -266,3 +266,59 @@ def test_the_views_admin_shows_each_user_their_own(client, member, staff_user, c
     assert SavedView.objects.get(pk=mine.pk).name == "Renamed"
     client.post(f"/admin/crm/savedview/{mine.pk}/delete/", {"post": "yes"})
     assert list(SavedView.objects.all()) == [theirs]
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def test_the_api_creates_lists_renames_and_deletes_ones_own_views(api_client, user, contacts):
+    created = api_client.post(
+        "/api/v1/views/",
+        {"name": "Leads", "object_type": "contacts", "query": "p_lifecyclestage=lead"},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["name"], body["object_type"], body["query"]) == (
+        "Leads",
+        "contacts",
+        "p_lifecyclestage=lead",
+    )
+    view_id = body["id"]
+    assert SavedView.objects.get(pk=view_id).owner == user
+    theirs = create_saved_view(owner=UserFactory(), object_type=contacts, name="Theirs", query="")
+
+    listed = api_client.get("/api/v1/views/", {"object_type": "contacts"}).json()["results"]
+    assert [v["name"] for v in listed] == ["Leads"]
+    assert api_client.get(f"/api/v1/views/{theirs.pk}/").status_code == 404
+    assert api_client.delete(f"/api/v1/views/{theirs.pk}/").status_code == 404
+
+    renamed = api_client.patch(f"/api/v1/views/{view_id}/", {"name": "Hot leads"}, format="json")
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Hot leads"
+    fixed = api_client.patch(f"/api/v1/views/{view_id}/", {"query": "q=x"}, format="json")
+    assert fixed.status_code == 400 and "filter and object type are fixed" in str(fixed.json())
+    assert SavedView.objects.get(pk=view_id).query == "p_lifecyclestage=lead"
+
+    assert api_client.delete(f"/api/v1/views/{view_id}/").status_code == 204
+    assert list(SavedView.objects.all()) == [theirs]
+
+
+def test_the_api_refuses_a_bad_view_clearly(api_client, user, contacts):
+    create_saved_view(owner=user, object_type=contacts, name="Taken", query="")
+    cases = [
+        ({"name": "X", "object_type": "contacts", "query": "p_lifecyclestage=astronaut"},
+         "“astronaut” is not an option of “Lifecycle stage”"),
+        ({"name": "taken", "object_type": "contacts", "query": ""},
+         "You already have a view of contacts named “taken”"),
+        ({"name": " ", "object_type": "contacts", "query": ""}, "Give the view a name"),
+    ]  # fmt: skip
+    for payload, message in cases:
+        response = api_client.post("/api/v1/views/", payload, format="json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_saved_view"
+        assert message in response.json()["detail"]
+    unknown_type = api_client.post(
+        "/api/v1/views/", {"name": "X", "object_type": "nosuch", "query": ""}, format="json"
+    )
+    assert unknown_type.status_code == 400 and "object_type" in unknown_type.json()["errors"]
+    assert SavedView.objects.count() == 1
