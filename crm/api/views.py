@@ -529,14 +529,14 @@ class SavedViewViewSet(
 
     def partial_update(self, request, *args, **kwargs):
         view = self.get_object()
-        rename = s.SavedViewRenameSerializer(data=request.data)
-        rename.is_valid(raise_exception=True)
         extra = sorted(set(request.data) - {"name"})
         if extra:
             raise ValidationError(
                 {f: ["A saved view's filter and object type are fixed; save a new view."]
                  for f in extra}
             )  # fmt: skip
+        rename = s.SavedViewRenameSerializer(data=request.data)
+        rename.is_valid(raise_exception=True)
         view = saved_view_services.rename_saved_view(
             view=view, name=rename.validated_data["name"], actor=request.user
         )
