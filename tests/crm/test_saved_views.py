@@ -4,6 +4,8 @@ the record list that saves, reopens and clears them."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crm import sources
 from crm.errors import PropertyInUseError, SavedViewError
@@ -322,3 +324,16 @@ def test_the_api_refuses_a_bad_view_clearly(api_client, user, contacts):
     )
     assert unknown_type.status_code == 400 and "object_type" in unknown_type.json()["errors"]
     assert SavedView.objects.count() == 1
+
+
+def test_the_views_menu_costs_the_same_however_many_views(staff_client, staff_user, contacts):
+    seed_contacts(contacts)
+    create_saved_view(owner=staff_user, object_type=contacts, name="View 0", query="")
+    with CaptureQueriesContext(connection) as one:
+        staff_client.get(f"{CHANGELIST}?type=contacts")
+    for i in range(1, 8):
+        create_saved_view(owner=staff_user, object_type=contacts, name=f"View {i}", query=f"q=a{i}")
+    with CaptureQueriesContext(connection) as eight:
+        html = staff_client.get(f"{CHANGELIST}?type=contacts").content.decode()
+    assert "View 7" in html
+    assert len(eight) == len(one)
