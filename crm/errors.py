@@ -135,3 +135,9 @@ class PropertyInUseError(SchemaError):
             "code": self.code,
             "used_in": [{"kind": u.kind, "label": u.label, "url": u.url} for u in self.usages],
         }
+
+
+class SavedViewError(CrmError):
+    """A saved view that cannot be saved: no name, a name taken, or a filter that cannot apply."""
+
+    code = "invalid_saved_view"

@@ -3,12 +3,53 @@
 from __future__ import annotations
 
 from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
 
 from crm import sources
 from crm.errors import BatchValidationError, CrmError
-from crm.models import Property, Record
-from crm.schema import Schema
+from crm.models import Property, Record, SyncPropertyConfig
+from crm.schema import Schema, option_labels
 from crm.services.records import RecordInput, write_records
+from crm.sync_properties.selectors import get_copy_source, get_sync_config
+
+
+class CopiedValueWidget(forms.Widget):
+    """A sync property's value on a record's page: its option label, and where it came from."""
+
+    def __init__(
+        self, *, labels: dict[str, str], config: SyncPropertyConfig, source: Record | None
+    ):
+        super().__init__()
+        self.labels, self.config, self.source = labels, config, source
+
+    def render(self, name, value, attrs=None, renderer=None):
+        if isinstance(value, list):
+            shown = ", ".join(self.labels.get(item, item) for item in value)
+        else:
+            shown = "" if value is None else self.labels.get(value, value)
+        source_property = self.config.source_property.label
+        if self.source is None:
+            origin = format_html(
+                "no associated {} to copy {} from",
+                self.config.source_object_type.label_singular.lower(),
+                source_property,
+            )
+        else:
+            origin = format_html(
+                'copied from {} <a href="{}">{}</a> · {}',
+                self.source.object_type.label_singular,
+                reverse("admin:crm_record_change", args=[self.source.pk]),
+                self.source,
+                source_property,
+            )
+        return format_html(
+            '<div class="readonly copied-value" id="copied-{}">{} '
+            '<span class="help">({})</span></div>',
+            name,
+            shown or "—",
+            origin,
+        )
 
 
 def _form_field(prop: Property, disabled: bool) -> forms.Field:
@@ -67,6 +108,20 @@ class RecordForm(forms.ModelForm):
             for name, value in self.instance.properties.items():
                 if name in self.fields:
                     self.initial[name] = value
+            self._show_copied_values()
+
+    def _show_copied_values(self) -> None:
+        """Sync properties show their value's label and the record it was copied from."""
+        for name, field in self.fields.items():
+            prop = self.schema.properties[name]
+            config = get_sync_config(prop=prop) if prop.is_sync else None
+            if config is None:
+                continue
+            field.widget = CopiedValueWidget(
+                labels=option_labels(prop),
+                config=config,
+                source=get_copy_source(config=config, record=self.instance),
+            )
 
     def property_values(self) -> dict[str, object]:
         """The submitted values that differ from the record's, ready for the services."""

@@ -374,3 +374,30 @@ class SyncPropertyPending(models.Model):
     def __str__(self) -> str:
         kind = "targets of source" if self.via_source else "target"
         return f"recompute {kind} {self.record_id} for sync property config {self.config_id}"
+
+
+class SavedView(models.Model):
+    """A named, filtered record list of one object type, saved by a staff user (SPEC T-2).
+
+    `query` is the record list's filter as a query string (`p_industry=REAL_ESTATE&q=ann`),
+    checked by crm.services.saved_views when saved; reopening the view opens the list with it.
+    """
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    object_type = models.ForeignKey(ObjectType, on_delete=models.CASCADE, related_name="+")
+    query = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["object_type", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "object_type", "name"], name="crm_savedview_unique_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.db import connection
 from django.db.models import Prefetch
 
-from crm.models import ObjectType, Property, PropertyOption
+from crm.models import ObjectType, Property, PropertyOption, SyncPropertyConfig
 from crm.values import PropertySpec
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
 
 SENSITIVE_PERMISSION = "crm.view_sensitive_values"
+# Sync properties copying sync properties: how far option labels are followed.
+MAX_SYNC_CHAIN = 5
 
 
 @dataclass
@@ -125,3 +127,25 @@ def lock_schema_for_change(object_type: ObjectType) -> None:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [SCHEMA_LOCK_KEY, object_type.pk]
             )
+
+
+def option_labels(prop: Property) -> dict[str, str]:
+    """Option value → label of a dropdown or checkboxes property, for showing values to people.
+
+    A sync property holds its source's values, so it shows its source's labels (following a
+    sync property that copies another one).
+    """
+    for _ in range(MAX_SYNC_CHAIN):
+        if not prop.is_sync:
+            break
+        config = (
+            SyncPropertyConfig.objects.select_related("source_property")
+            .filter(property=prop)
+            .first()
+        )
+        if config is None:
+            return {}
+        prop = config.source_property
+    if not prop.has_options:
+        return {}
+    return {option.value: option.label for option in prop.options.all()}

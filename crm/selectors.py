@@ -6,11 +6,22 @@ from collections.abc import Mapping
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from crm.errors import FilterError
-from crm.models import Association, AssociationDefinition, AuditEvent, ObjectType, Record
+from crm.models import (
+    Association,
+    AssociationDefinition,
+    AuditEvent,
+    ObjectType,
+    Property,
+    Record,
+    SavedView,
+)
 from crm.schema import Schema
+from crm.usage import PropertyUsage
 from crm.values import InvalidValue, coerce_value
+from crm.view_queries import filtered_property_names, property_param
 
 
 def get_object_type(*, name: str) -> ObjectType:
@@ -122,3 +133,31 @@ def estimate_count(queryset: QuerySet) -> int:
         plan = json.loads(plan)
     estimate = int(plan[0]["Plan"]["Plan Rows"])
     return queryset.count() if estimate < 10_000 else estimate
+
+
+def list_saved_views(*, owner, object_type: ObjectType | None = None) -> QuerySet[SavedView]:
+    """A user's saved views (of one object type), by name."""
+    queryset = SavedView.objects.filter(owner=owner).select_related("object_type")
+    if object_type is not None:
+        queryset = queryset.filter(object_type=object_type)
+    return queryset.order_by("object_type", "name")
+
+
+def saved_view_usages(prop: Property) -> list[PropertyUsage]:
+    """The "Used in" provider: saved views filtering on `prop` (any owner's)."""
+    candidates = (
+        SavedView.objects.filter(
+            object_type_id=prop.object_type_id, query__contains=property_param(prop.name) + "="
+        )
+        .select_related("owner")
+        .order_by("name", "pk")
+    )
+    return [
+        PropertyUsage(
+            kind="saved_view",
+            label=f"Saved view “{view.name}” of {view.owner.get_username()}",
+            url=reverse("admin:crm_savedview_change", args=[view.pk]),
+        )
+        for view in candidates
+        if prop.name in filtered_property_names(view.query)
+    ]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class PropertyUsage:
-    kind: str  # "sync_property", "field_mapping", "saved_filter", …
+    kind: str  # "sync_property", "field_mapping", "saved_view", …
     label: str  # what a person reads, e.g. "Salesforce field mapping Contact.Email"
     url: str = ""  # where to see it in the admin, if anywhere
 

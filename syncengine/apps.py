@@ -6,7 +6,8 @@ class SyncEngineConfig(AppConfig):
     verbose_name = "Sync engine"
 
     def ready(self) -> None:
-        from crm import hooks, usage
+        from crm import hooks, record_filters, usage
+        from syncengine.health.record_filter import SYNC_ERROR_FILTER
         from syncengine.selectors import field_mapping_usages
         from syncengine.services import changes, errors
 
@@ -16,3 +17,5 @@ class SyncEngineConfig(AppConfig):
         # Purged records' errors leave the health cards' counts before the cascade deletes them.
         hooks.on_records_changed(errors.on_records_changed)
         usage.register_usage_provider(field_mapping_usages)
+        # "Create view" on the health page: the record list filtered to an error's records.
+        record_filters.register_record_filter(SYNC_ERROR_FILTER)

@@ -97,3 +97,25 @@ def field_mapping_usages(prop) -> list[PropertyUsage]:
         )
         for fm in mappings
     ]
+
+
+def list_fixed_field_mappings(*, integration: Integration) -> list[dict[str, str]]:
+    """The default field mappings made with the integration (Google's eleven, SPEC G-4), with
+    the remote field's label as the connector described it."""
+    rows = (
+        FieldMapping.objects.filter(object_mapping__integration=integration, is_default=True)
+        .select_related("property", "object_mapping")
+        .order_by("pk")
+    )
+    return [
+        {
+            "property": m.property.label,
+            "property_name": m.property.name,
+            "remote_field": m.remote_field,
+            "remote_label": (m.object_mapping.remote_schema or {})
+            .get(m.remote_field, {})
+            .get("label", m.remote_field),
+            "rule": m.get_rule_display(),
+        }
+        for m in rows
+    ]

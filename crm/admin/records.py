@@ -6,15 +6,17 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from config.admin import ReadOnlyInAdmin
 from crm import selectors, sources
 from crm.admin.merge import merge_selected as merge_page
-from crm.errors import CrmError
+from crm.errors import CrmError, SavedViewError
 from crm.forms import RecordForm
 from crm.models import (
     ArchivedRecord,
@@ -22,12 +24,17 @@ from crm.models import (
     ObjectType,
     Property,
     Record,
+    SavedView,
 )
 from crm.paginators import EstimatedCountPaginator
-from crm.schema import Schema, load_schema
+from crm.record_filters import RecordListFilter, list_record_filters
+from crm.schema import Schema, load_schema, option_labels
 from crm.services import records as record_services
+from crm.services import saved_views as saved_view_services
+from crm.view_queries import PROPERTY_PREFIX, filter_part, is_filterable
 
 TYPE_PARAM = "type"  # the object type of a record list: ?type=contacts
+VIEW_PARAM = "view"  # the saved view a record list shows: ?view=3
 
 
 class ObjectTypeFilter(admin.SimpleListFilter):
@@ -46,7 +53,8 @@ class ObjectTypeFilter(admin.SimpleListFilter):
 
 
 def _enumeration_filter(prop: Property) -> type[admin.SimpleListFilter]:
-    options = [(o.value, o.label) for o in prop.options.all()]
+    # Labels shown, values matched; a sync property copying a dropdown offers its source's.
+    options = list(option_labels(prop).items())
 
     class PropertyValueFilter(admin.SimpleListFilter):
         title = prop.label.lower()
@@ -61,6 +69,41 @@ def _enumeration_filter(prop: Property) -> type[admin.SimpleListFilter]:
             return queryset
 
     return PropertyValueFilter
+
+
+def _registered_filter(record_filter: RecordListFilter) -> type[admin.SimpleListFilter]:
+    """A filter another app offers (e.g. ?sync_error=12), shown only while it is applied."""
+
+    class RegisteredFilter(admin.SimpleListFilter):
+        title = record_filter.title
+        parameter_name = record_filter.parameter
+
+        def lookups(self, request, model_admin):
+            value = self.value()
+            description = record_filter.describe(value) if value else None
+            return [(value, description.label if description else f"unknown ({value})")]
+
+        def queryset(self, request, queryset):
+            if self.value():
+                return record_filter.narrow(queryset, self.value())
+            return queryset
+
+    return RegisteredFilter
+
+
+class RecordChangeList(ChangeList):
+    """The record list: its object type is where it is, not a filter to clear."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        object_type = self.model_admin.object_type_for(request)
+        filters = [k for k in self.get_filters_params() if k != TYPE_PARAM]
+        self.has_active_filters = bool(filters)
+        # "Clear all filters" stays on this object type's list (not the first type's).
+        self.clear_all_filters_qs = self.get_query_string(
+            new_params={TYPE_PARAM: object_type.name}, remove=self.get_filters_params()
+        )
+        return queryset
 
 
 class AssociationInline(ReadOnlyInAdmin, admin.TabularInline):
@@ -127,18 +170,23 @@ class _SchemaAwareAdmin(admin.ModelAdmin):
         for name in names:
             prop = schema.properties[name]
             visible = schema.can_view(request.user, name)
-            columns.append(_column(name, prop.label, visible))
+            columns.append(_column(name, prop.label, visible, option_labels(prop)))
         return columns
 
 
-def _column(name: str, label: str, visible: bool):
+def _column(name: str, label: str, visible: bool, labels: dict[str, str] | None = None):
+    """A property column; `labels` turns option values into option labels."""
+    labels = labels or {}
+
     def column(record):
         if not visible:
             return "•••"
         value = record.properties.get(name)
         if isinstance(value, list):
-            return ", ".join(value)
-        return "" if value is None else value
+            return ", ".join(labels.get(item, item) for item in value)
+        if value is None:
+            return ""
+        return labels.get(value, value) if isinstance(value, str) else value
 
     column.short_description = label
     column.__name__ = f"property_{name}"
@@ -167,14 +215,96 @@ class RecordAdmin(_SchemaAwareAdmin):
     def get_list_filter(self, request):
         object_type = self.object_type_for(request)
         schema = self.schema_for(request, object_type)
+        # The list's dropdown columns, and any other dropdown a saved view filters on.
+        names = list(object_type.list_properties or [])
+        names += [
+            key.removeprefix(PROPERTY_PREFIX)
+            for key in request.GET
+            if key.startswith(PROPERTY_PREFIX) and key.removeprefix(PROPERTY_PREFIX) not in names
+        ]
         enum_filters = [
             _enumeration_filter(schema.properties[name])
-            for name in (object_type.list_properties or [])
+            for name in names
             if name in schema.properties
-            and schema.properties[name].type == Property.Type.ENUMERATION
+            and is_filterable(schema.properties[name])
             and schema.can_view(request.user, name)
         ]
-        return [ObjectTypeFilter, *enum_filters, "created_at"]
+        registered = [
+            _registered_filter(f) for f in list_record_filters() if f.parameter in request.GET
+        ]
+        return [ObjectTypeFilter, *enum_filters, *registered, "created_at"]
+
+    def get_changelist(self, request, **kwargs):
+        return RecordChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        object_type = self.object_type_for(request)
+        if object_type is None:
+            return super().changelist_view(request, extra_context)  # redirects to a type
+        # ?view=<id> names the saved view being shown; it is not a filter of the list.
+        opened = request.GET.get(VIEW_PARAM, "")
+        if opened:
+            request.GET = request.GET.copy()
+            del request.GET[VIEW_PARAM]
+        views = list(selectors.list_saved_views(owner=request.user, object_type=object_type))
+        context = {
+            "title": object_type.label_plural,
+            "object_type": object_type,
+            "banners": self._banners(request),
+            "saved_views": [(v, self._view_url(v)) for v in views],
+            "current_view": next((v for v in views if str(v.pk) == opened), None),
+            "view_query": filter_part(request.GET),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def _banners(self, request) -> list[dict]:
+        """Why the list is filtered, for filters that came from elsewhere (e.g. Sync health)."""
+        banners = []
+        for record_filter in list_record_filters():
+            value = request.GET.get(record_filter.parameter)
+            description = record_filter.describe(value) if value else None
+            if description is not None:
+                banners.append(description)
+        return banners
+
+    @staticmethod
+    def _view_url(view: SavedView) -> str:
+        url = reverse("admin:crm_record_changelist")
+        query = f"&{view.query}" if view.query else ""
+        return f"{url}?{TYPE_PARAM}={view.object_type.name}{query}&{VIEW_PARAM}={view.pk}"
+
+    def get_urls(self):
+        save = path(
+            "save-view/",
+            self.admin_site.admin_view(self.save_view_view),
+            name="crm_record_save_view",
+        )
+        return [save, *super().get_urls()]
+
+    def save_view_view(self, request):
+        """Save the record list's current filter as a named view of the user's."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        object_type = self.object_type_for(request)
+        if object_type is None:
+            raise Http404("No such object type.")
+        query = request.POST.get("query", "")
+        back = reverse("admin:crm_record_changelist") + f"?{TYPE_PARAM}={object_type.name}"
+        try:
+            view = saved_view_services.create_saved_view(
+                owner=request.user,
+                object_type=object_type,
+                name=request.POST.get("name", ""),
+                query=query,
+            )
+        except SavedViewError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(back + (f"&{query}" if query else ""))
+        messages.success(request, f"Saved the view “{view.name}”.")
+        return HttpResponseRedirect(self._view_url(view))
 
     def get_search_results(self, request, queryset, search_term):
         object_type = self.object_type_for(request)
@@ -261,6 +391,15 @@ class RecordAdmin(_SchemaAwareAdmin):
         if object_id is None and self.object_type_for(request) is None:
             return HttpResponseRedirect(f"{request.path}?{TYPE_PARAM}=contacts")
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # "Change contact", not "Change record": the object type, as the list names it.
+        object_type = (
+            obj.object_type if obj is not None else context["adminform"].form.schema.object_type
+        )
+        verb = "Add" if add else ("Change" if self.has_change_permission(request, obj) else "View")
+        context["title"] = f"{verb} {object_type.label_singular.lower()}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(ArchivedRecord)

@@ -114,6 +114,30 @@ SYNC_ERROR_FIELDS = {
 }
 
 
+class SourcePropertySelect(forms.Select):
+    """Each source property names its object type, so the form's script can narrow the list."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-object-type"] = instance.object_type_id
+        return option
+
+
+class DefinitionCheckboxes(forms.CheckboxSelectMultiple):
+    """Each association label names the two object types it links, for the form's script."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-types"] = (
+                f"{instance.from_object_type_id} {instance.to_object_type_id}"
+            )
+        return option
+
+
 class PropertyAdminForm(forms.ModelForm):
     """The property form, with the settings of a "property sync" property."""
 
@@ -128,13 +152,14 @@ class PropertyAdminForm(forms.ModelForm):
             "object_type__name", "label"
         ),
         required=False,
+        widget=SourcePropertySelect,
         label="Source property",
         help_text="The property of the source object type whose value is copied.",
     )
     sync_definitions = forms.ModelMultipleChoiceField(
         queryset=AssociationDefinition.objects.select_related("from_object_type", "to_object_type"),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=DefinitionCheckboxes,
         label="Association labels",
         help_text="Copy only through these associations (e.g. Primary). None ticked: all labels.",
     )
@@ -163,6 +188,11 @@ class PropertyAdminForm(forms.ModelForm):
         self.fields["sync_source_property"].label_from_instance = lambda p: (
             f"{p.object_type.label_plural}: {p.label} ({p.name})"
         )
+        if self.instance.pk:
+            # The script narrows the labels to those linking the source to this object type.
+            self.fields["sync_source_object_type"].widget.attrs["data-target-type"] = (
+                self.instance.object_type_id
+            )
         config = self.sync_config
         if config is not None:
             self.initial.update(
@@ -199,6 +229,14 @@ class PropertyAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if not self.is_sync():
             return cleaned
+        # A copy has no access rules of its own (the form hides them): ignore what was sent.
+        for name, empty in (
+            ("restricted", False),
+            ("restricted_users", []),
+            ("restricted_groups", []),
+        ):
+            if name in cleaned:
+                cleaned[name] = empty
         target = self.instance.object_type if self.instance.pk else cleaned.get("object_type")
         if target is None:
             return cleaned
@@ -235,17 +273,22 @@ class PropertyAdmin(admin.ModelAdmin):
     actions = ["recompute_sync_properties"]
     fieldsets = [
         (None, {"fields": GENERAL_FIELDS}),
-        ("Rules", {"fields": RULE_FIELDS}),
-        ("Restricted access", {"fields": ACCESS_FIELDS}),
+        ("Rules", {"fields": RULE_FIELDS, "classes": ["property-rules"]}),
+        ("Restricted access", {"fields": ACCESS_FIELDS, "classes": ["property-access"]}),
     ]
     sync_fieldset = (
         "Property sync",
         {
             "fields": SYNC_FIELDS,
+            "classes": ["property-sync"],
             "description": "For the Property sync type: a read-only copy of a property of an "
             "associated record, kept current by Concord.",
         },
     )
+
+    class Media:
+        # Shows the sections of the chosen type and narrows the sync choices to the source.
+        js = ["crm/property_form.js"]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(self.fieldsets)
@@ -253,12 +296,23 @@ class PropertyAdmin(admin.ModelAdmin):
             fieldsets.insert(1, self.sync_fieldset)
             return fieldsets
         if obj.is_sync:
+            # A copy is read-only, never unique, and readable by whoever reads its source's
+            # records: the rules and access sections do not apply.
             name, options = self.sync_fieldset
-            fieldsets.insert(1, (name, {**options, "fields": [*SYNC_FIELDS, "backfill"]}))
+            fieldsets = [
+                fieldsets[0],
+                (name, {**options, "fields": [*SYNC_FIELDS, "backfill"]}),
+                ("Rules", {"fields": ["sensitive"]}),
+            ]
         if obj.has_options:
             fieldsets.append(("Removing options", {"fields": ["replace_removed_options_with"]}))
         fieldsets.append(("Used in", {"fields": ["used_in"]}))
         return fieldsets
+
+    def get_inline_instances(self, request, obj=None):
+        if obj is not None and not obj.has_options:
+            return []  # options belong to dropdown and checkbox properties only
+        return super().get_inline_instances(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -272,7 +326,7 @@ class PropertyAdmin(admin.ModelAdmin):
     def used_in(self, obj):
         usages = list_property_usages(obj)
         if not usages:
-            return "Not used by sync properties, field mappings or saved filters."
+            return "Not used by sync properties, field mappings or saved views."
         return format_html(
             "<ul>{}</ul>",
             format_html_join(

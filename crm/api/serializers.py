@@ -13,6 +13,7 @@ from crm.models import (
     AuditEvent,
     ObjectType,
     Property,
+    SavedView,
     SyncPropertyConfig,
 )
 from crm.schema import Schema
@@ -94,7 +95,7 @@ class SyncSettingsSerializer(serializers.Serializer):
 
 
 class PropertyUsageSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="sync_property, field_mapping, saved_filter, …")
+    kind = serializers.CharField(help_text="sync_property, field_mapping, saved_view, …")
     label = serializers.CharField()
     url = serializers.CharField(help_text="Where to see it in the admin, if anywhere.")
 
@@ -321,3 +322,30 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "target_repr",
             "detail",
         ]
+
+
+class SavedViewSerializer(serializers.ModelSerializer):
+    """A user's named record list: an object type and the list's filter (SPEC T-2)."""
+
+    object_type = serializers.SlugRelatedField(
+        slug_field="name", queryset=ObjectType.objects.all(), help_text="e.g. contacts"
+    )
+    query = serializers.CharField(
+        allow_blank=True,
+        max_length=4000,
+        help_text="The record list's filter as a query string: q, p_<dropdown property>, "
+        "created_at__gte, created_at__lt, id__in, sync_error. Checked when saved.",
+    )
+
+    class Meta:
+        model = SavedView
+        fields = ["id", "name", "object_type", "query", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        # The service says what a name needs (required, unique per user and object type).
+        extra_kwargs = {"name": {"allow_blank": True}}
+
+
+class SavedViewRenameSerializer(serializers.Serializer):
+    """A saved view's filter is fixed once saved (save another view for another filter)."""
+
+    name = serializers.CharField(max_length=200, allow_blank=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 
-from crm.models import Property, SyncPropertyConfig
+from crm.models import Association, Property, Record, SyncPropertyConfig
+from crm.sync_properties import engine
 from crm.usage import PropertyUsage
 
 
@@ -47,3 +48,29 @@ def sync_property_usages(prop: Property) -> list[PropertyUsage]:
             )
         )
     return usages
+
+
+def get_copy_source(*, config: SyncPropertyConfig, record: Record) -> Record | None:
+    """The associated record a sync property copies from for `record` (its labels, criterion).
+
+    The same choice as the engine's set-based recompute, for one record: the record page says
+    where its copied value came from.
+    """
+    route = engine.load_route(config)
+    via_from = Association.objects.filter(
+        definition_id__in=route.target_is_from, from_record=record
+    ).values("to_record_id")
+    via_to = Association.objects.filter(
+        definition_id__in=route.target_is_to, to_record=record
+    ).values("from_record_id")
+    order = ("-created_at", "-pk") if route.last_created else ("created_at", "pk")
+    return (
+        Record.objects.filter(
+            Q(pk__in=via_from) | Q(pk__in=via_to),
+            object_type_id=route.source_type_id,
+            archived_at__isnull=True,
+        )
+        .select_related("object_type")
+        .order_by(*order)
+        .first()
+    )

@@ -10,7 +10,10 @@ from django.shortcuts import render
 from django.urls import path
 
 from syncengine.models import Integration
+from syncengine.selectors import list_fixed_field_mappings
 from syncengine.services import google_contacts as google_services
+
+FILTERS_RULE = "filters"
 
 
 class GoogleSyncForm(forms.Form):
@@ -19,9 +22,9 @@ class GoogleSyncForm(forms.Form):
             ("two_way", "Two-way: new and updated contacts both ways; matches merged"),
             ("to_google", "One-way: Concord → Google"),
             ("from_google", "One-way: Google → Concord"),
-            ("filters", "Sync filters: two-way, only the Google contacts the filters pass"),
+            (FILTERS_RULE, "Sync filters: two-way, only the Google contacts the filters pass"),
         ],
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "radiolist"}),
     )
     filters = forms.MultipleChoiceField(
         choices=[
@@ -29,16 +32,24 @@ class GoogleSyncForm(forms.Form):
             ("starred", "Only starred contacts"),
         ],
         required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Used by the “sync filters” rule. Filters limit what syncs; they add nothing "
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "radiolist"}),
+        help_text="Only with the “sync filters” rule. Filters limit what syncs; they add nothing "
         "to lists.",
     )
     conflict_winner = forms.ChoiceField(
         label="When both apps changed a field",
         choices=[("concord", "Concord wins"), ("google", "Google wins")],
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "radiolist"}),
         help_text="The winner's value is used unless it is blank: a blank never clears the other.",
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        # Filters apply only under the "sync filters" rule (the page disables them otherwise);
+        # boxes left ticked under another rule are ignored, not an error.
+        if cleaned.get("sync_rule") and cleaned["sync_rule"] != FILTERS_RULE:
+            cleaned["filters"] = []
+        return cleaned
 
 
 def google_sync_view(model_admin, request, pk: int):
@@ -64,6 +75,8 @@ def google_sync_view(model_admin, request, pk: int):
         **model_admin.admin_site.each_context(request),
         "form": form,
         "integration": integration,
+        "fixed_mappings": list_fixed_field_mappings(integration=integration),
+        "filters_rule": FILTERS_RULE,
         "title": f"Sync settings of {integration}",
         "opts": model_admin.model._meta,
     }

@@ -16,6 +16,7 @@ from syncengine.errors import SyncEngineError
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
 from syncengine.health.info import HELD_DELETES_INFO, INFO
+from syncengine.health.record_filter import PARAMETER as SYNC_ERROR_PARAMETER
 from syncengine.health.services import MAX_RESYNC, TOO_MANY, resync_errors
 from syncengine.models import Integration, SyncError
 from syncengine.services.usage import set_api_allocation
@@ -171,7 +172,8 @@ def affected_view(model_admin, request, integration_id: int, error_id: int):
         return HttpResponseRedirect(
             reverse("admin:syncengine_integration_health", args=[integration_id])
         )
-    query = urlencode({"type": type_name, "id__in": ",".join(map(str, ids))})
+    # The list follows the error (not a copy of today's ids), says why, and can be saved.
+    query = urlencode({"type": type_name, SYNC_ERROR_PARAMETER: error.pk})
     return HttpResponseRedirect(f"{reverse('admin:crm_record_changelist')}?{query}")
 
 

@@ -50,6 +50,7 @@ CUSTOM: dict[tuple[str, str], frozenset[str]] = {
     ("backups_restore_confirm", "post"): SUPER_ADMINS,
     ("backups_restore_rollback", "post"): SUPER_ADMINS,
     ("auth_user_password_change", "get"): SUPER_ADMINS,
+    ("crm_record_save_view", "post"): ADMINS,  # who may list records may save views of them
 }
 
 # Stock admin pages whose permissions the apps decide themselves (dashboards, own rows only).
@@ -64,6 +65,7 @@ PAGES: dict[tuple[str, str], frozenset[str]] = {
     ("backups_restore_changelist", "get"): SUPER_ADMINS,
     ("otp_totp_totpdevice_changelist", "get"): SUPER_ADMINS,
     ("crm_auditevent_changelist", "get"): ADMINS,
+    ("crm_savedview_changelist", "get"): ADMINS,  # one's own views
 }
 
 STANDARD = ("changelist", "add", "history", "delete", "change")

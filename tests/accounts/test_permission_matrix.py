@@ -19,7 +19,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from crm import sources
-from crm.models import AssociationDefinition, AuditEvent
+from crm.models import AssociationDefinition, AuditEvent, SavedView
 from crm.services import associations as association_services
 from crm.services import records as record_services
 from crm.services.schema import create_property
@@ -123,6 +123,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/notification-settings/": USERS,
     "PUT /api/v1/notification-settings/": USERS,
     "PATCH /api/v1/notification-settings/": USERS,
+    # One's own saved views of records: every role from User up.
+    "GET /api/v1/views/": USERS,
+    "POST /api/v1/views/": USERS,
+    "GET /api/v1/views/{id}/": USERS,
+    "PATCH /api/v1/views/{id}/": USERS,
+    "DELETE /api/v1/views/{id}/": USERS,
 }
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -195,6 +201,10 @@ def world(role_users, contacts, companies):
         n.user_id: n.pk
         for n in notify(users=list(role_users.values()), kind="backup_ready", title="Ready")
     }
+    saved_views = {
+        user.pk: SavedView.objects.create(owner=user, object_type=contacts, name="Mine").pk
+        for user in role_users.values()
+    }
     return {
         "association-definitions": definition.pk,
         "associations": association.pk,
@@ -207,6 +217,7 @@ def world(role_users, contacts, companies):
         "sync-errors": guarded.error.pk,
         "sync-stages": stage.pk,
         "notifications": notifications,
+        "views": saved_views,
     }
 
 

@@ -123,15 +123,17 @@ def test_admin_page_cards_list_and_affected_records(staff_user, integration, bro
     html = client.get(url, {"type": "associations"}).content.decode()
     error = SyncError.objects.get(category="associations")
     assert f'data-id="{error.pk}"' in html and "How to resolve" in html
-    # "[N] records" opens the record list filtered to the affected records
+    # "[N] records" opens the record list filtered to the affected records, saying why
     affected = client.get(
         reverse("admin:syncengine_integration_health_affected", args=[integration.pk, error.pk])
     )
     assert affected.status_code == 302
-    assert f"id__in={broken['member'].pk}" in affected["Location"]
+    assert f"sync_error={error.pk}" in affected["Location"]
     listing = client.get(affected["Location"])
     assert listing.status_code == 200
-    assert "Member" in listing.content.decode() and "n@x.com" not in listing.content.decode()
+    html = listing.content.decode()
+    assert "Member" in html and "n@x.com" not in html
+    assert f"affected by Associations sync error #{error.pk}" in html and "Sync health" in html
 
 
 def test_duplicates_list_shows_the_value_and_both_records(
