@@ -186,8 +186,8 @@ def _post(request, integration: Integration, here: str):
     messages.success(
         request,
         f"Resyncing {count_of(counts['resyncing'], 'error', 'errors')}: "
-        f"{count_of(counts['records'], 'record', 'records')} pushed now. Errors resolve when "
-        "their records sync, or re-open with the new details.",
+        f"{count_of(counts['records'], 'record is', 'records are')} being pushed now. Errors "
+        "resolve when their records sync, or re-open with the new details.",
     )
     return HttpResponseRedirect(back)
 

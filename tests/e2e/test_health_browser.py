@@ -154,7 +154,9 @@ def open_property_values_card(page, health: str, errors: dict, records: list):
         row = page.locator(f'#errors tr[data-id="{errors[record.pk].pk}"]')
         expect(row.get_by_role("link", name=str(record))).to_be_visible()
         expect(row).to_contain_text("LastName / lastname")
-        expect(row).to_contain_text("REQUIRED_FIELD_MISSING: Required fields are missing")
+        # The message leads, the code follows it (issue 17)
+        expect(row.locator(".summary")).to_have_text("Required fields are missing: [LastName]")
+        expect(row.locator(".code")).to_have_text("REQUIRED_FIELD_MISSING")
         expect(row.locator("td").nth(STATUS_COL)).to_have_text("Open")
         expect(row.locator("td").nth(OCCURRENCES_COL)).to_have_text("1")
     return rows
