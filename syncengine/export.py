@@ -55,7 +55,7 @@ def _row(st: SyncStage, tz) -> list[object]:
         st.object_type.label_plural if st.object_type else "",
         st.remote_object,
         st.get_operation_display(),
-        st.get_status_display(),
+        st.outcome_label,
         st.new,
         st.updated,
         st.deleted,

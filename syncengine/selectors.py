@@ -52,6 +52,21 @@ def list_stages(
     return SyncStageFilterSet(filters, queryset=queryset).qs
 
 
+def group_stages_by_cycle(stages: QuerySet[SyncStage], *, ordering: str) -> QuerySet[SyncStage]:
+    """The stages with those of one cycle together: cycles, and the stages within each, in
+    the order `ordering` ("-started_at", "ended_at", …) asks, by the cycle's own time first.
+
+    Sorting stages alone interleaves the stages of cycles that overlap (two integrations)."""
+    field = ordering.lstrip("-")
+    if field not in ("started_at", "ended_at"):
+        field, ordering = "started_at", DEFAULT_STAGE_ORDERING
+    by_cycle = stage_ordering([ordering.replace(field, f"cycle__{field}")])
+    tie = "-" if ordering.startswith("-") else ""
+    return stages.select_related("cycle").order_by(
+        *by_cycle, f"{tie}cycle_id", *stage_ordering([ordering]), f"{tie}pk"
+    )
+
+
 def get_api_usage(*, integration: Integration) -> dict:
     """Calls used in the last 24 hours, the org's reported limit, and Concord's allocation;
     for Google, whose quotas are per minute, also the calls of the last minute and the quota."""

@@ -64,7 +64,9 @@ class SyncStageAdmin(admin.ModelAdmin):
         raw = _filters(request)
         # Filter times without an offset are the chosen zone's, and times are shown in it.
         with timezone.override(tz):
-            stages = selectors.list_stages(filters={**raw, "ordering": raw["o"]})
+            stages = selectors.group_stages_by_cycle(
+                selectors.list_stages(filters={**raw, "ordering": raw["o"]}), ordering=raw["o"]
+            )
             page = Paginator(stages, 100).get_page(request.GET.get("page"))
             query = urlencode({k: v for k, v in {**raw, "tz": tz_name}.items() if v and k != "o"})
             context = {

@@ -7,9 +7,12 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 
 from accounts.permissions import check_permissions, has_permissions
+from config.bounds import parse_id
+from crm.models import Record
 from syncengine import hooks
 from syncengine.admin.held_deletes import held_delete_urls, save_threshold
 from syncengine.errors import SyncEngineError
@@ -17,7 +20,9 @@ from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
 from syncengine.health.info import HELD_DELETES_INFO, INFO
 from syncengine.health.record_filter import PARAMETER as SYNC_ERROR_PARAMETER
+from syncengine.health.rows import error_rows
 from syncengine.health.services import MAX_RESYNC, TOO_MANY, resync_errors
+from syncengine.health.texts import count_of, record_name
 from syncengine.models import Integration, SyncError
 from syncengine.services.usage import set_api_allocation
 
@@ -51,12 +56,19 @@ def _chart(points: list[dict]) -> dict:
 
 
 def _filters(request) -> dict:
+    """The list's filters: an error type, a status, one record (from a cause link) and one
+    sync stage (from the dashboard's failed count). Values it cannot read are left out."""
     category = request.GET.get("type") or None
     status = request.GET.get("status") or None
     return {
         "category": category if category in SyncError.Category.values else None,
         "status": status if status in SyncError.Status.values else None,
+        "record": parse_id(request.GET.get("record") or ""),
+        "stage": selectors.get_stage(stage_id=parse_id(request.GET.get("stage") or "")),
     }
+
+
+FILTER_PARAMS = ("type", "status", "record", "stage")
 
 
 def health_view(model_admin, request, integration_id: int):
@@ -69,12 +81,16 @@ def health_view(model_admin, request, integration_id: int):
     # Stamped before the cards are read: an error arriving while the page renders stays new.
     seen = hooks.SyncHealthViewed(integration=integration, user=request.user, at=timezone.now())
     filters = _filters(request)
+    if filters["stage"] is not None and filters["stage"].integration_id != integration.pk:
+        filters["stage"] = None  # another integration's stage: not this page's errors
     cards = selectors.list_cards(integration=integration)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Sync health: {integration}",
         "opts": model_admin.model._meta,
         "integration": integration,
+        "system": integration.get_kind_display(),
+        "is_google": integration.kind == Integration.Kind.GOOGLE_CONTACTS,
         "usage": selectors.get_api_usage(integration=integration),
         "chart": _chart(selectors.list_usage_by_hour(integration=integration)),
         "cards": [{**card, "info": INFO[card["type"]]} for card in cards],
@@ -87,26 +103,52 @@ def health_view(model_admin, request, integration_id: int):
         "thresholds": selectors.list_mass_delete_thresholds(integration=integration),
         "export_url": reverse("admin:syncengine_integration_health_export", args=[integration.pk])
         + "?"
-        + urlencode({k: v for k, v in request.GET.items() if k in ("type", "status") and v}),
+        + urlencode({k: v for k, v in request.GET.items() if k in FILTER_PARAMS and v}),
         # The changelist of settings opens the signed-in user's own settings page.
         "notifications_url": reverse("admin:notifications_notificationsetting_changelist"),
     }
-    if filters["category"]:
+    if filters["category"] or filters["stage"]:
         queryset = selectors.with_page_details(
             selectors.list_errors(integration=integration, **filters)
         )
         after = selectors.get_cursor_row(cursor=request.GET.get("after"))
         rows, last = selectors.keyset_page(queryset, after=after)
         context.update(
-            info=INFO[filters["category"]],
-            label=SyncError.Category(filters["category"]).label,
-            rows=[selectors.error_row(e) for e in rows],
+            info=INFO[filters["category"]] if filters["category"] else None,
+            label=_list_label(filters),
+            rows=error_rows(rows),
+            record_filter=_record_filter(filters["record"]),
             next_url="?" + urlencode({**request.GET.dict(), "after": last.pk}) if last else "",
             first_url="?" + urlencode({k: v for k, v in request.GET.items() if k != "after"}),
         )
     response = render(request, "admin/syncengine/health/health.html", context)
     hooks.emit_sync_health_viewed(seen)
     return response
+
+
+def _list_label(filters: dict) -> str:
+    """The list's heading: its error type, and the stage it came from."""
+    label = SyncError.Category(filters["category"]).label if filters["category"] else ""
+    stage = filters["stage"]
+    if stage is None:
+        return label
+    what = stage.get_operation_display()
+    if stage.object_type:
+        what = f"{what} · {stage.object_type.label_plural}"
+    started = date_format(timezone.localtime(stage.started_at), "j M H:i")
+    errors = f"{label} errors" if label else "Errors"
+    return f"{errors} reported by the stage {what} (started {started})"
+
+
+def _record_filter(record_id: int | None) -> dict | None:
+    """The record a cause link narrowed the list to, named, with the link that widens it."""
+    if record_id is None:
+        return None
+    record = Record.objects.select_related("object_type").filter(pk=record_id).first()
+    return {
+        "id": record_id,
+        "label": record_name(record) if record else "a record that no longer exists",
+    }
 
 
 def _post(request, integration: Integration, here: str):
@@ -119,10 +161,16 @@ def _post(request, integration: Integration, here: str):
         if raw and not raw.isdigit():
             messages.error(request, "The allocation must be a whole number of calls (or blank).")
         else:
-            set_api_allocation(
-                integration=integration, allocated=int(raw) if raw else None, actor=request.user
-            )
-            messages.success(request, "API call allocation saved.")
+            try:
+                set_api_allocation(
+                    integration=integration,
+                    allocated=int(raw) if raw else None,
+                    actor=request.user,
+                )
+            except SyncEngineError as exc:
+                messages.error(request, f"{exc.message} Nothing was changed.")
+            else:
+                messages.success(request, "API call allocation saved.")
         return HttpResponseRedirect(here)
     _check(request, "syncengine.start_sync")
     back = request.POST.get("back") or here
@@ -144,8 +192,9 @@ def _post(request, integration: Integration, here: str):
         return HttpResponseRedirect(back)
     messages.success(
         request,
-        f"Resyncing {counts['resyncing']} errors: {counts['records']} records are being pushed "
-        "now. Errors resolve when their records sync, or re-open with the new details.",
+        f"Resyncing {count_of(counts['resyncing'], 'error', 'errors')}: "
+        f"{count_of(counts['records'], 'record is', 'records are')} being pushed now. Errors "
+        "resolve when their records sync, or re-open with the new details.",
     )
     return HttpResponseRedirect(back)
 

@@ -18,6 +18,7 @@ from syncengine.engine.cycles import start_cycle
 from syncengine.errors import SyncEngineError
 from syncengine.models import Integration
 from syncengine.services import integrations as integration_services
+from syncengine.services import usage as usage_services
 
 
 class IntegrationAdminForm(forms.ModelForm):
@@ -26,6 +27,16 @@ class IntegrationAdminForm(forms.ModelForm):
     class Meta:
         model = Integration
         fields = ["name", "client_id", "ca_file", "settings", "api_allocation"]
+
+    def clean_api_allocation(self):
+        value = self.cleaned_data.get("api_allocation")
+        try:
+            usage_services.check_api_allocation(
+                integration=self.instance, allocated=value, field="api_allocation"
+            )
+        except SyncEngineError as exc:
+            raise ValidationError(exc.message) from exc
+        return value
 
     def clean_settings(self):
         value = self.cleaned_data.get("settings")

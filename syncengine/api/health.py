@@ -19,6 +19,8 @@ from crm.csv_writer import CSV_MEDIA_TYPE
 from syncengine.api.held_deletes import HeldDeleteGroupOut
 from syncengine.health import selectors
 from syncengine.health.export import errors_csv_response
+from syncengine.health.info import info_for
+from syncengine.health.rows import error_rows
 from syncengine.health.services import (
     MAX_RESYNC,
     TOO_MANY,
@@ -49,15 +51,21 @@ class HealthOut(serializers.Serializer):
 
 
 class SyncErrorOut(serializers.Serializer):
-    """A row as selectors.error_row shapes it, plus links."""
+    """A row as health.rows shapes it (`summary`: the sentence a person reads, records named,
+    `cause`: why a blocking record is not in the remote, with a link), plus API links."""
 
     def to_representation(self, instance):
-        row = selectors.error_row(instance)
+        row = instance if isinstance(instance, dict) else error_rows([instance])[0]
         request = self.context.get("request")
+        row = {**row, "cause": row["cause"]}
         if request is not None and row["record"]:
             row["record_url"] = request.build_absolute_uri(
                 f"/api/v1/objects/{row['record_type']}/records/{row['record']}/"
             )
+        for key in [k for k in row if k.endswith("admin_url")]:
+            row.pop(key)  # admin pages: the API's clients follow record_url instead
+        if row["cause"] and request is not None:
+            row["cause"] = {**row["cause"], "url": request.build_absolute_uri(row["cause"]["url"])}
         return row
 
 
@@ -67,8 +75,8 @@ class SyncErrorDetailOut(SyncErrorOut):
 
 
 def _info(error: SyncError) -> dict:
-    detail = selectors.get_error_detail(error)
-    return {k: detail[k] for k in ("explanation", "resolution_steps")}
+    info = info_for(error.category, error.code)
+    return {"explanation": info["explanation"], "resolution_steps": info["steps"]}
 
 
 class ResyncIn(serializers.Serializer):
@@ -186,12 +194,15 @@ class SyncErrorViewSet(DownloadNegotiationMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         if self.action == "retrieve":
-            return SyncError.objects.select_related("record__object_type", "integration")
+            return selectors.with_page_details(SyncError.objects.all())
         return selectors.with_page_details(selectors.list_errors(**self._filters()))
 
     @extend_schema(parameters=FILTERS)
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        # Named and linked as a page: a fixed number of queries whatever its length.
+        data = self.get_serializer(error_rows(page), many=True).data
+        return self.get_paginated_response(data)
 
     @extend_schema(request=ResyncIn, responses={202: ResyncOut})
     @action(detail=False, methods=["post"])

@@ -176,7 +176,12 @@ class SyncStageSerializer(serializers.ModelSerializer):
         source="object_type.name", default=None, read_only=True, allow_null=True
     )
     operation_label = serializers.CharField(source="get_operation_display", read_only=True)
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    status_label = serializers.CharField(
+        source="outcome_label",
+        read_only=True,
+        help_text='The status in words; a stage with failed records reads "Completed with N '
+        'failed", never just "Success".',
+    )
 
     class Meta:
         model = SyncStage

@@ -31,8 +31,8 @@ def unmatched_picklist(
     run.error(
         category=SyncError.Category.PICKLISTS,
         code=Code.PICKLIST_VALUE_UNMATCHED,
-        message=f"{om.remote_object}.{fm.remote_field} value {value!r} matches no option of "
-        f"the Concord property {fm.property.label!r}; add the option or map the value.",
+        message=f"{om.remote_object}.{fm.remote_field} value “{value}” matches no option of "
+        f"the Concord property “{fm.property.label}”; add the option or map the value.",
         direction=SyncError.Direction.PULL,
         object_type_id=om.object_type_id,
         record_id=record_id,
@@ -127,23 +127,31 @@ def association_refused(
 
 
 def blocked_by_association(
-    run: CycleRunner, om: ObjectMapping, ref: ReferenceMapping, record_id: int, target_id: int
+    run: CycleRunner,
+    om: ObjectMapping,
+    ref: ReferenceMapping,
+    record_ids: list[int],
+    target_id: int,
 ) -> None:
-    """A pushed record's reference cannot point to an associated record not in the remote."""
+    """Pushed records' reference cannot point to an associated record not in the remote.
+
+    The error is the blocking record's; the waiting records are its affected records. Its
+    message names no record: one error collects every record waiting on the same one, and
+    the health page names them (health/rows.py)."""
     target_om = run.by_id.get(ref.target_id)
+    target = target_om.object_type.label_singular.lower() if target_om else "associated record"
     run.error(
         category=SyncError.Category.ASSOCIATIONS,
         code=Code.ASSOCIATED_RECORD_NOT_SYNCED,
-        message=f"{ref.definition} record {target_id} is not in "
-        f"{run.integration.get_kind_display()} yet, so "
-        f"{om.remote_object}.{ref.remote_field} cannot point to it. Fix the errors of that "
-        "record; the associated records sync once it does.",
+        message=f"The associated {target} is not in {run.integration.get_kind_display()} "
+        f"yet, so {om.remote_object}.{ref.remote_field} cannot point to it. Fix the errors "
+        "of that record; the records waiting for it sync once it does.",
         direction=SyncError.Direction.PUSH,
         object_type_id=target_om.object_type_id if target_om else None,
         record_id=target_id,
         remote_object=target_om.remote_object if target_om else "",
         remote_field=f"{om.remote_object}.{ref.remote_field}",
-        affected_record_ids=[record_id],
+        affected_record_ids=record_ids,
     )
 
 

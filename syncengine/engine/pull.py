@@ -114,9 +114,10 @@ def _apply_pulled(
             restore_records(
                 object_type=om.object_type, record_ids=batch.restore_ids, source=run.source
             )
-        _write_updates(run, om, batch.updates, stage)
+        merged = _write_updates(run, om, batch.updates, stage)
         _write_creates(run, om, usable, batch, stage)
-        references.apply_ref_changes(run, om, batch.ref_changes)
+        refs = references.apply_ref_changes(run, om, batch.ref_changes)
+        _count_merged(stage, merged, refs)
         newest = max(stamp for _, stamp in batch.rows.values())
         if om.watermark is None or newest > om.watermark:
             om.watermark = newest
@@ -270,9 +271,24 @@ def _to_local_values(
     return local
 
 
+def _count_merged(stage, merged: dict[int, bool], refs: references.RefOutcome) -> None:
+    """Count the merged records once their references are applied (M-1): one whose
+    association could not follow failed; one whose fields or association changed was
+    updated; only one with nothing changed at all was skipped."""
+    for record_id, changed in merged.items():
+        if record_id in refs.failed:
+            stage.failed += 1
+        elif changed or record_id in refs.changed:
+            stage.updated += 1
+        else:
+            stage.skipped += 1
+
+
 def _write_updates(
     run: CycleRunner, om: ObjectMapping, updates: list[tuple[RecordLink, dict, dict, bool]], stage
-) -> None:
+) -> dict[int, bool]:
+    """Write the merged values; failures are counted here, the rest ({record id: whether a
+    property changed}) by `_count_merged` once their references are applied."""
     changed = [(link, props) for link, props, _, _ in updates if props]
     failed: set[int] = set()
     if changed:
@@ -289,14 +305,12 @@ def _write_updates(
                 errors.local_write_error(run, om, link.record_id, link.remote_id, item.errors)
     now = timezone.now()
     to_save = []
+    merged: dict[int, bool] = {}
     for link, props, agreed, push in updates:
         if link.pk in failed:
             stage.failed += 1
             continue
-        if props:
-            stage.updated += 1
-        else:
-            stage.skipped += 1
+        merged[link.record_id] = bool(props)
         link.agreed = agreed
         link.synced_at = now
         if push:
@@ -317,6 +331,7 @@ def _write_updates(
         record_ids=[link.record_id for link in to_save],
         direction=SyncError.Direction.PULL,
     )
+    return merged
 
 
 def _write_creates(

@@ -118,7 +118,11 @@ def _push_chunk(
             payloads.append((link, payload))
         else:
             done.append(link)
-    stage.skipped += len(done)
+    # Nothing to send is "skipped" (M-1) only when nothing changed: a record whose only
+    # change is a reference to a record not in the remote yet is blocked, so failed.
+    blocked = sum(1 for link in done if link.pending_references)
+    stage.failed += blocked
+    stage.skipped += len(done) - blocked
     outcomes = _send(run, om, payloads, new=new, bulk=bulk) if payloads else []
     succeeded, failed = _record_outcomes(run, om, usable, payloads, outcomes, new, stage)
     saved = succeeded + done
@@ -172,7 +176,7 @@ def _payload(
         value = refs.get((ref.pk, record.pk))
         if value and value.startswith(references.UNSYNCED):
             target_id = int(value.removeprefix(references.UNSYNCED))
-            errors.blocked_by_association(run, om, ref, record.pk, target_id)
+            errors.blocked_by_association(run, om, ref, [record.pk], target_id)
             link.pending_references = True
             continue
         if value != link.agreed.get(ref.remote_field) and (value or not new):

@@ -84,12 +84,21 @@ def merge_pulled_refs(
     return push
 
 
+@dataclass
+class RefOutcome:
+    """Which records' pulled references became associations, and which could not."""
+
+    changed: set[int] = field(default_factory=set)
+    failed: set[int] = field(default_factory=set)
+
+
 def apply_ref_changes(
     run: CycleRunner, om: ObjectMapping, changes: list[tuple[ReferenceMapping, int, str | None]]
-) -> None:
+) -> RefOutcome:
     """Pulled reference fields → associations (replacing the old one of that definition)."""
+    outcome = RefOutcome()
     if not changes:
-        return
+        return outcome
     remote_ids = {value for _, _, value in changes if value}
     targets = dict(
         RecordLink.objects.filter(
@@ -100,6 +109,7 @@ def apply_ref_changes(
         target_id = targets.get(value) if value else None
         if value and target_id is None:
             errors.reference_not_synced(run, om, ref, record_id, value)
+            outcome.failed.add(record_id)
             continue
         existing = list(
             Association.objects.filter(
@@ -117,6 +127,11 @@ def apply_ref_changes(
                     )
         except (AssociationError, CrmError) as exc:
             errors.association_limit(run, om, ref, record_id, exc)
+            outcome.failed.add(record_id)
+        else:
+            if stale or (target_id and not any(a.to_record_id == target_id for a in existing)):
+                outcome.changed.add(record_id)
+    return outcome
 
 
 # --- the update-foreign-keys stage ----------------------------------------------------------
@@ -148,19 +163,30 @@ def _push_pending_refs(
         chunk = links[start : start + size]
         refs = local_refs(run, usable, [link.record_id for link in chunk])
         payloads = []
+        waiting: dict[tuple[ReferenceMapping, int], list[int]] = {}  # (ref, target) → records
         for link in chunk:
             payload, pending = {}, False
             for ref in usable.refs:
                 value = refs.get((ref.pk, link.record_id))
                 if value and value.startswith(UNSYNCED):
                     pending = True
+                    target_id = int(value.removeprefix(UNSYNCED))
+                    waiting.setdefault((ref, target_id), []).append(link.record_id)
                 elif value != link.agreed.get(ref.remote_field):
                     payload[ref.remote_field] = value
             link.pending_references = pending
             if payload:
                 payloads.append((link, payload))
+            elif pending:
+                # Still waiting for its associated record (whose error says why): a record
+                # blocked by an association failed to sync; it is not "unchanged" (M-1).
+                stage.failed += 1
             else:
                 stage.skipped += 1
+        # Seen again by this stage, once per blocking record: its error stays current and
+        # lists every record still waiting (the dashboard links this stage's failed count).
+        for (ref, target_id), record_ids in waiting.items():
+            errors.blocked_by_association(run, om, ref, record_ids, target_id)
         if payloads:
             outcomes = run.connector.update(
                 om.remote_object, [RemoteRow(link.remote_id, p) for link, p in payloads]
@@ -168,7 +194,11 @@ def _push_pending_refs(
             for (link, payload), outcome in zip(payloads, outcomes, strict=True):
                 if outcome.success:
                     link.agreed = {**link.agreed, **payload}
-                    stage.updated += 1
+                    # Sent, but another of its references still waits: blocked, so failed.
+                    if link.pending_references:
+                        stage.failed += 1
+                    else:
+                        stage.updated += 1
                 else:
                     link.pending_references = True
                     stage.failed += 1

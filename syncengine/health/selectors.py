@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from django.db.models import (
     Count,
@@ -17,12 +16,10 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce, RowNumber
-from django.urls import reverse
 from django.utils import timezone
 
 from config.bounds import parse_id
 from syncengine.engine.guard import delete_limit
-from syncengine.health.info import info_for
 from syncengine.models import (
     ApiCallBucket,
     HeldDelete,
@@ -32,6 +29,7 @@ from syncengine.models import (
     SyncError,
     SyncErrorAffectedRecord,
     SyncErrorCount,
+    SyncStage,
 )
 from syncengine.selectors import get_api_usage
 
@@ -39,7 +37,6 @@ CURRENT = (SyncError.Status.OPEN, SyncError.Status.RESYNCING)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 SAMPLE_SIZE = 5
-SALESFORCE_ID = re.compile(r"\b([a-zA-Z0-9]{15}|[a-zA-Z0-9]{18})\b")
 
 
 def list_cards(*, integration: Integration) -> list[dict]:
@@ -176,8 +173,12 @@ def list_errors(
     status: str | None = None,
     record: int | None = None,
     ids: list[int] | None = None,
+    stage: SyncStage | None = None,
 ) -> QuerySet[SyncError]:
-    """Sync errors, newest first; current (open or resyncing) unless a status is given."""
+    """Sync errors, newest first; current (open or resyncing) unless a status is given.
+
+    `stage`: the errors that stage reported, i.e. last seen while it ran (an error seen again
+    by a later stage belongs to that one)."""
     queryset = SyncError.objects.all()
     if integration is not None:
         queryset = queryset.filter(integration=integration)
@@ -189,7 +190,22 @@ def list_errors(
         queryset = queryset.filter(record_id=record)
     if ids is not None:
         queryset = queryset.filter(pk__in=ids)
+    if stage is not None:
+        queryset = queryset.filter(
+            integration_id=stage.integration_id,
+            last_seen_at__gte=stage.started_at,
+            last_seen_at__lte=stage.ended_at or timezone.now(),
+        )
     return queryset.order_by("-last_seen_at", "-pk")
+
+
+def get_stage(*, stage_id: int | None) -> SyncStage | None:
+    """The stage an error list is narrowed to (None: no, or no such, stage)."""
+    if stage_id is None:
+        return None
+    return (
+        SyncStage.objects.select_related("object_type", "integration").filter(pk=stage_id).first()
+    )
 
 
 def with_page_details(queryset: QuerySet[SyncError]) -> QuerySet[SyncError]:
@@ -216,75 +232,6 @@ def get_cursor_row(*, cursor: str | None) -> SyncError | None:
     if pk is None:
         return None
     return SyncError.objects.only("pk", "last_seen_at").filter(pk=pk).first()
-
-
-def remote_url(*, integration: Integration, remote_id: str) -> str:
-    """The Salesforce record's page (instance URL + / + id)."""
-    if not remote_id or not integration.instance_url:
-        return ""
-    return f"{integration.instance_url.rstrip('/')}/{remote_id}"
-
-
-def duplicate_of(error: SyncError) -> dict:
-    """The duplicated value and the other Salesforce record, as far as Salesforce said."""
-    details = error.details or {}
-    value = details.get("value")
-    if value is None and error.record is not None and error.property_name:
-        value = (error.record.properties or {}).get(error.property_name)
-    other = details.get("duplicate_id") or ""
-    if not other and "id:" in error.message:  # "duplicates value on record with id: 001…"
-        match = SALESFORCE_ID.search(error.message.split("id:")[-1])
-        other = match.group(1) if match else ""
-    return {"value": value, "remote_id": other}
-
-
-def error_row(error: SyncError) -> dict:
-    """Everything a list row, the API and the export show of one error (no further queries)."""
-    integration = error.integration
-    record = error.record
-    row = {
-        "id": error.pk,
-        "type": error.category,
-        "label": error.get_category_display(),
-        "status": error.status,
-        "code": error.code,
-        "message": error.message,
-        "direction": error.direction,
-        "record": record.pk if record else None,
-        "record_label": str(record) if record else "",
-        "record_type": record.object_type.name if record else "",
-        "record_admin_url": reverse("admin:crm_record_change", args=[record.pk]) if record else "",
-        "remote_object": error.remote_object,
-        "remote_id": error.remote_id,
-        "remote_url": remote_url(integration=integration, remote_id=error.remote_id),
-        "remote_field": error.remote_field,
-        "property": error.property_name,
-        "details": error.details,
-        "first_seen": error.first_seen_at,
-        "last_seen": error.last_seen_at,
-        "occurrences": error.occurrences,
-        "affected_records": getattr(error, "affected_count", None),
-    }
-    if error.category == SyncError.Category.DUPLICATES:
-        dup = duplicate_of(error)
-        row["duplicate_value"] = dup["value"]
-        row["duplicate_remote_id"] = dup["remote_id"]
-        row["duplicate_remote_url"] = remote_url(
-            integration=integration, remote_id=dup["remote_id"]
-        )
-    if error.category == SyncError.Category.ASSOCIATIONS:
-        row["blocking_record"] = row["record"]
-    return row
-
-
-def get_error_detail(error: SyncError) -> dict:
-    """One error with its type's explanation and resolution steps."""
-    info = info_for(error.category, error.code)
-    return {
-        **error_row(error),
-        "explanation": info["explanation"],
-        "resolution_steps": info["steps"],
-    }
 
 
 def list_affected_record_ids(*, error: SyncError, limit: int = 500) -> tuple[str, list[int]]:

@@ -102,3 +102,12 @@ class SyncStage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_operation_display()} {self.remote_object} ({self.status})"
+
+    @property
+    def outcome_label(self) -> str:
+        """The status as the dashboard says it: a stage that ended with failed records never
+        reads just "Success" ("Completed with 36 failed")."""
+        if self.failed and self.status in (self.Status.SUCCESS, self.Status.CLEANUP):
+            done = "Cleanup completed" if self.status == self.Status.CLEANUP else "Completed"
+            return f"{done} with {self.failed:,} failed"
+        return self.get_status_display()

@@ -17,7 +17,7 @@ from syncengine.connectors.interface import Account, Connector, Meter
 from syncengine.connectors.registry import connector_class
 from syncengine.connectors.salesforce.oauth import OAuthClient
 from syncengine.models import Integration
-from syncengine.services.usage import DatabaseMeter
+from syncengine.services.usage import DatabaseMeter, check_api_allocation
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,10 @@ def update_integration(
     form), and only the keys it changes are checked. A bad value is refused whole
     (ValidationError naming each setting) and nothing is written.
     """
+    if api_allocation is not ...:
+        check_api_allocation(
+            integration=integration, allocated=api_allocation, field="api_allocation"
+        )
     stored = dict(integration.settings or {})
     patch = settings_patch if settings is None else changed_settings(integration, settings)
     if patch is not None:

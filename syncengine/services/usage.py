@@ -40,11 +40,29 @@ def count_call(*, integration_id: int, calls: int = 1, now: dt.datetime | None =
         bucket.update(calls=F("calls") + calls)
 
 
+def check_api_allocation(
+    *, integration: Integration, allocated: int | None, field: str = "allocated"
+) -> None:
+    """Refuse an allocation that is negative or above the limit the org reported: Concord
+    could never use calls the org does not have, and the page would promise them."""
+    if allocated is None:
+        return
+    if allocated < 0:
+        raise InvalidAllocation("The allocation cannot be negative.", field=field)
+    limit = integration.api_limit
+    if limit is not None and allocated > limit:
+        raise InvalidAllocation(
+            f"The allocation ({allocated:,} calls) is above the org's limit of {limit:,} calls "
+            f"per 24 hours, as {integration.get_kind_display()} last reported it. Enter at "
+            f"most {limit:,}, or leave it blank to use the whole limit.",
+            field=field,
+        )
+
+
 @transaction.atomic
 def set_api_allocation(*, integration: Integration, allocated: int | None, actor=None) -> None:
     """Set how many calls per rolling 24 hours Concord may use (None: the org's limit)."""
-    if allocated is not None and allocated < 0:
-        raise InvalidAllocation("the allocation cannot be negative")
+    check_api_allocation(integration=integration, allocated=allocated)
     before = integration.api_allocation
     integration.api_allocation = allocated
     integration.save(update_fields=["api_allocation"])

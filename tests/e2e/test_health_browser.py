@@ -34,10 +34,12 @@ CSV_HEADER = [
     "Error id",
     "Type",
     "Status",
-    "Code",
     "Message",
+    "Code",
+    "Record",
     "Concord record id",
     "Object type",
+    "Blocking record",
     "Salesforce object",
     "Salesforce id",
     "Salesforce URL",
@@ -108,7 +110,10 @@ def expect_cards(page, expected: dict[str, tuple[int, int]]) -> None:
         expect(card).to_have_attribute("data-type", value)
         expect(card.locator("strong")).to_have_text(label)
         expect(card.locator(".count")).to_have_text(str(errors))
-        expect(card).to_contain_text(f"errors · {affected} affected records")
+        expect(card).to_contain_text(
+            f"error{'' if errors == 1 else 's'} · "
+            f"{affected} affected record{'' if affected == 1 else 's'}"
+        )
 
 
 def sign_in_and_open_health(page, live_server, integration) -> str:
@@ -149,8 +154,10 @@ def open_property_values_card(page, health: str, errors: dict, records: list):
         row = page.locator(f'#errors tr[data-id="{errors[record.pk].pk}"]')
         expect(row.get_by_role("link", name=str(record))).to_be_visible()
         expect(row).to_contain_text("LastName / lastname")
-        expect(row).to_contain_text("REQUIRED_FIELD_MISSING: Required fields are missing")
-        expect(row.locator("td").nth(STATUS_COL)).to_have_text("open")
+        # The message leads, the code follows it (issue 17)
+        expect(row.locator(".summary")).to_have_text("Required fields are missing: [LastName]")
+        expect(row.locator(".code")).to_have_text("REQUIRED_FIELD_MISSING")
+        expect(row.locator("td").nth(STATUS_COL)).to_have_text("Open")
         expect(row.locator("td").nth(OCCURRENCES_COL)).to_have_text("1")
     return rows
 
@@ -168,7 +175,7 @@ def resync_from_the_page(page, health: str, chosen: list) -> None:
     )
     for error in chosen:
         row = page.locator(f'#errors tr[data-id="{error.pk}"]')
-        expect(row.locator("td").nth(STATUS_COL)).to_have_text("resyncing")
+        expect(row.locator("td").nth(STATUS_COL)).to_have_text("Resyncing")
 
 
 def wait_for_the_resync_cycle(integration, chosen: list, worker) -> None:
@@ -234,7 +241,7 @@ def assert_exported_lines(by_id: dict, expected_records: list) -> None:
         line = by_id[error_id]
         assert (line["Type"], line["Status"], line["Code"]) == (
             "Property values",
-            "open",
+            "Open",
             "REQUIRED_FIELD_MISSING",
         )
         assert line["Concord record id"] == str(record.pk) and line["Object type"] == "contacts"
@@ -286,7 +293,7 @@ def test_cards_list_resync_and_export(
     resync_from_the_page(page, health, chosen)
     # The two errors are resyncing, the third one is untouched.
     untouched_row = page.locator(f'#errors tr[data-id="{errors[untouched.pk].pk}"]')
-    expect(untouched_row.locator("td").nth(STATUS_COL)).to_have_text("open")
+    expect(untouched_row.locator("td").nth(STATUS_COL)).to_have_text("Open")
     assert dict(
         SyncError.objects.filter(pk__in=[e.pk for e in errors.values()]).values_list("pk", "status")
     ) == {
@@ -305,9 +312,9 @@ def test_cards_list_resync_and_export(
     expect(rows).to_have_count(2)
     expect(page.locator(f'#errors tr[data-id="{resolved.pk}"]')).to_have_count(0)
     row = page.locator(f'#errors tr[data-id="{reopened.pk}"]')
-    expect(row.locator("td").nth(STATUS_COL)).to_have_text("open")
+    expect(row.locator("td").nth(STATUS_COL)).to_have_text("Open")
     expect(row.locator("td").nth(OCCURRENCES_COL)).to_have_text("2")
-    expect(untouched_row.locator("td").nth(STATUS_COL)).to_have_text("open")
+    expect(untouched_row.locator("td").nth(STATUS_COL)).to_have_text("Open")
     after = {**expected, "property_values": (2, 2)}
     assert current_counts(integration) == after
     expect_cards(page, after)

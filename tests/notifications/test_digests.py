@@ -158,9 +158,9 @@ def test_instantly_batches_a_burst_into_one_email_per_interval(smtp, staff, inte
     assert second.new_count == 2 and nothing_new is None
     assert len(smtp.messages) == 2
     later = text_of(smtp.messages[1])
-    assert (
-        "[new] Property values SECOND_C" in later and "[new] Property values FIRST_A" not in later
-    )
+    # The message leads each line; the type and the code follow it
+    assert "[new] Required fields are missing: [LastName] (Property values, SECOND_C)" in later
+    assert "[new] Required fields are missing: [LastName] (Property values, FIRST_A)" not in later
 
 
 def test_nothing_new_sends_nothing(smtp, staff, integration):

@@ -354,9 +354,11 @@ def test_export_streams_the_filtered_errors_as_csv(staff_api_client, staff_user,
     assert response.status_code == 200 and response.streaming
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 2 and {r["Type"] for r in rows} == {"Other"}
-    assert rows[0]["Salesforce URL"].startswith("https://example.my.salesforce.com/003")
+    assert rows[0]["Salesforce URL"].startswith(
+        "https://example.my.salesforce.com/lightning/r/Contact/003"
+    )
     assert rows[0]["Message"].startswith("'=")  # no formula injection
-    assert rows[0]["Details"] == '{"fields": ["LastName"]}'
+    assert rows[0]["Details"] == "Fields: LastName"  # words, not a printed dict
     admin_export = admin_client(staff_user).get(
         reverse("admin:syncengine_integration_health_export", args=[offline.pk])
     )
