@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -46,6 +47,8 @@ def restore_cell(text: str) -> str:
 
 def csv_cell(value: object) -> object:
     """One exported value as a CSV cell: numbers stay numbers, everything else is safe text."""
+    if type(value) is str:  # the common case first: exports are mostly text
+        return neutralise(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -68,6 +71,9 @@ class CsvWriter:
     def writerow(self, row: Iterable[object]):
         return self._writer.writerow([csv_cell(value) for value in row])
 
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        self._writer.writerows([csv_cell(value) for value in row] for row in rows)
+
 
 class _Echo:
     def write(self, value: str) -> str:
@@ -80,6 +86,28 @@ def iter_csv(header: Iterable[object], rows: Iterable[Iterable[object]]) -> Iter
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)
+
+
+def iter_csv_chunks(
+    header: Iterable[object], rows: Iterable[Iterable[object]], *, rows_per_chunk: int = 500
+) -> Iterator[str]:
+    """`iter_csv`'s lines joined a few hundred to a string: the same bytes, for large exports
+    where handing the server one string per line costs more than writing it."""
+    buffer = io.StringIO()
+    writer = CsvWriter(buffer)
+    writer.writerow(header)
+    yield _take(buffer)
+    rows = iter(rows)
+    for chunk in iter(lambda: list(itertools.islice(rows, rows_per_chunk)), []):
+        writer.writerows(chunk)
+        yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def csv_download(lines: Iterable[str], *, filename: str) -> StreamingHttpResponse:

@@ -220,9 +220,14 @@ def get_cursor_row(*, cursor: str | None) -> SyncError | None:
 
 def remote_url(*, integration: Integration, remote_id: str) -> str:
     """The Salesforce record's page (instance URL + / + id)."""
-    if not remote_id or not integration.instance_url:
+    return remote_url_of(integration.instance_url, remote_id)
+
+
+def remote_url_of(instance_url: str, remote_id: str) -> str:
+    """`remote_url` from the integration's instance URL alone (the export reads no model)."""
+    if not remote_id or not instance_url:
         return ""
-    return f"{integration.instance_url.rstrip('/')}/{remote_id}"
+    return f"{instance_url.rstrip('/')}/{remote_id}"
 
 
 def duplicate_of(error: SyncError) -> dict:
