@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from syncengine.admin.paging import KeysetPagedAdmin
 from syncengine.models import SyncError
 
 
 @admin.register(SyncError)
-class SyncErrorAdmin(admin.ModelAdmin):
+class SyncErrorAdmin(KeysetPagedAdmin, admin.ModelAdmin):
     list_display = [
         "category",
         "code",
