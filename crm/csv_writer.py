@@ -33,6 +33,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 NEUTRALISED_STARTS = (*FORMULA_STARTS, QUOTE)
 CSV_MEDIA_TYPE = "text/csv"
+# json.dumps(value, sort_keys=True, ensure_ascii=False), without building an encoder per value.
+JSON_CELL = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 def neutralise(text: str) -> str:
@@ -58,7 +60,7 @@ def csv_cell(value: object) -> object:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, dict | list):
-        return neutralise(json.dumps(value, sort_keys=True, ensure_ascii=False))
+        return neutralise(JSON_CELL.encode(value))
     return neutralise(str(value))
 
 
@@ -72,7 +74,18 @@ class CsvWriter:
         return self._writer.writerow([csv_cell(value) for value in row])
 
     def writerows(self, rows: Iterable[Iterable[object]]) -> None:
-        self._writer.writerows([csv_cell(value) for value in row] for row in rows)
+        """`writerow` for each row; text cells are neutralised inline (`neutralise`, without a
+        call per cell: a large export is millions of cells)."""
+        starts, cell = NEUTRALISED_STARTS, csv_cell
+        self._writer.writerows(
+            [
+                (QUOTE + value if value.startswith(starts) else value)
+                if type(value) is str
+                else cell(value)
+                for value in row
+            ]
+            for row in rows
+        )
 
 
 class _Echo:

@@ -1,9 +1,10 @@
 """Sync errors as CSV, streamed straight from the database (H-4): a million errors never sit in
 memory, and no model instance is built per row.
 
-PostgreSQL streams the rows with `COPY (SELECT …) TO STDOUT`; other databases (SQLite) read
-them in chunks through Django's iterator. Both give the same Python values to one row function,
-then to the one CSV writer (crm.csv_writer), which neutralises formulas: the two paths produce
+PostgreSQL streams the rows with `COPY (SELECT …) TO STDOUT`, as text; other databases
+(SQLite) read them in chunks through Django's iterator, as Python values. One row function
+turns either into cells for the one CSV writer (crm.csv_writer), which neutralises formulas: a
+number and its text, a UTC datetime and its ISO text, are the same cell, so both paths produce
 the same bytes, and the same bytes as `error_row` shows for each error.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import F, Func, QuerySet, TextField
 from django.http import StreamingHttpResponse
 
 from crm.csv_writer import csv_download, iter_csv_chunks
@@ -39,26 +40,34 @@ COLUMNS = [
     ("last_seen", "Last seen"),
     ("occurrences", "Occurrences"),
 ]
-# What the database hands over per error (the row function turns it into the columns above),
-# with the type PostgreSQL's COPY text is read as.
-SELECTED = [
-    ("pk", "int8"),
-    ("category", "text"),
-    ("status", "text"),
-    ("code", "text"),
-    ("message", "text"),
-    ("record_id", "int8"),
-    ("record__object_type__name", "text"),
-    ("remote_object", "text"),
-    ("remote_id", "text"),
-    ("integration__instance_url", "text"),
-    ("remote_field", "text"),
-    ("property_name", "text"),
-    ("details", "text"),  # JSON text, decoded as Django's JSONField decodes it
-    ("first_seen_at", "timestamptz"),
-    ("last_seen_at", "timestamptz"),
-    ("occurrences", "int8"),
+# What the database hands over per error; the row function turns it into the columns above.
+FIELDS = [
+    "pk",
+    "category",
+    "status",
+    "code",
+    "message",
+    "record_id",
+    "record__object_type__name",
+    "remote_object",
+    "remote_id",
+    "integration__instance_url",
+    "remote_field",
+    "property_name",
+    "details",
+    "first_seen_at",
+    "last_seen_at",
+    "occurrences",
 ]
+# COPY hands every value over as text. Times are written by the database as Python's
+# `isoformat()` writes a UTC datetime (microseconds only when there are some), so that no
+# datetime is built per row; the CSV cell is the same text either way.
+ISO_UTC = (
+    "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+    " || CASE WHEN to_char(%(expressions)s AT TIME ZONE 'UTC', 'US') = '000000' THEN ''"
+    " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+)
+COPIED_AS_TEXT = {"first_seen_at": "first_seen_iso", "last_seen_at": "last_seen_iso"}
 DETAILS = 12
 CHUNK = 2000
 
@@ -77,26 +86,30 @@ def errors_csv_response(queryset: QuerySet[SyncError], *, filename: str) -> Stre
 
 
 def _rows(queryset: QuerySet[SyncError]) -> Iterator[tuple]:
-    values = queryset.values_list(*(name for name, _ in SELECTED))
     if connections[queryset.db].vendor == "postgresql":
-        return _copied_rows(values)
-    return values.iterator(chunk_size=CHUNK)
+        return _copied_rows(queryset)
+    return queryset.values_list(*FIELDS).iterator(chunk_size=CHUNK)
 
 
-def _copied_rows(values: QuerySet) -> Iterator[tuple]:
-    """The rows of COPY (SELECT …) TO STDOUT, typed as the ORM would type them."""
+def _copied_rows(queryset: QuerySet[SyncError]) -> Iterator[tuple]:
+    """The rows of COPY (SELECT …) TO STDOUT, as text (the JSON details decoded)."""
+    values = queryset.annotate(
+        **{
+            name: Func(F(field), template=ISO_UTC, output_field=TextField())
+            for field, name in COPIED_AS_TEXT.items()
+        }
+    ).values_list(*(COPIED_AS_TEXT.get(field, field) for field in FIELDS))
     try:
         sql, params = values.query.sql_with_params()
     except EmptyResultSet:  # a filter that matches nothing (`.none()`, `pk__in=[]`)
         return
     connection = connections[values.db]
-    # Django's cursor wrapper has no COPY; the psycopg cursor it wraps does, with the
-    # connection's loaders (its time zone included), so the values equal what the ORM reads.
+    # Django's cursor wrapper has no COPY; the psycopg cursor it wraps does.
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy,
     ):
-        copy.set_types([pg_type for _, pg_type in SELECTED])
+        copy.set_types(["text"] * len(FIELDS))
         for row in copy.rows():
             details = row[DETAILS]
             yield (

@@ -128,10 +128,16 @@ def test_an_empty_export_is_its_header(tricky_errors):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
-def test_copy_reads_the_same_values_as_the_orm(tricky_errors):
-    values = tricky_errors.values_list(*(name for name, _ in export.SELECTED))
+def test_copy_text_and_the_orms_values_make_the_same_csv(tricky_errors):
+    labels = dict(SyncError.Category.choices)
 
-    assert list(export._copied_rows(values)) == list(values)
+    def rendered(rows) -> str:
+        return "".join(iter_csv([], (export._cells(row, labels) for row in rows)))
+
+    copied = rendered(export._copied_rows(tricky_errors))
+
+    assert copied == rendered(tricky_errors.values_list(*export.FIELDS))
+    assert "+00:00" in copied and ".123456+00:00" in copied
 
 
 def test_the_api_export_streams_the_same_bytes(staff_api_client, tricky_errors):
