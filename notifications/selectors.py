@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
@@ -38,6 +39,8 @@ from syncengine.models import Integration, SyncError, SyncErrorAffectedRecord, S
 
 OPEN_STATUSES = (SyncError.Status.OPEN, SyncError.Status.RESYNCING)
 TOP_ERRORS = 5
+# How long a window's aggregate is shared: longer than a fan-out takes to send its digests.
+DIGEST_SHARE_SECONDS = 15 * 60
 
 
 def list_notifications(*, user, unread_only: bool = False) -> QuerySet[Notification]:
@@ -227,8 +230,77 @@ def build_digest(
     window_start: dt.datetime,
     window_end: dt.datetime,
 ) -> Digest:
-    """The sync-error digest of these integrations over (start, end]: three queries."""
-    ids = [i.pk for i in integrations]
+    """The sync-error digest of these integrations over (start, end].
+
+    The counts and top errors of an integration over a window are the same for every recipient,
+    so they are built once per integration and window (`window_aggregates`) and shared; what is
+    per user is only which integrations they follow, and the rendering.
+    """
+    shared = window_aggregates(
+        integration_ids=[i.pk for i in integrations],
+        window_start=window_start,
+        window_end=window_end,
+    )
+    return Digest(
+        frequency=frequency,
+        window_start=window_start,
+        window_end=window_end,
+        integrations=[
+            IntegrationDigest(
+                integration=i,
+                errors_url=errors_url(i.pk),
+                categories=shared[i.pk].categories,
+                top_errors=shared[i.pk].top_errors,
+            )
+            for i in integrations
+            if shared[i.pk].categories
+        ],
+    )
+
+
+@dataclass
+class WindowAggregate:
+    """One integration's sync errors over one digest window: what every recipient is sent."""
+
+    categories: list[CategoryCounts]
+    top_errors: list[SyncError]
+
+
+def window_share_key(
+    integration_id: int, window_start: dt.datetime, window_end: dt.datetime
+) -> str:
+    return (
+        f"notifications:digest-window:v1:{integration_id}:"
+        f"{window_start.timestamp()}:{window_end.timestamp()}"
+    )
+
+
+def window_aggregates(
+    *, integration_ids: list[int], window_start: dt.datetime, window_end: dt.datetime
+) -> dict[int, WindowAggregate]:
+    """Each integration's aggregate over the window: shared through the cache, built if missing.
+
+    Daily and weekly digests of one hour end at the same instant for every user of a time zone,
+    so a fan-out of a thousand digests builds each integration's aggregate once (two queries
+    for all the missing integrations) and reads it from the cache afterwards. It is kept for
+    DIGEST_SHARE_SECONDS: the open counts are as of the first recipient's build, minutes old at
+    most for the last one.
+    """
+    keys = {pk: window_share_key(pk, window_start, window_end) for pk in integration_ids}
+    cached = cache.get_many(list(keys.values())) if keys else {}
+    result = {pk: cached[key] for pk, key in keys.items() if key in cached}
+    missing = [pk for pk in integration_ids if pk not in result]
+    if missing:
+        built = _build_aggregates(missing, window_start, window_end)
+        cache.set_many({keys[pk]: built[pk] for pk in missing}, timeout=DIGEST_SHARE_SECONDS)
+        result.update(built)
+    return result
+
+
+def _build_aggregates(
+    ids: list[int], window_start: dt.datetime, window_end: dt.datetime
+) -> dict[int, WindowAggregate]:
+    """The aggregates of these integrations: two queries, whatever their number."""
     in_window = Q(first_seen_at__gt=window_start, first_seen_at__lte=window_end)
     resolved_in_window = Q(
         status=SyncError.Status.RESOLVED, resolved_at__gt=window_start, resolved_at__lte=window_end
@@ -269,21 +341,13 @@ def build_digest(
     for error in _top_errors(ids, window_start, window_end):
         top[error.integration_id].append(error)
     order = {c: i for i, c in enumerate(SyncError.Category.values)}
-    return Digest(
-        frequency=frequency,
-        window_start=window_start,
-        window_end=window_end,
-        integrations=[
-            IntegrationDigest(
-                integration=i,
-                errors_url=errors_url(i.pk),
-                categories=sorted(counts[i.pk].values(), key=lambda c: order.get(c.category, 99)),
-                top_errors=top[i.pk],
-            )
-            for i in integrations
-            if counts.get(i.pk)
-        ],
-    )
+    return {
+        pk: WindowAggregate(
+            categories=sorted(counts[pk].values(), key=lambda c: order.get(c.category, 99)),
+            top_errors=top[pk],
+        )
+        for pk in ids
+    }
 
 
 def _top_errors(ids: list[int], start: dt.datetime, end: dt.datetime) -> list[SyncError]:

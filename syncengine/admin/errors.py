@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from syncengine.admin.paging import KeysetPagedAdmin
 from syncengine.health.rows import blocks_others, error_link
 from syncengine.health.texts import details_text, record_name
 from syncengine.models import SyncError
@@ -26,7 +27,7 @@ def _when(value) -> str:
 
 
 @admin.register(SyncError)
-class SyncErrorAdmin(admin.ModelAdmin):
+class SyncErrorAdmin(KeysetPagedAdmin, admin.ModelAdmin):
     # The sentence a person reads leads; the code is last, for those who search by it.
     list_display = [
         "short_message",

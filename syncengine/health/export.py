@@ -8,7 +8,7 @@ from itertools import islice
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from crm.csv_writer import csv_download, iter_csv
+from crm.csv_writer import csv_download, iter_csv_chunks
 from syncengine.health.rows import error_rows
 from syncengine.health.selectors import with_page_details
 from syncengine.models import SyncError
@@ -47,7 +47,7 @@ def _rows(queryset: QuerySet[SyncError]) -> Iterator[list]:
 
 def iter_errors_csv(queryset: QuerySet[SyncError]) -> Iterator[str]:
     """The header, then one line per error, read from the database in chunks."""
-    return iter_csv([label for _, label in COLUMNS], _rows(queryset))
+    return iter_csv_chunks([label for _, label in COLUMNS], _rows(queryset))
 
 
 def errors_csv_response(queryset: QuerySet[SyncError], *, filename: str) -> StreamingHttpResponse:

@@ -7,7 +7,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.services.records import create_record
@@ -15,8 +17,9 @@ from notifications import selectors, tasks
 from notifications.models import DigestRun, NotificationSetting
 from notifications.services import send_sync_error_digest, update_setting
 from syncengine.models import SyncError
-from tests.factories import IntegrationFactory, make_error
+from tests.factories import IntegrationFactory, UserFactory, make_error
 from tests.support.mail import html_of, text_of
+from tests.support.roles import ROLES, grant_role
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -296,3 +299,115 @@ def test_digest_builds_in_a_constant_number_of_queries(integration, django_asser
 
     assert digest.new == 24 and len(digest.integrations[0].top_errors) == 5
     assert SyncError.objects.count() == 30
+
+
+def test_recipients_of_one_window_share_its_aggregate_in_a_constant_number_of_queries(
+    smtp, integration, django_assert_num_queries
+):
+    # Given three staff on the same daily digest, and errors new in yesterday's window
+    users = [grant_role(UserFactory(is_staff=True), ROLES.ADMIN) for _ in range(3)]
+    for user in users:
+        configure(user, sync_errors_frequency="daily", daily_hour=8)
+    end = dt.datetime(2027, 1, 15, 8, tzinfo=UTC)
+    for i in range(4):
+        make_error(integration, first_seen=end - dt.timedelta(hours=i + 1), code=f"C{i}")
+
+    # When the first digest of the window is built, then the others
+    with django_assert_num_queries(2):
+        first = selectors.build_digest(
+            integrations=[integration],
+            frequency="daily",
+            window_start=end - dt.timedelta(days=1),
+            window_end=end,
+        )
+    with django_assert_num_queries(0):
+        second = selectors.build_digest(
+            integrations=[integration],
+            frequency="daily",
+            window_start=end - dt.timedelta(days=1),
+            window_end=end,
+        )
+
+    # Then the later recipients read the first one's aggregate, and see the same digest
+    assert first.new == second.new == 4
+    assert [e.code for e in second.integrations[0].top_errors] == [
+        e.code for e in first.integrations[0].top_errors
+    ]
+    assert second.integrations[0].integration == integration
+
+
+def test_each_digest_sends_in_the_same_number_of_queries_whatever_the_errors_and_recipients(
+    smtp, integration
+):
+    # Given five staff on the daily digest
+    users = [grant_role(UserFactory(is_staff=True), ROLES.ADMIN) for _ in range(5)]
+    for user in users:
+        configure(user, sync_errors_frequency="daily", daily_hour=8)
+
+    def queries_per_digest(now: dt.datetime, errors: int) -> list[int]:
+        for i in range(errors):
+            make_error(integration, first_seen=now - dt.timedelta(minutes=i + 1), code=f"E{i}")
+        counts = []
+        for user in users:
+            with CaptureQueriesContext(connection) as queries:
+                run = send_sync_error_digest(user_id=user.pk, frequency="daily", now=now)
+            assert run.status == "sent"
+            counts.append(len(queries.captured_queries))
+        return counts
+
+    # When one day's digests go out over 3 new errors, and the next day's over 60 more
+    small = queries_per_digest(dt.datetime(2027, 1, 15, 8, tzinfo=UTC), 3)
+    large = queries_per_digest(dt.datetime(2027, 1, 16, 8, tzinfo=UTC), 60)
+
+    # Then each digest takes as many queries as its counterpart: the first recipient builds the
+    # window's aggregate (two more queries), the others only read it
+    assert small == large
+    assert small[1:] == [small[0] - 2] * 4
+    assert len(smtp.messages) == 10
+
+
+def test_a_shared_aggregate_is_never_used_for_another_window_or_integration(integration):
+    other = IntegrationFactory(name="Salesforce sandbox")
+    end = dt.datetime(2027, 1, 15, 8, tzinfo=UTC)
+    make_error(integration, first_seen=end - dt.timedelta(hours=1))
+    make_error(other, first_seen=end - dt.timedelta(hours=30))
+
+    def build(integrations, days_back: int):
+        return selectors.build_digest(
+            integrations=integrations,
+            frequency="daily",
+            window_start=end - dt.timedelta(days=days_back),
+            window_end=end - dt.timedelta(days=days_back - 1),
+        )
+
+    today = build([integration], 1)
+    both = build([integration, other], 1)
+    yesterday = build([integration, other], 2)
+
+    assert (today.new, both.new, yesterday.new) == (1, 1, 1)
+    assert [i.integration for i in both.integrations] == [integration, other]
+    assert [i.integration for i in yesterday.integrations] == [integration, other]
+    assert yesterday.integrations[1].new == 1 and yesterday.integrations[0].new == 0
+
+
+def test_digest_names_each_error_type_and_pluralises_its_counts(smtp, staff, integration):
+    # Given one error seen once on one record, and one seen three times on none
+    configure(staff, sync_errors_frequency="daily", daily_hour=8)
+    end = dt.datetime(2027, 1, 15, 8, tzinfo=UTC)
+    make_error(integration, first_seen=end - dt.timedelta(hours=1), code="ONCE", occurrences=1)
+    make_error(
+        integration,
+        first_seen=end - dt.timedelta(hours=2),
+        category="picklists",
+        code="THRICE",
+        occurrences=3,
+    )
+
+    send_sync_error_digest(user_id=staff.pk, frequency="daily", now=end)
+
+    [mail] = smtp.messages
+    text = text_of(mail)
+    assert "- Picklists: 1 open, 1 new, 0 resolved" in text
+    assert "1 occurrence, 0 affected records" in text
+    assert "3 occurrences, 0 affected records" in text
+    assert "== Salesforce production: 2 open, 2 new, 0 resolved" in text
