@@ -6,7 +6,8 @@ class SyncEngineConfig(AppConfig):
     verbose_name = "Sync engine"
 
     def ready(self) -> None:
-        from crm import hooks, usage
+        from crm import hooks, record_panels, usage
+        from syncengine.admin.record_card import record_sync_panel
         from syncengine.selectors import field_mapping_usages
         from syncengine.services import changes, errors
 
@@ -16,3 +17,5 @@ class SyncEngineConfig(AppConfig):
         # Purged records' errors leave the health cards' counts before the cascade deletes them.
         hooks.on_records_changed(errors.on_records_changed)
         usage.register_usage_provider(field_mapping_usages)
+        # The sync card on each record's admin page.
+        record_panels.register_record_panel(record_sync_panel)

@@ -24,6 +24,7 @@ from crm.models import (
     Record,
 )
 from crm.paginators import EstimatedCountPaginator
+from crm.record_panels import list_record_panels
 from crm.schema import Schema, load_schema
 from crm.services import records as record_services
 
@@ -256,6 +257,11 @@ class RecordAdmin(_SchemaAwareAdmin):
     @admin.action(description="Merge selected records…", permissions=["change"])
     def merge_selected(self, request, queryset):
         return merge_page(self, request, queryset)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Other apps' panels (the sync card) below a record's form: crm/record_panels.py.
+        context["record_panels"] = list_record_panels(obj, request) if obj is not None else []
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is None and self.object_type_for(request) is None:
