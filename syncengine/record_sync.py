@@ -300,11 +300,28 @@ def _visible(change: dict, schema: Schema, user) -> dict:
     since, so its restrictions are unknown) are left out."""
     prop = change.get("property") or ""
     hidden = bool(prop) and (prop not in schema.properties or not schema.can_view(user, prop))
+    definition = schema.properties.get(prop)
+    old, new = (None, None) if hidden else (change.get("old"), change.get("new"))
     return {
         "field": change.get("field", ""),
         "property": prop,
-        "label": schema.properties[prop].label if prop in schema.properties else "",
-        "old": None if hidden else change.get("old"),
-        "new": None if hidden else change.get("new"),
+        "label": definition.label if definition else "",
+        "old": old,
+        "new": new,
+        "old_text": _text(old, definition),
+        "new_text": _text(new, definition),
         "hidden": hidden,
     }
+
+
+def _text(value: object, definition) -> str:
+    """A value as people read it: option labels for option values, lists joined, "(empty)"."""
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    # The schema's options were loaded with it (load_schema prefetches them): no query.
+    labels = {o.value: o.label for o in definition.options.all()} if definition else {}
+    if isinstance(value, list):
+        return ", ".join(labels.get(str(v), str(v)) for v in value)
+    return labels.get(str(value), str(value))

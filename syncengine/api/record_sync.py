@@ -71,6 +71,8 @@ class ChangeOut(serializers.Serializer):
     label = serializers.CharField()
     old = serializers.JSONField(allow_null=True)
     new = serializers.JSONField(allow_null=True)
+    old_text = serializers.CharField(help_text="The old value as people read it (labels).")
+    new_text = serializers.CharField(help_text="The new value as people read it (labels).")
     hidden = serializers.BooleanField(help_text="Values left out: the property is hidden to you.")
 
 

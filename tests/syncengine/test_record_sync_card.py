@@ -74,7 +74,7 @@ def test_the_card_lists_twin_errors_blocking_associations_and_timeline(
     )  # fmt: skip
     assert newest["changes"] == [
         {"field": "Title", "property": "jobtitle", "label": "Job title", "old": "Title 1",
-         "new": "Title 2", "hidden": False}
+         "new": "Title 2", "old_text": "Title 1", "new_text": "Title 2", "hidden": False}
     ]  # fmt: skip
     assert oldest["stage"] == pull.pk and oldest["cycle"] == pull.cycle_id
 
@@ -118,7 +118,7 @@ def test_values_of_properties_hidden_from_the_user_are_left_out(api_client, ada,
     (change,) = body["timeline"][0]["changes"]
     assert change == {
         "field": "Salary__c", "property": "salary", "label": "Salary", "old": None, "new": None,
-        "hidden": True,
+        "old_text": "(empty)", "new_text": "(empty)", "hidden": True,
     }  # fmt: skip
 
 
@@ -231,3 +231,25 @@ def test_the_admin_page_shows_the_card_in_the_same_queries_whatever_its_size(
     assert html.count('class="timeline-row') == size * size
     assert "Title 0 → Title 1" in html
     assert "/lightning/r/Contact/003000000000000AAA/view" in html
+
+
+def test_changes_read_as_people_read_them(staff_api_client, companies):
+    from crm.models import PropertyOption
+
+    company = create_record(object_type=companies, properties={"name": "Acme"}, source="user")
+    org = linked_integration(company, name="Org", remote_id="001000000000001AAA")
+    (stage,) = timeline_rows(company, org, 1)
+    stage.timeline.update(
+        changes=[
+            {"field": "Industry", "property": "industry", "old": None, "new": "BANKING"},
+            {"field": "Custom__c", "property": "", "old": ["a", "b"], "new": True},
+        ]
+    )
+    banking = PropertyOption.objects.get(property__object_type=companies, value="BANKING").label
+
+    body = staff_api_client.get(sync_url(company, "companies")).json()
+
+    industry, custom = body["timeline"][0]["changes"]
+    assert (industry["old_text"], industry["new_text"]) == ("(empty)", banking)
+    assert industry["new"] == "BANKING" and banking != "BANKING"
+    assert (custom["old_text"], custom["new_text"]) == ("a, b", "Yes")
