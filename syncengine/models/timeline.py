@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from syncengine.models.cycles import SyncStage
 from syncengine.models.errors import SyncError
@@ -25,10 +26,18 @@ class SyncTimelineEntry(models.Model):
         UPDATED = "updated", "Updated"
         FAILED = "failed", "Failed"
 
-    stage = models.ForeignKey(SyncStage, on_delete=models.CASCADE, related_name="timeline")
-    # Denormalized from the stage: the card reads a record's rows of every integration.
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
-    record = models.ForeignKey("crm.Record", on_delete=models.CASCADE, related_name="+")
+    # Few indexes, as rows are written by the 100,000 in a first sync: the unique constraint
+    # serves the stage (pruning), the record index the record; the integration is the stage's
+    # (denormalized for the card, never looked up by itself).
+    stage = models.ForeignKey(
+        SyncStage, on_delete=models.CASCADE, related_name="timeline", db_index=False
+    )
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    record = models.ForeignKey(
+        "crm.Record", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     direction = models.CharField(max_length=10, choices=Direction.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     at = models.DateTimeField()
@@ -36,8 +45,9 @@ class SyncTimelineEntry(models.Model):
     changes = models.JSONField(default=list, blank=True)
     # A failure: the error as it read then (the SyncError may be resolved or gone since).
     error = models.ForeignKey(
-        SyncError, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        SyncError, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     error_message = models.TextField(blank=True)
 
     class Meta:
@@ -49,7 +59,11 @@ class SyncTimelineEntry(models.Model):
         indexes = [
             models.Index(
                 "record", models.F("at").desc(), models.F("id").desc(), name="syncengine_tl_rec_idx"
-            )
+            ),
+            # Failures only: a deleted error's rows are found to be unlinked.
+            models.Index(
+                fields=["error"], condition=Q(error__isnull=False), name="syncengine_tl_error_idx"
+            ),
         ]
 
     def __str__(self) -> str:
