@@ -26,14 +26,19 @@ class SyncTimelineEntry(models.Model):
         UPDATED = "updated", "Updated"
         FAILED = "failed", "Failed"
 
-    # Few indexes, as rows are written by the 100,000 in a first sync: the unique constraint
-    # serves the stage (pruning), the record index the record; the integration is the stage's
-    # (denormalized for the card, never looked up by itself).
+    # Few indexes and checks, as rows are written by the 100,000 in a first sync: the unique
+    # constraint serves the stage (pruning), the record index the record. The stage and its
+    # integration are the writer's own, deleted only through the ORM (which cascades), so the
+    # database does not check them row by row; the record is checked.
     stage = models.ForeignKey(
-        SyncStage, on_delete=models.CASCADE, related_name="timeline", db_index=False
+        SyncStage,
+        on_delete=models.CASCADE,
+        related_name="timeline",
+        db_index=False,
+        db_constraint=False,
     )
     integration = models.ForeignKey(
-        Integration, on_delete=models.CASCADE, related_name="+", db_index=False
+        Integration, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     record = models.ForeignKey(
         "crm.Record", on_delete=models.CASCADE, related_name="+", db_index=False
