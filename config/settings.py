@@ -163,6 +163,8 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CONCORD_CELERY_QUEUE", "celery")
 CONCORD_SYNC_LEASE_SECONDS = int(os.environ.get("CONCORD_SYNC_LEASE_SECONDS", "180"))
 # Hours between id-set comparisons of a pulling mapping with the remote (reconciliation).
 CONCORD_RECONCILE_HOURS = float(os.environ.get("CONCORD_RECONCILE_HOURS", "24"))
+# Each record's sync timeline (what each pull and push changed); off only to measure its cost.
+CONCORD_SYNC_TIMELINE = env_bool("CONCORD_SYNC_TIMELINE", default=True)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 # AxesStandaloneBackend only refuses locked-out admin logins; ModelBackend authenticates.

@@ -28,6 +28,7 @@ from crm.models import (
 )
 from crm.paginators import EstimatedCountPaginator
 from crm.record_filters import RecordListFilter, list_record_filters
+from crm.record_panels import list_record_panels
 from crm.schema import Schema, load_schema, option_labels
 from crm.services import records as record_services
 from crm.services import saved_views as saved_view_services
@@ -399,6 +400,8 @@ class RecordAdmin(_SchemaAwareAdmin):
         )
         verb = "Add" if add else ("Change" if self.has_change_permission(request, obj) else "View")
         context["title"] = f"{verb} {object_type.label_singular.lower()}"
+        # Other apps' panels (the sync card) below a record's form: crm/record_panels.py.
+        context["record_panels"] = list_record_panels(obj, request) if obj is not None else []
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 

@@ -1,9 +1,9 @@
 """syncengine API routes (mounted under /api/v1/)."""
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
-from syncengine.api import health, held_deletes, views
+from syncengine.api import health, held_deletes, record_sync, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -36,6 +36,12 @@ urlpatterns = [
         "integrations/<int:pk>/mass-delete-thresholds/",
         held_deletes.MassDeleteThresholdsView.as_view(),
         name="integration-mass-delete-thresholds",
+    ),
+    # Beside crm's record routes (crm.api.urls): the same object type pattern.
+    re_path(
+        r"^objects/(?P<object_type>[a-z][a-z0-9_]{0,99})/records/(?P<id>[0-9]+)/sync/$",
+        record_sync.RecordSyncView.as_view(),
+        name="record-sync",
     ),
     *router.urls,
 ]

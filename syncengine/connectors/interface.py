@@ -126,6 +126,12 @@ class Connector(Protocol):
     def open(cls, account: Account) -> Connector:
         """The connector of one connected account."""
 
+    @classmethod
+    def record_url(cls, *, endpoint: str, remote_object: str, remote_id: str) -> str:
+        """Where a person sees a remote record in the remote's own UI ("" if nowhere).
+
+        `endpoint` is the account's (the integration's instance URL); no call is made."""
+
     # --- reads ------------------------------------------------------------------------------
     def describe(self, remote_object: str) -> dict[str, RemoteField]:
         """The fields the integration user can see, by name."""

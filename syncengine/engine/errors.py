@@ -50,24 +50,28 @@ def local_write_error(
     record_id: int | None,
     remote_id: str | None,
     errors: FieldErrors,
-) -> None:
+) -> list[SyncError]:
     """Pulled values Concord's record services refused, one error per property."""
+    recorded = []
     for prop_name, messages in errors.items():
         text = "; ".join(messages)
         duplicate = errors.codes.get(prop_name) == ValueCode.DUPLICATE
-        run.error(
-            category=SyncError.Category.DUPLICATES
-            if duplicate
-            else SyncError.Category.PROPERTY_VALUES,
-            code=Code.DUPLICATE_VALUE if duplicate else Code.INVALID_PROPERTY_VALUE,
-            message=f"Concord refused {prop_name}: {text}",
-            direction=SyncError.Direction.PULL,
-            object_type_id=om.object_type_id,
-            record_id=record_id,
-            remote_object=om.remote_object,
-            remote_id=remote_id or "",
-            property_name=prop_name,
+        recorded.append(
+            run.error(
+                category=SyncError.Category.DUPLICATES
+                if duplicate
+                else SyncError.Category.PROPERTY_VALUES,
+                code=Code.DUPLICATE_VALUE if duplicate else Code.INVALID_PROPERTY_VALUE,
+                message=f"Concord refused {prop_name}: {text}",
+                direction=SyncError.Direction.PULL,
+                object_type_id=om.object_type_id,
+                record_id=record_id,
+                remote_object=om.remote_object,
+                remote_id=remote_id or "",
+                property_name=prop_name,
+            )
         )
+    return recorded
 
 
 def reference_not_synced(
@@ -162,28 +166,32 @@ def push_error(
     link: RecordLink,
     record_id: int,
     outcome: WriteOutcome,
-) -> None:
+) -> list[SyncError]:
     """The errors the remote answered for one pushed record."""
     by_field = {fm.remote_field: fm.property.name for fm in usable.fields}
     ref_fields = {r.remote_field for r in usable.refs}
+    recorded = []
     for err in outcome.errors or []:
         remote_field = err.fields[0] if err.fields else _field_in_message(err.message, by_field)
-        run.error(
-            category=run.codec.classify(
-                err.code, reference=any(f in ref_fields for f in err.fields)
-            ),
-            code=err.code,
-            message=err.message,
-            direction=SyncError.Direction.PUSH,
-            object_type_id=om.object_type_id,
-            record_id=record_id,
-            remote_object=om.remote_object,
-            remote_id=link.remote_id or "",
-            remote_field=remote_field,
-            property_name=by_field.get(remote_field, ""),
-            details={"fields": list(err.fields), "statusCode": err.code},
-            affected_record_ids=[record_id],
+        recorded.append(
+            run.error(
+                category=run.codec.classify(
+                    err.code, reference=any(f in ref_fields for f in err.fields)
+                ),
+                code=err.code,
+                message=err.message,
+                direction=SyncError.Direction.PUSH,
+                object_type_id=om.object_type_id,
+                record_id=record_id,
+                remote_object=om.remote_object,
+                remote_id=link.remote_id or "",
+                remote_field=remote_field,
+                property_name=by_field.get(remote_field, ""),
+                details={"fields": list(err.fields), "statusCode": err.code},
+                affected_record_ids=[record_id],
+            )
         )
+    return recorded
 
 
 def junction_error(

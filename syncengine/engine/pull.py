@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import dormant, echoes, errors, guard, merge, merges, references
+from syncengine.engine import dormant, echoes, errors, guard, merge, merges, references, timeline
 from syncengine.engine.links import update_links
 from syncengine.engine.matching import match
 from syncengine.engine.usable import UsableFields
@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 # on the watermark means neither late nor equal timestamps are missed.
 OVERLAP = dt.timedelta(minutes=2)
 PULL_BATCH = 500
+PULLED = timeline.Direction.PULL
 LOOKUP_CHUNK = 5000  # remote ids per link lookup
 
 
@@ -114,10 +115,11 @@ def _apply_pulled(
             restore_records(
                 object_type=om.object_type, record_ids=batch.restore_ids, source=run.source
             )
-        merged = _write_updates(run, om, batch.updates, stage)
-        _write_creates(run, om, usable, batch, stage)
+        merged, entries = _write_updates(run, om, usable, batch.updates, stage)
+        entries += _write_creates(run, om, usable, batch, stage)
         refs = references.apply_ref_changes(run, om, batch.ref_changes)
         _count_merged(stage, merged, refs)
+        timeline.write(run, entries)
         newest = max(stamp for _, stamp in batch.rows.values())
         if om.watermark is None or newest > om.watermark:
             om.watermark = newest
@@ -285,12 +287,18 @@ def _count_merged(stage, merged: dict[int, bool], refs: references.RefOutcome) -
 
 
 def _write_updates(
-    run: CycleRunner, om: ObjectMapping, updates: list[tuple[RecordLink, dict, dict, bool]], stage
-) -> dict[int, bool]:
-    """Write the merged values; failures are counted here, the rest ({record id: whether a
-    property changed}) by `_count_merged` once their references are applied."""
+    run: CycleRunner,
+    om: ObjectMapping,
+    usable: UsableFields,
+    updates: list[tuple[RecordLink, dict, dict, bool]],
+    stage,
+) -> tuple[dict[int, bool], list]:
+    """Write the merged values and the links. Failures are counted here, the rest ({record id:
+    whether a property changed}) by `_count_merged` once their references are applied; with
+    the batch's timeline entries (not yet written)."""
     changed = [(link, props) for link, props, _, _ in updates if props]
     failed: set[int] = set()
+    entries = []
     if changed:
         result = write_records(
             object_type=om.object_type,
@@ -302,7 +310,11 @@ def _write_updates(
         for item, (link, _props) in zip(result.items, changed, strict=True):
             if item.errors:
                 failed.add(link.pk)
-                errors.local_write_error(run, om, link.record_id, link.remote_id, item.errors)
+                recorded = errors.local_write_error(
+                    run, om, link.record_id, link.remote_id, item.errors
+                )
+                entries.append(timeline.failed(run, stage, PULLED, link.record_id, recorded))
+    fields = {fm.property.name: fm.remote_field for fm in usable.fields}
     now = timezone.now()
     to_save = []
     merged: dict[int, bool] = {}
@@ -311,6 +323,10 @@ def _write_updates(
             stage.failed += 1
             continue
         merged[link.record_id] = bool(props)
+        if props:
+            # The record as read before the write: the old values of the changed properties.
+            changes = timeline.property_changes(link.record.properties, props, fields)
+            entries.append(timeline.changed(run, stage, PULLED, link.record_id, changes))
         link.agreed = agreed
         link.synced_at = now
         if push:
@@ -331,14 +347,17 @@ def _write_updates(
         record_ids=[link.record_id for link in to_save],
         direction=SyncError.Direction.PULL,
     )
-    return merged
+    return merged, entries
 
 
 def _write_creates(
     run: CycleRunner, om: ObjectMapping, usable: UsableFields, batch: _Batch, stage
-) -> None:
+) -> list:
+    """Create the records seen for the first time, and their links; their timeline entries."""
     if not batch.creates:
-        return
+        return []
+    fields = {fm.property.name: fm.remote_field for fm in usable.fields}
+    entries = []
     result = write_records(
         object_type=om.object_type,
         inputs=[RecordInput(properties=props) for _, props in batch.creates],
@@ -348,7 +367,7 @@ def _write_creates(
     )
     now = timezone.now()
     links = []
-    for item, (remote_id, _) in zip(result.items, batch.creates, strict=True):
+    for item, (remote_id, props) in zip(result.items, batch.creates, strict=True):
         if item.errors or item.id is None:
             stage.failed += 1
             errors.local_write_error(run, om, None, remote_id, item.errors)
@@ -370,6 +389,8 @@ def _write_creates(
             )
         )
         stage.new += 1
+        changes = [timeline.change(fields.get(n, ""), n, None, v) for n, v in props.items()]
+        entries.append(timeline.changed(run, stage, PULLED, item.id, changes, created=True))
     RecordLink.objects.bulk_create(links, batch_size=500)
     # References of new records (e.g. a new Contact's AccountId) become associations.
     ref_changes = []
@@ -379,6 +400,7 @@ def _write_creates(
             if value:
                 ref_changes.append((ref, link.record_id, value))
     references.apply_ref_changes(run, om, ref_changes)
+    return entries
 
 
 def pull_deletes(run: CycleRunner, om: ObjectMapping) -> None:

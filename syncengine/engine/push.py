@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.models import Record
 from syncengine.connectors.base import RemoteRow, WriteOutcome
-from syncengine.engine import echoes, errors, references
+from syncengine.engine import echoes, errors, references, timeline
 from syncengine.engine.links import update_links
 from syncengine.engine.pull import outgoing
 from syncengine.engine.usable import PUSHING_RULES, UsableFields
@@ -33,6 +33,7 @@ BULK_THRESHOLD = 2000  # records in a stage above which the bulk API is used
 BULK_JOB_SIZE = 10_000
 BULK_MIN_CALLS = 20  # a bulk job takes ~10 calls: not started with less budget than this
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+PUSHED = timeline.Direction.PUSH
 
 
 def push(run: CycleRunner, om: ObjectMapping, *, new: bool) -> None:
@@ -124,7 +125,7 @@ def _push_chunk(
     stage.failed += blocked
     stage.skipped += len(done) - blocked
     outcomes = _send(run, om, payloads, new=new, bulk=bulk) if payloads else []
-    succeeded, failed = _record_outcomes(run, om, usable, payloads, outcomes, new, stage)
+    succeeded, failed, entries = _record_outcomes(run, om, usable, payloads, outcomes, new, stage)
     saved = succeeded + done
     update_links(
         ["remote_id", "agreed", "synced_at", "pending_references", "clear_if_seq"],
@@ -143,6 +144,7 @@ def _push_chunk(
         record_ids=[link.record_id for link in saved],
         direction=SyncError.Direction.PUSH,
     )
+    timeline.write(run, entries)
 
 
 def _payload(
@@ -216,15 +218,27 @@ def _record_outcomes(
     outcomes: list[WriteOutcome | None],
     new: bool,
     stage: SyncStage,
-) -> tuple[list[RecordLink], list[RecordLink]]:
-    """Apply the answers to the links: (succeeded, failed)."""
+) -> tuple[list[RecordLink], list[RecordLink], list]:
+    """Apply the answers to the links: (succeeded, failed, their timeline entries)."""
     now = timezone.now()
     succeeded: list[RecordLink] = []
     failed: list[RecordLink] = []
+    entries = []
+    properties = {fm.remote_field: fm.property.name for fm in usable.fields}
     for (link, payload), outcome in zip(payloads, outcomes, strict=True):
         if outcome is None:
             continue
         if outcome.success:
+            created = new and outcome.created
+            # Old values: what the remote held as far as Concord knew (none for a new one).
+            old = {} if created else link.agreed
+            changes = [
+                timeline.change(name, properties.get(name, ""), old.get(name), value)
+                for name, value in payload.items()
+            ]
+            entries.append(
+                timeline.changed(run, stage, PUSHED, link.record_id, changes, created=created)
+            )
             link.remote_id = outcome.remote_id or link.remote_id
             link.agreed = {**link.agreed, **payload}
             link.synced_at = now
@@ -236,5 +250,6 @@ def _record_outcomes(
         else:
             stage.failed += 1
             failed.append(link)
-            errors.push_error(run, om, usable, link, link.record_id, outcome)
-    return succeeded, failed
+            recorded = errors.push_error(run, om, usable, link, link.record_id, outcome)
+            entries.append(timeline.failed(run, stage, PUSHED, link.record_id, recorded))
+    return succeeded, failed, entries

@@ -73,6 +73,8 @@ class CycleRunner:
         # Cursors of pulls whose deletes are not applied yet (saved after pull deletes).
         self.next_cursor: dict[int, str] = {}
         self.crashed_push = False  # set by run(): a dead worker's push stage was found
+        # Write each record's sync timeline (engine/timeline.py); off only to measure its cost.
+        self.timeline: bool = settings.CONCORD_SYNC_TIMELINE
 
     @property
     def connector(self) -> Connector:

@@ -12,6 +12,7 @@ from syncengine.models.errors import (
 from syncengine.models.integrations import ApiCallBucket, Integration
 from syncengine.models.links import HeldDelete, RecordLink
 from syncengine.models.mappings import FieldMapping, ObjectMapping, ReferenceMapping, SyncRule
+from syncengine.models.timeline import SyncTimelineEntry
 
 __all__ = [
     "ApiCallBucket",
@@ -28,4 +29,5 @@ __all__ = [
     "SyncErrorRecordCount",
     "SyncRule",
     "SyncStage",
+    "SyncTimelineEntry",
 ]

@@ -67,6 +67,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/objects/{object_type}/records/{id}/restore/": USERS,
     "POST /api/v1/objects/{object_type}/records/batch/": USERS,
     "POST /api/v1/objects/{object_type}/records/merge/": USERS,
+    # A record's sync card: as reading the record (its sync errors only to who may read them).
+    "GET /api/v1/objects/{object_type}/records/{id}/sync/": USERS,
     "GET /api/v1/association-definitions/": USERS,
     "GET /api/v1/association-definitions/{id}/": USERS,
     "GET /api/v1/associations/": USERS,

@@ -18,6 +18,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from urllib.parse import quote
 
 import google.auth.exceptions
 import google.oauth2.credentials
@@ -111,6 +112,15 @@ class GoogleContactsConnector:
         self._relisted = False  # the last pull listed every contact (no token, or it expired)
         self.retries = 0
         self.calls_by_method: Counter[str] = Counter()  # HTTP attempts per API method
+
+    @classmethod
+    def record_url(cls, *, endpoint: str, remote_object: str, remote_id: str) -> str:
+        """The contact's page in Google Contacts: contacts.google.com/person/<id>, the id being
+        the resource name's last part (people/c123… → c123…). The same for every account."""
+        person = remote_id.rsplit("/", 1)[-1] if remote_id else ""
+        if not person:
+            return ""
+        return f"https://contacts.google.com/person/{quote(person, safe='')}"
 
     @classmethod
     def open(cls, account: Account) -> GoogleContactsConnector:

@@ -19,6 +19,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from urllib.parse import quote
 
 import requests
 from simple_salesforce import Salesforce
@@ -190,6 +191,14 @@ class SalesforceConnector:
         self.meter = meter
         # Deleted rows pull_merges read, kept for the pull_deletes of the same window.
         self._read_deleted: dict[tuple[str, dt.datetime | None], list[dict]] = {}
+
+    @classmethod
+    def record_url(cls, *, endpoint: str, remote_object: str, remote_id: str) -> str:
+        """The record's Lightning Experience page: <instance>/lightning/r/<SObject>/<Id>/view."""
+        if not endpoint or not remote_id:
+            return ""
+        obj, rid = quote(remote_object, safe=""), quote(remote_id, safe="")
+        return f"{endpoint.rstrip('/')}/lightning/r/{obj}/{rid}/view"
 
     @classmethod
     def open(cls, account: Account) -> SalesforceConnector:

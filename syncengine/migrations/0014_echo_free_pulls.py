@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("syncengine", "0012_stage_operations"),
+        ("syncengine", "0013_sync_timeline"),
     ]
 
     operations = [

@@ -1,0 +1,102 @@
+"""The records' sync timeline, written by the stages: what each batch changed or failed to.
+
+A stage collects one `SyncTimelineEntry` per record it changed (field by field, old → new) or
+failed on, and writes them with `write` in one insert per batch, inside the batch's own
+transaction. Records read again unchanged get no row: they stay the stage's skipped count. The
+rows go with their stage when cycles are pruned (`cycles.prune_stages`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from syncengine.models import SyncError, SyncStage, SyncTimelineEntry
+
+if TYPE_CHECKING:
+    from syncengine.engine.runner import CycleRunner
+
+Direction = SyncTimelineEntry.Direction
+Outcome = SyncTimelineEntry.Outcome
+
+
+def change(field: str, prop: str, old: object, new: object) -> dict:
+    """One field's change: the remote field, its Concord property ("" for none), old, new."""
+    return {"field": field, "property": prop, "old": old, "new": new}
+
+
+def changed(
+    run: CycleRunner,
+    stage: SyncStage,
+    direction: str,
+    record_id: int,
+    changes: list[dict],
+    *,
+    created: bool = False,
+) -> SyncTimelineEntry | None:
+    """The entry of a record the stage changed; None when nothing changed (no row)."""
+    if not changes:
+        return None
+    return SyncTimelineEntry(
+        stage=stage,
+        integration_id=run.integration.pk,
+        record_id=record_id,
+        direction=direction,
+        outcome=Outcome.CREATED if created else Outcome.UPDATED,
+        changes=changes,
+    )
+
+
+def failed(
+    run: CycleRunner,
+    stage: SyncStage,
+    direction: str,
+    record_id: int,
+    errors: Iterable[SyncError],
+) -> SyncTimelineEntry:
+    """The entry of a record the stage failed on, with the error(s) it recorded."""
+    errors = list(errors)
+    return SyncTimelineEntry(
+        stage=stage,
+        integration_id=run.integration.pk,
+        record_id=record_id,
+        direction=direction,
+        outcome=Outcome.FAILED,
+        error=errors[0] if errors else None,
+        error_message="; ".join(e.message for e in errors)[:5000]
+        or "The remote refused the record without saying why.",
+    )
+
+
+def property_changes(
+    old_values: Mapping[str, object], new_values: Mapping[str, object], fields: Mapping[str, str]
+) -> list[dict]:
+    """Concord-side changes: the properties whose value differs, with their remote field."""
+    return [
+        change(fields.get(name, ""), name, old_values.get(name), new)
+        for name, new in new_values.items()
+        if old_values.get(name) != new
+    ]
+
+
+def write(run: CycleRunner, entries: Iterable[SyncTimelineEntry | None]) -> None:
+    """Insert a batch's entries in one statement (one row per record per stage).
+
+    A record met twice by one stage (read again in a later batch) keeps the later outcome."""
+    if not run.timeline:
+        return
+    now = timezone.now()
+    by_record: dict[tuple[int, int], SyncTimelineEntry] = {}
+    for entry in entries:
+        if entry is not None:
+            entry.at = now
+            by_record[(entry.stage_id, entry.record_id)] = entry
+    if by_record:
+        SyncTimelineEntry.objects.bulk_create(
+            list(by_record.values()),
+            update_conflicts=True,
+            unique_fields=["stage", "record"],
+            update_fields=["outcome", "at", "changes", "error", "error_message"],
+        )
