@@ -105,6 +105,8 @@ def test_every_admin_page_fits_1280_px_and_answers_without_a_server_error(
         if answer.status >= 500:
             failures.append(f"{admin_page.what} ({admin_page.url}): HTTP {answer.status}")
             continue
+        if answer.status == 405:  # a form's target that takes POST only: no page to lay out
+            continue
         if not answer.headers.get("content-type", "").startswith("text/html"):
             continue
         response = page.goto(url)
