@@ -1,8 +1,8 @@
 """The records' sync timeline, written by the stages: what each batch changed or failed to.
 
 A stage collects one `SyncTimelineEntry` per record it changed (field by field, old → new) or
-failed on, and writes them with `write` in one insert per batch, inside the batch's own
-transaction. Records read again unchanged get no row: they stay the stage's skipped count. The
+failed on, and writes them with `write` in one COPY per batch (PostgreSQL), inside the batch's
+own transaction. Records read again unchanged get no row: they stay the stage's skipped count. The
 rows go with their stage when cycles are pruned (`cycles.prune_stages`).
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from crm.bulk_sql import insert_rows
 from syncengine.models import SyncError, SyncStage, SyncTimelineEntry
 
 if TYPE_CHECKING:
@@ -82,21 +83,44 @@ def property_changes(
 
 
 def write(run: CycleRunner, entries: Iterable[SyncTimelineEntry | None]) -> None:
-    """Insert a batch's entries in one statement (one row per record per stage).
+    """Write a batch's entries: one COPY on PostgreSQL (one row per record per stage).
 
-    A record met twice by one stage (read again in a later batch) keeps the later outcome."""
+    A record met twice by one stage (read again in a later batch) keeps the later outcome: its
+    earlier row is deleted first, through the (stage, record) unique index."""
     if not run.timeline:
         return
     now = timezone.now()
     by_record: dict[tuple[int, int], SyncTimelineEntry] = {}
     for entry in entries:
         if entry is not None:
-            entry.at = now
             by_record[(entry.stage_id, entry.record_id)] = entry
-    if by_record:
-        SyncTimelineEntry.objects.bulk_create(
-            list(by_record.values()),
-            update_conflicts=True,
-            unique_fields=["stage", "record"],
-            update_fields=["outcome", "at", "changes", "error", "error_message"],
-        )
+    if not by_record:
+        return
+    by_stage: dict[int, list[int]] = {}
+    for stage_id, record_id in by_record:
+        by_stage.setdefault(stage_id, []).append(record_id)
+    for stage_id, record_ids in by_stage.items():
+        SyncTimelineEntry.objects.filter(stage_id=stage_id, record_id__in=record_ids).delete()
+    insert_rows(
+        SyncTimelineEntry,
+        _COLUMNS,
+        [
+            (e.stage_id, e.integration_id, e.record_id, e.direction, e.outcome, now, e.changes,
+             e.error_id, e.error_message)
+            for e in by_record.values()
+        ],
+        json_columns={"changes"},
+    )  # fmt: skip
+
+
+_COLUMNS = (
+    "stage_id",
+    "integration_id",
+    "record_id",
+    "direction",
+    "outcome",
+    "at",
+    "changes",
+    "error_id",
+    "error_message",
+)
