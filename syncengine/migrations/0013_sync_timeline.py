@@ -84,6 +84,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-at", "-pk"],
+                "default_permissions": (),
                 "indexes": [
                     models.Index(
                         models.F("record"),

@@ -57,6 +57,9 @@ class SyncTimelineEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
+        # Read only through the record's sync card (gated like the record and its errors);
+        # nobody adds, changes or deletes timeline rows, so no role holds permissions on them.
+        default_permissions = ()
         constraints = [
             # At most one row per record per stage: a second read in the same stage merges.
             models.UniqueConstraint(fields=["stage", "record"], name="syncengine_timeline_unique")
