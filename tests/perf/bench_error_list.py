@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
+from tests.perf._errors_data import ensure_errors
 from tests.perf._setup import median, percentile, skip, use_benchmark_database
 
 ERRORS = 1_000_000
@@ -30,56 +31,8 @@ NEXT_LINK = re.compile(r'<a href="(\?[^"]*)"[^>]*class="[^"]*\bnext-page\b')
 
 
 def ensure_data():
-    """One integration, 200,000 contacts, 1,000,000 errors (95 % current), set-based."""
-    from django.db import connection
-
-    from crm.models import ObjectType
-    from syncengine.models import Integration, SyncError
-    from syncengine.services.errors import rebuild_error_counts
-
-    integration = Integration.objects.filter(name="bench-errors").first()
-    if integration and SyncError.objects.filter(integration=integration).count() == ERRORS:
-        return integration
-    contacts = ObjectType.objects.get(name="contacts")
-    categories = list(SyncError.Category.values)
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE crm_record, syncengine_integration RESTART IDENTITY CASCADE")
-        integration = Integration.objects.create(
-            name="bench-errors", instance_url="https://bench.my.salesforce.com", api_limit=100000
-        )
-        cursor.execute(
-            """
-            INSERT INTO crm_record (object_type_id, properties, property_changes, created_at,
-                                    updated_at)
-            SELECT %s, jsonb_build_object('email', 'u' || g || '@x.com', 'lastname', 'L' || g),
-                   '{}'::jsonb, now(), now()
-            FROM generate_series(1, %s) g
-            """,
-            [contacts.pk, RECORDS],
-        )
-        # Every tenth message starts like a formula and has a comma, a quote and a newline:
-        # the export's neutralising and quoting are part of what is measured.
-        cursor.execute(
-            """
-            INSERT INTO syncengine_syncerror (integration_id, category, code, message, direction,
-                object_type_id, record_id, remote_object, remote_id, remote_field, property_name,
-                details, key, first_seen_at, last_seen_at, occurrences, status)
-            SELECT %s, (%s::text[])[1 + g %% 8], 'CODE_' || (g %% 50),
-                   CASE WHEN g %% 10 = 0 THEN '=HYPERLINK("x", 1), ' || chr(10) || 'é ' || g
-                        ELSE 'Salesforce said no to record ' || g END,
-                   'push', %s, 1 + g %% %s, 'Contact',
-                   '003' || lpad(g::text, 15, '0'), 'LastName', 'lastname',
-                   '{"fields": ["LastName"], "value": "-1"}'::jsonb, md5(g::text),
-                   now() - make_interval(secs => g), now() - make_interval(secs => g / 2),
-                   1 + g %% 5, CASE WHEN g %% 20 = 0 THEN 'resolved' ELSE 'open' END
-            FROM generate_series(1, %s) g
-            """,
-            [integration.pk, categories, contacts.pk, RECORDS, ERRORS],
-        )
-    rebuild_error_counts(integration=integration)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return integration
+    """One integration, 200,000 contacts, 1,000,000 errors (95 % current), made once."""
+    return ensure_errors("bench-errors", records=RECORDS, errors=ERRORS, tricky=True)
 
 
 def timed(client, url: str) -> tuple[list[float], list[float], list[float]]:

@@ -13,80 +13,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.perf._errors_data import ensure_errors  # noqa: E402
 from tests.perf._setup import median, percentile, skip, use_benchmark_database  # noqa: E402
 
 ERRORS = 1_000_000
 RECORDS = 200_000
 REQUESTS = 50
-CATEGORIES = [
-    "associations",
-    "custom_code",
-    "duplicates",
-    "permissions",
-    "picklists",
-    "property_mappings",
-    "property_values",
-    "other",
-]
 
 
 def ensure_data():
-    """One integration, 200,000 contacts, 1,000,000 errors (95 % current), one affected each."""
-    from django.db import connection
-
-    from crm.models import ObjectType
-    from syncengine.models import Integration, SyncErrorCount
-    from syncengine.services.errors import rebuild_error_counts
-
-    integration = Integration.objects.filter(name="bench-health").first()
-    if integration and integration.errors.count() == ERRORS:
-        # Data of an earlier run: the cards' counts are there unless it predates them.
-        if not SyncErrorCount.objects.filter(integration=integration).exists():
-            rebuild_error_counts(integration=integration)
-        return integration
-    contacts = ObjectType.objects.get(name="contacts")
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE crm_record, syncengine_integration RESTART IDENTITY CASCADE")
-        integration = Integration.objects.create(
-            name="bench-health", instance_url="https://bench.my.salesforce.com", api_limit=100000
-        )
-        cursor.execute(
-            """
-            INSERT INTO crm_record (object_type_id, properties, property_changes, created_at,
-                                    updated_at)
-            SELECT %s, jsonb_build_object('email', 'u' || g || '@x.com', 'lastname', 'L' || g),
-                   '{}'::jsonb, now(), now()
-            FROM generate_series(1, %s) g
-            """,
-            [contacts.pk, RECORDS],
-        )
-        cursor.execute(
-            """
-            INSERT INTO syncengine_syncerror (integration_id, category, code, message, direction,
-                object_type_id, record_id, remote_object, remote_id, remote_field, property_name,
-                details, key, first_seen_at, last_seen_at, occurrences, status)
-            SELECT %s, (%s::text[])[1 + g %% 8], 'CODE_' || (g %% 50),
-                   'Salesforce said no to record ' || g, 'push', %s, 1 + g %% %s, 'Contact',
-                   '003' || lpad(g::text, 15, '0'), 'LastName', 'lastname',
-                   '{"fields": ["LastName"]}'::jsonb, md5(g::text),
-                   now() - make_interval(secs => g), now() - make_interval(secs => g / 2),
-                   1 + g %% 5, CASE WHEN g %% 20 = 0 THEN 'resolved' ELSE 'open' END
-            FROM generate_series(1, %s) g
-            """,
-            [integration.pk, CATEGORIES, contacts.pk, RECORDS, ERRORS],
-        )
-        cursor.execute(
-            """
-            INSERT INTO syncengine_syncerroraffectedrecord (error_id, record_id)
-            SELECT id, record_id FROM syncengine_syncerror WHERE integration_id = %s
-            """,
-            [integration.pk],
-        )
-    # The rows went in around the error service: count the cards once, as the service would.
-    rebuild_error_counts(integration=integration)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return integration
+    """One integration, 200,000 contacts, 1,000,000 errors (95 % current), made once."""
+    return ensure_errors("bench-health", records=RECORDS, errors=ERRORS)
 
 
 def timed(client, url: str, params: dict | None = None) -> list[float]:
