@@ -128,7 +128,7 @@ class ObjectMappingAdmin(admin.ModelAdmin):
     ]
     list_filter = ["integration", "enabled"]
     list_select_related = ["integration", "object_type"]
-    readonly_fields = ["watermark", "delete_watermark", "own_writes_until", "schema_checked_at"]
+    readonly_fields = ["watermark", "delete_watermark", "own_writes", "schema_checked_at"]
     form = ObjectMappingForm
     inlines = [FieldMappingInline, ReferenceMappingInline]
 

@@ -101,10 +101,11 @@ class PulledRows:
 
 @dataclass(frozen=True, slots=True)
 class OwnWrites:
-    """Concord's own writes to an object: those its remote user made until `until`."""
+    """Records Concord's remote user created and last changed: those created at or after
+    `start` and last changed at or before `end`, for each (start, end) span."""
 
     user_id: str
-    until: dt.datetime
+    spans: tuple[tuple[dt.datetime, dt.datetime], ...]
 
 
 @dataclass(frozen=True, slots=True)

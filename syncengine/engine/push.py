@@ -52,6 +52,8 @@ def push(run: CycleRunner, om: ObjectMapping, *, new: bool) -> None:
             stage.message = f"{om.remote_object} has no {run.ext}: new records are not pushed."
             return
         links = _links_to_push(run, om, new=new)
+        if new:
+            echoes.creating(run, om)
         # The bulk API for large stages (Salesforce's guidance: over 2,000 records), when the
         # budget has room for a job's ~10 calls; calls of the connector's batch size otherwise.
         remaining = run.meter.remaining()
@@ -135,8 +137,8 @@ def _push_chunk(
             for link in saved
         ],
     )  # fmt: skip
-    if succeeded:  # after their agreed values are saved: a crash before re-reads them
-        echoes.wrote(run, om)
+    if succeeded and new:  # after their agreed values are saved: a crash before re-reads them
+        echoes.wrote(run, om, created=True)
     # A failed push never clears the dirty mark: the record is still to be sent.
     update_links(["pending_references"], [(link.pk, link.pending_references) for link in failed])
     resolve_record_errors(

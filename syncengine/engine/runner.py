@@ -75,6 +75,8 @@ class CycleRunner:
         self.crashed_push = False  # set by run(): a dead worker's push stage was found
         # Write each record's sync timeline (engine/timeline.py); off only to measure its cost.
         self.timeline: bool = settings.CONCORD_SYNC_TIMELINE
+        # The remote's clock before this cycle created records, per object mapping (echoes.py).
+        self.created_from: dict[int, dt.datetime | None] = {}
 
     @property
     def connector(self) -> Connector:

@@ -36,15 +36,16 @@ class ObjectMapping(models.Model):
     # Where an incremental pull resumes for remotes that hand out a cursor (Google's sync
     # token) instead of filtering on a timestamp.
     pull_cursor = models.TextField(blank=True, default="")
-    # Echo-free pulls (engine/echoes.py): the end of Concord's last write to this object; rows
-    # Concord's remote user last modified until then are not read back.
-    own_writes_until = models.DateTimeField(null=True, blank=True)
+    # Echo-free pulls (engine/echoes.py): the spans, in the remote's clock, in which Concord
+    # created records of this object ([[created from, last written until], …], ISO times);
+    # records it created then and nobody changed since are not read back.
+    own_writes = models.JSONField(default=list, blank=True)
     reread_own_writes = models.BooleanField(
         "Read Concord's own writes back",
         default=False,
-        help_text="Pulls read the records Concord wrote back. Turn on when the remote's "
+        help_text="Pulls read back the records Concord created. Turn on when the remote's "
         "automation (Salesforce flows, triggers, workflow field updates) changes the records "
-        "Concord writes, acting as Concord's user.",
+        "Concord creates, acting as Concord's user.",
     )
     # Reconciliation (engine/reconcile.py): when the ids were last compared with the remote's,
     # and up to when the remote's delete log (Salesforce getDeleted) was last read.

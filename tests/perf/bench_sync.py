@@ -191,7 +191,7 @@ def measure_idle_cycles(integration) -> None:
     print(
         f"sync cycle with nothing changed, right after the pushes: {c.api_calls} API calls, "
         f"{calls(c, 'push_new', 'push_updates', 'update_foreign_keys')} push calls "
-        f"({wall:.2f} s; target <= 9 calls: the pull leaves Concord's own writes out)"
+        f"({wall:.2f} s; target <= 9 calls: the records Concord created are not read back)"
     )
     # Steady state: nothing changed for longer than the overlap window. Moving the watermarks
     # forward by the overlap stands for the minutes that pass between scheduled cycles.

@@ -1,15 +1,17 @@
 """Echo-free pulls against the strict Salesforce sandbox: the cycle after a push does not read
-back what Concord wrote, while anyone else's edit (the org's second user) still arrives, and an
-object whose automation rewrites Concord's writes can ask for them to be read back."""
+back the records Concord created, while anyone else's edit (the org's second user) still
+arrives, even one made between Concord's pull and its update of the record; an object whose
+automation rewrites Concord's writes can ask for them to be read back."""
 
 from __future__ import annotations
 
 import pytest
 
-from crm.services.records import create_record
+from crm.services.records import create_record, update_record
 from syncengine.connectors.base import PulledRows
 from syncengine.connectors.salesforce.client import SalesforceConnector
 from syncengine.connectors.salesforce.mapping import soql_id
+from syncengine.engine import push as push_module
 from syncengine.models import ObjectMapping, RecordLink
 from tests.support.sync import stage_of
 
@@ -58,7 +60,8 @@ def test_the_cycle_after_a_push_reads_none_of_it_back(
 ):
     pushed_contacts(contacts, run)
     mapping = ObjectMapping.objects.get(integration=integration, remote_object="Contact")
-    assert mapping.own_writes_until is not None  # the org's clock when it answered the push
+    [(created_from, written_until)] = mapping.own_writes  # the org's clock around the push
+    assert created_from <= written_until
 
     pulled_rows.clear()
     cycle = run()
@@ -67,7 +70,7 @@ def test_the_cycle_after_a_push_reads_none_of_it_back(
     assert stage_of(cycle, "pull_updates", "Contact").updated == 0
     # The watermark settles at Concord's last write: the next pull asks from there.
     mapping.refresh_from_db()
-    assert mapping.watermark == mapping.own_writes_until
+    assert mapping.watermark.isoformat() == mapping.own_writes[-1][1]
 
 
 def test_an_edit_by_someone_else_after_the_push_is_pulled(
@@ -83,6 +86,36 @@ def test_an_edit_by_someone_else_after_the_push_is_pulled(
     assert pulled_rows == [1]  # that record only, not the other two Concord wrote
     assert stage_of(cycle, "pull_updates", "Contact").updated == 1
     assert contacts.records.get(pk=ids[0]).properties["jobtitle"] == "Head of Echoes"
+
+
+def test_an_edit_made_between_the_pull_and_concords_update_is_read_next_time(
+    integration, sandbox, run, contacts, pulled_rows, monkeypatch
+):
+    ids = pushed_contacts(contacts, run)
+    run()  # the creates' cycle is over: nothing read back
+    remote_id = RecordLink.objects.get(record_id=ids[0]).remote_id
+    update_record(
+        record=contacts.records.get(pk=ids[0]), properties={"lastname": "Renamed"}, source="user"
+    )
+    real_push = push_module.push
+
+    def someone_edits_before_the_push(run, om, *, new):
+        if not new and om.remote_object == "Contact":
+            # The org's second user edits the record after this cycle's pull has read Contacts.
+            sandbox.update("Contact", remote_id, Title="Edited meanwhile")
+        return real_push(run, om, new=new)
+
+    monkeypatch.setattr(push_module, "push", someone_edits_before_the_push)
+    run()  # pulls (nothing yet), then pushes the new last name over the edited record
+    assert sandbox.get("Contact", remote_id)["LastModifiedById"] == integration.remote_user_id
+    monkeypatch.setattr(push_module, "push", real_push)
+
+    pulled_rows.clear()
+    run()
+
+    # Concord's update does not hide the record: it existed before, so the pull reads it.
+    assert pulled_rows == [1]
+    assert contacts.records.get(pk=ids[0]).properties["jobtitle"] == "Edited meanwhile"
 
 
 def test_an_object_with_remote_automation_reads_concords_writes_back(

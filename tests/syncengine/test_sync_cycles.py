@@ -97,7 +97,7 @@ def test_retried_upsert_batch_creates_no_duplicate(integration, sandbox, run, co
     # records by their Concord_Id__c and relinks them without a push. (Such a crash saves
     # neither the answers nor the mark of Concord's own write, which pulls would skip.)
     RecordLink.objects.filter(record_id__in=ids).update(remote_id=None, agreed={}, dirty=True)
-    ObjectMapping.objects.filter(integration=integration).update(own_writes_until=None)
+    ObjectMapping.objects.filter(integration=integration).update(own_writes=[])
     cycle = run()
     assert sandbox.count("Contact") == 3
     assert stage_of(cycle, "push_new", "Contact").api_calls == 0

@@ -275,13 +275,18 @@ class SalesforceConnector:
         own_writes: OwnWrites | None = None,
     ) -> PulledRows:
         """Records changed at or after `since`, oldest first (pulls go by SystemModstamp),
-        without those Concord's user (`own_writes`) last modified until its last write."""
+        without the records Concord's user (`own_writes`) created and nobody changed since."""
         columns = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *fields]))
         conditions = [f"SystemModstamp >= {soql_datetime(since)}"] if since else []
-        if own_writes:
+        if own_writes and own_writes.spans:
+            user = soql_id(own_writes.user_id)
+            spans = " OR ".join(
+                f"(CreatedDate >= {soql_datetime(start)} "
+                f"AND SystemModstamp <= {soql_datetime(end)})"
+                for start, end in own_writes.spans
+            )
             conditions.append(
-                f"NOT (LastModifiedById = {soql_id(own_writes.user_id)} "
-                f"AND SystemModstamp <= {soql_datetime(own_writes.until)})"
+                f"NOT (CreatedById = {user} AND LastModifiedById = {user} AND ({spans}))"
             )
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self.query(
