@@ -35,6 +35,7 @@ from backups.models import BACKUP_RETENTION_DAYS, Backup, Restore
 from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan, two_factor
 from config.admin import ReadOnlyInAdmin
+from config.bounds import parse_id
 from crm import sources
 from crm.models import ObjectType
 
@@ -375,9 +376,8 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
                 data, backups=backups, object_type_choices=type_choices
             )
         else:
-            chosen = (
-                backups.filter(pk=data["backup"]).first() if _is_id(data.get("backup")) else None
-            )
+            backup_id = parse_id(data.get("backup"))
+            chosen = backups.filter(pk=backup_id).first() if backup_id else None
             backup, object_type = selectors.get_default_restore_source(backup=chosen)
             source_form = f.RestoreSourceForm(
                 backups=backups,
@@ -565,10 +565,6 @@ class RestoreAdmin(SuperAdminOnly, admin.ModelAdmin):
         )
         add_never_cache_headers(response)
         return response
-
-
-def _is_id(value) -> bool:
-    return isinstance(value, str) and value.isdigit() and len(value) < 19
 
 
 def _setup_secret(device: TOTPDevice) -> dict:

@@ -35,6 +35,12 @@ class RecordListFilter:
     # None when the value names nothing (refused when a view is saved, an empty list when opened).
     describe: Callable[[str], FilterDescription | None]
     narrow: Callable[[QuerySet[Record], str], QuerySet[Record]]
+    # What a user needs besides viewing records, e.g. "syncengine.view_syncerror": the banner
+    # and the filter tell about the thing filtered on. Without it the parameter is unknown.
+    permission: str = ""
+
+    def allowed(self, user) -> bool:
+        return not self.permission or user.has_perm(self.permission)
 
 
 _filters: dict[str, RecordListFilter] = {}
@@ -45,9 +51,12 @@ def register_record_filter(record_filter: RecordListFilter) -> None:
     _filters[record_filter.parameter] = record_filter
 
 
-def get_record_filter(parameter: str) -> RecordListFilter | None:
-    return _filters.get(parameter)
+def get_record_filter(parameter: str, user) -> RecordListFilter | None:
+    """The filter of `parameter` if `user` may apply it; else None, as for an unknown one."""
+    record_filter = _filters.get(parameter)
+    return record_filter if record_filter and record_filter.allowed(user) else None
 
 
-def list_record_filters() -> list[RecordListFilter]:
-    return list(_filters.values())
+def list_record_filters(user) -> list[RecordListFilter]:
+    """The filters `user` may apply."""
+    return [f for f in _filters.values() if f.allowed(user)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.urls import reverse
@@ -123,7 +124,10 @@ def estimate_count(queryset: QuerySet) -> int:
     """
     if connection.vendor != "postgresql":
         return queryset.count()
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. .none() from a filter naming nothing: 0, and no query
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
@@ -144,19 +148,16 @@ def list_saved_views(*, owner, object_type: ObjectType | None = None) -> QuerySe
 
 
 def saved_view_usages(prop: Property) -> list[PropertyUsage]:
-    """The "Used in" provider: saved views filtering on `prop` (any owner's)."""
-    candidates = (
-        SavedView.objects.filter(
-            object_type_id=prop.object_type_id, query__contains=property_param(prop.name) + "="
-        )
-        .select_related("owner")
-        .order_by("name", "pk")
-    )
+    """The "Used in" provider: saved views filtering on `prop` (any owner's, each owner's own)."""
+    candidates = SavedView.objects.filter(
+        object_type_id=prop.object_type_id, query__contains=property_param(prop.name) + "="
+    ).order_by("name", "pk")
     return [
         PropertyUsage(
             kind="saved_view",
-            label=f"Saved view “{view.name}” of {view.owner.get_username()}",
+            label=f"Saved view “{view.name}”",
             url=reverse("admin:crm_savedview_change", args=[view.pk]),
+            owner_id=view.owner_id,
         )
         for view in candidates
         if prop.name in filtered_property_names(view.query)

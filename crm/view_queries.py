@@ -83,7 +83,7 @@ def _check_param(key: str, value: str, *, object_type: ObjectType, schema: Schem
             raise SavedViewError("The record ids of the filter must be whole numbers.")
         if len(ids) > MAX_IDS:
             raise SavedViewError(f"A view can name at most {MAX_IDS} records.")
-    elif (record_filter := get_record_filter(key)) is not None:
+    elif (record_filter := get_record_filter(key, user)) is not None:
         if record_filter.describe(value) is None:
             raise SavedViewError(f"The {record_filter.title} “{value}” does not exist.")
     else:

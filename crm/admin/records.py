@@ -231,7 +231,9 @@ class RecordAdmin(_SchemaAwareAdmin):
             and schema.can_view(request.user, name)
         ]
         registered = [
-            _registered_filter(f) for f in list_record_filters() if f.parameter in request.GET
+            _registered_filter(f)
+            for f in list_record_filters(request.user)
+            if f.parameter in request.GET
         ]
         return [ObjectTypeFilter, *enum_filters, *registered, "created_at"]
 
@@ -262,7 +264,7 @@ class RecordAdmin(_SchemaAwareAdmin):
     def _banners(self, request) -> list[dict]:
         """Why the list is filtered, for filters that came from elsewhere (e.g. Sync health)."""
         banners = []
-        for record_filter in list_record_filters():
+        for record_filter in list_record_filters(request.user):
             value = request.GET.get(record_filter.parameter)
             description = record_filter.describe(value) if value else None
             if description is not None:

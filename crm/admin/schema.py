@@ -317,6 +317,8 @@ class PropertyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
+        # used_in gets the object only; whose saved views it may name depends on the user.
+        obj._usage_viewer = request.user
         fields = ["object_type", "name", "type", "used_in"]
         if obj.is_sync:
             fields += ["read_only", "unique", "backfill"]
@@ -324,7 +326,7 @@ class PropertyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Used in")
     def used_in(self, obj):
-        usages = list_property_usages(obj)
+        usages = list_property_usages(obj, viewer=getattr(obj, "_usage_viewer", None))
         if not usages:
             return "Not used by sync properties, field mappings or saved views."
         return format_html(
@@ -456,7 +458,7 @@ class PropertyAdmin(admin.ModelAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         prop = self.get_object(request, object_id)
-        usages = list_property_usages(prop) if prop is not None else []
+        usages = list_property_usages(prop, viewer=request.user) if prop is not None else []
         if usages:
             # Refuse before the confirmation page: deleting would break what reads it.
             messages.error(

@@ -96,7 +96,10 @@ class SyncSettingsSerializer(serializers.Serializer):
 
 class PropertyUsageSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="sync_property, field_mapping, saved_view, …")
-    label = serializers.CharField()
+    label = serializers.CharField(
+        help_text="What a person reads. Other users' saved views are not named but counted, "
+        "in one entry per kind, e.g. “2 saved views of other users” (with no url)."
+    )
     url = serializers.CharField(help_text="Where to see it in the admin, if anywhere.")
 
 

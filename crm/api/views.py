@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -157,7 +159,7 @@ class PropertyViewSet(viewsets.ModelViewSet):
     def usage(self, request, *args, **kwargs):
         """Where the property is used: sync properties reading it, field mappings, filters."""
         prop = self.get_object()
-        usages = list_property_usages(prop)
+        usages = list_property_usages(prop, viewer=request.user)
         return Response(
             {
                 "property": f"{prop.object_type.name}.{prop.name}",
@@ -529,6 +531,9 @@ class SavedViewViewSet(
 
     def partial_update(self, request, *args, **kwargs):
         view = self.get_object()
+        # set() of a JSON list or string would "work" and then fail on .get(): refuse it here.
+        if not isinstance(request.data, Mapping):
+            raise ValidationError({"non_field_errors": ['Send a JSON object, e.g. {"name": …}.']})
         extra = sorted(set(request.data) - {"name"})
         if extra:
             raise ValidationError(

@@ -377,7 +377,7 @@ def delete_property(*, prop: Property, actor=None, source: str = sources.USER) -
     """
     if prop.is_builtin:
         raise SchemaError(f"{prop} is a default property and cannot be deleted")
-    usages = list_property_usages(prop)
+    usages = list_property_usages(prop, viewer=actor)
     if usages:
         raise PropertyInUseError(prop, usages)
     record_property_audit(prop=prop, verb="delete_property", source=source, actor=actor)

@@ -24,6 +24,8 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
 
+from config.bounds import parse_id
+
 AFTER_VAR = "after"
 BEFORE_VAR = "before"
 CURSOR_VARS = (AFTER_VAR, BEFORE_VAR)
@@ -86,9 +88,10 @@ class KeysetChangeList(ChangeList):
         for name in CURSOR_VARS:
             raw = request.GET.get(name)
             if raw is not None:
-                if not raw.isdigit():
+                pk = parse_id(raw)
+                if pk is None:
                     raise IncorrectLookupParameters(f"{name} must be an id")
-                return name, int(raw)
+                return name, pk
         return None
 
     def get_filters_params(self, params=None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from config.bounds import parse_id
 from crm.record_filters import FilterDescription, RecordListFilter
 from syncengine.models import SyncError, SyncErrorAffectedRecord
 
@@ -18,9 +19,10 @@ PARAMETER = "sync_error"
 
 
 def _error(value: str) -> SyncError | None:
-    if not value.isdigit():
+    pk = parse_id(value)
+    if pk is None:
         return None
-    return SyncError.objects.select_related("integration").filter(pk=int(value)).first()
+    return SyncError.objects.select_related("integration").filter(pk=pk).first()
 
 
 def describe(value: str) -> FilterDescription | None:
@@ -51,5 +53,10 @@ def narrow(queryset: QuerySet, value: str) -> QuerySet:
 
 
 SYNC_ERROR_FILTER = RecordListFilter(
-    parameter=PARAMETER, title="sync error", describe=describe, narrow=narrow
+    parameter=PARAMETER,
+    title="sync error",
+    describe=describe,
+    narrow=narrow,
+    # The banner names the error, its category and integration: sync error readers only.
+    permission="syncengine.view_syncerror",
 )

@@ -291,6 +291,15 @@ def test_the_wizard_preselects_the_newest_backup_and_the_first_object_it_holds(
     assert '<option value="deals" selected>' in from_row.content.decode()
 
 
+@pytest.mark.parametrize("bad", ["²", "99999999999999999999", "x"])
+def test_the_wizard_says_a_bad_backup_id_cannot_be_restored_from(admin_client, contacts, bad):
+    response = admin_client.get("/admin/backups/restore/new/", {"backup": bad})
+
+    assert response.status_code == 200
+    assert f"Backup #{bad} cannot be restored from" in words(response)
+    assert not Restore.objects.exists()
+
+
 def test_the_wizard_states_the_second_factor_on_its_first_step(admin_client, crm_schema):
     without = words(admin_client.get("/admin/backups/restore/new/"))
 

@@ -149,11 +149,11 @@ def test_a_saved_view_is_used_in_the_properties_it_filters_on(
     )
     stage = Property.objects.get(object_type=contacts, name="lifecyclestage")
     lead_status = Property.objects.get(object_type=contacts, name="lead_status")
-    [usage] = list_property_usages(stage)
+    [usage] = list_property_usages(stage, viewer=staff_user)
     assert usage.kind == "saved_view"
-    assert usage.label == f"Saved view “Customers” of {staff_user.get_username()}"
+    assert usage.label == "Saved view “Customers”"
     assert usage.url == f"/admin/crm/savedview/{view.pk}/change/"
-    assert list_property_usages(lead_status) == []
+    assert list_property_usages(lead_status, viewer=staff_user) == []
     # The API and the property's admin page show it; deleting the property is refused.
     body = staff_api_client.get(
         "/api/v1/object-types/contacts/properties/lifecyclestage/usage/"
@@ -173,9 +173,15 @@ def test_a_property_a_saved_view_filters_on_is_not_deleted(staff_user, contacts)
     view = create_saved_view(
         owner=staff_user, object_type=contacts, name="Gold", query="p_tier=gold"
     )
-    with pytest.raises(PropertyInUseError, match="Saved view “Gold”"):
-        delete_property(prop=tier, source=sources.USER)
+    other = UserFactory(is_staff=True)
+    theirs = create_saved_view(owner=other, object_type=contacts, name="Tin", query="p_tier=tin")
+    # The refusal names the actor's own views and counts the others'.
+    with pytest.raises(
+        PropertyInUseError, match=r"Used in: Saved view “Gold”; 1 saved view of other users$"
+    ):
+        delete_property(prop=tier, actor=staff_user, source=sources.USER)
     delete_saved_view(view=view, actor=staff_user)
+    delete_saved_view(view=theirs, actor=other)
     delete_property(prop=tier, source=sources.USER)
     assert not Property.objects.filter(pk=tier.pk).exists()
 
@@ -187,6 +193,30 @@ def test_the_property_page_lists_the_saved_views(staff_client, staff_user, conta
     stage = Property.objects.get(object_type=contacts, name="lifecyclestage")
     html = staff_client.get(f"/admin/crm/property/{stage.pk}/change/").content.decode()
     assert "Saved view “Leads”" in html
+
+
+def test_other_users_views_are_counted_not_named(
+    staff_client, staff_user, member, contacts, staff_api_client
+):
+    create_saved_view(
+        owner=staff_user, object_type=contacts, name="Mine", query="p_lifecyclestage=lead"
+    )
+    for name in ("Secret plan", "Layoffs"):
+        create_saved_view(
+            owner=member, object_type=contacts, name=name, query="p_lifecyclestage=lead"
+        )
+    stage = Property.objects.get(object_type=contacts, name="lifecyclestage")
+    body = staff_api_client.get(
+        "/api/v1/object-types/contacts/properties/lifecyclestage/usage/"
+    ).json()
+    assert body["used_in"] == [
+        {"kind": "saved_view", "label": "Saved view “Mine”", "url": body["used_in"][0]["url"]},
+        {"kind": "saved_view", "label": "2 saved views of other users", "url": ""},
+    ]
+    html = staff_client.get(f"/admin/crm/property/{stage.pk}/change/").content.decode()
+    assert "Saved view “Mine”" in html and "2 saved views of other users" in html
+    for secret in ("Secret plan", "Layoffs", f"of {member.get_username()}"):
+        assert secret not in html and secret not in str(body)
 
 
 # --- the record list --------------------------------------------------------------------------
@@ -297,6 +327,9 @@ def test_the_api_creates_lists_renames_and_deletes_ones_own_views(api_client, us
 
     renamed = api_client.patch(f"/api/v1/views/{view_id}/", {"name": "Hot leads"}, format="json")
     assert renamed.status_code == 200 and renamed.json()["name"] == "Hot leads"
+    for body in (["name"], "name"):  # JSON, but not an object
+        not_object = api_client.patch(f"/api/v1/views/{view_id}/", body, format="json")
+        assert not_object.status_code == 400 and "JSON object" in str(not_object.json())
     fixed = api_client.patch(f"/api/v1/views/{view_id}/", {"query": "q=x"}, format="json")
     assert fixed.status_code == 400 and "filter and object type are fixed" in str(fixed.json())
     assert SavedView.objects.get(pk=view_id).query == "p_lifecyclestage=lead"

@@ -117,10 +117,11 @@ def test_a_page_takes_the_same_queries_with_3_rows_or_40(client, staff_user, con
     assert "Ada" in html
 
 
-def test_a_bad_cursor_is_the_admins_error_page_not_a_500(client):
+@pytest.mark.parametrize("cursor", ["after=nonsense", "after=²", "before=²", "after=0"])
+def test_a_bad_cursor_is_the_admins_error_page_not_a_500(client, cursor):
     make_errors(2)
 
-    response = client.get(LIST + "?after=nonsense")
+    response = client.get(f"{LIST}?{cursor}")
 
     assert response.status_code == 302 and response["Location"].endswith("?e=1")
 

@@ -12,8 +12,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Record
+from crm.errors import SavedViewError
+from crm.models import Record, SavedView
 from crm.services.records import create_record
+from crm.services.saved_views import create_saved_view
 from syncengine.health.services import run_resync
 from syncengine.models import ApiCallBucket, ObjectMapping, RecordLink, SyncError
 from syncengine.services.errors import record_sync_error, resolve_errors
@@ -431,3 +433,40 @@ def test_settled_errors_that_the_cycle_did_not_reach_reopen(offline, contacts, m
     assert services.run_resync(integration_id=offline.pk)
     error.refresh_from_db()
     assert error.status == "open"
+
+
+def test_the_sync_error_filter_is_for_who_may_read_sync_errors(offline, contacts, api_client):
+    [error] = make_errors(offline, contacts, 1)
+    listing = f"/admin/crm/record/?type=contacts&sync_error={error.pk}"
+    banner = f"sync error #{error.pk} of Org"
+    clerk = UserFactory(is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_record"))
+    # Without view_syncerror the parameter is unknown: the admin's bad-parameter page, no banner.
+    refused = admin_client(clerk).get(listing, follow=True)
+    assert refused.redirect_chain[0] == ("/admin/crm/record/?e=1", 302)
+    assert banner not in refused.content.decode()
+    with pytest.raises(SavedViewError, match="“sync_error” is not a filter of the contacts list"):
+        create_saved_view(
+            owner=clerk, object_type=contacts, name="E", query=f"sync_error={error.pk}"
+        )
+    saved = api_client.post(
+        "/api/v1/views/",
+        {"name": "E", "object_type": "contacts", "query": f"sync_error={error.pk}"},
+        format="json",
+    )
+    assert saved.status_code == 400 and "“sync_error” is not a filter" in saved.json()["detail"]
+    assert not SavedView.objects.exists()
+    # With it, the banner and the filter.
+    clerk.user_permissions.add(Permission.objects.get(codename="view_syncerror"))
+    clerk = type(clerk).objects.get(pk=clerk.pk)  # no stale permission cache
+    shown = admin_client(clerk).get(listing)
+    assert shown.status_code == 200 and banner in shown.content.decode()
+    create_saved_view(owner=clerk, object_type=contacts, name="E", query=f"sync_error={error.pk}")
+
+
+@pytest.mark.parametrize("bad", ["²", "x", "99999999999999999999", "999999"])
+def test_a_sync_error_that_names_no_error_lists_nothing(offline, contacts, staff_user, bad):
+    make_errors(offline, contacts, 1)
+    response = admin_client(staff_user).get(f"/admin/crm/record/?type=contacts&sync_error={bad}")
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 0
