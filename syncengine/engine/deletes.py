@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from syncengine.engine import errors, guard
+from syncengine.engine import echoes, errors, guard
 from syncengine.engine.links import update_links
 from syncengine.models import HeldDelete, ObjectMapping, RecordLink, SyncError, SyncStage
 from syncengine.services.errors import resolve_record_errors
@@ -114,3 +114,5 @@ def _delete_chunk(
         record_ids=[link.record_id for link in done],
         direction=SyncError.Direction.PUSH,
     )
+    if done:
+        echoes.deleted(run, om)

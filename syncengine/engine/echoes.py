@@ -64,6 +64,21 @@ def wrote(run: CycleRunner, om: ObjectMapping, *, created: bool) -> None:
     ObjectMapping.objects.filter(pk=om.pk).update(own_writes=om.own_writes)
 
 
+def deleted(run: CycleRunner, om: ObjectMapping) -> None:
+    """Concord has deleted records of this object. A deleted record undeleted within the same
+    second keeps Concord's user as its last modifier and a stamp of that second: the latest
+    span ends a second earlier, so no record changed in that second is left out."""
+    answered_at = run.connector.answered_at
+    spans = _spans(om)
+    if answered_at is None or not spans or spans[-1][1] < answered_at:
+        return
+    start, _ = spans[-1]
+    end = answered_at - dt.timedelta(seconds=1)
+    spans[-1:] = [(start, end)] if end >= start else []
+    om.own_writes = [[a.isoformat(), b.isoformat()] for a, b in spans]
+    ObjectMapping.objects.filter(pk=om.pk).update(own_writes=om.own_writes)
+
+
 def to_skip(run: CycleRunner, om: ObjectMapping) -> OwnWrites | None:
     """The records Concord created that the pull of this object may leave out (None: none)."""
     user_id = run.integration.remote_user_id

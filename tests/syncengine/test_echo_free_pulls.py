@@ -5,12 +5,16 @@ automation rewrites Concord's writes can ask for them to be read back."""
 
 from __future__ import annotations
 
+import datetime as dt
+from types import SimpleNamespace
+
 import pytest
 
 from crm.services.records import create_record, update_record
 from syncengine.connectors.base import PulledRows
 from syncengine.connectors.salesforce.client import SalesforceConnector
 from syncengine.connectors.salesforce.mapping import soql_id
+from syncengine.engine import echoes
 from syncengine.engine import push as push_module
 from syncengine.models import ObjectMapping, RecordLink
 from tests.support.sync import stage_of
@@ -144,3 +148,29 @@ def test_a_user_id_that_is_not_a_salesforce_id_never_reaches_soql(bad):
 def test_a_salesforce_id_is_quoted_as_is():
     assert soql_id("005RS000000001AYAQ") == "'005RS000000001AYAQ'"
     assert soql_id("005RS000000001A") == "'005RS000000001A'"
+
+
+def test_a_delete_in_the_last_second_of_a_span_ends_the_span_a_second_earlier(
+    integration, sandbox, run, contacts
+):
+    # A record deleted and undeleted within that second keeps Concord's user as its last
+    # modifier: the pull must not take it for one of Concord's untouched creates.
+    pushed_contacts(contacts, run)
+    mapping = ObjectMapping.objects.get(integration=integration, remote_object="Contact")
+    [[start, end]] = mapping.own_writes
+    end = dt.datetime.fromisoformat(end)
+    answered = SimpleNamespace(connector=SimpleNamespace(answered_at=end))
+
+    echoes.deleted(answered, mapping)
+
+    mapping.refresh_from_db()
+    if end - dt.timedelta(seconds=1) >= dt.datetime.fromisoformat(start):
+        assert mapping.own_writes == [[start, (end - dt.timedelta(seconds=1)).isoformat()]]
+    else:
+        assert mapping.own_writes == []  # the span was that one second: nothing is left out
+    # A delete answered a second after the span leaves it alone.
+    before = mapping.own_writes
+    later = SimpleNamespace(connector=SimpleNamespace(answered_at=end + dt.timedelta(seconds=1)))
+    echoes.deleted(later, mapping)
+    mapping.refresh_from_db()
+    assert mapping.own_writes == before
