@@ -115,4 +115,4 @@ def _delete_chunk(
         direction=SyncError.Direction.PUSH,
     )
     if done:
-        echoes.deleted(run, om)
+        echoes.overwrote(run, om)

@@ -8,6 +8,9 @@ knows their values, and re-reading them cost a page per 2,000 records (a 10,000-
 the next cycle five). Anyone else's later edit names another user and is read; so is any change
 after the span's end, and every record that existed before the span, however Concord changed it:
 an edit someone makes between Concord's pull and its update of that record is never skipped.
+Stamps are whole seconds, so spans never share one: a span starts a second after the previous
+one ends at the earliest, and Concord's update or delete of an existing record ends every span
+reaching that second a second earlier.
 
 What is skipped is what the remote's automation changed while acting as Concord's user in the
 create itself (a Salesforce flow, trigger or workflow field update), and an edit someone makes
@@ -37,16 +40,54 @@ MAX_SPANS = 10  # more (cycles creating records seconds apart) and the oldest ar
 
 def creating(run: CycleRunner, om: ObjectMapping) -> None:
     """A stage is about to create records of this object: note the remote's clock (its last
-    answer, before any of them exists)."""
-    run.created_from[om.pk] = run.connector.answered_at
+    answer, before any of them exists).
+
+    The span starts a second after the previous one ends at the earliest: a record created in
+    that second belongs to the previous span alone, and a later write to it (`overwrote`) is
+    never covered by this one."""
+    answered_at = run.connector.answered_at
+    spans = _spans(om)
+    if answered_at is not None and spans:
+        answered_at = max(answered_at, spans[-1][1] + dt.timedelta(seconds=1))
+    run.created_from[om.pk] = answered_at
 
 
-def wrote(run: CycleRunner, om: ObjectMapping, *, created: bool) -> None:
-    """Concord has written records of this object and saved what it wrote.
+def created(run: CycleRunner, om: ObjectMapping) -> None:
+    """Concord has created records of this object and saved what it wrote: they open this
+    cycle's span, or widen it. (Created in the second the previous span ends, they are its.)"""
+    _widen(run, om, open_span=True)
 
-    Records created open this cycle's span (or widen it); other writes of the cycle (the
-    references of the records it just created) move its end. Writes to records that existed
-    before (updates) open nothing: their next pull reads them, as it reads anyone's edit."""
+
+def wrote_references(run: CycleRunner, om: ObjectMapping) -> None:
+    """Concord has written references (those of the records it just created, and of older
+    records whose references waited). In a cycle that created records of this object, the
+    span's end moves: the older records were created before its start, so it never covers
+    them. Otherwise (no span of this cycle, or an overwrite cut it away) every write was to an
+    existing record, and its records are read back."""
+    spans = _spans(om)
+    if spans and spans[-1][0] == run.created_from.get(om.pk):
+        _widen(run, om, open_span=False)
+    else:
+        overwrote(run, om)
+
+
+def overwrote(run: CycleRunner, om: ObjectMapping) -> None:
+    """Concord has updated or deleted records that existed before this cycle.
+
+    Their next pull reads them (as it reads anyone's edit), but only if no span covers the
+    second of this write: an edit someone made just before it, or an undelete right after,
+    names Concord's user as last modifier with a stamp of that second. Spans ending in or
+    after that second end a second earlier; one left empty is dropped."""
+    answered_at = run.connector.answered_at
+    spans = _spans(om)
+    if answered_at is None or not spans or spans[-1][1] < answered_at:
+        return
+    cut = answered_at - dt.timedelta(seconds=1)
+    clipped = [(start, min(end, cut)) for start, end in spans]
+    _save(om, [(start, end) for start, end in clipped if end >= start])
+
+
+def _widen(run: CycleRunner, om: ObjectMapping, *, open_span: bool) -> None:
     created_from = run.created_from.get(om.pk)
     answered_at = run.connector.answered_at
     if created_from is None or answered_at is None:
@@ -54,28 +95,17 @@ def wrote(run: CycleRunner, om: ObjectMapping, *, created: bool) -> None:
     spans = _spans(om)
     if spans and spans[-1][0] == created_from:
         spans[-1] = (created_from, max(answered_at, spans[-1][1]))
-    elif created:
+    elif open_span and answered_at >= created_from:
         spans.append((created_from, answered_at))
     else:
-        return  # this cycle created nothing of this object
+        return
     if om.watermark is not None:
         spans = [span for span in spans if span[1] >= om.watermark - REACH]
-    om.own_writes = [[start.isoformat(), end.isoformat()] for start, end in spans[-MAX_SPANS:]]
-    ObjectMapping.objects.filter(pk=om.pk).update(own_writes=om.own_writes)
+    _save(om, spans[-MAX_SPANS:])
 
 
-def deleted(run: CycleRunner, om: ObjectMapping) -> None:
-    """Concord has deleted records of this object. A deleted record undeleted within the same
-    second keeps Concord's user as its last modifier and a stamp of that second: the latest
-    span ends a second earlier, so no record changed in that second is left out."""
-    answered_at = run.connector.answered_at
-    spans = _spans(om)
-    if answered_at is None or not spans or spans[-1][1] < answered_at:
-        return
-    start, _ = spans[-1]
-    end = answered_at - dt.timedelta(seconds=1)
-    spans[-1:] = [(start, end)] if end >= start else []
-    om.own_writes = [[a.isoformat(), b.isoformat()] for a, b in spans]
+def _save(om: ObjectMapping, spans: list[tuple[dt.datetime, dt.datetime]]) -> None:
+    om.own_writes = [[start.isoformat(), end.isoformat()] for start, end in spans]
     ObjectMapping.objects.filter(pk=om.pk).update(own_writes=om.own_writes)
 
 

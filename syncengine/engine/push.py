@@ -138,7 +138,9 @@ def _push_chunk(
         ],
     )  # fmt: skip
     if succeeded and new:  # after their agreed values are saved: a crash before re-reads them
-        echoes.wrote(run, om, created=True)
+        echoes.created(run, om)
+    elif succeeded:
+        echoes.overwrote(run, om)
     # A failed push never clears the dirty mark: the record is still to be sent.
     update_links(["pending_references"], [(link.pk, link.pending_references) for link in failed])
     resolve_record_errors(

@@ -205,7 +205,7 @@ def _push_pending_refs(
                     errors.push_error(run, om, usable, link, link.record_id, outcome)
         RecordLink.objects.bulk_update(chunk, ["agreed", "pending_references"])
         if payloads and any(outcome.success for outcome in outcomes):
-            echoes.wrote(run, om, created=False)
+            echoes.wrote_references(run, om)
 
 
 # --- junction objects -----------------------------------------------------------------------
