@@ -45,8 +45,12 @@ demo: venv $(DEMO_ENV)
 	  CONCORD_BASE_URL="$${CONCORD_BASE_URL:-http://127.0.0.1:$${CONCORD_PORT:-8000}}" && \
 	  exec $(BIN)/python -m config.demo_run
 
+# The suite runs in TEST_PROCESSES parallel pytest processes (pytest-xdist), each with its own
+# test database, sandboxes and worker queues; most tests wait on a server, a worker or a
+# browser, so more processes than cores pay. `TEST_PROCESSES=0` runs it in this process.
+TEST_PROCESSES ?= 3
 test: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --durations=15
 
 bench: venv
 	$(BIN)/python tests/perf/run.py

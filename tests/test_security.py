@@ -63,7 +63,9 @@ def test_default_secret_key_is_an_error_outside_debug(settings):
 
 
 @pytest.mark.parametrize(
-    "key", ["short-but-random-Zq8", "a" * 60, "django-insecure-" + secrets.token_urlsafe(50)]
+    "key",
+    ["short-but-random-Zq8", "a" * 60, "django-insecure-" + secrets.token_urlsafe(50)],
+    ids=["short", "one-character", "django-insecure-prefix"],  # the same ids in every process
 )
 def test_weak_secret_keys_are_errors_outside_debug(settings, key):
     settings.DEBUG = False
