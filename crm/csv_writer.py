@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 import psycopg
-from psycopg.pq import TransactionStatus
 from django.db import connections
 from django.http import StreamingHttpResponse
+from psycopg.pq import TransactionStatus
 
 # The characters OWASP lists as starting a formula, plus the quote itself (see above).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -102,7 +102,9 @@ def _record_name(pk: str, props: str, type_name: str, label: str, primary: str) 
     full = (
         f"concat_ws(' ', NULLIF({props} ->> 'firstname', ''), NULLIF({props} ->> 'lastname', ''))"
     )
-    display = f"CASE WHEN {type_name} = 'contacts' AND {full} <> '' THEN {full} ELSE {primary_text} END"
+    display = (
+        f"CASE WHEN {type_name} = 'contacts' AND {full} <> '' THEN {full} ELSE {primary_text} END"
+    )
     return (
         f"CASE WHEN {pk} IS NULL THEN '' "
         f"ELSE {label} || ' ' || coalesce(NULLIF({display}, ''), '#' || {pk}) END"
@@ -126,7 +128,9 @@ def _name_is_exact(pk: str, props: str, type_name: str, primary: str) -> str:
 def _label(key: str) -> str:
     """texts._label: the known label, else the key with spaces, capitalised."""
     spaced = f"replace({key}, '_', ' ')"
-    known = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in DETAIL_LABELS.items())
+    known = " ".join(
+        f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in DETAIL_LABELS.items()
+    )
     return f"CASE {key} {known} ELSE upper(left({spaced}, 1)) || lower(substr({spaced}, 2)) END"
 
 
@@ -241,18 +245,22 @@ RAW = f"""jsonb_build_object(
         'occurrences', x_occurrences),
     'integration', jsonb_build_object(
         'id', x_integration, 'kind', x_kind, 'instance_url', x_instance_url),
-    'record', {_record_json("x_record", "x_props", "x_type_name", "x_type_label", "x_type_primary")},
+    'record', {
+    _record_json("x_record", "x_props", "x_type_name", "x_type_label", "x_type_primary")
+},
     'affected_count', affected_n,
     'first_affected', {
-        _record_json("first_id", "a_props", "a_type_name", "a_type_label", "a_type_primary")
-    },
+    _record_json("first_id", "a_props", "a_type_name", "a_type_label", "a_type_primary")
+},
     'link', CASE WHEN link_id IS NOT NULL THEN jsonb_build_array(link_object, link_id) END,
     'own', CASE WHEN own_id IS NOT NULL THEN jsonb_build_object(
         'id', own_id, 'category', own_category, 'integration_id', own_integration,
         'record_id', own_record) END,
     'waiting', CASE WHEN w_id IS NOT NULL THEN jsonb_build_object(
         'id', w_id, 'category', w_category, 'integration_id', w_integration,
-        'record', {_record_json("w_record", "w_props", "w_type_name", "w_type_label", "w_type_primary")}
+        'record', {
+    _record_json("w_record", "w_props", "w_type_name", "w_type_label", "w_type_primary")
+}
     ) END
 )::text"""
 
