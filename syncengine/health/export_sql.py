@@ -234,6 +234,9 @@ def _record_json(pk: str, props: str, type_name: str, label: str, primary: str) 
     )
 
 
+_RECORD = _record_json("x_record", "x_props", "x_type_name", "x_type_label", "x_type_primary")
+_FIRST = _record_json("first_id", "a_props", "a_type_name", "a_type_label", "a_type_primary")
+_WAITING = _record_json("w_record", "w_props", "w_type_name", "w_type_label", "w_type_primary")
 # The fields `export.render_raw_row` builds the row from, for the rows SQL does not write.
 RAW = f"""jsonb_build_object(
     'error', jsonb_build_object(
@@ -245,23 +248,16 @@ RAW = f"""jsonb_build_object(
         'occurrences', x_occurrences),
     'integration', jsonb_build_object(
         'id', x_integration, 'kind', x_kind, 'instance_url', x_instance_url),
-    'record', {
-    _record_json("x_record", "x_props", "x_type_name", "x_type_label", "x_type_primary")
-},
+    'record', {_RECORD},
     'affected_count', affected_n,
-    'first_affected', {
-    _record_json("first_id", "a_props", "a_type_name", "a_type_label", "a_type_primary")
-},
+    'first_affected', {_FIRST},
     'link', CASE WHEN link_id IS NOT NULL THEN jsonb_build_array(link_object, link_id) END,
     'own', CASE WHEN own_id IS NOT NULL THEN jsonb_build_object(
         'id', own_id, 'category', own_category, 'integration_id', own_integration,
         'record_id', own_record) END,
     'waiting', CASE WHEN w_id IS NOT NULL THEN jsonb_build_object(
         'id', w_id, 'category', w_category, 'integration_id', w_integration,
-        'record', {
-    _record_json("w_record", "w_props", "w_type_name", "w_type_label", "w_type_primary")
-}
-    ) END
+        'record', {_WAITING}) END
 )::text"""
 
 
