@@ -39,17 +39,18 @@ def blocks_others(error: SyncError) -> bool:
 
 
 @dataclass
-class _Names:
+class PageNames:
     """What a page of errors names beyond their own rows, loaded once for the page."""
 
     first_affected: dict[int, Record] = field(default_factory=dict)  # error id → record
-    remote_of: dict[int, tuple[str, str]] = field(default_factory=dict)  # record id → object, id
+    # (integration id, record id) → the record's remote object and id in that integration
+    remote_of: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     own_error: dict[int, SyncError] = field(default_factory=dict)  # blocking record id → error
     waits_on: dict[int, SyncError] = field(default_factory=dict)  # blocking record id → error
 
 
-def _load_names(errors: Sequence[SyncError]) -> _Names:
-    names = _Names()
+def _load_names(errors: Sequence[SyncError]) -> PageNames:
+    names = PageNames()
     blocking = [e for e in errors if blocks_others(e)]
     if not blocking:
         return names
@@ -63,12 +64,12 @@ def _load_names(errors: Sequence[SyncError]) -> _Names:
     records = Record.objects.select_related("object_type").in_bulk(set(firsts.values()))
     names.first_affected = {e: records[r] for e, r in firsts.items() if r in records}
     names.remote_of = {
-        record_id: (remote_object, remote_id)
-        for record_id, remote_object, remote_id in RecordLink.objects.filter(
+        (integration_id, record_id): (remote_object, remote_id)
+        for integration_id, record_id, remote_object, remote_id in RecordLink.objects.filter(
             integration_id__in={e.integration_id for e in blocking},
             record_id__in=list(records),
             remote_id__isnull=False,
-        ).values_list("record_id", "object_mapping__remote_object", "remote_id")
+        ).values_list("integration_id", "record_id", "object_mapping__remote_object", "remote_id")
     }
     blockers = {e.record_id for e in blocking}
     # The blocking records' own problems (not the "it blocks others" rows), newest first.
@@ -120,7 +121,7 @@ def error_link(error: SyncError) -> str:
     return f"{base}?{urlencode(query)}#error-{error.pk}"
 
 
-def _cause(error: SyncError, names: _Names, system: str) -> tuple[str, dict | None]:
+def _cause(error: SyncError, names: PageNames, system: str) -> tuple[str, dict | None]:
     """Why the blocking record is not in the remote: the end of the sentence, and the link."""
     blocker = record_name(error.record)
     own = names.own_error.get(error.record_id)
@@ -142,7 +143,7 @@ def _cause(error: SyncError, names: _Names, system: str) -> tuple[str, dict | No
     return f"which is not in {system} yet (it is sent with the next push)", None
 
 
-def _blocked_row(row: dict, error: SyncError, names: _Names, system: str) -> None:
+def _blocked_row(row: dict, error: SyncError, names: PageNames, system: str) -> None:
     """An association error: the waiting (affected) record leads, the blocking one apart."""
     affected = names.first_affected.get(error.pk)
     blocker = record_name(error.record)
@@ -165,7 +166,9 @@ def _blocked_row(row: dict, error: SyncError, names: _Names, system: str) -> Non
         others = (row["affected_records"] or 1) - 1
         more = f" (and {count_of(others, 'other record', 'other records')})" if others > 0 else ""
         row["summary"] = f"{record_name(affected)}{more} waits for {blocker}, {ending}."
-        remote_object, remote_id = names.remote_of.get(affected.pk, ("", ""))
+        remote_object, remote_id = names.remote_of.get(
+            (error.integration_id, affected.pk), ("", "")
+        )
         row["remote_label"] = f"{remote_object} {remote_id}".strip()
         row["remote_url"] = remote_record_url(
             integration=error.integration, remote_object=remote_object, remote_id=remote_id
@@ -174,7 +177,8 @@ def _blocked_row(row: dict, error: SyncError, names: _Names, system: str) -> Non
     row["cause"] = cause
 
 
-def _row(error: SyncError, names: _Names) -> dict:
+def error_row(error: SyncError, names: PageNames) -> dict:
+    """One error's row, with what its page loaded (`PageNames`); no queries."""
     integration: Integration = error.integration
     system = remote_system_name(integration)
     record = error.record
@@ -236,4 +240,4 @@ def error_rows(errors: Sequence[SyncError]) -> list[dict]:
     """The rows of a page of errors (joined with their record, its type and the integration),
     named and linked, in a fixed number of queries."""
     names = _load_names(errors)
-    return [_row(error, names) for error in errors]
+    return [error_row(error, names) for error in errors]

@@ -58,6 +58,8 @@ def details_text(details: dict | None, *, code: str = "") -> str:
     """
     if not details:
         return ""
+    if not isinstance(details, dict):  # stored by hand or by an old version: still words
+        return _value_text(details)
     parts = []
     for key, value in details.items():
         if key == "statusCode" and value == code:

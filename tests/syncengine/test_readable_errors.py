@@ -62,6 +62,7 @@ def test_details_are_words_never_a_printed_dict_or_list():
     assert text == "Fields: Industry, Name · Nested: A: 1"
     assert not any(mark in text for mark in "{}[]'\"")
     assert details_text({}, code="X") == ""
+    assert details_text(["stored", "as a list"]) == "stored, as a list"  # never a crash
 
 
 def test_records_by_name_and_counts_in_the_right_form(deals, companies):
