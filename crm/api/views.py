@@ -29,7 +29,7 @@ from crm.models import (
     Record,
     SavedView,
 )
-from crm.schema import load_schema
+from crm.schema import PropertyAccess, load_property_access, load_schema
 from crm.services import associations as association_services
 from crm.services import merge as merge_services
 from crm.services import records as record_services
@@ -230,14 +230,26 @@ class RecordViewSet(viewsets.ModelViewSet):
             self._schema = load_schema(self.get_object_type())
         return self._schema
 
+    def get_property_access(self) -> PropertyAccess:
+        # Without property filters a read needs only who may see what (one small query); with
+        # them the whole schema is loaded already, and holds the same rules.
+        if hasattr(self, "_schema"):
+            return self._schema.access
+        if not hasattr(self, "_access"):
+            self._access = load_property_access(self.get_object_type())
+        return self._access
+
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if "object_type" in self.kwargs:
-            context["schema"] = self.get_schema()
-            wanted = self.wanted_property_names()
-            if wanted is not None:
-                context["wanted_names"] = wanted
+            context["shown_names"] = set(self.shown_property_names())
         return context
+
+    def shown_property_names(self) -> list[str]:
+        """The properties a record shows the caller: those it may see, of those it asked for."""
+        wanted = self.wanted_property_names()
+        visible = self.get_property_access().visible_names(self.request.user)
+        return [name for name in visible if wanted is None or name in wanted]
 
     def wanted_property_names(self) -> set[str] | None:
         """The names `?properties=` asks for; None when it asks for none (all are shown)."""
@@ -289,12 +301,6 @@ class RecordViewSet(viewsets.ModelViewSet):
             rows=[row[ROW] for row in page],
         )
         return HttpResponse(body, content_type="application/json")
-
-    def shown_property_names(self) -> list[str]:
-        """The properties a record shows the caller: those it may see, of those it asked for."""
-        wanted = self.wanted_property_names()
-        visible = self.get_schema().visible_names(self.request.user)
-        return [name for name in visible if wanted is None or name in wanted]
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
