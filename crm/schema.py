@@ -26,35 +26,55 @@ MAX_SYNC_CHAIN = 5
 
 
 @dataclass
+class PropertyAccess:
+    """Who may see which properties of an object type: all a read of records needs to know.
+
+    Loaded on its own (`load_property_access`, one query of three columns) for the records
+    list, which needs no types or options, or as part of a `Schema`.
+    """
+
+    names: list[str]
+    sensitive: frozenset[str] = frozenset()
+    restricted: frozenset[str] = frozenset()
+    restricted_user_ids: dict[str, set[int]] = field(default_factory=dict)
+    restricted_group_ids: dict[str, set[int]] = field(default_factory=dict)
+
+    def can_view(self, user: User | None, name: str) -> bool:
+        """May this user see the property's values? `None` is Concord itself."""
+        if user is None or getattr(user, "is_superuser", False):
+            return True
+        if name in self.sensitive and not user.has_perm(SENSITIVE_PERMISSION):
+            return False
+        if name in self.restricted:
+            return self._in_restriction(user, name)
+        return True
+
+    def visible_names(self, user: User | None) -> list[str]:
+        return [name for name in self.names if self.can_view(user, name)]
+
+    def _in_restriction(self, user: User, name: str) -> bool:
+        if user.pk in self.restricted_user_ids.get(name, set()):
+            return True
+        group_ids = _user_group_ids(user)
+        return bool(group_ids & self.restricted_group_ids.get(name, set()))
+
+
+@dataclass
 class Schema:
     object_type: ObjectType
     properties: dict[str, Property]
     specs: dict[str, PropertySpec]
-    _restricted_user_ids: dict[str, set[int]] = field(default_factory=dict)
-    _restricted_group_ids: dict[str, set[int]] = field(default_factory=dict)
+    access: PropertyAccess
 
     def can_view(self, user: User | None, name: str) -> bool:
         """May this user see the property's values? `None` is Concord itself."""
-        prop = self.properties[name]
-        if user is None or getattr(user, "is_superuser", False):
-            return True
-        if prop.sensitive and not user.has_perm(SENSITIVE_PERMISSION):
-            return False
-        if prop.restricted:
-            return self._in_restriction(user, name)
-        return True
+        return self.access.can_view(user, name)
 
     def can_edit(self, user: User | None, name: str) -> bool:
         return self.can_view(user, name)
 
     def visible_names(self, user: User | None) -> list[str]:
-        return [name for name in self.properties if self.can_view(user, name)]
-
-    def _in_restriction(self, user: User, name: str) -> bool:
-        if user.pk in self._restricted_user_ids.get(name, set()):
-            return True
-        group_ids = _user_group_ids(user)
-        return bool(group_ids & self._restricted_group_ids.get(name, set()))
+        return self.access.visible_names(user)
 
 
 def _user_group_ids(user: User) -> set[int]:
@@ -73,7 +93,6 @@ def load_schema(object_type: ObjectType) -> Schema:
             Prefetch("options", queryset=PropertyOption.objects.order_by("display_order", "pk"))
         )
     )
-    properties = {p.name: p for p in props}
     specs = {
         p.name: PropertySpec(
             name=p.name,
@@ -82,20 +101,45 @@ def load_schema(object_type: ObjectType) -> Schema:
         )
         for p in props
     }
-    schema = Schema(object_type=object_type, properties=properties, specs=specs)
-    restricted = [p for p in props if p.restricted]
-    if restricted:
+    return Schema(
+        object_type=object_type,
+        properties={p.name: p for p in props},
+        specs=specs,
+        access=_access([(p.pk, p.name, p.sensitive, p.restricted) for p in props]),
+    )
+
+
+def load_property_access(object_type: ObjectType) -> PropertyAccess:
+    """Load who may see which property of the object type, and nothing else."""
+    return _access(
+        Property.objects.filter(object_type=object_type).values_list(
+            "pk", "name", "sensitive", "restricted"
+        )
+    )
+
+
+def _access(rows) -> PropertyAccess:
+    """The access rules of properties given as (pk, name, sensitive, restricted) rows; their
+    restrictions' users and groups are read only when some property is restricted."""
+    rows = list(rows)
+    access = PropertyAccess(
+        names=[name for _, name, _, _ in rows],
+        sensitive=frozenset(name for _, name, sensitive, _ in rows if sensitive),
+        restricted=frozenset(name for _, name, _, restricted in rows if restricted),
+    )
+    restricted_ids = [pk for pk, _, _, restricted in rows if restricted]
+    if restricted_ids:
         users = Property.restricted_users.through.objects.filter(
-            property__in=restricted
+            property_id__in=restricted_ids
         ).values_list("property__name", "user_id")
         groups = Property.restricted_groups.through.objects.filter(
-            property__in=restricted
+            property_id__in=restricted_ids
         ).values_list("property__name", "group_id")
         for name, user_id in users:
-            schema._restricted_user_ids.setdefault(name, set()).add(user_id)
+            access.restricted_user_ids.setdefault(name, set()).add(user_id)
         for name, group_id in groups:
-            schema._restricted_group_ids.setdefault(name, set()).add(group_id)
-    return schema
+            access.restricted_group_ids.setdefault(name, set()).add(group_id)
+    return access
 
 
 # Advisory lock keys (PostgreSQL): 0x0C0C serialises writers of one object type's unique

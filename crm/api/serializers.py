@@ -16,7 +16,6 @@ from crm.models import (
     SavedView,
     SyncPropertyConfig,
 )
-from crm.schema import Schema
 from crm.services.merge import MAX_LOSERS
 
 
@@ -188,16 +187,10 @@ class RecordSerializer(serializers.Serializer):
 
     def to_representation(self, record):
         data = super().to_representation(record)
-        schema: Schema = self.context["schema"]
-        visible = self.context.get("visible_names")
-        if visible is None:
-            visible = set(schema.visible_names(self.context["request"].user))
-            self.context["visible_names"] = visible
-        wanted = self.context.get("wanted_names")
+        # The view's: the properties the caller may see, of those it asked for.
+        shown = self.context["shown_names"]
         data["properties"] = {
-            name: value
-            for name, value in record.properties.items()
-            if name in visible and (wanted is None or name in wanted)
+            name: value for name, value in record.properties.items() if name in shown
         }
         return data
 

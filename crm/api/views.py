@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from config.pagination import CursorPagination
 from crm import selectors, sources
 from crm.api import serializers as s
+from crm.api.record_json import ROW, page_body, record_rows, renders_in_database
 from crm.errors import AssociationError, FilterError
 from crm.models import (
     Association,
@@ -27,7 +29,7 @@ from crm.models import (
     Record,
     SavedView,
 )
-from crm.schema import load_schema
+from crm.schema import PropertyAccess, load_property_access, load_schema
 from crm.services import associations as association_services
 from crm.services import merge as merge_services
 from crm.services import records as record_services
@@ -228,14 +230,31 @@ class RecordViewSet(viewsets.ModelViewSet):
             self._schema = load_schema(self.get_object_type())
         return self._schema
 
+    def get_property_access(self) -> PropertyAccess:
+        # Without property filters a read needs only who may see what (one small query); with
+        # them the whole schema is loaded already, and holds the same rules.
+        if hasattr(self, "_schema"):
+            return self._schema.access
+        if not hasattr(self, "_access"):
+            self._access = load_property_access(self.get_object_type())
+        return self._access
+
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if "object_type" in self.kwargs:
-            context["schema"] = self.get_schema()
-            wanted = self.request.query_params.get("properties")
-            if wanted:
-                context["wanted_names"] = {n.strip() for n in wanted.split(",") if n.strip()}
+            context["shown_names"] = set(self.shown_property_names())
         return context
+
+    def shown_property_names(self) -> list[str]:
+        """The properties a record shows the caller: those it may see, of those it asked for."""
+        wanted = self.wanted_property_names()
+        visible = self.get_property_access().visible_names(self.request.user)
+        return [name for name in visible if wanted is None or name in wanted]
+
+    def wanted_property_names(self) -> set[str] | None:
+        """The names `?properties=` asks for; None when it asks for none (all are shown)."""
+        wanted = self.request.query_params.get("properties")
+        return {n.strip() for n in wanted.split(",") if n.strip()} if wanted else None
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no object type
@@ -264,6 +283,24 @@ class RecordViewSet(viewsets.ModelViewSet):
                         {"detail": exc.message, "errors": {field: [exc.message]}}
                     ) from None
         return queryset
+
+    def list(self, request, *args, **kwargs):
+        # PostgreSQL builds the page's JSON itself (crm.api.record_json): the same answer as
+        # the serializer's, without decoding and re-encoding every record in Python.
+        if not renders_in_database(request):
+            return super().list(request, *args, **kwargs)
+        rows = record_rows(
+            self.filter_queryset(self.get_queryset()),
+            object_type_name=self.get_object_type().name,
+            property_names=self.shown_property_names(),
+        )
+        page = self.paginate_queryset(rows)
+        body = page_body(
+            next_link=self.paginator.get_next_link(),
+            previous_link=self.paginator.get_previous_link(),
+            rows=[row[ROW] for row in page],
+        )
+        return HttpResponse(body, content_type="application/json")
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
