@@ -117,6 +117,32 @@ def get_last_run(*, user_id: int, frequency: str) -> DigestRun | None:
     return DigestRun.objects.filter(user_id=user_id, frequency=frequency).first()
 
 
+def last_digest_ends(*, user_ids: list[int], frequency: str) -> dict[int, dt.datetime]:
+    """Each user's previous digest end of this frequency (one query for all of them)."""
+    return dict(
+        DigestRun.objects.filter(user_id__in=user_ids, frequency=frequency)
+        .values_list("user_id")
+        .annotate(last=Max("window_end"))
+        .values_list("user_id", "last")
+        .order_by()
+    )
+
+
+def list_digest_recipients(*, user_ids: list[int]) -> list:
+    """Those of these users who receive sync-error digests, with their settings (one query
+    and one for their per-integration choices): active staff with an email who may see sync
+    errors (the health page's permission), checked once per digest, when it is sent."""
+    return list(
+        get_user_model()
+        .objects.filter(pk__in=user_ids, is_active=True, is_staff=True)
+        .filter(pk__in=list_users_with_permission("syncengine.view_syncerror").values("pk"))
+        .exclude(email="")
+        .select_related("notification_setting")
+        .prefetch_related("notification_setting__integrations")
+        .order_by("pk")
+    )
+
+
 def list_due_digests(*, now: dt.datetime) -> list[tuple[int, str]]:
     """(user id, frequency) of every digest due now; a constant number of queries."""
     User = get_user_model()
@@ -241,6 +267,24 @@ def build_digest(
         window_start=window_start,
         window_end=window_end,
     )
+    return assemble_digest(
+        integrations=integrations,
+        frequency=frequency,
+        window_start=window_start,
+        window_end=window_end,
+        shared=shared,
+    )
+
+
+def assemble_digest(
+    *,
+    integrations: list[Integration],
+    frequency: str,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    shared: dict[int, WindowAggregate],
+) -> Digest:
+    """A recipient's digest from the window's shared aggregates (no query)."""
     return Digest(
         frequency=frequency,
         window_start=window_start,
