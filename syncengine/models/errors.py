@@ -76,6 +76,14 @@ class SyncError(models.Model):
                 condition=Q(status__in=["open", "resyncing"]),
                 name="syncengine_err_current_idx",
             ),
+            # "New since the user's last visit" (the bell, the admin index's panel): current
+            # errors of an integration first seen after a time, counted from the index alone.
+            models.Index(
+                fields=["integration", "first_seen_at"],
+                include=["category"],
+                condition=Q(status__in=["open", "resyncing"]),
+                name="syncengine_err_new_idx",
+            ),
         ]
 
     def __str__(self) -> str:
