@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import selectors
@@ -170,35 +170,38 @@ def send_sync_error_digests(
         shared[start, end] = selectors.window_aggregates(
             integration_ids=list(ids), window_start=start, window_end=end
         )
-    runs: list[DigestRun] = []
-    outgoing = []
-    mailer = DigestMailer()
-    for due in dues:
-        digest = selectors.assemble_digest(
+    digests = [
+        selectors.assemble_digest(
             integrations=due.integrations,
             frequency=frequency,
             window_start=due.window_start,
             window_end=due.window_end,
             shared=shared[due.window_start, due.window_end],
         )
-        if frequency == Frequency.INSTANTLY and not digest.new:
-            continue  # nothing new: keep the window open for the next error
-        run = _claim(
-            user=due.user,
-            frequency=frequency,
-            start=due.window_start,
-            end=due.window_end,
-            digest=digest,
+        for due in dues
+    ]
+    if frequency == Frequency.INSTANTLY:
+        # Nothing new: keep the window open for the next error.
+        kept = [(due, digest) for due, digest in zip(dues, digests, strict=True) if digest.new]
+    else:
+        kept = list(zip(dues, digests, strict=True))
+    runs = _claim_all(frequency=frequency, dues=kept)
+    mailer = DigestMailer()
+    outgoing = [
+        (
+            run,
+            mailer.message(
+                user=due.user,
+                setting=due.setting,
+                digest=digest,
+                token=unsubscribe_token(user=due.user),
+            ),
         )
-        if run is None:
-            continue
-        runs.append(run)
-        if run.status == DigestRun.Status.CLAIMED:
-            token = unsubscribe_token(user=due.user)
-            message = mailer.message(user=due.user, setting=due.setting, digest=digest, token=token)
-            outgoing.append((run, message))
+        for (due, digest), run in zip(kept, runs, strict=True)
+        if run is not None and run.status == DigestRun.Status.CLAIMED
+    ]
     _send_all(outgoing)
-    return runs
+    return [run for run in runs if run is not None]
 
 
 def _due_digests(*, user_ids: list[int], frequency: str, now: dt.datetime) -> list[_Due]:
@@ -231,21 +234,63 @@ def _due_digests(*, user_ids: list[int], frequency: str, now: dt.datetime) -> li
     return dues
 
 
-def _claim(*, user, frequency: str, start, end, digest) -> DigestRun | None:
-    empty = not digest.new and not digest.resolved
-    try:
-        with transaction.atomic():
-            return DigestRun.objects.create(
-                user=user,
-                frequency=frequency,
-                window_start=start,
-                window_end=end,
-                status=DigestRun.Status.EMPTY if empty else DigestRun.Status.CLAIMED,
-                new_count=digest.new,
-                resolved_count=digest.resolved,
-            )
-    except IntegrityError:
-        return None  # another run of the task holds this window
+def _claim_all(
+    *, frequency: str, dues: list[tuple[_Due, selectors.Digest]]
+) -> list[DigestRun | None]:
+    """Claim each digest's window (None where another run holds it), in one statement.
+
+    The claim is the row itself (unique per user, frequency and window start): a run that
+    finds the row there already does not send. An empty digest is recorded as such, so the
+    next window starts after it.
+    """
+    if not dues:
+        return []
+    at = timezone.now()
+    rows = [
+        DigestRun(
+            user_id=due.user.pk,
+            frequency=frequency,
+            window_start=due.window_start,
+            window_end=due.window_end,
+            status=(
+                DigestRun.Status.CLAIMED
+                if digest.new or digest.resolved
+                else DigestRun.Status.EMPTY
+            ),
+            new_count=digest.new,
+            resolved_count=digest.resolved,
+            created_at=at,
+        )
+        for due, digest in dues
+    ]
+    columns = [
+        "user_id",
+        "frequency",
+        "window_start",
+        "window_end",
+        "status",
+        "new_count",
+        "resolved_count",
+        "created_at",
+    ]
+    fields = [DigestRun._meta.get_field(c.removesuffix("_id")) for c in columns]
+    qn = connection.ops.quote_name
+    values = ", ".join(f"({', '.join(['%s'] * len(columns))})" for _ in rows)
+    params = [
+        f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in fields
+    ]
+    sql = (
+        f"INSERT INTO {qn(DigestRun._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
+        f"VALUES {values} ON CONFLICT ({qn('user_id')}, {qn('frequency')}, "
+        f"{qn('window_start')}) DO NOTHING RETURNING {qn('id')}, {qn('user_id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        claimed = dict((user_id, pk) for pk, user_id in cursor.fetchall())
+    for row in rows:
+        row.pk = claimed.get(row.user_id)
+        row._state.adding = False
+    return [row if row.pk is not None else None for row in rows]
 
 
 def _send_all(outgoing: list[tuple[DigestRun, EmailMultiAlternatives]]) -> None:
