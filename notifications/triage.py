@@ -11,10 +11,11 @@ since the visit.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.urls import reverse
 
 from notifications.models import Notification, SyncHealthVisit
@@ -34,22 +35,32 @@ def count_unread(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
-def _current_counts() -> list[tuple[int, str, str, int]]:
-    """(integration id, name, card, current errors) of every card with errors: one query."""
-    return list(
+@dataclass
+class _Card:
+    integration_id: int
+    name: str
+    category: str
+    errors: int  # current errors (the card's kept count)
+    seen_at: dt.datetime | None  # when the user last opened the integration's health page
+
+
+def _current_cards(*, user) -> list[_Card]:
+    """Every card with current errors, with the user's last visit: one query."""
+    visit = SyncHealthVisit.objects.filter(user=user, integration=OuterRef("integration_id"))
+    rows = (
         SyncErrorCount.objects.filter(errors__gt=0)
+        .annotate(seen_at=Subquery(visit.values("seen_at")[:1]))
         .order_by()
-        .values_list("integration_id", "integration__name", "category", "errors")
+        .values_list("integration_id", "integration__name", "category", "errors", "seen_at")
     )
+    return [_Card(*row) for row in rows]
 
 
-def _new_counts(*, user, current: list[tuple[int, str, str, int]]) -> dict[tuple[int, str], int]:
-    """New errors per (integration, card) for the user: one query for their visits, and one
-    more if they have any, each part reading one index range."""
-    visits = dict(
-        SyncHealthVisit.objects.filter(user=user).values_list("integration_id", "seen_at")
-    )
-    new = {(i, category): n for i, _, category, n in current if i not in visits}
+def _new_counts(cards: list[_Card]) -> dict[tuple[int, str], int]:
+    """New errors per (integration, card): none read for an integration never visited (all
+    its current errors are new), one index range per visited one, in one query."""
+    new = {(c.integration_id, c.category): c.errors for c in cards if c.seen_at is None}
+    visits = {c.integration_id: c.seen_at for c in cards if c.seen_at is not None}
     parts = [
         SyncError.objects.filter(
             integration_id=integration_id, status__in=OPEN_STATUSES, first_seen_at__gt=seen_at
@@ -89,15 +100,16 @@ class Bell:
 def get_bell(*, user, notifications: bool, sync_errors: bool) -> Bell:
     """The bell's counts: unread notifications and new sync errors (the kinds the user may see).
 
-    A fixed number of queries, however many integrations and errors there are.
+    Unread notifications, the cards, and the errors new since the user's visits if they made
+    any: three queries at most, however many integrations and errors there are.
     """
     unread = count_unread(user=user) if notifications else 0
     new: list[NewErrors] = []
     if sync_errors:
-        current = _current_counts()
-        names = {i: name for i, name, _, _ in current}
+        cards = _current_cards(user=user)
+        names = {c.integration_id: c.name for c in cards}
         totals: dict[int, int] = defaultdict(int)
-        for (integration_id, _), n in _new_counts(user=user, current=current).items():
+        for (integration_id, _), n in _new_counts(cards).items():
             totals[integration_id] += n
         new = sorted(
             (NewErrors(i, names[i], n) for i, n in totals.items() if n and i in names),
@@ -132,22 +144,24 @@ class IntegrationTriage:
 
 def list_sync_health(*, user) -> list[IntegrationTriage]:
     """The admin index's panel: each integration with its current errors per card and how many
-    are new since the user last opened its health page. A fixed number of queries, whatever
-    the number of integrations, cards or errors."""
+    are new since the user last opened its health page. The integrations, their cards, and the
+    errors new since the user's visits if they made any: three queries at most, whatever the
+    number of integrations, cards or errors."""
     integrations = list(Integration.objects.order_by("name", "pk"))
     # The health page's own card counts (kept by the error service), so both always agree.
-    current = _current_counts()
-    new = _new_counts(user=user, current=current)
+    current = _current_cards(user=user)
+    new = _new_counts(current)
     labels = dict(SyncError.Category.choices)
     cards: dict[int, dict[str, CardTriage]] = defaultdict(dict)
-    for integration_id, _, category, errors in current:
-        cards[integration_id][category] = CardTriage(
-            category=category,
-            label=labels.get(category, category),
-            url=health_url(integration_id, category),
-            open=errors,
+    for card in current:
+        key = (card.integration_id, card.category)
+        cards[card.integration_id][card.category] = CardTriage(
+            category=card.category,
+            label=labels.get(card.category, card.category),
+            url=health_url(*key),
+            open=card.errors,
             # An error counted new but resolved since the count was kept cannot exceed it.
-            new=min(new.get((integration_id, category), 0), errors),
+            new=min(new.get(key, 0), card.errors),
         )
     order = {c: i for i, c in enumerate(SyncError.Category.values)}
     return [

@@ -171,11 +171,11 @@ def test_the_panel_and_the_bell_are_a_fixed_number_of_queries(staff, django_asse
         for category in ("picklists", "duplicates", "other")[: n + 1]:
             open_error(integration, category)
 
-    # Integrations, the cards' kept counts, the user's visits, the errors new since them.
-    with django_assert_num_queries(4):
+    # Integrations, the cards' kept counts with the user's visits, the errors new since them.
+    with django_assert_num_queries(3):
         list_sync_health(user=staff)
-    # Unread notifications, the cards' kept counts, the user's visits, the errors new since them.
-    with django_assert_num_queries(4):
+    # Unread notifications, the cards with the user's visits, the errors new since them.
+    with django_assert_num_queries(3):
         get_bell(user=staff, notifications=True, sync_errors=True)
 
 

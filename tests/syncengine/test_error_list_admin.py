@@ -165,3 +165,30 @@ def test_a_small_list_is_counted_exactly(client, small_pages):
 
     assert not cl.result_count_is_estimate and cl.result_count == 4
     assert "About" not in html
+
+
+def test_a_page_runs_a_pinned_set_of_queries_none_over_every_error(client, staff_user):
+    # Given errors in two integrations, one of them opened on its health page by the user
+    from notifications.services import record_health_visit
+
+    seen, unseen = IntegrationFactory(), IntegrationFactory()
+    make_errors(5, integration=seen)
+    make_errors(5, integration=unseen)
+    record_health_visit(user=staff_user, integration=seen, at=START - dt.timedelta(minutes=3))
+
+    with CaptureQueriesContext(connection) as captured:
+        cl, html = page(client, LIST)
+
+    # Then the page is the session, user and time zone, the filter's integrations, its rows
+    # and their count (exact below the estimate's threshold), the sidebar's object types and
+    # the bell (unread notifications, the cards' kept counts with the user's visits, the
+    # errors new since a visit): no query per row, and the only ones over the errors are the
+    # page (LIMIT), its count and one index range since the visit
+    queries = [q["sql"] for q in captured.captured_queries]
+    over_errors = [q for q in queries if 'FROM "syncengine_syncerror"' in q]
+    assert len(cl.result_list) == 10 and "10 sync errors" in html
+    assert len(queries) == 10
+    assert len(over_errors) == 4
+    assert over_errors[0].endswith("LIMIT 51")
+    assert over_errors[1].startswith("EXPLAIN") and over_errors[2].startswith("SELECT COUNT(*)")
+    assert '"first_seen_at" >' in over_errors[3] and '"integration_id" = ' in over_errors[3]
