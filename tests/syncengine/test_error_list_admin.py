@@ -189,7 +189,7 @@ def test_a_page_runs_a_pinned_set_of_queries_none_over_every_error(client, staff
     queries = [q["sql"] for q in captured.captured_queries]
     over_errors = [q for q in queries if 'FROM "syncengine_syncerror"' in q]
     assert len(cl.result_list) == 10 and "10 sync errors" in html
-    assert len(queries) == 10
+    assert len(queries) == 11
     assert len(over_errors) == 4
     assert over_errors[0].endswith("LIMIT 51")
     assert over_errors[1].startswith("EXPLAIN") and over_errors[2].startswith("SELECT COUNT(*)")
