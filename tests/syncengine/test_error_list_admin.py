@@ -194,3 +194,21 @@ def test_a_page_runs_a_pinned_set_of_queries_none_over_every_error(client, staff
     assert over_errors[0].endswith("LIMIT 51")
     assert over_errors[1].startswith("EXPLAIN") and over_errors[2].startswith("SELECT COUNT(*)")
     assert '"first_seen_at" >' in over_errors[3] and '"integration_id" = ' in over_errors[3]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"])
+def test_times_read_as_djangos_date_format_wrote_them(zone):
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    from syncengine.admin.errors import _when
+
+    for value in (START, START.replace(month=7, day=3, hour=23, minute=5, second=9)):
+        with timezone.override(zone):
+            local = timezone.localtime(value)
+            expected = (
+                f'<span style="white-space:nowrap" title="{date_format(local, "Y-m-d H:i:s T")}">'
+                f"{date_format(local, 'j M H:i')}</span>"
+            )
+            assert _when(value) == expected
+    assert _when(None) == "—"
