@@ -4,23 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0009_savedview'),
-        ('syncengine', '0014_echo_free_pulls'),
+        ("crm", "0009_savedview"),
+        ("syncengine", "0014_echo_free_pulls"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='syncerror',
-            index=models.Index(models.F('status'), models.OrderBy(models.F('last_seen_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='syncengine_err_status_idx'),
+            model_name="syncerror",
+            index=models.Index(
+                models.F("status"),
+                models.OrderBy(models.F("last_seen_at"), descending=True),
+                models.OrderBy(models.F("id"), descending=True),
+                name="syncengine_err_status_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='syncerror',
-            index=models.Index(models.F('direction'), models.OrderBy(models.F('last_seen_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='syncengine_err_direction_idx'),
+            model_name="syncerror",
+            index=models.Index(
+                models.F("direction"),
+                models.OrderBy(models.F("last_seen_at"), descending=True),
+                models.OrderBy(models.F("id"), descending=True),
+                name="syncengine_err_direction_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='syncerror',
-            index=models.Index(condition=models.Q(('status__in', ['open', 'resyncing'])), fields=['integration', 'first_seen_at'], include=('category',), name='syncengine_err_new_idx'),
+            model_name="syncerror",
+            index=models.Index(
+                condition=models.Q(("status__in", ["open", "resyncing"])),
+                fields=["integration", "first_seen_at"],
+                include=("category",),
+                name="syncengine_err_new_idx",
+            ),
         ),
     ]

@@ -137,8 +137,9 @@ def test_each_user_gets_the_mail_the_whole_template_made_in_their_own_time_zone(
     assert not DigestRun.objects.filter(user__in=[role_user, no_role]).exists()
     mails = {m["To"]: m for m in smtp.messages}
     assert set(mails) == {"paris@example.com", "ny@example.com", "tokyo@example.com"}
-    for user, run in zip((paris, new_york, tokyo), sorted(runs, key=lambda r: r.user_id)):
-        mail = mails[user.email]
+    run_of = {run.user_id: run for run in runs}
+    for user in (paris, new_york, tokyo):
+        run, mail = run_of[user.pk], mails[user.email]
         unsubscribe_url = mail["List-Unsubscribe"].strip().strip("<>")
         text, html = reference_mail(user, run, unsubscribe_url)
         assert crlf(text) == text_of(mail) and crlf(html) == html_of(mail)

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import SyncHealthVisit
-from notifications.triage import get_bell, list_sync_health
 from notifications.services import record_health_visit
+from notifications.triage import get_bell, list_sync_health
 from syncengine.models import SyncError
 from syncengine.services.errors import record_sync_error, resolve_errors
 from tests.factories import IntegrationFactory, UserFactory
