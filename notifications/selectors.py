@@ -286,7 +286,7 @@ def assemble_digest(
         integrations=[
             IntegrationDigest(
                 integration=i,
-                errors_url=errors_url(i.pk),
+                errors_url=shared[i.pk].errors_url,
                 categories=shared[i.pk].categories,
                 top_errors=shared[i.pk].top_errors,
             )
@@ -302,13 +302,14 @@ class WindowAggregate:
 
     categories: list[CategoryCounts]
     top_errors: list[SyncError]
+    errors_url: str  # the integration's health page (a reverse() per recipient otherwise)
 
 
 def window_share_key(
     integration_id: int, window_start: dt.datetime, window_end: dt.datetime
 ) -> str:
     return (
-        f"notifications:digest-window:v1:{integration_id}:"
+        f"notifications:digest-window:v2:{integration_id}:"
         f"{window_start.timestamp()}:{window_end.timestamp()}"
     )
 
@@ -383,6 +384,7 @@ def _build_aggregates(
         pk: WindowAggregate(
             categories=sorted(counts[pk].values(), key=lambda c: order.get(c.category, 99)),
             top_errors=top[pk],
+            errors_url=errors_url(pk),
         )
         for pk in ids
     }

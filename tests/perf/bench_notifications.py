@@ -94,6 +94,18 @@ def main() -> int:
             per_digest.append((time.perf_counter() - t) / len(batch))
             assert [r.status for r in runs] == ["sent"] * len(batch)
         total = time.perf_counter() - started
+        # The same again without SMTP (Django's in-memory outbox): what building, rendering
+        # and claiming cost apart from the wire.
+        forget()
+        unsent = []
+        unsent_started = time.perf_counter()
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            for i in range(0, len(users), DIGEST_BATCH):
+                batch = [u.pk for u in users[i : i + DIGEST_BATCH]]
+                t = time.perf_counter()
+                send_sync_error_digests(user_ids=batch, frequency="daily", now=now)
+                unsent.append((time.perf_counter() - t) / len(batch))
+        unsent_total = time.perf_counter() - unsent_started
     finally:
         smtp.terminate()
         smtp.wait()
@@ -102,6 +114,11 @@ def main() -> int:
         f"rendered and sent over SMTP in batches of {DIGEST_BATCH})"
     )
     print(f"digest_build_median: {median(per_digest) * 1000:.1f} ms per digest")
+    print(
+        f"digest_build_unsent_median: {median(unsent) * 1000:.1f} ms per digest "
+        f"(built, rendered and claimed; {unsent_total:.1f} s "
+        "for 1,000 users)"
+    )
     print(f"digest_queries_1k_errors: {len(small)} queries per digest")
     print(
         f"digest_queries_100k_errors: {len(large)} queries per digest "
