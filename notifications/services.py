@@ -159,7 +159,8 @@ def send_sync_error_digests(
     see sync errors, gets none. The work that does not depend on the recipient is done once
     for the batch: a window's aggregates are read once, an integration's part of the email is
     rendered once per window and time zone, and every email goes over one SMTP connection.
-    The queries are a constant few for the batch plus the claim and nothing else per digest.
+    The queries are a constant few for the whole batch (the claims are one statement), none
+    per digest or per error.
     """
     dues = _due_digests(user_ids=user_ids, frequency=frequency, now=now)
     shared: dict[tuple[dt.datetime, dt.datetime], dict] = {}
