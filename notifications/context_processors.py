@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from notifications.selectors import get_bell, list_sync_health
+from notifications.triage import get_bell, list_sync_health
 
 NOTIFICATIONS_PERM = "notifications.view_notification"
 SYNC_ERRORS_PERM = "syncengine.view_syncerror"  # the sync health page's permission

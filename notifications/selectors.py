@@ -33,9 +33,8 @@ from notifications.models import (
     IntegrationNotificationSetting,
     Notification,
     NotificationSetting,
-    SyncHealthVisit,
 )
-from syncengine.models import Integration, SyncError, SyncErrorAffectedRecord, SyncErrorCount
+from syncengine.models import Integration, SyncError, SyncErrorAffectedRecord
 
 OPEN_STATUSES = (SyncError.Status.OPEN, SyncError.Status.RESYNCING)
 TOP_ERRORS = 5
@@ -49,11 +48,6 @@ def list_notifications(*, user, unread_only: bool = False) -> QuerySet[Notificat
     if unread_only:
         queryset = queryset.filter(read_at__isnull=True)
     return queryset.order_by("-created_at", "-pk")
-
-
-def count_unread(*, user) -> int:
-    """How many of the user's notifications are unread (the admin bell)."""
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
 def get_setting(*, user) -> NotificationSetting:
@@ -115,6 +109,32 @@ def first_window_start(
 def get_last_run(*, user_id: int, frequency: str) -> DigestRun | None:
     """The user's previous digest of this frequency."""
     return DigestRun.objects.filter(user_id=user_id, frequency=frequency).first()
+
+
+def last_digest_ends(*, user_ids: list[int], frequency: str) -> dict[int, dt.datetime]:
+    """Each user's previous digest end of this frequency (one query for all of them)."""
+    return dict(
+        DigestRun.objects.filter(user_id__in=user_ids, frequency=frequency)
+        .values_list("user_id")
+        .annotate(last=Max("window_end"))
+        .values_list("user_id", "last")
+        .order_by()
+    )
+
+
+def list_digest_recipients(*, user_ids: list[int]) -> list:
+    """Those of these users who receive sync-error digests, with their settings (one query
+    and one for their per-integration choices): active staff with an email who may see sync
+    errors (the health page's permission), checked once per digest, when it is sent."""
+    return list(
+        get_user_model()
+        .objects.filter(pk__in=user_ids, is_active=True, is_staff=True)
+        .filter(pk__in=list_users_with_permission("syncengine.view_syncerror").values("pk"))
+        .exclude(email="")
+        .select_related("notification_setting")
+        .prefetch_related("notification_setting__integrations")
+        .order_by("pk")
+    )
 
 
 def list_due_digests(*, now: dt.datetime) -> list[tuple[int, str]]:
@@ -241,6 +261,24 @@ def build_digest(
         window_start=window_start,
         window_end=window_end,
     )
+    return assemble_digest(
+        integrations=integrations,
+        frequency=frequency,
+        window_start=window_start,
+        window_end=window_end,
+        shared=shared,
+    )
+
+
+def assemble_digest(
+    *,
+    integrations: list[Integration],
+    frequency: str,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    shared: dict[int, WindowAggregate],
+) -> Digest:
+    """A recipient's digest from the window's shared aggregates (no query)."""
     return Digest(
         frequency=frequency,
         window_start=window_start,
@@ -248,7 +286,7 @@ def build_digest(
         integrations=[
             IntegrationDigest(
                 integration=i,
-                errors_url=errors_url(i.pk),
+                errors_url=shared[i.pk].errors_url,
                 categories=shared[i.pk].categories,
                 top_errors=shared[i.pk].top_errors,
             )
@@ -264,13 +302,14 @@ class WindowAggregate:
 
     categories: list[CategoryCounts]
     top_errors: list[SyncError]
+    errors_url: str  # the integration's health page (a reverse() per recipient otherwise)
 
 
 def window_share_key(
     integration_id: int, window_start: dt.datetime, window_end: dt.datetime
 ) -> str:
     return (
-        f"notifications:digest-window:v1:{integration_id}:"
+        f"notifications:digest-window:v2:{integration_id}:"
         f"{window_start.timestamp()}:{window_end.timestamp()}"
     )
 
@@ -345,6 +384,7 @@ def _build_aggregates(
         pk: WindowAggregate(
             categories=sorted(counts[pk].values(), key=lambda c: order.get(c.category, 99)),
             top_errors=top[pk],
+            errors_url=errors_url(pk),
         )
         for pk in ids
     }
@@ -383,124 +423,3 @@ def _top_errors(ids: list[int], start: dt.datetime, end: dt.datetime) -> list[Sy
     for error in errors:
         error.is_new = start < error.first_seen_at <= end
     return errors
-
-
-# --- Triage: where staff start (SPEC T-3) ---------------------------------------------------
-
-
-def health_url(integration_id: int, category: str | None = None) -> str:
-    """The integration's sync health page (relative), opened on one card if given."""
-    url = reverse("admin:syncengine_integration_health", args=[integration_id])
-    return url + (f"?type={category}" if category else "")
-
-
-def list_new_sync_errors(*, user) -> QuerySet[SyncError]:
-    """Current errors first seen after the user last opened their integration's health page
-    (all of them for an integration whose page the user never opened)."""
-    seen_at = SyncHealthVisit.objects.filter(user=user, integration=OuterRef("integration_id"))
-    return (
-        SyncError.objects.filter(status__in=OPEN_STATUSES)
-        .alias(seen_at=Subquery(seen_at.values("seen_at")[:1]))
-        .filter(Q(seen_at__isnull=True) | Q(first_seen_at__gt=F("seen_at")))
-    )
-
-
-@dataclass
-class NewErrors:
-    integration_id: int
-    name: str
-    count: int
-
-    @property
-    def url(self) -> str:
-        return health_url(self.integration_id)
-
-
-@dataclass
-class Bell:
-    unread: int  # unread in-app notifications
-    sync_errors: list[NewErrors]  # per integration with new errors, by name
-
-    @property
-    def total(self) -> int:
-        return self.unread + sum(n.count for n in self.sync_errors)
-
-
-def get_bell(*, user, notifications: bool, sync_errors: bool) -> Bell:
-    """The bell's counts: unread notifications and new sync errors (the kinds the user may see).
-
-    One query each, however many integrations there are.
-    """
-    unread = count_unread(user=user) if notifications else 0
-    new: list[NewErrors] = []
-    if sync_errors:
-        rows = (
-            list_new_sync_errors(user=user)
-            .values("integration_id", "integration__name")
-            .annotate(n=Count("pk"))
-            .order_by("integration__name", "integration_id")
-        )
-        new = [NewErrors(r["integration_id"], r["integration__name"], r["n"]) for r in rows]
-    return Bell(unread=unread, sync_errors=new)
-
-
-@dataclass
-class CardTriage:
-    category: str
-    label: str
-    url: str
-    open: int = 0
-    new: int = 0
-
-
-@dataclass
-class IntegrationTriage:
-    integration: Integration
-    url: str
-    cards: list[CardTriage]
-
-    @property
-    def open(self) -> int:
-        return sum(c.open for c in self.cards)
-
-    @property
-    def new(self) -> int:
-        return sum(c.new for c in self.cards)
-
-
-def list_sync_health(*, user) -> list[IntegrationTriage]:
-    """The admin index's panel: each integration with its current errors per card and how many
-    are new since the user last opened its health page. Three queries, whatever the number of
-    integrations or cards."""
-    integrations = list(Integration.objects.order_by("name", "pk"))
-    # The health page's own card counts (kept by the error service), so both always agree.
-    current = SyncErrorCount.objects.filter(errors__gt=0).values_list(
-        "integration_id", "category", "errors"
-    )
-    new_rows = (
-        list_new_sync_errors(user=user)
-        .values("integration_id", "category")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    new = {(r["integration_id"], r["category"]): r["n"] for r in new_rows}
-    labels = dict(SyncError.Category.choices)
-    cards: dict[int, dict[str, CardTriage]] = defaultdict(dict)
-    for integration_id, category, errors in current:
-        cards[integration_id][category] = CardTriage(
-            category=category,
-            label=labels.get(category, category),
-            url=health_url(integration_id, category),
-            open=errors,
-            # An error counted new but resolved since the count was kept cannot exceed it.
-            new=min(new.get((integration_id, category), 0), errors),
-        )
-    order = {c: i for i, c in enumerate(SyncError.Category.values)}
-    return [
-        IntegrationTriage(
-            integration=integration,
-            url=health_url(integration.pk),
-            cards=sorted(cards[integration.pk].values(), key=lambda c: order.get(c.category, 99)),
-        )
-        for integration in integrations
-    ]

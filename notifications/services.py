@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import selectors
+from notifications.digest_mail import DigestMailer
 from notifications.models import (
     DigestRun,
     Frequency,
@@ -137,96 +137,184 @@ def unsubscribe(*, token: str) -> NotificationSetting | None:
 
 def send_sync_error_digest(*, user_id: int, frequency: str, now: dt.datetime) -> DigestRun | None:
     """Claim, build and email the user's digest of this frequency if due; None when not due."""
-    user = (
-        get_user_model()
-        .objects.filter(pk=user_id, is_active=True)
-        .select_related("notification_setting")
-        .first()
-    )
-    if user is None or not user.email:
-        return None
-    setting = selectors.get_setting(user=user)
-    integrations = list(Integration.objects.order_by("name", "pk"))
-    frequencies = selectors.integration_frequencies(setting, [i.pk for i in integrations])
-    mine = [i for i in integrations if frequencies[i.pk] == frequency]
-    if not mine:
-        return None
-    window_end = selectors.scheduled_window_end(setting, frequency, now)
-    last = selectors.get_last_run(user_id=user.pk, frequency=frequency)
-    if last is not None:
-        if last.window_end >= window_end:
-            return None  # this digest went out already
-        if (
-            frequency == Frequency.INSTANTLY
-            and last.window_end > now - selectors.instant_interval()
-        ):
-            return None  # hold the burst: at most one email per interval
-        window_start = last.window_end
+    runs = send_sync_error_digests(user_ids=[user_id], frequency=frequency, now=now)
+    return runs[0] if runs else None
+
+
+@dataclass
+class _Due:
+    user: object
+    setting: NotificationSetting
+    integrations: list[Integration]
+    window_start: dt.datetime
+    window_end: dt.datetime
+
+
+def send_sync_error_digests(
+    *, user_ids: list[int], frequency: str, now: dt.datetime
+) -> list[DigestRun]:
+    """Claim, build and email the digests of this frequency due to these users.
+
+    Returns the runs claimed (sent or empty); a user whose digest is not due, or who may not
+    see sync errors, gets none. The work that does not depend on the recipient is done once
+    for the batch: a window's aggregates are read once, an integration's part of the email is
+    rendered once per window and time zone, and every email goes over one SMTP connection.
+    The queries are a constant few for the whole batch (the claims are one statement), none
+    per digest or per error.
+    """
+    dues = _due_digests(user_ids=user_ids, frequency=frequency, now=now)
+    shared: dict[tuple[dt.datetime, dt.datetime], dict] = {}
+    for due in dues:
+        window = (due.window_start, due.window_end)
+        shared.setdefault(window, {}).update(dict.fromkeys(i.pk for i in due.integrations))
+    for (start, end), ids in shared.items():
+        shared[start, end] = selectors.window_aggregates(
+            integration_ids=list(ids), window_start=start, window_end=end
+        )
+    digests = [
+        selectors.assemble_digest(
+            integrations=due.integrations,
+            frequency=frequency,
+            window_start=due.window_start,
+            window_end=due.window_end,
+            shared=shared[due.window_start, due.window_end],
+        )
+        for due in dues
+    ]
+    if frequency == Frequency.INSTANTLY:
+        # Nothing new: keep the window open for the next error.
+        kept = [(due, digest) for due, digest in zip(dues, digests, strict=True) if digest.new]
     else:
-        if setting.pk is None:
-            setting = get_or_create_setting(user=user)
-        window_start = selectors.first_window_start(setting, frequency, window_end)
-    digest = selectors.build_digest(
-        integrations=mine, frequency=frequency, window_start=window_start, window_end=window_end
+        kept = list(zip(dues, digests, strict=True))
+    runs = _claim_all(frequency=frequency, dues=kept)
+    mailer = DigestMailer()
+    outgoing = [
+        (
+            run,
+            mailer.message(
+                user=due.user,
+                setting=due.setting,
+                digest=digest,
+                token=unsubscribe_token(user=due.user),
+            ),
+        )
+        for (due, digest), run in zip(kept, runs, strict=True)
+        if run is not None and run.status == DigestRun.Status.CLAIMED
+    ]
+    _send_all(outgoing)
+    return [run for run in runs if run is not None]
+
+
+def _due_digests(*, user_ids: list[int], frequency: str, now: dt.datetime) -> list[_Due]:
+    """The users' digests of this frequency that are due now, with their windows."""
+    recipients = selectors.list_digest_recipients(user_ids=user_ids)
+    if not recipients:
+        return []
+    integrations = list(Integration.objects.order_by("name", "pk"))
+    last_ends = selectors.last_digest_ends(user_ids=[u.pk for u in recipients], frequency=frequency)
+    dues = []
+    for user in recipients:
+        setting = getattr(user, "notification_setting", None) or NotificationSetting(user=user)
+        frequencies = selectors.integration_frequencies(setting, [i.pk for i in integrations])
+        mine = [i for i in integrations if frequencies[i.pk] == frequency]
+        if not mine:
+            continue
+        window_end = selectors.scheduled_window_end(setting, frequency, now)
+        last_end = last_ends.get(user.pk)
+        if last_end is not None:
+            if last_end >= window_end:
+                continue  # this digest went out already
+            if frequency == Frequency.INSTANTLY and last_end > now - selectors.instant_interval():
+                continue  # hold the burst: at most one email per interval
+            window_start = last_end
+        else:
+            if setting.pk is None:
+                setting = get_or_create_setting(user=user)
+            window_start = selectors.first_window_start(setting, frequency, window_end)
+        dues.append(_Due(user, setting, mine, window_start, window_end))
+    return dues
+
+
+def _claim_all(
+    *, frequency: str, dues: list[tuple[_Due, selectors.Digest]]
+) -> list[DigestRun | None]:
+    """Claim each digest's window (None where another run holds it), in one statement.
+
+    The claim is the row itself (unique per user, frequency and window start): a run that
+    finds the row there already does not send. An empty digest is recorded as such, so the
+    next window starts after it.
+    """
+    if not dues:
+        return []
+    at = timezone.now()
+    rows = [
+        DigestRun(
+            user_id=due.user.pk,
+            frequency=frequency,
+            window_start=due.window_start,
+            window_end=due.window_end,
+            status=(
+                DigestRun.Status.CLAIMED
+                if digest.new or digest.resolved
+                else DigestRun.Status.EMPTY
+            ),
+            new_count=digest.new,
+            resolved_count=digest.resolved,
+            created_at=at,
+        )
+        for due, digest in dues
+    ]
+    columns = [
+        "user_id",
+        "frequency",
+        "window_start",
+        "window_end",
+        "status",
+        "new_count",
+        "resolved_count",
+        "created_at",
+    ]
+    fields = [DigestRun._meta.get_field(c.removesuffix("_id")) for c in columns]
+    qn = connection.ops.quote_name
+    values = ", ".join(f"({', '.join(['%s'] * len(columns))})" for _ in rows)
+    params = [
+        f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in fields
+    ]
+    sql = (
+        f"INSERT INTO {qn(DigestRun._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
+        f"VALUES {values} ON CONFLICT ({qn('user_id')}, {qn('frequency')}, "
+        f"{qn('window_start')}) DO NOTHING RETURNING {qn('id')}, {qn('user_id')}"
     )
-    if frequency == Frequency.INSTANTLY and not digest.new:
-        return None  # nothing new: keep the window open for the next error
-    run = _claim(user=user, frequency=frequency, start=window_start, end=window_end, digest=digest)
-    if run is None or run.status == DigestRun.Status.EMPTY:
-        return run
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        claimed = dict((user_id, pk) for pk, user_id in cursor.fetchall())
+    for row in rows:
+        row.pk = claimed.get(row.user_id)
+        row._state.adding = False
+    return [row if row.pk is not None else None for row in rows]
+
+
+def _send_all(outgoing: list[tuple[DigestRun, EmailMultiAlternatives]]) -> None:
+    """Send the claimed digests over one connection, then mark them sent in one update.
+
+    If a send fails, the digests sent before it are marked sent and the others' claims are
+    released, so that the task's retry sends exactly those.
+    """
+    if not outgoing:
+        return
+    sent: list[int] = []
     try:
-        _send(user=user, setting=setting, digest=digest)
+        with get_connection() as connection:
+            for run, message in outgoing:
+                connection.send_messages([message])
+                sent.append(run.pk)
     except Exception:
-        # Release the claim so that the task's retry sends it.
-        DigestRun.objects.filter(pk=run.pk, status=DigestRun.Status.CLAIMED).delete()
+        unsent = [run.pk for run, _ in outgoing if run.pk not in set(sent)]
+        DigestRun.objects.filter(pk__in=unsent, status=DigestRun.Status.CLAIMED).delete()
         raise
-    DigestRun.objects.filter(pk=run.pk).update(status=DigestRun.Status.SENT, sent_at=timezone.now())
-    run.status = DigestRun.Status.SENT
-    return run
-
-
-def _claim(*, user, frequency: str, start, end, digest) -> DigestRun | None:
-    empty = not digest.new and not digest.resolved
-    try:
-        with transaction.atomic():
-            return DigestRun.objects.create(
-                user=user,
-                frequency=frequency,
-                window_start=start,
-                window_end=end,
-                status=DigestRun.Status.EMPTY if empty else DigestRun.Status.CLAIMED,
-                new_count=digest.new,
-                resolved_count=digest.resolved,
-            )
-    except IntegrityError:
-        return None  # another run of the task holds this window
-
-
-def _send(*, user, setting: NotificationSetting, digest) -> None:
-    token = unsubscribe_token(user=user)
-    unsubscribe_url = selectors.absolute(f"/notifications/unsubscribe/{token}/")
-    context = {
-        "user": user,
-        "digest": digest,
-        "time_zone": setting.time_zone,
-        "unsubscribe_url": unsubscribe_url,
-        "base_url": selectors.absolute(""),
-        "settings_url": selectors.absolute("/admin/notifications/notificationsetting/"),
-    }
-    with timezone.override(setting.time_zone):
-        text = render_to_string("notifications/email/sync_errors.txt", context)
-        html = render_to_string("notifications/email/sync_errors.html", context)
-    label = dict(Frequency.choices)[digest.frequency]
-    subject = f"Sync errors: {digest.new} new, {digest.resolved} resolved ({label.lower()} digest)"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=django_settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
+    finally:
+        at = timezone.now()
+        DigestRun.objects.filter(pk__in=sent).update(status=DigestRun.Status.SENT, sent_at=at)
+        for run, _ in outgoing:
+            if run.pk in sent:
+                run.status, run.sent_at = DigestRun.Status.SENT, at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 
 from syncengine.admin.paging import KeysetPagedAdmin
@@ -15,14 +15,19 @@ from syncengine.remote_links import remote_record_url
 
 
 def _when(value) -> str:
-    """A time on one line, short, with the full date on hover."""
+    """A time on one line, short, with the full date on hover.
+
+    What `date_format(local, "Y-m-d H:i:s T")` and `"j M H:i"` write, without their per-call
+    format machinery: it ran twice for each of a page's rows, a tenth of the page's time.
+    """
     if value is None:
         return "—"
     local = timezone.localtime(value)
+    month = str(MONTHS_3[local.month]).title()
     return format_html(
         '<span style="white-space:nowrap" title="{}">{}</span>',
-        date_format(local, "Y-m-d H:i:s T"),
-        date_format(local, "j M H:i"),
+        f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
+        f"{local.day} {month} {local:%H:%M}",
     )
 
 

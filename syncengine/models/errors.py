@@ -76,6 +76,28 @@ class SyncError(models.Model):
                 condition=Q(status__in=["open", "resyncing"]),
                 name="syncengine_err_current_idx",
             ),
+            # The admin error list filtered by status or direction, in its order (newest
+            # first, keyset pages): a rare value is an index range, not a scan of the table.
+            models.Index(
+                "status",
+                models.F("last_seen_at").desc(),
+                models.F("id").desc(),
+                name="syncengine_err_status_idx",
+            ),
+            models.Index(
+                "direction",
+                models.F("last_seen_at").desc(),
+                models.F("id").desc(),
+                name="syncengine_err_direction_idx",
+            ),
+            # "New since the user's last visit" (the bell, the admin index's panel): current
+            # errors of an integration first seen after a time, counted from the index alone.
+            models.Index(
+                fields=["integration", "first_seen_at"],
+                include=["category"],
+                condition=Q(status__in=["open", "resyncing"]),
+                name="syncengine_err_new_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -232,15 +232,15 @@ def test_integrations_can_have_their_own_frequency(smtp, staff, integration):
     assert "Salesforce production" in text and "Salesforce sandbox" not in text
 
 
-def test_beat_fans_out_one_task_per_due_digest(smtp, integration, monkeypatch):
+def test_beat_fans_out_the_due_digests_in_batches(smtp, integration, monkeypatch):
     from tests.factories import UserFactory
     from tests.support.roles import ROLES, grant_role
 
     sent = []
     monkeypatch.setattr(
-        tasks.send_digest_task,
+        tasks.send_digest_batch_task,
         "delay",
-        lambda **kw: sent.append(kw) or tasks.send_digest_task(**kw),
+        lambda **kw: sent.append(kw) or tasks.send_digest_batch_task(**kw),
     )
     users = [grant_role(UserFactory(is_staff=True), ROLES.ADMIN) for _ in range(3)]
     for user in users[:2]:
@@ -253,7 +253,7 @@ def test_beat_fans_out_one_task_per_due_digest(smtp, integration, monkeypatch):
     assert tasks.send_due_digests_task() == 2
     assert tasks.send_due_digests_task() == 0  # the interval holds the next one
 
-    assert sorted(kw["user_id"] for kw in sent) == [users[0].pk, users[1].pk]
+    assert [sorted(kw["user_ids"]) for kw in sent] == [[users[0].pk, users[1].pk]]
     assert sorted(m["To"] for m in smtp.messages) == sorted(u.email for u in users[:2])
 
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import SyncHealthVisit
-from notifications.selectors import get_bell, list_sync_health
 from notifications.services import record_health_visit
+from notifications.triage import get_bell, list_sync_health
 from syncengine.models import SyncError
 from syncengine.services.errors import record_sync_error, resolve_errors
 from tests.factories import IntegrationFactory, UserFactory
@@ -149,6 +149,7 @@ def index_queries(client) -> int:
 def test_the_index_and_bell_cost_the_same_queries_for_one_integration_as_for_three(staff):
     client = signed_in(staff)
     first = IntegrationFactory()
+    record_health_visit(user=staff, integration=first, at=timezone.now())
     for category in ("picklists", "duplicates"):
         open_error(first, category)
     one = index_queries(client)
@@ -170,11 +171,11 @@ def test_the_panel_and_the_bell_are_a_fixed_number_of_queries(staff, django_asse
         for category in ("picklists", "duplicates", "other")[: n + 1]:
             open_error(integration, category)
 
-    # Integrations, the cards' kept counts, the new errors grouped by integration and card.
+    # Integrations, the cards' kept counts with the user's visits, the errors new since them.
     with django_assert_num_queries(3):
         list_sync_health(user=staff)
-    # Unread notifications, new errors grouped by integration.
-    with django_assert_num_queries(2):
+    # Unread notifications, the cards with the user's visits, the errors new since them.
+    with django_assert_num_queries(3):
         get_bell(user=staff, notifications=True, sync_errors=True)
 
 

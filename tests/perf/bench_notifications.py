@@ -1,9 +1,13 @@
 """Sync-error digest benchmark on PostgreSQL (database concord_bench_notif on DATABASE_URL's
-server): digest build for 1,000 users over 100,000 open errors.
+server): 1,000 users' daily digests over 100,000 open errors, built, rendered and sent.
 
-Prints one figure a line: the total build time, the median per digest, and the queries per
-digest at 1,000 and at 100,000 errors (target: the same, whatever the number of errors). The
-window's aggregates are shared through the cache (Redis when REDIS_URL is set, as in
+The digests go out as production sends them: in batches of `tasks.DIGEST_BATCH` recipients
+(`send_sync_error_digests`: claim, build, render, one SMTP connection per batch) to a real SMTP
+server (aiosmtpd, in its own process, discarding what it receives). Prints one figure a line:
+the total for the 1,000 digests, the median per digest (a batch's time over its size; the
+first batch also builds the window's aggregate, once for everyone), and the queries of one
+user's digest at 1,000 and at 100,000 errors (target: the same) and once the window is shared.
+The window's aggregates are shared through the cache (Redis when REDIS_URL is set, as in
 production): the total starts with none cached, so it includes the one build of the window.
 
 Run from the repository root: .venv/bin/python tests/perf/bench_notifications.py
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,66 +41,119 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext, override_settings
 
-    from notifications.models import NotificationSetting
-    from notifications.selectors import (
-        build_digest,
-        get_setting,
-        integration_frequencies,
-        window_share_key,
-    )
+    from notifications.models import DigestRun, NotificationSetting
+    from notifications.selectors import window_share_key
+    from notifications.services import send_sync_error_digest, send_sync_error_digests
+    from notifications.tasks import DIGEST_BATCH
     from syncengine.models import Integration, SyncError
 
+    caches = {}
     if os.environ.get("REDIS_URL"):
         redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache"}
-        override_settings(
-            CACHES={"default": {**redis, "LOCATION": os.environ["REDIS_URL"]}}
-        ).enable()
-    now = dt.datetime(2027, 1, 15, 8, tzinfo=dt.UTC)
-    integrations = _reset(Integration, SyncError, get_user_model(), NotificationSetting, now)
+        caches = {"CACHES": {"default": {**redis, "LOCATION": os.environ["REDIS_URL"]}}}
+    port, smtp = _start_smtp_sink()
+    override_settings(
+        **caches,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=port,
+        EMAIL_USE_TLS=False,
+        EMAIL_USE_SSL=False,
+    ).enable()
+    try:
+        now = dt.datetime(2027, 1, 15, 8, tzinfo=dt.UTC)
+        integrations = _reset(Integration, SyncError, get_user_model(), NotificationSetting, now)
 
-    def forget_shared() -> None:
-        start = now - dt.timedelta(days=1)
-        cache.delete_many([window_share_key(i.pk, start, now) for i in integrations])
+        def forget() -> None:
+            """No digest sent yet, and no window shared."""
+            DigestRun.objects.filter(user__username__startswith="bench").delete()
+            start = now - dt.timedelta(days=1)
+            cache.delete_many([window_share_key(i.pk, start, now) for i in integrations])
 
-    def build_for(user) -> None:
-        setting = get_setting(user=user)
-        frequencies = integration_frequencies(setting, [i.pk for i in integrations])
-        mine = [i for i in integrations if frequencies[i.pk] == "daily"]
-        build_digest(
-            integrations=mine,
-            frequency="daily",
-            window_start=now - dt.timedelta(days=1),
-            window_end=now,
-        )
+        def send_one(user) -> list:
+            with CaptureQueriesContext(connection) as queries:
+                run = send_sync_error_digest(user_id=user.pk, frequency="daily", now=now)
+            assert run is not None and run.status == "sent", run
+            return queries.captured_queries
 
-    users = list(get_user_model().objects.filter(username__startswith="bench").order_by("pk"))
-    _seed_errors(SyncError, integrations, 0, 1_000, now)
-    forget_shared()
-    with CaptureQueriesContext(connection) as small:
-        build_for(users[0])
-    _seed_errors(SyncError, integrations, 1_000, ERRORS, now)
-    forget_shared()
-    with CaptureQueriesContext(connection) as large:
-        build_for(users[0])
-    with CaptureQueriesContext(connection) as shared:
-        build_for(users[1])
-    forget_shared()
-    timings = []
-    started = time.perf_counter()
-    for user in users:
-        t = time.perf_counter()
-        build_for(user)
-        timings.append(time.perf_counter() - t)
-    total = time.perf_counter() - started
-    print(f"digest_build_total_1000_users: {total:.1f} s ({ERRORS:,} open errors)")
-    print(f"digest_build_median: {median(timings) * 1000:.1f} ms per digest")
-    print(f"digest_queries_1k_errors: {len(small.captured_queries)} queries per digest")
+        users = list(get_user_model().objects.filter(username__startswith="bench").order_by("pk"))
+        _seed_errors(SyncError, integrations, 0, 1_000, now)
+        forget()
+        small = send_one(users[0])
+        _seed_errors(SyncError, integrations, 1_000, ERRORS, now)
+        forget()
+        large = send_one(users[0])
+        shared = send_one(users[1])
+        forget()
+        per_digest = []
+        started = time.perf_counter()
+        for i in range(0, len(users), DIGEST_BATCH):
+            batch = [u.pk for u in users[i : i + DIGEST_BATCH]]
+            t = time.perf_counter()
+            runs = send_sync_error_digests(user_ids=batch, frequency="daily", now=now)
+            per_digest.append((time.perf_counter() - t) / len(batch))
+            assert [r.status for r in runs] == ["sent"] * len(batch)
+        total = time.perf_counter() - started
+        # The same again without SMTP (Django's in-memory outbox): what building, rendering
+        # and claiming cost apart from the wire.
+        forget()
+        unsent = []
+        unsent_started = time.perf_counter()
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            for i in range(0, len(users), DIGEST_BATCH):
+                batch = [u.pk for u in users[i : i + DIGEST_BATCH]]
+                t = time.perf_counter()
+                send_sync_error_digests(user_ids=batch, frequency="daily", now=now)
+                unsent.append((time.perf_counter() - t) / len(batch))
+        unsent_total = time.perf_counter() - unsent_started
+    finally:
+        smtp.terminate()
+        smtp.wait()
     print(
-        f"digest_queries_100k_errors: {len(large.captured_queries)} queries per digest "
+        f"digest_build_total_1000_users: {total:.1f} s ({ERRORS:,} open errors; built, "
+        f"rendered and sent over SMTP in batches of {DIGEST_BATCH})"
+    )
+    print(f"digest_build_median: {median(per_digest) * 1000:.1f} ms per digest")
+    print(
+        f"digest_build_unsent_median: {median(unsent) * 1000:.1f} ms per digest "
+        f"(built, rendered and claimed; {unsent_total:.1f} s "
+        "for 1,000 users)"
+    )
+    print(f"digest_queries_1k_errors: {len(small)} queries per digest")
+    print(
+        f"digest_queries_100k_errors: {len(large)} queries per digest "
         "(target: equal to the 1k figure)"
     )
-    print(f"digest_queries_shared_window: {len(shared.captured_queries)} queries per digest")
+    print(f"digest_queries_shared_window: {len(shared)} queries per digest")
     return 0
+
+
+def _start_smtp_sink() -> tuple[int, subprocess.Popen]:
+    """A real SMTP server in its own process that accepts and discards every message."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+            "-l",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return port, server
+        except OSError:
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("the SMTP sink did not start")
 
 
 def _reset(Integration, SyncError, User, NotificationSetting, now):
@@ -103,7 +162,13 @@ def _reset(Integration, SyncError, User, NotificationSetting, now):
     User.objects.filter(username__startswith="bench").delete()
     integrations = [Integration.objects.create(name=f"bench {i}") for i in range(INTEGRATIONS)]
     users = User.objects.bulk_create(
-        User(username=f"bench{i}", email=f"bench{i}@example.com", is_staff=True)
+        # Superusers: staff who may see sync errors, so who receive their digests.
+        User(
+            username=f"bench{i}",
+            email=f"bench{i}@example.com",
+            is_staff=True,
+            is_superuser=True,
+        )
         for i in range(USERS)
     )
     NotificationSetting.objects.bulk_create(NotificationSetting(user=u) for u in users)

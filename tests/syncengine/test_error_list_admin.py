@@ -165,3 +165,50 @@ def test_a_small_list_is_counted_exactly(client, small_pages):
 
     assert not cl.result_count_is_estimate and cl.result_count == 4
     assert "About" not in html
+
+
+def test_a_page_runs_a_pinned_set_of_queries_none_over_every_error(client, staff_user):
+    # Given errors in two integrations, one of them opened on its health page by the user
+    from notifications.services import record_health_visit
+    from syncengine.services.errors import rebuild_error_counts
+
+    seen, unseen = IntegrationFactory(), IntegrationFactory()
+    for integration in (seen, unseen):
+        make_errors(5, integration=integration)
+        rebuild_error_counts(integration=integration)  # as the error service keeps them
+    record_health_visit(user=staff_user, integration=seen, at=START - dt.timedelta(minutes=3))
+
+    with CaptureQueriesContext(connection) as captured:
+        cl, html = page(client, LIST)
+
+    # Then the page is the session, user and time zone, the filter's integrations, its rows
+    # and their count (exact below the estimate's threshold), the sidebar's object types and
+    # the bell (unread notifications, the cards' kept counts with the user's visits, the
+    # errors new since a visit): no query per row, and the only ones over the errors are the
+    # page (LIMIT), its count and one index range since the visit
+    queries = [q["sql"] for q in captured.captured_queries]
+    over_errors = [q for q in queries if 'FROM "syncengine_syncerror"' in q]
+    assert len(cl.result_list) == 10 and "10 sync errors" in html
+    assert len(queries) == 11
+    assert len(over_errors) == 4
+    assert over_errors[0].endswith("LIMIT 51")
+    assert over_errors[1].startswith("EXPLAIN") and over_errors[2].startswith("SELECT COUNT(*)")
+    assert '"first_seen_at" >' in over_errors[3] and '"integration_id" = ' in over_errors[3]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"])
+def test_times_read_as_djangos_date_format_wrote_them(zone):
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    from syncengine.admin.errors import _when
+
+    for value in (START, START.replace(month=7, day=3, hour=23, minute=5, second=9)):
+        with timezone.override(zone):
+            local = timezone.localtime(value)
+            expected = (
+                f'<span style="white-space:nowrap" title="{date_format(local, "Y-m-d H:i:s T")}">'
+                f"{date_format(local, 'j M H:i')}</span>"
+            )
+            assert _when(value) == expected
+    assert _when(None) == "—"

@@ -1,0 +1,253 @@
+"""Digests sent in batches: the same mail as one whole template rendered per user, only for
+users who may see sync errors, over one SMTP connection and in a constant number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.core import mail as django_mail
+from django.db import connection
+from django.template import engines
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from crm.services.records import create_record
+from notifications import selectors, services, tasks
+from notifications.models import DigestRun, NotificationSetting
+from notifications.services import send_sync_error_digests, update_setting
+from tests.factories import IntegrationFactory, UserFactory, make_error
+from tests.support.mail import html_of, text_of
+from tests.support.roles import ROLES, grant_role
+
+pytestmark = pytest.mark.django_db
+UTC = dt.UTC
+END = dt.datetime(2027, 1, 15, 8, tzinfo=UTC)
+# The digest templates as they were before the shared parts were split out: the mail each
+# user gets must be exactly what these made for them.
+REFERENCE = Path(__file__).parent / "reference"
+
+
+def configure(user, *, integrations=None, **changes) -> NotificationSetting:
+    update_setting(user=user, changes=changes, integrations=integrations)
+    NotificationSetting.objects.filter(user=user).update(
+        created_at=dt.datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    return NotificationSetting.objects.get(user=user)
+
+
+def reference_mail(user, run: DigestRun, unsubscribe_url: str) -> tuple[str, str]:
+    """The text and HTML the whole templates make for the user's digest of the run's window."""
+    setting = selectors.get_setting(user=user)
+    followed = selectors.integration_frequencies(
+        setting, [i.pk for i in IntegrationFactory._meta.model.objects.all()]
+    )
+    integrations = [
+        i
+        for i in IntegrationFactory._meta.model.objects.order_by("name", "pk")
+        if followed[i.pk] == run.frequency
+    ]
+    digest = selectors.build_digest(
+        integrations=integrations,
+        frequency=run.frequency,
+        window_start=run.window_start,
+        window_end=run.window_end,
+    )
+    context = {
+        "user": user,
+        "digest": digest,
+        "time_zone": setting.time_zone,
+        "unsubscribe_url": unsubscribe_url,
+        "base_url": selectors.absolute(""),
+        "settings_url": selectors.absolute("/admin/notifications/notificationsetting/"),
+    }
+    engine = engines["django"]
+    with timezone.override(setting.time_zone):
+        return tuple(
+            engine.from_string((REFERENCE / name).read_text()).render(context)
+            for name in ("sync_errors.txt", "sync_errors.html")
+        )
+
+
+def crlf(body: str) -> str:
+    """The body as it crosses SMTP (CRLF line ends)."""
+    return body.replace("\n", "\r\n")
+
+
+@pytest.fixture
+def errors(integration, contacts):
+    """New, old and resolved errors of two integrations, one on a named record."""
+    other = IntegrationFactory(name="Salesforce sandbox")
+    ada = create_record(
+        object_type=contacts, properties={"firstname": "Ada", "email": "a@x.com"}, source="user"
+    )
+    make_error(integration, first_seen=END - dt.timedelta(hours=2), record=ada, code="NEW_ADA")
+    make_error(
+        integration,
+        first_seen=END - dt.timedelta(hours=5),
+        category="picklists",
+        code="BAD_PICK",
+        message='bad value <b>"Tech & Co"</b> for Industry',
+        occurrences=3,
+    )
+    make_error(integration, first_seen=END - dt.timedelta(days=3), code="OLD_ONE")
+    make_error(
+        integration,
+        first_seen=END - dt.timedelta(days=3),
+        code="FIXED",
+        status="resolved",
+        resolved_at=END - dt.timedelta(hours=1),
+    )
+    make_error(other, first_seen=END - dt.timedelta(hours=20), code="SANDBOX_NEW")
+    return other
+
+
+def test_each_user_gets_the_mail_the_whole_template_made_in_their_own_time_zone(
+    smtp, integration, errors
+):
+    # Given admins in three time zones (one following only the sandbox), and two staff who may
+    # not see sync errors: one in the "User" role, one with no role at all
+    paris, new_york, tokyo = (
+        grant_role(UserFactory(is_staff=True, email=f"{n}@example.com"), ROLES.ADMIN)
+        for n in ("paris", "ny", "tokyo")
+    )
+    configure(paris, sync_errors_frequency="daily", time_zone="Europe/Paris", daily_hour=9)
+    configure(new_york, sync_errors_frequency="daily", time_zone="America/New_York", daily_hour=3)
+    configure(
+        tokyo,
+        sync_errors_frequency="daily",
+        time_zone="Asia/Tokyo",
+        daily_hour=17,
+        integrations=[{"integration": integration, "enabled": False}],
+    )
+    role_user = grant_role(UserFactory(is_staff=True), ROLES.USER)
+    no_role = UserFactory(is_staff=True)
+    for user in (role_user, no_role):
+        configure(user, sync_errors_frequency="daily")
+    assert not role_user.has_perm("syncengine.view_syncerror")
+
+    # When one batch sends the daily digests due at 08:00 UTC
+    users = [paris, new_york, tokyo, role_user, no_role]
+    runs = send_sync_error_digests(user_ids=[u.pk for u in users], frequency="daily", now=END)
+
+    # Then the three admins get theirs, the others none, and each mail is what the whole
+    # templates made for that user: their window and last-seen times in their own zone
+    assert sorted(r.user_id for r in runs) == sorted(u.pk for u in (paris, new_york, tokyo))
+    assert not DigestRun.objects.filter(user__in=[role_user, no_role]).exists()
+    mails = {m["To"]: m for m in smtp.messages}
+    assert set(mails) == {"paris@example.com", "ny@example.com", "tokyo@example.com"}
+    run_of = {run.user_id: run for run in runs}
+    for user in (paris, new_york, tokyo):
+        run, mail = run_of[user.pk], mails[user.email]
+        unsubscribe_url = mail["List-Unsubscribe"].strip().strip("<>")
+        text, html = reference_mail(user, run, unsubscribe_url)
+        assert crlf(text) == text_of(mail) and crlf(html) == html_of(mail)
+    assert "last seen 15 Jan 07:00" in text_of(mails["paris@example.com"])
+    assert "last seen 15 Jan 01:00" in text_of(mails["ny@example.com"])
+    tokyo_text = text_of(mails["tokyo@example.com"])
+    assert "SANDBOX_NEW" in tokyo_text and "NEW_ADA" not in tokyo_text
+    assert "&lt;b&gt;&quot;Tech &amp; Co&quot;&lt;/b&gt;" in html_of(mails["paris@example.com"])
+
+
+def test_a_staff_member_who_lost_the_permission_gets_no_digest(smtp, staff, integration):
+    # Given a staff member due a digest, whose role is taken away before it is sent
+    configure(staff, sync_errors_frequency="daily", daily_hour=8)
+    make_error(integration, first_seen=END - dt.timedelta(hours=1))
+    staff.groups.clear()
+
+    runs = send_sync_error_digests(user_ids=[staff.pk], frequency="daily", now=END)
+
+    assert runs == [] and smtp.messages == [] and not DigestRun.objects.exists()
+
+
+def admins(n: int) -> list:
+    users = [grant_role(UserFactory(is_staff=True), ROLES.ADMIN) for _ in range(n)]
+    for user in users:
+        configure(user, sync_errors_frequency="daily", daily_hour=8)
+    return users
+
+
+def test_a_batch_goes_over_one_smtp_connection(smtp, integration, monkeypatch):
+    users = admins(4)
+    make_error(integration, first_seen=END - dt.timedelta(hours=1))
+    opened = []
+    real = services.get_connection
+    monkeypatch.setattr(services, "get_connection", lambda: opened.append(1) or real())
+
+    runs = send_sync_error_digests(user_ids=[u.pk for u in users], frequency="daily", now=END)
+
+    assert len(opened) == 1 and len(smtp.messages) == 4
+    assert {r.status for r in runs} == {"sent"}
+    assert DigestRun.objects.filter(status="sent", sent_at__isnull=False).count() == 4
+
+
+def test_a_batch_takes_the_same_queries_whatever_its_recipients_and_errors(integration):
+    # Given two batches of daily recipients, the second twice the first, with more errors
+    small, large = admins(3), admins(6)
+
+    def queries(users, now: dt.datetime, errors: int) -> int:
+        for i in range(errors):
+            make_error(integration, first_seen=now - dt.timedelta(minutes=i + 1), code=f"E{i}")
+        with CaptureQueriesContext(connection) as captured:
+            runs = send_sync_error_digests(
+                user_ids=[u.pk for u in users], frequency="daily", now=now
+            )
+        assert [r.status for r in runs] == ["sent"] * len(users)
+        return len(captured.captured_queries)
+
+    # When each sends its digests (the window's aggregate is built by each: a new window)
+    three = queries(small, END, 3)
+    six = queries(large, END + dt.timedelta(days=1), 40)
+
+    # Then the batch reads users, their settings, integrations and last runs once, builds the
+    # window's aggregate in two, claims every digest in one statement and marks the sent in
+    # one: nothing depends on the number of recipients or errors
+    assert three == six == 8
+    assert len(django_mail.outbox) == 9
+
+
+def test_a_failed_send_marks_the_sent_ones_and_releases_the_others(smtp, integration, monkeypatch):
+    from django.core.mail.backends.smtp import EmailBackend
+
+    users = admins(3)
+    make_error(integration, first_seen=END - dt.timedelta(hours=1))
+    real_send = EmailBackend.send_messages
+    calls = []
+
+    def send_then_fail(self, messages):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("connection reset")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", send_then_fail)
+
+    with pytest.raises(OSError):
+        send_sync_error_digests(user_ids=[u.pk for u in users], frequency="daily", now=END)
+    monkeypatch.setattr(EmailBackend, "send_messages", real_send)
+    retried = send_sync_error_digests(user_ids=[u.pk for u in users], frequency="daily", now=END)
+
+    # The first was sent once, the two others by the retry
+    assert len(smtp.messages) == 3 and len({m["To"] for m in smtp.messages}) == 3
+    assert len(retried) == 2
+    assert DigestRun.objects.filter(status="sent").count() == 3
+
+
+def test_the_beat_queues_batches_of_one_frequency(integration, monkeypatch):
+    monkeypatch.setattr(tasks, "DIGEST_BATCH", 2)
+    queued = []
+    monkeypatch.setattr(tasks.send_digest_batch_task, "delay", lambda **kw: queued.append(kw))
+    users = admins(3)
+    other = grant_role(UserFactory(is_staff=True), ROLES.ADMIN)
+    configure(other, sync_errors_frequency="weekly")
+    make_error(integration, first_seen=timezone.now() - dt.timedelta(minutes=1))
+
+    assert tasks.send_due_digests_task() == 4
+
+    ids = sorted(u.pk for u in users)
+    assert sorted(queued, key=lambda kw: (kw["frequency"], kw["user_ids"])) == [
+        {"user_ids": ids[:2], "frequency": "daily"},
+        {"user_ids": ids[2:], "frequency": "daily"},
+        {"user_ids": [other.pk], "frequency": "weekly"},
+    ]
