@@ -267,6 +267,18 @@ def _synced(spec: PropertySpec, raw: object) -> object:
     raise InvalidValue(f"expected a copied property value, got {_kind(raw)}")
 
 
+def _owner(spec: PropertySpec, raw: object) -> int:
+    # The owner's id. Whether that owner exists and is active is the write path's check
+    # (one query for a whole batch), not a per-value one.
+    if isinstance(raw, bool):
+        raise InvalidValue(f"expected an owner id, got {_kind(raw)}")
+    if isinstance(raw, int) and raw > 0:
+        return raw
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdecimal():
+        return int(raw.strip())
+    raise InvalidValue(f"expected an owner id, got {_kind(raw)}")
+
+
 def _kind(raw: object) -> str:
     return {
         bool: "a boolean",
@@ -297,4 +309,5 @@ _COERCERS = {
     "phone": _phone,
     "url": _url,
     "property_sync": _synced,
+    "owner": _owner,
 }

@@ -61,6 +61,15 @@ def create_object_type(
         type=Property.Type.TEXT,
         is_builtin=True,
     )
+    Property.objects.create(
+        object_type=object_type,
+        name="owner",
+        label="Owner",
+        type=Property.Type.OWNER,
+        group="salesinformation",
+        display_order=900,
+        is_builtin=True,
+    )
     record_audit(
         verb="create_object_type",
         source=source,
