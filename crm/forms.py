@@ -9,7 +9,9 @@ from django.utils.html import format_html
 from crm import sources
 from crm.errors import BatchValidationError, CrmError
 from crm.models import Property, Record, SyncPropertyConfig
+from crm.owners import owner_names
 from crm.schema import Schema, option_labels
+from crm.selectors import list_owners
 from crm.services.records import RecordInput, write_records
 from crm.sync_properties.selectors import get_copy_source, get_sync_config
 
@@ -73,6 +75,14 @@ def _form_field(prop: Property, disabled: bool) -> forms.Field:
             )
         case Property.Type.DATE:
             return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        case Property.Type.OWNER:
+            # Active owners; a record's current owner is added if it has left (__init__).
+            return forms.TypedChoiceField(
+                choices=[("", "—"), *((o.pk, str(o)) for o in list_owners(active=True))],
+                coerce=int,
+                empty_value=None,
+                **common,
+            )
         case Property.Type.NUMBER:
             return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
         case _:
@@ -109,6 +119,18 @@ class RecordForm(forms.ModelForm):
                 if name in self.fields:
                     self.initial[name] = value
             self._show_copied_values()
+            self._offer_current_owners()
+
+    def _offer_current_owners(self) -> None:
+        """Keep a record's inactive owner choosable, so saving the form does not drop it."""
+        for name, field in self.fields.items():
+            if self.schema.properties[name].type != Property.Type.OWNER:
+                continue
+            current = self.instance.properties.get(name)
+            offered = {value for value, _ in field.choices}
+            if isinstance(current, int) and current not in offered:
+                label = owner_names([current]).get(current, f"unknown owner #{current}")
+                field.choices = [*field.choices, (current, label)]
 
     def _show_copied_values(self) -> None:
         """Sync properties show their value's label and the record it was copied from."""

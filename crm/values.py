@@ -272,10 +272,12 @@ def _owner(spec: PropertySpec, raw: object) -> int:
     # (one query for a whole batch), not a per-value one.
     if isinstance(raw, bool):
         raise InvalidValue(f"expected an owner id, got {_kind(raw)}")
-    if isinstance(raw, int) and raw > 0:
+    if isinstance(raw, int) and 0 < raw <= MAX_EXACT_INTEGER:
         return raw
-    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdecimal():
-        return int(raw.strip())
+    text = raw.strip() if isinstance(raw, str) else ""
+    # A bounded length: int() of a megabyte of digits is slow, and no id is that long.
+    if text.isascii() and text.isdecimal() and len(text) < 19 and int(text) > 0:
+        return int(text)
     raise InvalidValue(f"expected an owner id, got {_kind(raw)}")
 
 

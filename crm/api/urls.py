@@ -22,6 +22,7 @@ router.register(
 router.register("associations", views.AssociationViewSet, basename="association")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 router.register("views", views.SavedViewViewSet, basename="saved-view")
+router.register("owners", views.OwnerViewSet, basename="owner")
 
 urlpatterns = [
     # DRF's token view names its own parsers: give it the project's (depth, NUL, surrogates);
