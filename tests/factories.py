@@ -1,5 +1,5 @@
-"""factory_boy factories for the rows tests create directly: users, owners, integrations (Salesforce and
-Google), object and field mappings, record links, sync cycles, stages and errors.
+"""factory_boy factories for the rows tests create directly: users, owners, integrations
+(Salesforce and Google), object and field mappings, record links, sync cycles, stages and errors.
 
 CRM records go through the services (`crm.services.records`), never a factory: their writes
 keep values, audit and sync marks consistent. A factory's defaults are the least a row needs;

@@ -54,7 +54,7 @@ def test_create_owner_refuses_bad_input_and_writes_nothing(db, name, email, fiel
 def test_an_email_differing_only_in_case_is_taken(db):
     OwnerFactory(email="ada@example.com")
 
-    with pytest.raises(OwnerError, match="Another owner has the email ada@example.com"):
+    with pytest.raises(OwnerError, match=r"Another owner has the email ada@example\.com"):
         owner_services.create_owner(name="Ada", email="ADA@example.com", source=sources.API)
 
 
