@@ -57,7 +57,7 @@ def create_object_type(
         label_plural=label_plural,
         is_custom=True,
         primary_property="name",
-        list_properties=["name"],
+        list_properties=["name", "owner"],
         search_properties=["name"],
     )
     Property.objects.create(
