@@ -43,7 +43,7 @@ def emails(response) -> list[str]:
 
 
 def test_api_filters_by_owner_id_me_and_none(api_client, team):
-    ada, bob = team
+    _, bob = team
 
     assert emails(api_client.get(RECORDS, {"owner": bob.pk})) == ["bob-1@example.com"]
     assert emails(api_client.get(RECORDS, {"owner": "me"})) == ["ada-1@example.com"]
@@ -75,7 +75,7 @@ def test_api_owner_filter_refused_when_the_owner_is_hidden_from_the_user(api_cli
 
 
 def test_admin_my_records_and_no_owner(client, team, user):
-    ada, bob = team
+    _, bob = team
     staff = grant_role(UserFactory(is_staff=True), "Admin")
     OwnerFactory(name="Staff Owner", user=staff)
     client.force_login(staff)
