@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 
 from crm.models import Owner, Record
 
+INACTIVE_SUFFIX = " (inactive)"
+
 
 def active_owner_ids(ids: Iterable[int]) -> set[int]:
     """The ids among `ids` that name an active owner (one query, none for no ids)."""
@@ -38,10 +40,8 @@ def owner_names(ids: Iterable[object] | None = None) -> dict[int, str]:
     return {pk: owner_label(name, email, active) for pk, name, email, active in rows}
 
 
-INACTIVE_SUFFIX = " (inactive)"
-
-
 def owner_label(name: str, email: str, is_active: bool) -> str:
+    """An owner as lists and choices name it; one who left is marked."""
     label = name or email
     return label if is_active else f"{label}{INACTIVE_SUFFIX}"
 
