@@ -160,3 +160,16 @@ def test_assign_owner_action_refuses_an_inactive_owner(staff_client, contacts):
 
     assert page.status_code == 200 and "Select a valid choice" in page.content.decode()
     assert Record.objects.get(pk=ids[0]).properties["owner"] == old.pk
+
+
+def test_merge_page_shows_owners_by_name(staff_client, contacts):
+    ada, bob = OwnerFactory(name="Ada Owner"), OwnerFactory(name="Bob Owner")
+    winner, loser = seed(contacts, 1, [ada]) + seed(contacts, 1, [bob], start=1)
+
+    page = staff_client.post(
+        f"{CHANGELIST}?type=contacts",
+        {"action": "merge_selected", helpers.ACTION_CHECKBOX_NAME: [winner, loser]},
+    )
+
+    row = re.search(r'data-property="owner">(.*?)</tr>', page.content.decode(), re.S).group(1)
+    assert re.findall(r"<td>(.*?)</td>", row) == ["Ada Owner", "Bob Owner"]
