@@ -31,8 +31,9 @@ $(DEMO_ENV): | venv
 demo: venv $(DEMO_ENV)
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(WITH_DEMO_ENV) $(BIN)/python manage.py seed_demo
+# The admin login first: the demo's owners include it (seed_demo links it).
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py ensure_demo_admin
+	$(WITH_DEMO_ENV) $(BIN)/python manage.py seed_demo
 	$(WITH_DEMO_ENV) $(BIN)/python manage.py ensure_demo_digests
 	@echo
 	@echo "  Concord admin:  http://127.0.0.1:$${CONCORD_PORT:-8000}/admin/   login: admin / admin"

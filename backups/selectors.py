@@ -10,6 +10,7 @@ from django.utils import timezone
 from backups.models import Backup, Restore
 from backups.services.writer import csv_name
 from crm.models import ObjectType, Property
+from crm.owners import owner_names, show_owner
 
 # B-6: the object types a restore may write; conversations are backed up but not restorable.
 NOT_RESTORABLE = frozenset({"conversations"})
@@ -54,17 +55,37 @@ def plan_rows(*, restore: Restore) -> list[dict]:
 
 
 def plan_sample(*, restore: Restore) -> list[dict]:
-    """The plan's sample of records as rows of (property, before, after)."""
+    """The plan's sample of records as rows of (property, before, after); owners by name."""
+    sample = (restore.plan or {}).get("sample", [])
+    owner_props = set(
+        Property.objects.filter(
+            object_type=restore.object_type, type=Property.Type.OWNER
+        ).values_list("name", flat=True)
+    )
+    ids = [
+        value
+        for item in sample
+        for name, pair in item["changes"].items()
+        if name in owner_props
+        for value in pair
+    ]
+    owners = owner_names(ids)
+
+    def shown(name: str, value: object) -> object:
+        if name not in owner_props:
+            return value
+        return show_owner(value, owners) or None  # None: the template's "(empty)"
+
     return [
         {
             "id": item["id"],
             "name": item.get("name") or f"#{item['id']}",
             "changes": [
-                {"property": name, "before": before, "after": after}
+                {"property": name, "before": shown(name, before), "after": shown(name, after)}
                 for name, (before, after) in item["changes"].items()
             ],
         }
-        for item in (restore.plan or {}).get("sample", [])
+        for item in sample
     ]
 
 

@@ -24,6 +24,7 @@ class ValueCode(StrEnum):
     NOT_FOUND = "not_found"  # no active record with this id
     REPEATED = "repeated"  # the same unique value twice in one batch
     DUPLICATE = "duplicate"  # a unique value another record holds already
+    NO_OWNER = "no_owner"  # an owner property naming no active owner
 
 
 class FieldErrors(dict[str, list[str]]):
@@ -135,6 +136,12 @@ class PropertyInUseError(SchemaError):
             "code": self.code,
             "used_in": [{"kind": u.kind, "label": u.label, "url": u.url} for u in self.usages],
         }
+
+
+class OwnerError(CrmError):
+    """An owner that cannot be saved: no name, a bad email, or an email another owner has."""
+
+    code = "invalid_owner"
 
 
 class SavedViewError(CrmError):

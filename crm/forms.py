@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
 from crm import sources
 from crm.errors import BatchValidationError, CrmError
 from crm.models import Property, Record, SyncPropertyConfig
+from crm.owners import owner_label
 from crm.schema import Schema, option_labels
+from crm.selectors import list_owners
 from crm.services.records import RecordInput, write_records
 from crm.sync_properties.selectors import get_copy_source, get_sync_config
 
@@ -73,6 +76,9 @@ def _form_field(prop: Property, disabled: bool) -> forms.Field:
             )
         case Property.Type.DATE:
             return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        case Property.Type.OWNER:
+            # The owners are read per form (RecordForm._offer_owners), not per form class.
+            return forms.TypedChoiceField(choices=[], coerce=int, empty_value=None, **common)
         case Property.Type.NUMBER:
             return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
         case _:
@@ -109,6 +115,21 @@ class RecordForm(forms.ModelForm):
                 if name in self.fields:
                     self.initial[name] = value
             self._show_copied_values()
+        self._offer_owners()
+
+    def _offer_owners(self) -> None:
+        """Active owners to choose from, and a record's current owner if it has left, so
+        saving the form does not drop it: one query for the form."""
+        names = [n for n in self.fields if self.schema.properties[n].type == Property.Type.OWNER]
+        if not names:
+            return
+        current = {self.instance.properties.get(n) for n in names} if self.instance.pk else set()
+        owners = list_owners().filter(Q(is_active=True) | Q(pk__in=current - {None}))
+        labelled = [(o.pk, o.is_active, owner_label(o.name, o.email, o.is_active)) for o in owners]
+        for name in names:
+            kept = self.instance.properties.get(name) if self.instance.pk else None
+            choices = [(pk, label) for pk, active, label in labelled if active or pk == kept]
+            self.fields[name].choices = [("", "—"), *choices]
 
     def _show_copied_values(self) -> None:
         """Sync properties show their value's label and the record it was copied from."""

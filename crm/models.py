@@ -72,6 +72,7 @@ class Property(models.Model):
         PHONE = "phone", "Phone number"
         URL = "url", "URL"
         PROPERTY_SYNC = "property_sync", "Property sync"
+        OWNER = "owner", "Owner"
 
     OPTION_TYPES = frozenset({Type.ENUMERATION, Type.MULTISELECT})
 
@@ -155,6 +156,36 @@ class PropertyOption(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class Owner(models.Model):
+    """A person records are assigned to (HubSpot's contact owner, Salesforce's OwnerId).
+
+    A record's `owner` property holds the owner's id (an integer). An owner need not log in to
+    Concord; one who does is linked to their user, so "my records" can be asked for."""
+
+    name = models.CharField(max_length=200)
+    # Stored lower-cased: owners are matched by email (Salesforce users, imports).
+    email = models.EmailField(unique=True)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive owners keep their records but get no new ones."
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="crm_owner",
+        help_text="The Concord login of this owner, if they have one.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "email"]
+
+    def __str__(self) -> str:
+        return self.name or self.email
 
 
 class Record(models.Model):

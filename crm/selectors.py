@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
 from crm.errors import FilterError
@@ -15,10 +15,12 @@ from crm.models import (
     AssociationDefinition,
     AuditEvent,
     ObjectType,
+    Owner,
     Property,
     Record,
     SavedView,
 )
+from crm.owners import OWNER_PARAM, OWNER_PROPERTY
 from crm.schema import Schema
 from crm.usage import PropertyUsage
 from crm.values import InvalidValue, coerce_value
@@ -149,9 +151,12 @@ def list_saved_views(*, owner, object_type: ObjectType | None = None) -> QuerySe
 
 def saved_view_usages(prop: Property) -> list[PropertyUsage]:
     """The "Used in" provider: saved views filtering on `prop` (any owner's, each owner's own)."""
-    candidates = SavedView.objects.filter(
-        object_type_id=prop.object_type_id, query__contains=property_param(prop.name) + "="
-    ).order_by("name", "pk")
+    mentions = Q(query__contains=property_param(prop.name) + "=")
+    if prop.name == OWNER_PROPERTY:
+        mentions |= Q(query__contains=OWNER_PARAM + "=")
+    candidates = SavedView.objects.filter(mentions, object_type_id=prop.object_type_id).order_by(
+        "name", "pk"
+    )
     return [
         PropertyUsage(
             kind="saved_view",
@@ -162,3 +167,33 @@ def saved_view_usages(prop: Property) -> list[PropertyUsage]:
         for view in candidates
         if prop.name in filtered_property_names(view.query)
     ]
+
+
+def list_owners(*, active: bool | None = None, email: str | None = None) -> QuerySet[Owner]:
+    """Owners by name, optionally only the active (or inactive) ones, or the one of an email."""
+    queryset = Owner.objects.select_related("user").order_by("name", "email", "pk")
+    if active is not None:
+        queryset = queryset.filter(is_active=active)
+    if email is not None:
+        queryset = queryset.filter(email=email.strip().lower())
+    return queryset
+
+
+def get_owner_of_user(user) -> Owner | None:
+    """The owner a Concord login is, if any ("my records")."""
+    if user is None or not getattr(user, "pk", None):
+        return None
+    return Owner.objects.filter(user_id=user.pk).first()
+
+
+def count_owned_records(owner_ids: list[int]) -> dict[int, int]:
+    """How many active records (of every object type) each of these owners owns: one query."""
+    if not owner_ids:
+        return {}
+    rows = (
+        Record.objects.filter(archived_at__isnull=True, properties__owner__in=owner_ids)
+        .values("properties__owner")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {row["properties__owner"]: row["n"] for row in rows}

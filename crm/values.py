@@ -267,6 +267,20 @@ def _synced(spec: PropertySpec, raw: object) -> object:
     raise InvalidValue(f"expected a copied property value, got {_kind(raw)}")
 
 
+def _owner(spec: PropertySpec, raw: object) -> int:
+    # The owner's id. Whether that owner exists and is active is the write path's check
+    # (one query for a whole batch), not a per-value one.
+    if isinstance(raw, bool):
+        raise InvalidValue(f"expected an owner id, got {_kind(raw)}")
+    if isinstance(raw, int) and 0 < raw <= MAX_EXACT_INTEGER:
+        return raw
+    text = raw.strip() if isinstance(raw, str) else ""
+    # A bounded length: int() of a megabyte of digits is slow, and no id is that long.
+    if text.isascii() and text.isdecimal() and len(text) < 19 and int(text) > 0:
+        return int(text)
+    raise InvalidValue(f"expected an owner id, got {_kind(raw)}")
+
+
 def _kind(raw: object) -> str:
     return {
         bool: "a boolean",
@@ -297,4 +311,5 @@ _COERCERS = {
     "phone": _phone,
     "url": _url,
     "property_sync": _synced,
+    "owner": _owner,
 }

@@ -2,8 +2,9 @@
 
 A view's query holds only what the admin record list understands, checked here before it is
 saved so a saved view always reopens: `q` (the search box), `p_<property>` (a dropdown
-property's option), `created_at__gte` / `created_at__lt` (the date filter), `id__in` (chosen
-records) and the filters other apps register (crm.record_filters, e.g. `sync_error`).
+property's option), `owner` (an owner id, `me` or `none`: crm.owners), `created_at__gte` /
+`created_at__lt` (the date filter), `id__in` (chosen records) and the filters other apps
+register (crm.record_filters, e.g. `sync_error`).
 Ordering and paging are not part of a view; the object type is stored beside the query.
 """
 
@@ -15,6 +16,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from crm.errors import SavedViewError
 from crm.models import ObjectType, Property
+from crm.owners import OWNER_PARAM, OWNER_PROPERTY, describe_owner_filter
 from crm.record_filters import get_record_filter
 from crm.schema import Schema, load_schema, option_labels
 
@@ -39,12 +41,14 @@ def filter_part(params) -> str:
 
 
 def filtered_property_names(query: str) -> list[str]:
-    """The properties a stored query filters on (its `p_<name>` keys), for "Used in"."""
-    return [
-        key.removeprefix(PROPERTY_PREFIX)
-        for key, _ in parse_qsl(query, keep_blank_values=True)
-        if key.startswith(PROPERTY_PREFIX)
-    ]
+    """The properties a stored query filters on (`p_<name>` keys, `owner`), for "Used in"."""
+    names = []
+    for key, _ in parse_qsl(query, keep_blank_values=True):
+        if key.startswith(PROPERTY_PREFIX):
+            names.append(key.removeprefix(PROPERTY_PREFIX))
+        elif key == OWNER_PARAM:
+            names.append(OWNER_PROPERTY)
+    return names
 
 
 def clean_view_query(
@@ -74,6 +78,8 @@ def _check_param(key: str, value: str, *, object_type: ObjectType, schema: Schem
             raise SavedViewError(f"The search is too long (at most {MAX_SEARCH} characters).")
     elif key.startswith(PROPERTY_PREFIX):
         _check_property_filter(key.removeprefix(PROPERTY_PREFIX), value, schema=schema, user=user)
+    elif key == OWNER_PARAM:
+        _check_owner_filter(value, schema=schema, user=user)
     elif key in DATE_PARAMS:
         if not _is_date(value):
             raise SavedViewError(f"“{value}” is not a date for the filter “{key}”.")
@@ -105,6 +111,15 @@ def _check_property_filter(name: str, value: str, *, schema: Schema, user) -> No
         )
     if value not in option_labels(prop):
         raise SavedViewError(f"“{value}” is not an option of “{prop.label}”.")
+
+
+def _check_owner_filter(value: str, *, schema: Schema, user) -> None:
+    if OWNER_PROPERTY not in schema.properties or not schema.can_view(user, OWNER_PROPERTY):
+        raise SavedViewError(
+            f"{schema.object_type.label_plural} have no property “owner” to filter on."
+        )
+    if describe_owner_filter(value) is None:
+        raise SavedViewError(f"The owner “{value}” does not exist; give an owner, me or none.")
 
 
 def is_filterable(prop: Property) -> bool:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from django.db.models import Max
 from django.urls import reverse
 
-from crm.models import Association, Record
+from crm.models import Association, Property, Record
+from crm.owners import owner_names, show_owner
 from crm.schema import Schema, load_schema
 from syncengine.codes import SyncErrorCode
 from syncengine.connectors.registry import connector_class
@@ -273,6 +274,8 @@ def _timeline(
         .select_related("stage", "integration")
         .order_by("-at", "-pk")[:limit]
     )
+    entries = list(entries)
+    names = _owner_names(entries, schema)
     return [
         TimelineItem(
             id=entry.pk,
@@ -287,7 +290,7 @@ def _timeline(
             stage_label=entry.stage.get_operation_display(),
             stage_status=entry.stage.status,
             cycle_id=entry.stage.cycle_id,
-            changes=[_visible(change, schema, user) for change in entry.changes],
+            changes=[_visible(change, schema, user, names) for change in entry.changes],
             error_id=entry.error_id if errors_visible else None,
             error_message=entry.error_message if errors_visible else "",
         )
@@ -295,7 +298,20 @@ def _timeline(
     ]
 
 
-def _visible(change: dict, schema: Schema, user) -> dict:
+def _owner_names(entries: list, schema: Schema) -> dict[int, str]:
+    """The names of the owners the entries' owner values name: one query for the timeline."""
+    owner_props = {n for n, p in schema.properties.items() if p.type == Property.Type.OWNER}
+    ids = [
+        change.get(side)
+        for entry in entries
+        for change in entry.changes
+        if change.get("property") in owner_props
+        for side in ("old", "new")
+    ]
+    return owner_names(ids) if owner_props else {}
+
+
+def _visible(change: dict, schema: Schema, user, owners: dict[int, str]) -> dict:
     """A change as the user may see it: values of a property hidden from them (or deleted
     since, so its restrictions are unknown) are left out."""
     prop = change.get("property") or ""
@@ -308,16 +324,19 @@ def _visible(change: dict, schema: Schema, user) -> dict:
         "label": definition.label if definition else "",
         "old": old,
         "new": new,
-        "old_text": _text(old, definition),
-        "new_text": _text(new, definition),
+        "old_text": _text(old, definition, owners),
+        "new_text": _text(new, definition, owners),
         "hidden": hidden,
     }
 
 
-def _text(value: object, definition) -> str:
-    """A value as people read it: option labels for option values, lists joined, "(empty)"."""
+def _text(value: object, definition, owners: dict[int, str]) -> str:
+    """A value as people read it: option labels for option values, owners' names, lists
+    joined, "(empty)"."""
     if value is None or value == "" or value == []:
         return "(empty)"
+    if definition is not None and definition.type == Property.Type.OWNER:
+        return show_owner(value, owners)
     if isinstance(value, bool):
         return "Yes" if value else "No"
     # The schema's options were loaded with it (load_schema prefetches them): no query.

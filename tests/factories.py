@@ -1,5 +1,5 @@
-"""factory_boy factories for the rows tests create directly: users, integrations (Salesforce and
-Google), object and field mappings, record links, sync cycles, stages and errors.
+"""factory_boy factories for the rows tests create directly: users, owners, integrations
+(Salesforce and Google), object and field mappings, record links, sync cycles, stages and errors.
 
 CRM records go through the services (`crm.services.records`), never a factory: their writes
 keep values, audit and sync marks consistent. A factory's defaults are the least a row needs;
@@ -35,6 +35,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("password")
+
+
+class OwnerFactory(factory.django.DjangoModelFactory):
+    """An active owner with no login (pass `user` to link one), email lower-cased as stored."""
+
+    class Meta:
+        model = "crm.Owner"
+        django_get_or_create = ("email",)
+
+    name = factory.Sequence(lambda n: f"Owner {n}")
+    email = factory.Sequence(lambda n: f"owner{n}@example.com")
+    is_active = True
 
 
 class IntegrationFactory(factory.django.DjangoModelFactory):

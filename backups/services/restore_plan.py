@@ -27,6 +27,7 @@ from crm import sources
 from crm.audit import record_audit
 from crm.csv_writer import restore_cell
 from crm.models import ObjectType, Property, Record
+from crm.owners import active_owner_ids, owner_refusal
 from crm.schema import Schema, load_schema
 from crm.values import InvalidValue, coerce_value
 
@@ -138,6 +139,8 @@ class RecordDiff:
     changes: dict[str, tuple[object, object]]
     raw: dict[str, object]  # the source values of the changed properties, as written back
     invalid: list[str] = field(default_factory=list)
+    # Why each invalid value will be refused, in the record services' words.
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def diff_records(
@@ -159,10 +162,11 @@ def diff_records(
             raw = values[name]
             try:
                 restored = coerce_value(schema.specs[name], raw)
-            except InvalidValue:
+            except InvalidValue as exc:
                 # Valid when backed up but not today (say, an option since removed): counted as
                 # a change the record services will refuse and report.
                 diff.invalid.append(name)
+                diff.reasons[name] = str(exc)
                 restored = raw
             before = today.get(name)
             if restored != before:
@@ -170,7 +174,29 @@ def diff_records(
                 diff.raw[name] = raw
         if diff.changes:
             diffs.append(diff)
+    _flag_gone_owners(schema, diffs)
     return diffs, missing
+
+
+def _flag_gone_owners(schema: Schema, diffs: list[RecordDiff]) -> None:
+    """Mark owner values naming an owner deactivated (or gone) since: one query per batch.
+
+    The record services refuse them when the restore runs; the plan says so beforehand.
+    """
+    names = {n for n, p in schema.properties.items() if p.type == Property.Type.OWNER}
+    restored = [
+        (diff, name, after)
+        for diff in diffs
+        for name, (_, after) in diff.changes.items()
+        if name in names and name not in diff.invalid and after is not None
+    ]
+    if not restored:
+        return
+    active = active_owner_ids(after for _, _, after in restored)
+    for diff, name, after in restored:
+        if after not in active:
+            diff.invalid.append(name)
+            diff.reasons[name] = owner_refusal(after)
 
 
 def current_values(object_type: ObjectType, ids: Sequence[int], *, lock: bool = False) -> dict:
@@ -186,7 +212,15 @@ def compute_plan(restore: Restore) -> dict:
     schema = load_schema(object_type)
     properties = list(restore.properties)
     per_property = {name: {"change": 0, "clear": 0, "invalid": 0} for name in properties}
-    plan = {"records": 0, "changing_records": 0, "missing": 0, "missing_sample": [], "sample": []}
+    plan = {
+        "records": 0,
+        "changing_records": 0,
+        "missing": 0,
+        "missing_sample": [],
+        "sample": [],
+        # Values the restore will refuse, with the reason: what to fix before confirming.
+        "invalid_sample": [],
+    }
     for batch in batched(iter_source_rows(restore), BATCH_SIZE):
         plan["records"] += len(batch)
         current = current_values(object_type, [record_id for record_id, _ in batch])
@@ -202,6 +236,10 @@ def compute_plan(restore: Restore) -> dict:
                 per_property[name]["clear" if after is None else "change"] += 1
             for name in diff.invalid:
                 per_property[name]["invalid"] += 1
+                if len(plan["invalid_sample"]) < SAMPLE_SIZE:
+                    plan["invalid_sample"].append(
+                        {"id": diff.record_id, "property": name, "reason": diff.reasons[name]}
+                    )
             if len(plan["sample"]) < SAMPLE_SIZE:
                 plan["sample"].append(
                     {

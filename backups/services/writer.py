@@ -25,7 +25,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from crm.csv_writer import NEUTRALISED_STARTS, QUOTE, CsvWriter, neutralise
-from crm.models import ObjectType, Property, Record
+from crm.models import ObjectType, Owner, Property, Record
 
 FIXED_COLUMNS = ("id", "created_at", "updated_at")
 # Marks a ZIP whose property cells went through crm.csv_writer.neutralise: a backup is a file
@@ -41,6 +41,12 @@ ITERATOR_CHUNK_SIZE = 2000
 class WrittenBackup:
     snapshot_at: dt.datetime
     counts: dict[str, int]
+
+
+# The owners records' `owner` values name (by id), so a backup reads on its own; crm reserves the
+# object type name "owners" so no object type's CSV takes this name.
+OWNERS_CSV = "owners.csv"
+OWNER_COLUMNS = ("id", "name", "email", "is_active")
 
 
 def csv_name(object_type_name: str) -> str:
@@ -71,6 +77,8 @@ def write_backup_zip(out: BinaryIO) -> WrittenBackup:
                         counts[object_type.name] = _copy_rows(entry, object_type, columns)
                     else:
                         counts[object_type.name] = _iterate_rows(entry, object_type, columns)
+            with archive.open(OWNERS_CSV, "w") as entry:
+                _write_owners(entry)
     return WrittenBackup(snapshot_at=snapshot_at, counts=counts)
 
 
@@ -90,6 +98,16 @@ def _snapshot():
             cursor.execute("SELECT now()")
             snapshot_at = cursor.fetchone()[0]
         yield snapshot_at
+
+
+def _write_owners(entry) -> None:
+    """Every owner, active or not, by id: what the records' owner values refer to."""
+    buffer = io.StringIO()
+    writer = CsvWriter(buffer, lineterminator="\n")
+    writer.writerow(OWNER_COLUMNS)
+    for row in Owner.objects.order_by("pk").values_list(*OWNER_COLUMNS):
+        writer.writerow(row)
+    entry.write(buffer.getvalue().encode())
 
 
 def _header(names: Iterable[str]) -> bytes:

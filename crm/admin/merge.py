@@ -8,7 +8,8 @@ from django.template.response import TemplateResponse
 
 from crm import sources
 from crm.errors import CrmError
-from crm.models import Record
+from crm.models import Property, Record
+from crm.owners import owner_names, show_owner
 from crm.services.merge import MAX_LOSERS, merge_records, planned_fills
 
 HIDDEN = "•••"
@@ -73,14 +74,31 @@ def merge_selected(model_admin, request, queryset) -> TemplateResponse | None:
 def _rows(schema, records: list[Record], fills: dict, user) -> list[dict]:
     """One row per property any selected record has a value for (hidden ones masked)."""
     rows = []
+    owners = _owner_names(schema, records, fills)
     for name, prop in schema.properties.items():
         if not any(r.properties.get(name) not in (None, "", []) for r in records):
             continue
         visible = schema.can_view(user, name)
-        values = [_shown(r.properties.get(name), visible) for r in records]
-        filled = _shown(fills[name][1], visible) if name in fills else ""
+        shown = _owner_shown(owners) if prop.type == Property.Type.OWNER else _shown
+        values = [shown(r.properties.get(name), visible) for r in records]
+        filled = shown(fills[name][1], visible) if name in fills else ""
         rows.append({"name": name, "label": prop.label, "values": values, "filled": filled})
     return rows
+
+
+def _owner_names(schema, records: list[Record], fills: dict) -> dict[int, str]:
+    """The names of the owners the merged records hold (one query)."""
+    names = [n for n, p in schema.properties.items() if p.type == Property.Type.OWNER]
+    ids = [r.properties.get(n) for r in records for n in names]
+    ids += [fills[n][1] for n in names if n in fills]
+    return owner_names(ids) if names else {}
+
+
+def _owner_shown(owners: dict[int, str]):
+    def shown(value: object, visible: bool) -> str:
+        return _shown(show_owner(value, owners) if value is not None else None, visible)
+
+    return shown
 
 
 def _shown(value: object, visible: bool) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -15,6 +16,7 @@ from django.utils.safestring import mark_safe
 
 from config.admin import ReadOnlyInAdmin
 from crm import selectors, sources
+from crm.admin.assign_owner import assign_owner as assign_owner_page
 from crm.admin.merge import merge_selected as merge_page
 from crm.errors import CrmError, SavedViewError
 from crm.forms import RecordForm
@@ -25,6 +27,16 @@ from crm.models import (
     Property,
     Record,
     SavedView,
+)
+from crm.owners import (
+    ME,
+    NONE,
+    OWNER_PARAM,
+    OWNER_PROPERTY,
+    InvalidOwnerFilter,
+    narrow_by_owner,
+    owner_names,
+    show_owner,
 )
 from crm.paginators import EstimatedCountPaginator
 from crm.record_filters import RecordListFilter, list_record_filters
@@ -70,6 +82,34 @@ def _enumeration_filter(prop: Property) -> type[admin.SimpleListFilter]:
             return queryset
 
     return PropertyValueFilter
+
+
+def _owner_filter(prop: Property) -> type[admin.SimpleListFilter]:
+    """ "My records", "No owner" and each owner: the filter of crm.owners, as in saved views."""
+
+    class OwnerFilter(admin.SimpleListFilter):
+        title = prop.label.lower()
+        parameter_name = OWNER_PARAM
+
+        def lookups(self, request, model_admin):
+            chosen = self.value()
+            owners = [
+                (str(owner.pk), str(owner))
+                for owner in selectors.list_owners()
+                if owner.is_active or str(owner.pk) == chosen
+            ]
+            return [(ME, "My records"), (NONE, "No owner"), *owners]
+
+        def queryset(self, request, queryset):
+            if not self.value():
+                return queryset
+            try:
+                return narrow_by_owner(queryset, self.value(), request.user)
+            except InvalidOwnerFilter:
+                # The admin's way with a bad filter value: "?e=1", the whole list, a message.
+                raise IncorrectLookupParameters(f"Bad owner filter {self.value()!r}") from None
+
+    return OwnerFilter
 
 
 def _registered_filter(record_filter: RecordListFilter) -> type[admin.SimpleListFilter]:
@@ -171,8 +211,27 @@ class _SchemaAwareAdmin(admin.ModelAdmin):
         for name in names:
             prop = schema.properties[name]
             visible = schema.can_view(request.user, name)
-            columns.append(_column(name, prop.label, visible, option_labels(prop)))
+            if prop.type == Property.Type.OWNER:
+                columns.append(_owner_column(request, name, prop.label, visible))
+            else:
+                columns.append(_column(name, prop.label, visible, option_labels(prop)))
         return columns
+
+
+def _owner_column(request, name: str, label: str, visible: bool):
+    """An owner column: owners' names, read once per request (not once per row)."""
+    cache = request.__dict__.setdefault("_concord_owner_names", {})
+
+    def column(record):
+        if not visible:
+            return "•••"
+        if "names" not in cache:
+            cache["names"] = owner_names()
+        return show_owner(record.properties.get(name), cache["names"])
+
+    column.short_description = label
+    column.__name__ = f"property_{name}"
+    return column
 
 
 def _column(name: str, label: str, visible: bool, labels: dict[str, str] | None = None):
@@ -201,7 +260,7 @@ class RecordAdmin(_SchemaAwareAdmin):
     search_help_text = "An email address (exact), a name (starts with) or a record id."
     inlines = [AssociationInline]
     readonly_fields = ["id", "created_at", "updated_at", "last_changes"]
-    actions = ["move_to_recycle_bin", "merge_selected"]
+    actions = ["move_to_recycle_bin", "merge_selected", "assign_owner"]
 
     def get_queryset(self, request):
         queryset = Record.objects.filter(archived_at__isnull=True).select_related("object_type")
@@ -230,12 +289,20 @@ class RecordAdmin(_SchemaAwareAdmin):
             and is_filterable(schema.properties[name])
             and schema.can_view(request.user, name)
         ]
+        owner = schema.properties.get(OWNER_PROPERTY)
+        owner_filters = (
+            [_owner_filter(owner)]
+            if owner is not None
+            and owner.type == Property.Type.OWNER
+            and schema.can_view(request.user, owner.name)
+            else []
+        )
         registered = [
             _registered_filter(f)
             for f in list_record_filters(request.user)
             if f.parameter in request.GET
         ]
-        return [ObjectTypeFilter, *enum_filters, *registered, "created_at"]
+        return [ObjectTypeFilter, *owner_filters, *enum_filters, *registered, "created_at"]
 
     def get_changelist(self, request, **kwargs):
         return RecordChangeList
@@ -389,6 +456,10 @@ class RecordAdmin(_SchemaAwareAdmin):
     @admin.action(description="Merge selected records…", permissions=["change"])
     def merge_selected(self, request, queryset):
         return merge_page(self, request, queryset)
+
+    @admin.action(description="Assign owner…", permissions=["change"])
+    def assign_owner(self, request, queryset):
+        return assign_owner_page(self, request, queryset)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is None and self.object_type_for(request) is None:

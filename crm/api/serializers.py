@@ -12,6 +12,7 @@ from crm.models import (
     AssociationDefinition,
     AuditEvent,
     ObjectType,
+    Owner,
     Property,
     SavedView,
     SyncPropertyConfig,
@@ -339,6 +340,32 @@ class SavedViewSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
         # The service says what a name needs (required, unique per user and object type).
         extra_kwargs = {"name": {"allow_blank": True}}
+
+
+class OwnerSerializer(serializers.ModelSerializer):
+    """A person records are assigned to; a record's `owner` property holds the owner's id."""
+
+    user = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="The Concord login of this owner, if they have one.",
+    )
+    records_owned = serializers.SerializerMethodField(
+        help_text="Active records of every object type whose owner this is."
+    )
+
+    class Meta:
+        model = Owner
+        fields = ["id", "name", "email", "is_active", "user", "records_owned", "created_at",
+                  "updated_at"]  # fmt: skip
+        read_only_fields = ["id", "user", "created_at", "updated_at"]
+        # The service checks emails (normalised, unique) with its own messages.
+        extra_kwargs = {"email": {"validators": []}, "name": {"allow_blank": True}}
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_records_owned(self, owner) -> int:
+        return self.context.get("records_owned", {}).get(owner.pk, 0)
 
 
 class SavedViewRenameSerializer(serializers.Serializer):

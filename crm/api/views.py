@@ -29,6 +29,7 @@ from crm.models import (
     Record,
     SavedView,
 )
+from crm.owners import OWNER_PARAM, OWNER_PROPERTY, InvalidOwnerFilter, narrow_by_owner
 from crm.schema import PropertyAccess, load_property_access, load_schema
 from crm.services import associations as association_services
 from crm.services import merge as merge_services
@@ -196,6 +197,12 @@ RECORD_LIST_PARAMETERS = [
         OpenApiTypes.STR,
         description=("Comma-separated property names to return (default: all you may see)."),
     ),
+    OpenApiParameter(
+        OWNER_PARAM,
+        OpenApiTypes.STR,
+        description="Keep the records of one owner: an owner's id, `me` (the owner you are; "
+        "none if you are no owner) or `none` (records without an owner).",
+    ),
     OpenApiParameter("archived", OpenApiTypes.BOOL, description="List the recycle bin."),
 ]
 
@@ -282,6 +289,8 @@ class RecordViewSet(viewsets.ModelViewSet):
                     raise ValidationError(
                         {"detail": exc.message, "errors": {field: [exc.message]}}
                     ) from None
+            if OWNER_PARAM in self.request.query_params:
+                queryset = self._narrow_by_owner(queryset, self.request.query_params[OWNER_PARAM])
         return queryset
 
     def list(self, request, *args, **kwargs):
@@ -301,6 +310,19 @@ class RecordViewSet(viewsets.ModelViewSet):
             rows=[row[ROW] for row in page],
         )
         return HttpResponse(body, content_type="application/json")
+
+    def _narrow_by_owner(self, queryset, value: str):
+        schema = self.get_schema()
+        if OWNER_PROPERTY not in schema.properties or not schema.can_view(
+            self.request.user, OWNER_PROPERTY
+        ):
+            message = f"{self.get_object_type().label_plural} have no owner to filter on"
+        else:
+            try:
+                return narrow_by_owner(queryset, value, self.request.user)
+            except InvalidOwnerFilter as exc:
+                message = str(exc)
+        raise ValidationError({"detail": message, "errors": {OWNER_PARAM: [message]}})
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -19,7 +19,7 @@ from crm.errors import ValueCode
 from crm.models import ObjectType, Property, Record
 from crm.schema import Schema, load_schema_for_write
 from crm.services.record_apply import audit_updates, masked_change
-from crm.services.record_planning import ItemResult, validate_input
+from crm.services.record_planning import ItemResult, check_owner_values, validate_input
 from crm.services.records import RecordInput, WriteResult, write_records
 
 # The old value of each changed record comes back for the audit log, with its display names.
@@ -94,15 +94,15 @@ def _validate_values(
     schema: Schema, name: str, values: Mapping[int, object], actor, source: str
 ) -> tuple[list[ItemResult], dict[int, object]]:
     """Check and coerce each value as an update of that record would; valid ones by record id."""
-    items, coerced = [], {}
-    for index, (pk, raw) in enumerate(values.items()):
-        planned = validate_input(
+    planned = [
+        validate_input(
             schema, index, RecordInput(properties={name: raw}, id=pk), "update", actor, source
         )
-        items.append(planned.item)
-        if not planned.item.errors:
-            coerced[pk] = planned.values[name]
-    return items, coerced
+        for index, (pk, raw) in enumerate(values.items())
+    ]
+    check_owner_values(schema, planned)
+    coerced = {p.item.id: p.values[name] for p in planned if not p.item.errors}
+    return [p.item for p in planned], coerced
 
 
 def _set_in_place(

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from crm import sources
 from crm.errors import CrmError, FieldErrors, ValueCode
-from crm.models import Record
+from crm.models import Property, Record
+from crm.owners import active_owner_ids, owner_refusal
 from crm.schema import Schema
 from crm.services.record_uniqueness import (
     CurrentRecord,
@@ -79,6 +80,7 @@ def plan_writes(
         for i, record_input in enumerate(inputs)
     ]
     _match_existing(schema, planned, inputs, mode, id_property, locked_properties or {})
+    check_owner_values(schema, planned)
     _check_unique_values(schema, planned)
     plan = WritePlan(items=[p.item for p in planned], creates=[], updates=[])
     for p in planned:
@@ -237,6 +239,31 @@ def _match_by_key(
         if not p.item.errors:
             p.existing = existing.get(p.values[id_property])
             p.matched_on = id_property
+
+
+def check_owner_values(schema: Schema, planned: Sequence[PlannedWrite]) -> None:
+    """Refuse an owner value naming no active owner: one query for the whole batch.
+
+    A record keeping the owner it has is left alone, so editing another property of a record
+    whose owner has left (inactive) does not force a reassignment.
+    """
+    names = [n for n, p in schema.properties.items() if p.type == Property.Type.OWNER]
+    if not names:
+        return
+    wanted = [
+        (p, name)
+        for p in planned
+        for name in names
+        if p.values.get(name) is not None
+        and name not in p.item.errors
+        and (p.existing is None or p.existing.properties.get(name) != p.values[name])
+    ]
+    if not wanted:
+        return
+    active = active_owner_ids(p.values[name] for p, name in wanted)
+    for p, name in wanted:
+        if p.values[name] not in active:
+            p.item.errors.add(name, owner_refusal(p.values[name]), code=ValueCode.NO_OWNER)
 
 
 def _check_unique_values(schema: Schema, planned: list[PlannedWrite]) -> None:

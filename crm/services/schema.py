@@ -27,6 +27,7 @@ EDITABLE_PROPERTY_FIELDS = (
     "read_only",
     "restricted",
 )
+RESERVED_OBJECT_TYPE_NAMES = frozenset({"owners"})
 # How many duplicate values or options in use an answer lists; the count says how many more.
 SHOWN = 20
 
@@ -43,6 +44,11 @@ def create_object_type(
 ) -> ObjectType:
     """Create a custom object type with a text property `name` that names its records."""
     _validate_name(name)
+    if name in RESERVED_OBJECT_TYPE_NAMES:
+        raise SchemaError(
+            f"{name!r} is reserved (a backup keeps its list of owners under that name)",
+            field="name",
+        )
     if ObjectType.objects.filter(name=name).exists():
         raise SchemaError(f"an object type named {name!r} already exists", field="name")
     object_type = ObjectType.objects.create(
@@ -51,7 +57,7 @@ def create_object_type(
         label_plural=label_plural,
         is_custom=True,
         primary_property="name",
-        list_properties=["name"],
+        list_properties=["name", "owner"],
         search_properties=["name"],
     )
     Property.objects.create(
@@ -59,6 +65,15 @@ def create_object_type(
         name="name",
         label=primary_property_label,
         type=Property.Type.TEXT,
+        is_builtin=True,
+    )
+    Property.objects.create(
+        object_type=object_type,
+        name="owner",
+        label="Owner",
+        type=Property.Type.OWNER,
+        group="salesinformation",
+        display_order=900,
         is_builtin=True,
     )
     record_audit(

@@ -26,6 +26,7 @@ from crm.services.schema import create_property
 from notifications.services import notify
 from syncengine.models import SyncStage
 from tests.factories import (
+    OwnerFactory,
     SyncCycleFactory,
     SyncStageFactory,
     UserFactory,
@@ -125,6 +126,11 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/notification-settings/": USERS,
     "PUT /api/v1/notification-settings/": USERS,
     "PATCH /api/v1/notification-settings/": USERS,
+    # Owners: users read them (names of record owners, "My records"), admins manage them.
+    "GET /api/v1/owners/": USERS,
+    "POST /api/v1/owners/": ADMINS,
+    "GET /api/v1/owners/{id}/": USERS,
+    "PATCH /api/v1/owners/{id}/": ADMINS,
     # One's own saved views of records: every role from User up.
     "GET /api/v1/views/": USERS,
     "POST /api/v1/views/": USERS,
@@ -214,6 +220,7 @@ def world(role_users, contacts, companies):
         "backups": guarded.backup.pk,
         "integrations": integration.pk,
         "objects": ada.pk,
+        "owners": OwnerFactory().pk,
         "restore": archived.pk,
         "restores": guarded.restore.pk,
         "sync-errors": guarded.error.pk,

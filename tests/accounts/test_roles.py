@@ -10,6 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 from tests.support.roles import ROLES
 
 PROJECT_APPS = ["crm", "syncengine", "backups", "notifications"]
+# Given by accounts 0005: users read owners (a record's owner by name, "My records").
+USER_LATER_PERMISSIONS = {"crm.view_owner"}
 
 
 def perms_of(name: str) -> set[str]:
@@ -41,6 +43,7 @@ def test_admins_run_the_crm_and_the_sync_engine_but_not_backups_or_users(db):
         "crm.add_objecttype",
         "crm.change_property",
         "crm.view_auditevent",
+        "crm.change_owner",
         "syncengine.change_integration",
         "syncengine.change_fieldmapping",
         "syncengine.start_sync",
@@ -56,7 +59,7 @@ def test_admins_run_the_crm_and_the_sync_engine_but_not_backups_or_users(db):
 def test_users_work_with_records_and_read_the_schema(db):
     held = perms_of(ROLES.USER)
 
-    assert held == set(ROLES.USER_PERMISSIONS)
+    assert held == set(ROLES.USER_PERMISSIONS) | USER_LATER_PERMISSIONS
     assert {"crm.add_record", "crm.view_property"} <= held
     assert not {p for p in held if p.startswith(("syncengine.", "backups."))}
     assert "crm.add_property" not in held and "crm.view_auditevent" not in held
@@ -72,4 +75,4 @@ def test_the_roles_migration_reverses_and_reapplies():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(latest)
-    assert perms_of(ROLES.USER) == set(ROLES.USER_PERMISSIONS)
+    assert perms_of(ROLES.USER) == set(ROLES.USER_PERMISSIONS) | USER_LATER_PERMISSIONS

@@ -59,6 +59,8 @@ def test_changelist_shows_chosen_columns_with_constant_queries(staff_client, con
     seed(contacts, 3)
     with CaptureQueriesContext(connection) as few:
         page = staff_client.get(f"{CHANGELIST}?type=contacts")
+    # Read now: the next request empties the connection's query log, and `few` with it.
+    few_queries = len(few)
     assert page.status_code == 200
     html = page.content.decode()
     for header in ("First name", "Last name", "Email", "Lifecycle stage"):
@@ -67,7 +69,7 @@ def test_changelist_shows_chosen_columns_with_constant_queries(staff_client, con
     seed(contacts, 60, start=100)
     with CaptureQueriesContext(connection) as many:
         assert staff_client.get(f"{CHANGELIST}?type=contacts").status_code == 200
-    assert len(many) == len(few)
+    assert len(many) == few_queries > 0
 
 
 def test_search_by_email_and_name_and_filter_by_option(staff_client, contacts):

@@ -24,7 +24,7 @@ def test_staff_create_a_custom_object_type(staff_api_client, crm_schema):
     assert response.status_code == 201, response.json()
     assert response.json()["is_custom"] is True
     props = staff_api_client.get("/api/v1/object-types/projects/properties/").json()
-    assert [p["name"] for p in props] == ["name"]
+    assert [p["name"] for p in props] == ["name", "owner"]  # every object type has an owner
     record = staff_api_client.post(
         "/api/v1/objects/projects/records/", {"properties": {"name": "Apollo"}}, format="json"
     )

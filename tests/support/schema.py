@@ -17,8 +17,14 @@ def ensure_standard_schema() -> None:
     from crm.models import ObjectType
 
     if not ObjectType.objects.exists():
+        schema_editor = connection.schema_editor()
         seed = importlib.import_module("crm.migrations.0002_standard_object_types").seed
-        seed(django_apps, connection.schema_editor())
+        seed(django_apps, schema_editor)
+        # What later migrations add to the standard types: the owner property and its column.
+        owners = importlib.import_module("crm.migrations.0010_owners")
+        owners.add_owner_property(django_apps, schema_editor)
+        columns = importlib.import_module("crm.migrations.0011_owner_in_record_lists")
+        columns.add_owner_column(django_apps, schema_editor)
 
 
 @pytest.fixture

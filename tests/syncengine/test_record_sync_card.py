@@ -211,10 +211,10 @@ def test_the_card_costs_the_same_queries_whatever_its_size(
     assert len(body["integrations"]) == size and len(body["timeline"]) == size * size
 
 
-# The page's own (session, user, time zone, record, schema, inline, and the bell's two: its
-# notifications and new sync errors: 10) and the card's 11 (as the API's, but the permission
-# check is the superuser flag).
-ADMIN_PAGE_QUERIES = 21
+# The page's own (session, user, time zone, record, schema, inline, the owners the form offers,
+# and the bell's two: its notifications and new sync errors: 11) and the card's 11 (as the
+# API's, but the permission check is the superuser flag).
+ADMIN_PAGE_QUERIES = 22
 
 
 @pytest.mark.parametrize("size", [1, 4])
@@ -256,3 +256,21 @@ def test_changes_read_as_people_read_them(staff_api_client, companies):
     assert (industry["old_text"], industry["new_text"]) == ("(empty)", "Banking & finance")
     assert industry["new"] == "BANKING"
     assert (custom["old_text"], custom["new_text"]) == ("a, b", "Yes")
+
+
+def test_owner_changes_read_as_the_owners_names(staff_api_client, companies):
+    from tests.factories import OwnerFactory
+
+    ada, bob = OwnerFactory(name="Ada Owner"), OwnerFactory(name="Bob Owner", is_active=False)
+    company = create_record(object_type=companies, properties={"name": "Acme"}, source="user")
+    org = linked_integration(company, name="Org", remote_id="001000000000002AAA")
+    (stage,) = timeline_rows(company, org, 1)
+    stage.timeline.update(
+        changes=[{"field": "OwnerId", "property": "owner", "old": bob.pk, "new": ada.pk}]
+    )
+
+    body = staff_api_client.get(sync_url(company, "companies")).json()
+
+    (owner,) = body["timeline"][0]["changes"]
+    assert (owner["old"], owner["new"]) == (bob.pk, ada.pk)  # the ids, as stored
+    assert (owner["old_text"], owner["new_text"]) == ("Bob Owner (inactive)", "Ada Owner")

@@ -1,16 +1,18 @@
-"""Fill an empty Concord with realistic demo data: companies, contacts, deals and activity."""
+"""Fill an empty Concord with realistic demo data: owners, companies, contacts, deals, activity."""
 
 from __future__ import annotations
 
 import random
 import time
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from faker import Faker
 
 from crm import sources
-from crm.models import AssociationDefinition, ObjectType, Property, Record
+from crm.models import AssociationDefinition, ObjectType, Owner, Property, Record
 from crm.services.associations import associate_records
+from crm.services.owners import create_owner
 from crm.services.records import RecordInput, write_records
 
 EDITIONS = ["Pro", "Lite", "Plus", "Suite"]
@@ -54,6 +56,7 @@ class Command(BaseCommand):
             }.items()
         }
 
+        self.owner_ids = self._owners()
         companies = self._create("companies", [self._company() for _ in range(n["companies"])])
         contacts = self._create("contacts", [self._contact(i) for i in range(n["contacts"])])
         deals = self._create("deals", [self._deal() for _ in range(n["deals"])])
@@ -94,8 +97,33 @@ class Command(BaseCommand):
             )
         )
 
+    def _owners(self) -> list[int]:
+        """A small sales team; the demo admin login (if there is one) is one of them."""
+        admin = get_user_model().objects.filter(username="admin").first()
+        team = [
+            ("Demo Admin", "admin@example.com", admin),
+            ("Ana Ribeiro", "ana.ribeiro@example.com", None),
+            ("Marcus Webb", "marcus.webb@example.com", None),
+            ("Priya Nair", "priya.nair@example.com", None),
+            ("Tom Becker", "tom.becker@example.com", None),
+        ]
+        ids = []
+        for name, email, user in team:
+            owner = Owner.objects.filter(email=email).first()
+            if owner is None:
+                if user is not None and Owner.objects.filter(user=user).exists():
+                    user = None  # the login is another owner already
+                owner = create_owner(name=name, email=email, user=user, source=sources.SYSTEM)
+            ids.append(owner.pk)
+        self.stdout.write(f"  {len(ids)} owners")
+        return ids
+
     def _create(self, type_name: str, rows: list[dict]) -> list[int]:
         self._pick_options(type_name, rows)
+        # Most records have an owner, spread unevenly (a team is never balanced).
+        for row in rows:
+            if self.random.random() < 0.9:
+                row.setdefault("owner", self.random.choices(self.owner_ids, [4, 3, 3, 2, 1])[0])
         ids: list[int] = []
         for start in range(0, len(rows), 1000):
             result = write_records(
