@@ -344,6 +344,10 @@ def export_statement(queryset: QuerySet[SyncError]) -> tuple[str, list[object]]:
             "x_occurrences",
         ]
     )
+    # The rows keep the queryset's order without an ORDER BY of their own: every join on the
+    # ordered subquery is LATERAL, which PostgreSQL can only run as a nested loop driven by it,
+    # and a second sort of the finished text rows would hold the whole export before its first
+    # byte. (tests/syncengine/test_errors_export_copy.py compares the bytes with the Python path.)
     # OFFSET 0 keeps each layer a layer: PostgreSQL would otherwise copy a column's expression
     # into every place the next layer reads it, and compute it that many times.
     statement = f"""
