@@ -78,6 +78,8 @@ class Codec(Protocol):
     # remote object → [(Concord property, remote field, "exact" | "domain")], tried in order
     MATCH_KEYS: Mapping[str, list[tuple[str, str, str]]]
     UnmatchedValue: type[ValueError]
+    # Per-record codes by which the remote refuses a record's owner (they name no field).
+    OWNER_REFUSED_CODES: frozenset[str]
 
     def normalize_remote(self, value: object, remote_type: str) -> object: ...
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from crm.errors import FieldErrors, ValueCode
 from syncengine.codes import SyncErrorCode as Code
 from syncengine.connectors.base import WriteOutcome
+from syncengine.engine.owners import is_owner
 from syncengine.models import FieldMapping, ObjectMapping, RecordLink, ReferenceMapping, SyncError
 
 if TYPE_CHECKING:
@@ -173,6 +174,8 @@ def push_error(
     recorded = []
     for err in outcome.errors or []:
         remote_field = err.fields[0] if err.fields else _field_in_message(err.message, by_field)
+        if not remote_field and err.code in run.codec.OWNER_REFUSED_CODES:
+            remote_field = next((fm.remote_field for fm in usable.fields if is_owner(fm)), "")
         recorded.append(
             run.error(
                 category=run.codec.classify(

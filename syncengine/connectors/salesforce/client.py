@@ -26,7 +26,6 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
 
 from syncengine.connectors.base import (
-    RemoteUser,
     AuthError,
     BudgetExhausted,
     Conversion,
@@ -39,6 +38,7 @@ from syncengine.connectors.base import (
     RemoteMerge,
     RemoteRequestError,
     RemoteRow,
+    RemoteUser,
     TransientError,
     WriteOutcome,
 )

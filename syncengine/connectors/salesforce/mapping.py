@@ -21,6 +21,8 @@ from syncengine.connectors.values import (  # noqa: F401  (the engine's codec na
 )
 
 EXTERNAL_ID_FIELD = "Concord_Id__c"
+# Salesforce refuses a deactivated user as owner with this code, naming no field.
+OWNER_REFUSED_CODES = frozenset({"INACTIVE_OWNER_OR_USER"})
 
 
 def soql_id(value: str) -> str:

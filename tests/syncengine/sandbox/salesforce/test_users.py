@@ -75,9 +75,9 @@ def test_a_user_added_in_setup_is_queryable_by_its_stamp(
     [user] = row["records"]
     assert user_id.startswith("005") and user["IsActive"] is True
     assert user["Name"].startswith("Una User ")
-    later = sf.query(
-        f"SELECT Id FROM User WHERE SystemModstamp >= {user['SystemModstamp'][:19]}Z"
-    )["records"]
+    later = sf.query(f"SELECT Id FROM User WHERE SystemModstamp >= {user['SystemModstamp'][:19]}Z")[
+        "records"
+    ]
     assert user_id in [r["Id"] for r in later]
 
 
@@ -160,9 +160,7 @@ def test_a_deactivated_user_is_refused_as_owner_on_update(
 def test_an_owner_that_is_no_user_is_refused(
     api: requests.Session, data_url: str, owner: str, expected: dict
 ) -> None:
-    response = api.post(
-        f"{data_url}/sobjects/Contact/", json={"LastName": "Ada", "OwnerId": owner}
-    )
+    response = api.post(f"{data_url}/sobjects/Contact/", json={"LastName": "Ada", "OwnerId": owner})
     assert response.status_code == 400
     assert response.json() == [expected]
 
