@@ -64,19 +64,26 @@ def pull_users(run: CycleRunner) -> None:
             newest=Max("remote_modstamp")
         )["newest"]
         batch: list[RemoteUser] = []
+        created = 0
         for user in run.connector.read_users(newest - OVERLAP if newest else None):
             batch.append(user)
             if len(batch) >= USERS_BATCH:
-                _link_users(run, batch, stage)
+                created += _link_users(run, batch, stage)
                 batch = []
         if batch:
-            _link_users(run, batch, stage)
+            created += _link_users(run, batch, stage)
+        stage.message = (
+            f"{stage.new} users linked to owners ({created} owners created), {stage.updated} "
+            f"owners updated, {stage.skipped} unchanged."
+        )
     run.owners = OwnerDirectory(run.integration)
 
 
 @transaction.atomic
-def _link_users(run: CycleRunner, users: list[RemoteUser], stage: SyncStage) -> None:
+def _link_users(run: CycleRunner, users: list[RemoteUser], stage: SyncStage) -> int:
+    """Link a batch of users to owners; how many owners it created."""
     # A batch commits with its links, so the next read starts after what is stored.
+    created = 0
     links = {
         link.remote_id: link
         for link in RemoteOwner.objects.filter(
@@ -113,6 +120,7 @@ def _link_users(run: CycleRunner, users: list[RemoteUser], stage: SyncStage) -> 
         if owner is None:
             owner = Owner.objects.create(name=user.name, email=user.email, is_active=user.is_active)
             by_email[user.email] = owner
+            created += 1
             record_audit(
                 verb="create_owner",
                 source=run.source,
@@ -132,6 +140,7 @@ def _link_users(run: CycleRunner, users: list[RemoteUser], stage: SyncStage) -> 
         linked_owners.add(owner.pk)
         stage.new += 1
     run.renew_lease()
+    return created
 
 
 def _update_owner(run: CycleRunner, owner: Owner, user: RemoteUser) -> bool:

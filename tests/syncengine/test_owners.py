@@ -76,6 +76,8 @@ def test_users_are_matched_to_owners_by_email_and_missing_ones_created(integrati
     stage = users_stage(cycle)
     assert (stage.status, stage.new, stage.updated, stage.skipped) == ("success", 3, 0, 0)
     assert stage.api_calls == 1
+    assert stage.message == "3 users linked to owners (2 owners created), 0 owners updated, " \
+        "0 unchanged."  # fmt: skip
     # And the next cycle reads only the users changed since (none but the overlap's)
     again = users_stage(run())
     assert (again.new, again.updated) == (0, 0) and again.api_calls == 1
@@ -266,3 +268,20 @@ def test_reassigning_owners_in_bulk_pushes_collections_of_200(integration, sandb
     }
     assert owners == {SALES_USER}
     assert not Record.objects.filter(pk__in=ids, properties__owner=me.pk).exists()
+
+
+def test_the_dashboard_shows_the_users_stage(integration, sandbox, run, admin_client):
+    # Given a cycle that read the org's users
+    cycle = run()
+    stage = users_stage(cycle)
+    # When the sync status dashboard is opened
+    html = admin_client.get("/admin/syncengine/syncstage/").content.decode()
+    # Then the Users stage has its row in the cycle, with its counts and notes
+    row = html[html.index(f'data-stage="{stage.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Owners (User)" in row and "Pull users" in row
+    assert '<td class="num">3</td>' in row  # new
+    assert "3 users linked to owners" in row
+    # And it ran first, before the pulls (after the schema check)
+    operations = list(cycle.stages.order_by("started_at", "pk").values_list("operation", flat=True))
+    assert operations[:3] == ["sync_schema", "pull_users", "pull_updates"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 
 import pytest
@@ -214,3 +216,20 @@ def test_org_file_users_are_checked() -> None:
     )
     assert org.sobject("user").key_prefix == "005"
     assert org.user.email == "a@x.com"
+
+
+def test_bulk_ingest_refuses_an_inactive_owner_per_row(sf: Salesforce) -> None:
+    tag = uuid.uuid4().hex[:8]
+    records = [
+        {"Concord_Id__c": f"{tag}-kept", "LastName": "Kept", "OwnerId": SALES_USER},
+        {"Concord_Id__c": f"{tag}-refused", "LastName": "Refused", "OwnerId": INACTIVE_USER},
+    ]
+    result = sf.bulk2.Contact.upsert(records=records, external_id_field="Concord_Id__c")
+    assert (result[0]["numberRecordsProcessed"], result[0]["numberRecordsFailed"]) == (2, 1)
+    failures = list(
+        csv.DictReader(io.StringIO(sf.bulk2.Contact.get_failed_records(result[0]["job_id"])))
+    )
+    assert [f["Concord_Id__c"] for f in failures] == [f"{tag}-refused"]
+    assert failures[0]["sf__Error"].startswith(
+        "INACTIVE_OWNER_OR_USER:operation performed with inactive user:"
+    )
