@@ -40,11 +40,14 @@ INFO: dict[str, dict[str, object]] = {
     },
     C.PERMISSIONS: {
         "explanation": "The Salesforce user the integration connects as cannot read or edit a "
-        "field or object (field-level security, profile or permission set).",
+        "field or object (field-level security, profile or permission set), or a record's "
+        "owner cannot be given records in Salesforce (no active user with the owner's email).",
         "steps": [
             "Ask your Salesforce admin to grant the integration user access to the field or "
             "object named in the error.",
             "Or stop syncing that field in the field mappings.",
+            "For an owner error: activate the owner's Salesforce user (or create one with the "
+            "owner's email), or reassign the record in Concord to an owner with an active user.",
             "Resync the errors.",
         ],
     },

@@ -8,6 +8,7 @@ import math
 import uuid
 
 import pytest
+from django.urls import reverse
 
 from crm.models import Owner, Record
 from crm.services.records import RecordInput, create_record, update_record, write_records
@@ -152,7 +153,7 @@ def test_owner_is_pushed_as_owner_id(integration, sandbox, run, contacts):
 
 
 def test_an_owner_without_an_active_user_is_an_error_and_the_rest_is_pushed(
-    integration, sandbox, run, contacts
+    integration, sandbox, run, contacts, admin_client
 ):
     # Given a synced contact owned by Sam, then reassigned in Concord to Fran (deactivated in
     # Salesforce) with a new title, and another to an owner Salesforce has no user for
@@ -195,6 +196,13 @@ def test_an_owner_without_an_active_user_is_an_error_and_the_rest_is_pushed(
     steps = info_for("permissions", "OWNER_HAS_NO_ACTIVE_USER")["steps"]
     assert any("activate the owner's user" in step for step in steps)
     assert cycle.status == "success"
+    assert stage_of(cycle, "push_updates", "Contact").updated == 1
+    # And the health page's Permissions card counts them and says what to do about owners
+    health = admin_client.get(
+        reverse("admin:syncengine_integration_health", args=[integration.pk])
+    ).content.decode()
+    card = health[health.index("Permissions") :]
+    assert "For an owner error: activate the owner&#x27;s Salesforce user" in card
     # And once the owner is reassigned to an owner with an active user, it is sent and resolves
     me = owner_of(integration, INTEGRATION_USER)
     update_record(record=contact, properties={"owner": me.pk}, source="user")
