@@ -293,3 +293,25 @@ def test_the_dashboard_shows_the_users_stage(integration, sandbox, run, admin_cl
     # And it ran first, before the pulls (after the schema check)
     operations = list(cycle.stages.order_by("started_at", "pk").values_list("operation", flat=True))
     assert operations[:3] == ["sync_schema", "pull_users", "pull_updates"]
+
+
+def test_a_user_no_owner_can_take_is_an_error_and_the_record_keeps_its_owner(
+    integration, sandbox, run, contacts
+):
+    # Given a second Salesforce user with Sam's email (Salesforce allows it): Sam's owner stays
+    # linked to Sam, so this user has no owner
+    run()
+    twin = new_user(sandbox, email="sam.sales@example.com", name="Sam Twin")
+    cycle = run()
+    assert users_stage(cycle).skipped >= 1
+    assert not RemoteOwner.objects.filter(remote_id=twin).exists()
+    # When a contact owned by that user is pulled
+    contact_id = sandbox.create("Contact", LastName="Twinned", OwnerId=twin)
+    run()
+    # Then the contact arrives without an owner, and the owner is a Permissions error
+    record = RecordLink.objects.get(remote_id=contact_id).record
+    assert "owner" not in record.properties
+    error = SyncError.objects.get(code="OWNER_USER_UNKNOWN", status="open")
+    assert (error.category, error.direction, error.remote_id) == ("permissions", "pull", contact_id)
+    assert twin in error.message
+    assert info_for(error.category, error.code)["steps"]
