@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 INTEGRATION_USER = "005RS000000001AYAQ"
 SALES_USER = "005RS000000002AYAQ"
 INACTIVE_USER = "005RS000000003AYAQ"  # the default org's deactivated user (Fran Former)
+GHOST_USER = "005RS00000000ZZYAY"  # a well-formed user id no user of the org has
 
 
 def users_stage(cycle):
@@ -315,3 +316,26 @@ def test_a_user_no_owner_can_take_is_an_error_and_the_record_keeps_its_owner(
     assert (error.category, error.direction, error.remote_id) == ("permissions", "pull", contact_id)
     assert twin in error.message
     assert info_for(error.category, error.code)["steps"]
+
+
+def test_any_refusal_of_the_owner_field_lands_on_the_permissions_card(
+    integration, sandbox, run, contacts
+):
+    # Given an owner linked to a user id the org does not know (say, a refreshed sandbox org)
+    run()
+    ghost = Owner.objects.create(name="Gus Ghost", email="gus@example.com")
+    RemoteOwner.objects.create(integration=integration, owner=ghost, remote_id=GHOST_USER)
+    contact = create_record(
+        object_type=contacts,
+        properties={"lastname": "Haunted", "email": "haunted@x.com", "owner": ghost.pk},
+        source="user",
+    )
+    # When the contact is pushed, Salesforce refuses the OwnerId as an invalid reference
+    run()
+    error = SyncError.objects.get(record_id=contact.pk, status="open")
+    # Then it is an owner problem, on the Permissions card (not Associations)
+    assert (error.code, error.remote_field, error.category) == (
+        "INVALID_CROSS_REFERENCE_KEY",
+        "OwnerId",
+        "permissions",
+    )
