@@ -13,7 +13,7 @@ from django.urls import reverse
 from crm.models import Owner, Record
 from crm.services.records import RecordInput, create_record, update_record, write_records
 from syncengine.health.info import info_for
-from syncengine.models import RecordLink, RemoteOwner, SyncError
+from syncengine.models import FieldMapping, RecordLink, RemoteOwner, SyncError
 from tests.support.sync import stage_of
 
 pytestmark = pytest.mark.django_db
@@ -339,3 +339,15 @@ def test_any_refusal_of_the_owner_field_lands_on_the_permissions_card(
         "OwnerId",
         "permissions",
     )
+
+
+def test_no_users_are_read_when_no_mapping_syncs_an_owner(integration, sandbox, run):
+    # Given staff removed every OwnerId mapping
+    FieldMapping.objects.filter(
+        object_mapping__integration=integration, remote_field="OwnerId"
+    ).delete()
+    # When a cycle runs, it spends no call on users and links none
+    cycle = run()
+    assert cycle.status == "success"
+    assert not cycle.stages.filter(operation="pull_users").exists()
+    assert not RemoteOwner.objects.exists()
