@@ -207,6 +207,24 @@ class OwnerDirectory:
         return isinstance(value, str) and value in self.active
 
 
+def defaulted_on_create(run: CycleRunner, usable, payload: dict) -> dict:
+    """What the remote set as owner of a record Concord created without sending one: the
+    connecting user (Salesforce's default), so re-reading the record finds nothing new."""
+    if not run.remote.has_users or not run.integration.remote_user_id:
+        return {}
+    return {
+        fm.remote_field: run.integration.remote_user_id
+        for fm in usable.fields
+        if is_owner(fm) and fm.remote_field not in payload
+    }
+
+
+def blank_defers(fm: FieldMapping, local: object, agreed: object) -> object:
+    """A blank Concord owner never competes with the remote's (every remote record has one,
+    and a blank one is never sent): it counts as the last agreed value."""
+    return agreed if is_owner(fm) and local is None else local
+
+
 @dataclass
 class Unsendable:
     """Owners a push chunk could not send, recorded once the chunk's answers are applied."""

@@ -225,7 +225,9 @@ def merge_record(
         winner = merge.field_winner(
             remote=remote,
             agreed=before,
-            local=outgoing(run, om, fm, record.properties.get(fm.property.name)),
+            local=owners.blank_defers(
+                fm, outgoing(run, om, fm, record.properties.get(fm.property.name)), before
+            ),
             rule=fm.rule,
             conflict_winner=run.conflict_winner,
             remote_stamp=stamp,

@@ -253,7 +253,8 @@ def _record_outcomes(
                 timeline.changed(run, stage, PUSHED, link.record_id, changes, created=created)
             )
             link.remote_id = outcome.remote_id or link.remote_id
-            link.agreed = {**link.agreed, **payload}
+            defaulted = owners.defaulted_on_create(run, usable, payload) if created else {}
+            link.agreed = {**link.agreed, **defaulted, **payload}
             link.synced_at = now
             succeeded.append(link)
             if new and outcome.created:
