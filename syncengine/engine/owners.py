@@ -10,7 +10,9 @@ into the Id of its *active* user. An owner without one is never sent: the record
 fields are, and the owner becomes a Permissions sync error (OWNER_HAS_NO_ACTIVE_USER) with its
 resolution steps — a Salesforce admin expects the record's data to keep flowing and its owner
 not to fall back silently to the integration user. A blank owner is not sent either: every
-Salesforce record has one, so the record keeps the one it has there.
+Salesforce record has one, so the record keeps the one it has there (a record Concord creates
+without one gets the connecting user, which becomes the agreed value), and a blank owner never
+competes with Salesforce's when merging: Salesforce's later reassignments are pulled.
 """
 
 from __future__ import annotations
