@@ -351,3 +351,23 @@ def test_no_users_are_read_when_no_mapping_syncs_an_owner(integration, sandbox, 
     assert cycle.status == "success"
     assert not cycle.stages.filter(operation="pull_users").exists()
     assert not RemoteOwner.objects.exists()
+
+
+def test_a_record_without_an_owner_takes_salesforces(integration, sandbox, run, contacts):
+    # Given a Concord contact without an owner, created in Salesforce by the sync
+    contact = create_record(
+        object_type=contacts,
+        properties={"lastname": "Ownerless", "email": "ownerless@x.com"},
+        source="user",
+    )
+    run()
+    remote_id = link_of(contact).remote_id
+    # Then Salesforce gave it the connecting user, and Concord agrees on that (nothing to pull)
+    assert sandbox.get("Contact", remote_id)["OwnerId"] == INTEGRATION_USER
+    assert link_of(contact).agreed["OwnerId"] == INTEGRATION_USER
+    # When someone reassigns it in Salesforce, the blank Concord owner does not compete
+    sandbox.update("Contact", remote_id, OwnerId=SALES_USER)
+    run()
+    contact.refresh_from_db()
+    assert contact.properties["owner"] == owner_of(integration, SALES_USER).pk
+    assert sandbox.get("Contact", remote_id)["OwnerId"] == SALES_USER
