@@ -100,6 +100,17 @@ class PulledRows:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteUser:
+    """A user of the remote system (a Salesforce User), whom records can be assigned to."""
+
+    remote_id: str
+    name: str
+    email: str
+    is_active: bool
+    stamp: dt.datetime  # when the user last changed
+
+
+@dataclass(frozen=True, slots=True)
 class OwnWrites:
     """Records Concord's remote user created and last changed: those created at or after
     `start` and last changed at or before `end`, for each (start, end) span."""

@@ -23,6 +23,7 @@ from syncengine.connectors.base import (
     RemoteField,
     RemoteMerge,
     RemoteRow,
+    RemoteUser,
     WriteOutcome,
 )
 
@@ -77,6 +78,8 @@ class Codec(Protocol):
     # remote object → [(Concord property, remote field, "exact" | "domain")], tried in order
     MATCH_KEYS: Mapping[str, list[tuple[str, str, str]]]
     UnmatchedValue: type[ValueError]
+    # Per-record codes by which the remote refuses a record's owner (they name no field).
+    OWNER_REFUSED_CODES: frozenset[str]
 
     def normalize_remote(self, value: object, remote_type: str) -> object: ...
 
@@ -114,6 +117,8 @@ class Connector(Protocol):
     # list_remote_ids and read_delete_log work: the engine reconciles (compares the ids it
     # links with the remote's) to find deletes incremental pulls cannot see.
     lists_ids: ClassVar[bool]
+    # read_users works: the remote's records have owners, its users (Salesforce's OwnerId).
+    has_users: ClassVar[bool]
 
     meter: Meter
     # The remote's clock at its last answer (None: unknown, or of no use to the engine).
@@ -168,6 +173,9 @@ class Connector(Protocol):
     ) -> Iterator[JunctionRow]:
         """Every record of a junction object; with `since`, those changed or deleted at or
         after it (deleted ones flagged); with `parent_ids`, those of these parents only."""
+
+    def read_users(self, since: dt.datetime | None) -> Iterator[RemoteUser]:
+        """The remote's users changed at or after `since` (all without it), oldest first."""
 
     def list_remote_ids(self, remote_object: str) -> Iterator[str]:
         """The id of every live record of the object, as cheaply in calls as the remote allows."""

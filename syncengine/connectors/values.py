@@ -27,6 +27,8 @@ COMPATIBLE_TYPES: dict[str, frozenset[str]] = {
     "email": frozenset({"email", "string"}),
     "phone": frozenset({"phone", "string"}),
     "url": frozenset({"url", "string"}),
+    # An owner's id ↔ a reference to a user (Salesforce's OwnerId), translated by the engine.
+    "owner": frozenset({"reference"}),
 }
 
 

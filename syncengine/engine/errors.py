@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from crm.errors import FieldErrors, ValueCode
 from syncengine.codes import SyncErrorCode as Code
 from syncengine.connectors.base import WriteOutcome
+from syncengine.engine.owners import is_owner
 from syncengine.models import FieldMapping, ObjectMapping, RecordLink, ReferenceMapping, SyncError
 
 if TYPE_CHECKING:
@@ -170,14 +171,22 @@ def push_error(
     """The errors the remote answered for one pushed record."""
     by_field = {fm.remote_field: fm.property.name for fm in usable.fields}
     ref_fields = {r.remote_field for r in usable.refs}
+    owner_fields = {fm.remote_field for fm in usable.fields if is_owner(fm)}
     recorded = []
     for err in outcome.errors or []:
         remote_field = err.fields[0] if err.fields else _field_in_message(err.message, by_field)
+        if not remote_field and err.code in run.codec.OWNER_REFUSED_CODES:
+            remote_field = next(iter(sorted(owner_fields)), "")
+        # Whatever the code (an inactive user, a user id refused), a refused owner is fixed
+        # where owners are: the Permissions card, whose steps cover owners.
+        category = (
+            SyncError.Category.PERMISSIONS
+            if remote_field in owner_fields
+            else run.codec.classify(err.code, reference=any(f in ref_fields for f in err.fields))
+        )
         recorded.append(
             run.error(
-                category=run.codec.classify(
-                    err.code, reference=any(f in ref_fields for f in err.fields)
-                ),
+                category=category,
                 code=err.code,
                 message=err.message,
                 direction=SyncError.Direction.PUSH,

@@ -21,7 +21,17 @@ from django.utils import timezone
 
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from syncengine.connectors.base import RemoteRow
-from syncengine.engine import dormant, echoes, errors, guard, merge, merges, references, timeline
+from syncengine.engine import (
+    dormant,
+    echoes,
+    errors,
+    guard,
+    merge,
+    merges,
+    owners,
+    references,
+    timeline,
+)
 from syncengine.engine.links import update_links
 from syncengine.engine.matching import match
 from syncengine.engine.usable import UsableFields
@@ -215,7 +225,9 @@ def merge_record(
         winner = merge.field_winner(
             remote=remote,
             agreed=before,
-            local=outgoing(run, om, fm, record.properties.get(fm.property.name)),
+            local=owners.blank_defers(
+                fm, outgoing(run, om, fm, record.properties.get(fm.property.name)), before
+            ),
             rule=fm.rule,
             conflict_winner=run.conflict_winner,
             remote_stamp=stamp,
@@ -224,6 +236,9 @@ def merge_record(
         if winner == "remote":
             try:
                 local_changes[fm.property.name] = _to_local(run, om, fm, remote)
+            except owners.UnknownUser as exc:
+                owners.unknown_user(run, om, fm, link.record_id, link.remote_id, str(exc))
+                agreed[fm.remote_field] = before
             except run.codec.UnmatchedValue as exc:
                 errors.unmatched_picklist(run, om, fm, link.record_id, link.remote_id, str(exc))
                 agreed[fm.remote_field] = before
@@ -239,6 +254,8 @@ def _local_changed_at(run: CycleRunner, record, fm: FieldMapping) -> dt.datetime
 
 def outgoing(run: CycleRunner, om: ObjectMapping, fm: FieldMapping, value: object) -> object:
     """A Concord value in the remote's canonical form (what is sent, and compared)."""
+    if owners.is_owner(fm):
+        return run.owners.to_remote(value)
     remote = om.remote_schema.get(fm.remote_field, {})
     return run.codec.to_remote(
         value,
@@ -250,6 +267,8 @@ def outgoing(run: CycleRunner, om: ObjectMapping, fm: FieldMapping, value: objec
 
 
 def _to_local(run: CycleRunner, om: ObjectMapping, fm: FieldMapping, value: object) -> object:
+    if owners.is_owner(fm):
+        return run.owners.to_local(value)
     return run.codec.to_local(
         value,
         property_type=fm.property.type,
@@ -268,6 +287,8 @@ def _to_local_values(
             continue
         try:
             local[fm.property.name] = _to_local(run, om, fm, values[fm.remote_field])
+        except owners.UnknownUser as exc:
+            owners.unknown_user(run, om, fm, None, remote_id, str(exc))
         except run.codec.UnmatchedValue as exc:
             errors.unmatched_picklist(run, om, fm, None, remote_id, str(exc))
     return local

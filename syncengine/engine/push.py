@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.models import Record
 from syncengine.connectors.base import RemoteRow, WriteOutcome
-from syncengine.engine import echoes, errors, references, timeline
+from syncengine.engine import echoes, errors, owners, references, timeline
 from syncengine.engine.links import update_links
 from syncengine.engine.pull import outgoing
 from syncengine.engine.usable import PUSHING_RULES, UsableFields
@@ -115,15 +115,18 @@ def _push_chunk(
     refs = references.local_refs(run, usable, list(records))
     payloads: list[tuple[RecordLink, dict]] = []
     done: list[RecordLink] = []  # nothing to send: skipped
+    unsendable = owners.Unsendable()
     for link in links:
-        payload = _payload(run, om, usable, link, records[link.record_id], refs, new)
+        payload = _payload(run, om, usable, link, records[link.record_id], refs, new, unsendable)
         if payload:
             payloads.append((link, payload))
         else:
             done.append(link)
     # Nothing to send is "skipped" (M-1) only when nothing changed: a record whose only
     # change is a reference to a record not in the remote yet is blocked, so failed.
-    blocked = sum(1 for link in done if link.pending_references)
+    blocked = sum(
+        1 for link in done if link.pending_references or link.record_id in unsendable.record_ids
+    )
     stage.failed += blocked
     stage.skipped += len(done) - blocked
     outcomes = _send(run, om, payloads, new=new, bulk=bulk) if payloads else []
@@ -148,6 +151,8 @@ def _push_chunk(
         record_ids=[link.record_id for link in saved],
         direction=SyncError.Direction.PUSH,
     )
+    # After the resolution above: an owner still unsendable stays an open error.
+    unsendable.record(run, om)
     timeline.write(run, entries)
 
 
@@ -159,9 +164,11 @@ def _payload(
     record: Record,
     refs: dict,
     new: bool,
+    unsendable: owners.Unsendable,
 ) -> dict[str, object]:
     """What one record sends: pushed fields that differ from the last agreed values (every
-    non-blank one when new), references whose targets are in the remote, its Concord id."""
+    non-blank one when new), references whose targets are in the remote, its Concord id. An
+    owner is sent only as an active user (else noted in `unsendable`), never blank."""
     payload: dict[str, object] = {}
     for fm in usable.fields:
         if fm.pk not in usable.pushable or fm.rule not in PUSHING_RULES:
@@ -170,11 +177,13 @@ def _payload(
         agreed = link.agreed.get(fm.remote_field)
         if fm.rule == SyncRule.PREFER_REMOTE_UNLESS_BLANK and agreed is not None:
             continue  # the remote's value wins while it has one
-        if new:
-            if value is not None and value is not False:
-                payload[fm.remote_field] = value
-        elif value != agreed:
-            payload[fm.remote_field] = value
+        if (new and (value is None or value is False)) or (not new and value == agreed):
+            continue
+        if owners.is_owner(fm) and not run.owners.sendable(value):
+            if value is not None:
+                unsendable.add(fm, record.pk, value)
+            continue
+        payload[fm.remote_field] = value
     link.pending_references = False
     for ref in usable.refs:
         if ref.rule not in PUSHING_RULES or ref.remote_field not in om.remote_schema:
@@ -244,7 +253,8 @@ def _record_outcomes(
                 timeline.changed(run, stage, PUSHED, link.record_id, changes, created=created)
             )
             link.remote_id = outcome.remote_id or link.remote_id
-            link.agreed = {**link.agreed, **payload}
+            defaulted = owners.defaulted_on_create(run, usable, payload) if created else {}
+            link.agreed = {**link.agreed, **defaulted, **payload}
             link.synced_at = now
             succeeded.append(link)
             if new and outcome.created:

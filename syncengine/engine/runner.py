@@ -1,6 +1,7 @@
 """One cycle's context and stage bookkeeping.
 
-`CycleRunner.run` is the order of a cycle: sync schema; per object (sync order) pull updates,
+`CycleRunner.run` is the order of a cycle: sync schema; pull users (remotes whose records
+have owners); per object (sync order) pull updates,
 pull merges (objects the remote merges), pull deletes, for objects the remote converts pull
 conversions, and reconcile; per object push restores, push new, push updates and push deletes;
 update foreign keys. Each stage is a SyncStage row opened by `stage()`, which counts its API
@@ -24,7 +25,7 @@ from crm.sources import integration_source
 from syncengine.connectors.base import AuthError, BudgetExhausted, ConnectorError
 from syncengine.connectors.interface import Codec, Connector, Meter
 from syncengine.connectors.registry import connector_class
-from syncengine.engine import deletes, merges, pull, push, reconcile, references, schema
+from syncengine.engine import deletes, merges, owners, pull, push, reconcile, references, schema
 from syncengine.engine.usable import PULL_DIRECTIONS, PUSH_DIRECTIONS, UsableFields
 from syncengine.models import ObjectMapping, SyncCycle, SyncError, SyncStage
 from syncengine.services.errors import record_sync_error
@@ -77,6 +78,18 @@ class CycleRunner:
         self.timeline: bool = settings.CONCORD_SYNC_TIMELINE
         # The remote's clock before this cycle created records, per object mapping (echoes.py).
         self.created_from: dict[int, dt.datetime | None] = {}
+        self._owners: owners.OwnerDirectory | None = None
+
+    @property
+    def owners(self) -> owners.OwnerDirectory:
+        """Owner ↔ remote user links, read on first use (the Users stage reads them again)."""
+        if self._owners is None:
+            self._owners = owners.OwnerDirectory(self.integration)
+        return self._owners
+
+    @owners.setter
+    def owners(self, directory: owners.OwnerDirectory) -> None:
+        self._owners = directory
 
     @property
     def connector(self) -> Connector:
@@ -130,6 +143,10 @@ class CycleRunner:
 
     def _run_stages(self) -> None:
         schema.sync_schema(self)
+        # Before the pulls, so a pulled OwnerId finds its owner (read-only; skipped when no
+        # mapping syncs an owner, so it costs no call then).
+        if self.remote.has_users and owners.uses_owners(self):
+            owners.pull_users(self)
         for om in self.mappings:
             if om.direction in PULL_DIRECTIONS:
                 pull.pull_updates(self, om)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from syncengine.codes import SyncErrorCode as Code
 from syncengine.connectors.google_contacts.errors import RESOLUTION_STEPS
 from syncengine.models import SyncError
 
@@ -39,11 +40,14 @@ INFO: dict[str, dict[str, object]] = {
     },
     C.PERMISSIONS: {
         "explanation": "The Salesforce user the integration connects as cannot read or edit a "
-        "field or object (field-level security, profile or permission set).",
+        "field or object (field-level security, profile or permission set), or a record's "
+        "owner cannot be given records in Salesforce (no active user with the owner's email).",
         "steps": [
             "Ask your Salesforce admin to grant the integration user access to the field or "
             "object named in the error.",
             "Or stop syncing that field in the field mappings.",
+            "For an owner error: activate the owner's Salesforce user (or create one with the "
+            "owner's email), or reassign the record in Concord to an owner with an active user.",
             "Resync the errors.",
         ],
     },
@@ -85,13 +89,43 @@ INFO: dict[str, dict[str, object]] = {
 }
 
 
-# Errors whose code says more than their type: Google's storage limits (SPEC G-5).
+# Errors whose code says more than their type: Google's storage limits (SPEC G-5), owners.
 BY_CODE: dict[str, dict[str, object]] = {
     code: {
         "explanation": "Google refused to store the contact: storage limit exceeded.",
         "steps": steps,
     }
     for code, steps in RESOLUTION_STEPS.items()
+}
+BY_CODE[Code.OWNER_HAS_NO_ACTIVE_USER] = {
+    "explanation": "The record's Concord owner has no active Salesforce user (none with their "
+    "email, or a deactivated one), so Concord did not send the owner. The record's other "
+    "fields were sent; in Salesforce it keeps the owner it had.",
+    "steps": [
+        "In Salesforce, activate the owner's user, or create one with the owner's email; the "
+        "next sync cycle links it to the owner.",
+        "Or reassign the record in Concord to an owner who has an active Salesforce user.",
+        "Resync the error.",
+    ],
+}
+BY_CODE["INACTIVE_OWNER_OR_USER"] = {
+    "explanation": "Salesforce refused the record because its owner (OwnerId) is a deactivated "
+    "user: Salesforce gives no records to inactive users. Nothing of the record was written.",
+    "steps": [
+        "Reassign the record in Concord to an owner with an active Salesforce user, or ask "
+        "your Salesforce admin to reactivate the user.",
+        "Resync the error; the next cycle also reads the user's new status.",
+    ],
+}
+BY_CODE[Code.OWNER_USER_UNKNOWN] = {
+    "explanation": "Salesforce assigned the record to a user Concord has not linked to an "
+    "owner yet (the Users stage did not read them), so the record kept its Concord owner.",
+    "steps": [
+        "Check the latest cycle's Pull users stage on the sync status dashboard: it reads "
+        "new users before the records.",
+        "Give the user an email address: users are matched to owners by email.",
+        "Resync the error once the user is read.",
+    ],
 }
 
 

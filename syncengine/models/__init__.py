@@ -12,6 +12,7 @@ from syncengine.models.errors import (
 from syncengine.models.integrations import ApiCallBucket, Integration
 from syncengine.models.links import HeldDelete, RecordLink
 from syncengine.models.mappings import FieldMapping, ObjectMapping, ReferenceMapping, SyncRule
+from syncengine.models.owners import RemoteOwner
 from syncengine.models.timeline import SyncTimelineEntry
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ObjectMapping",
     "RecordLink",
     "ReferenceMapping",
+    "RemoteOwner",
     "SyncCycle",
     "SyncError",
     "SyncErrorAffectedRecord",

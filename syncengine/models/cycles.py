@@ -58,6 +58,7 @@ class SyncStage(models.Model):
 
     class Operation(models.TextChoices):
         SYNC_SCHEMA = "sync_schema", "Sync schema"
+        PULL_USERS = "pull_users", "Pull users"
         PULL_UPDATES = "pull_updates", "Pull updates"
         PULL_MERGES = "pull_merges", "Pull merges"
         PULL_DELETES = "pull_deletes", "Pull deletes"

@@ -22,16 +22,16 @@ def test_cycle_stops_incomplete_at_the_allocation_and_resumes(integration, sandb
         mode="create",
         source="api",
     )
-    # Given room for the describe, the pulls and one collection call only
-    Integration.objects.filter(pk=integration.pk).update(api_allocation=4 + 8 + 1)
+    # Given room for the describe, the users, the pulls and one collection call only
+    Integration.objects.filter(pk=integration.pk).update(api_allocation=4 + 1 + 8 + 1)
     used_before = sandbox.api_used()
     cycle = run()
     assert cycle.status == "incomplete"
     stage = stage_of(cycle, "push_new", "Contact")
     assert (stage.status, stage.new) == ("incomplete", 200)
     # The engine never went over: the sandbox counted exactly what Concord allowed itself
-    assert sandbox.api_used() - used_before == 13
-    assert get_api_usage(integration=integration)["used_24h"] == 13
+    assert sandbox.api_used() - used_before == 14
+    assert get_api_usage(integration=integration)["used_24h"] == 14
     assert sandbox.count("Contact") == 200
     # When staff raise the allocation, the next cycle picks up where this one stopped
     Integration.objects.filter(pk=integration.pk).update(api_allocation=1000)

@@ -142,7 +142,7 @@ def test_cycle_run_twice_is_a_no_op(integration, sandbox, run, contacts, compani
         s.api_calls for s in cycle.stages.filter(operation__in=["push_new", "push_updates"])
     )
     assert push_calls == 0
-    assert cycle.api_calls == 8  # pull updates + pull deletes for 4 objects
+    assert cycle.api_calls == 9  # the users, pull updates + pull deletes for 4 objects
     assert Record.objects.count() == records_before
     assert all(s.new == s.updated == s.deleted == 0 for s in cycle.stages.all())
 
@@ -182,7 +182,7 @@ def test_pulled_change_is_not_echoed_back(integration, sandbox, run, contacts):
     assert not link_of(record).dirty
     assert stage_of(cycle, "pull_updates", "Contact").updated == 1
     assert stage_of(cycle, "push_updates", "Contact").api_calls == 0
-    assert sandbox.api_used() - used_before == cycle.api_calls == 8
+    assert sandbox.api_used() - used_before == cycle.api_calls == 9  # users, 2 pulls for 4 objects
 
 
 def test_pull_deletes_archive_records(integration, sandbox, run, contacts):

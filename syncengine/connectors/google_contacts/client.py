@@ -85,6 +85,7 @@ class GoogleContactsConnector:
     read_at: dt.datetime | None = None  # no junction reads
     answered_at: dt.datetime | None = None  # a sync token reports every change, own ones too
     lists_ids = True  # a plain listing of resource names; no delete log beyond sync tokens
+    has_users = False  # contacts have no owners: Concord's owner stays as it is
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ REMOTE_OBJECT = "Person"
 # The Concord record id travels in Person.clientData under this key: a contact Concord created
 # is recognised on the next pull even if the answer to its create was lost (no duplicates).
 EXTERNAL_ID_FIELD = "concordId"
+OWNER_REFUSED_CODES: frozenset[str] = frozenset()  # contacts have no owners
 MATCH_KEYS = {REMOTE_OBJECT: [("email", "email", "exact")]}
 
 MY_CONTACTS = "contactGroups/myContacts"

@@ -38,11 +38,12 @@ from syncengine.connectors.base import (
     RemoteMerge,
     RemoteRequestError,
     RemoteRow,
+    RemoteUser,
     TransientError,
     WriteOutcome,
 )
 from syncengine.connectors.interface import Account, Meter, TokenStore
-from syncengine.connectors.salesforce import contact_roles, mapping, reconcile
+from syncengine.connectors.salesforce import contact_roles, mapping, reconcile, users
 from syncengine.connectors.salesforce import conversions as lead_conversions
 from syncengine.connectors.salesforce.mapping import soql_datetime, soql_id
 from syncengine.connectors.values import parse_remote_datetime
@@ -167,6 +168,7 @@ class SalesforceConnector:
     junctions = contact_roles.JUNCTIONS
     read_at: dt.datetime | None = None
     lists_ids = True  # Bulk API 2.0 id queries and getDeleted
+    has_users = True  # read_users: records have owners (OwnerId → User)
 
     def __init__(
         self,
@@ -328,6 +330,10 @@ class SalesforceConnector:
             "ORDER BY SystemModstamp ASC, Id ASC",
             include_deleted=True,
         )
+
+    def read_users(self, since: dt.datetime | None) -> Iterator[RemoteUser]:
+        """Users changed at or after `since` (all without it), oldest first."""
+        return users.read(self.query, since)
 
     def pull_conversions(self, remote_object: str, since: dt.datetime | None) -> list[Conversion]:
         """Converted Leads (changed at or after `since`) and the Contact each became."""

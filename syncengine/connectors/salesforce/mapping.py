@@ -21,6 +21,8 @@ from syncengine.connectors.values import (  # noqa: F401  (the engine's codec na
 )
 
 EXTERNAL_ID_FIELD = "Concord_Id__c"
+# Salesforce refuses a deactivated user as owner with this code, naming no field.
+OWNER_REFUSED_CODES = frozenset({"INACTIVE_OWNER_OR_USER"})
 
 
 def soql_id(value: str) -> str:
@@ -80,6 +82,11 @@ TASK_STATUS_MAP = {
 }
 TASK_PRIORITY_MAP = {"medium": "Normal", "none": "Normal", "low": "Low", "high": "High"}
 
+# Every default mapping syncs the record's owner with OwnerId: the owner's id in Concord, the
+# Id of the owner's Salesforce user there (engine/owners.py translates, matched by email).
+OWNER = ("owner", "OwnerId", R_TWO_WAY, {})
+OWNER_OBJECTS = ("Account", "Contact", "Lead", "Opportunity", "Task")
+
 # (object type, remote object, order, enabled, [(property, field, rule, value map)],
 #  [(reference field, association (from, to, label), target remote object)])
 DEFAULT_MAPPINGS = [
@@ -102,6 +109,7 @@ DEFAULT_MAPPINGS = [
             ("state", "BillingState", R_TWO_WAY, {}),
             ("zip", "BillingPostalCode", R_TWO_WAY, {}),
             ("country", "BillingCountry", R_TWO_WAY, {}),
+            OWNER,
         ],
         [],
     ),
@@ -124,6 +132,7 @@ DEFAULT_MAPPINGS = [
             ("zip", "MailingPostalCode", R_TWO_WAY, {}),
             ("country", "MailingCountry", R_TWO_WAY, {}),
             ("notes", "Description", R_TWO_WAY, {}),
+            OWNER,
         ],
         [("AccountId", ("contacts", "companies", "Primary"), "Account")],
     ),
@@ -144,6 +153,7 @@ DEFAULT_MAPPINGS = [
             ("address", "Street", R_TWO_WAY, {}),
             ("city", "City", R_TWO_WAY, {}),
             ("zip", "PostalCode", R_TWO_WAY, {}),
+            OWNER,
         ],
         [],
     ),
@@ -158,6 +168,7 @@ DEFAULT_MAPPINGS = [
             ("dealstage", "StageName", R_TWO_WAY, DEAL_STAGE_MAP),
             ("closedate", "CloseDate", R_TWO_WAY, {}),
             ("description", "Description", R_TWO_WAY, {}),
+            OWNER,
         ],
         [
             ("AccountId", ("deals", "companies", "Primary"), "Account"),
@@ -175,6 +186,7 @@ DEFAULT_MAPPINGS = [
             ("status", "Status", R_TWO_WAY, TASK_STATUS_MAP),
             ("priority", "Priority", R_TWO_WAY, TASK_PRIORITY_MAP),
             ("due_date", "ActivityDate", R_TWO_WAY, {}),
+            OWNER,
         ],
         [
             ("WhoId", ("tasks", "contacts", ""), "Contact"),

@@ -218,7 +218,7 @@ class SandboxOrg:
             "organization_id": self.org.org_id,
             "username": user.username,
             "display_name": user.name,
-            "email": user.username,
+            "email": user.email,
         }
 
     def _identity(self, request: Request) -> Response:

@@ -51,6 +51,8 @@ class OAuthService:
 
     def user(self, username: str | None, password: str | None) -> UserDef | None:
         for user in self.org.users:
+            if user.password is None:
+                continue  # a user without a login: owns records, never signs in
             if user.username == username and hmac.compare_digest(user.password, password or ""):
                 return user
         return None

@@ -203,10 +203,14 @@ class OAuthClient:
 
 @dataclass
 class UserDef:
+    """A user of the org: a User record, and (with a password) a login for the API."""
+
     username: str
-    password: str
+    password: str | None  # None: the user cannot log in (a sales rep who only owns records)
     user_id: str
     name: str
+    email: str = ""
+    active: bool = True
 
 
 @dataclass
@@ -258,9 +262,6 @@ class OrgDef:
         """The integration user every API session acts as."""
         return self.users[0]
 
-    def user_ids(self) -> set[str]:
-        return {u.user_id for u in self.users}
-
 
 # Objects Salesforce merges: their merged-away records carry MasterRecordId (reference §2.2).
 MERGEABLE_OBJECTS = frozenset({"Account", "Contact", "Lead"})
@@ -306,6 +307,65 @@ def _audit_fields(owner: bool, object_name: str = "") -> dict[str, FieldDef]:
             "OwnerId", "reference", "Owner ID", reference_to=["User"], relationship_name="Owner"
         )
     return fields
+
+
+def _users(entries: list[dict[str, Any]]) -> list[UserDef]:
+    try:
+        users = [
+            UserDef(
+                username=u["username"],
+                password=str(u["password"]) if u.get("password") is not None else None,
+                user_id=to_18(u["id"]),
+                name=u.get("name", u["username"]),
+                email=str(u.get("email") or u["username"]).lower(),
+                active=bool(u.get("active", True)),
+            )
+            for u in entries
+        ]
+    except MalformedIdError as exc:
+        raise OrgDefinitionError(f"user id {exc} is not a valid Salesforce id") from exc
+    if not users:
+        raise OrgDefinitionError("the org needs at least one user (the integration user)")
+    if not users[0].active or users[0].password is None:
+        raise OrgDefinitionError("the first user (the integration user) must be active and log in")
+    if any(not u.user_id.startswith(USER_KEY_PREFIX) for u in users):
+        raise OrgDefinitionError(f"user ids start with {USER_KEY_PREFIX}")
+    return users
+
+
+USER_KEY_PREFIX = "005"
+
+
+def _user_object() -> ObjectDef:
+    """Salesforce's User: readable by the integration user, who cannot manage users (no
+    create, edit or delete through the API: users are set up in the org file or, standing for
+    the Setup pages, the control API)."""
+    fields = _audit_fields(owner=False, object_name="User")
+    del fields["IsDeleted"]  # users are deactivated, never deleted
+    for name, data in {
+        "Username": {"type": "string", "length": 80, "required": True, "unique": True},
+        "FirstName": {"type": "string", "length": 40},
+        "LastName": {"type": "string", "length": 80, "required": True},
+        "Name": {
+            "type": "string",
+            "length": 121,
+            "compose": ["FirstName", "LastName"],
+            "name_field": True,
+            "label": "Full Name",
+        },
+        "Email": {"type": "email", "length": 128, "required": True},
+        "IsActive": {"type": "boolean", "default": True, "label": "Active"},
+    }.items():
+        fields[name] = _field_from_dict(name, data)
+    return ObjectDef(
+        name="User",
+        label="User",
+        label_plural="Users",
+        key_prefix=USER_KEY_PREFIX,
+        custom=False,
+        fields=fields,
+        permissions=frozenset({"read"}),
+    )
 
 
 def _label_from_name(name: str) -> str:
@@ -437,15 +497,10 @@ def org_from_dict(data: dict[str, Any]) -> OrgDef:
         )
         for rule in data.get("triggers") or []
     ]
-    try:
-        users = [
-            UserDef(u["username"], str(u["password"]), to_18(u["id"]), u.get("name", u["username"]))
-            for u in data.get("users") or []
-        ]
-    except MalformedIdError as exc:
-        raise OrgDefinitionError(f"user id {exc} is not a valid Salesforce id") from exc
-    if not users:
-        raise OrgDefinitionError("the org needs at least one user (the integration user)")
+    users = _users(data.get("users") or [])
+    if "User" in objects:
+        raise OrgDefinitionError("User is built in: configure users under `users:`")
+    objects["User"] = _user_object()
     oauth = data.get("oauth") or {}
     clients = [
         OAuthClient(c["client_id"], str(c["client_secret"]), list(c.get("redirect_uris", [])))

@@ -108,12 +108,6 @@ class QueryEngine:
 
     # --- resolution ----------------------------------------------------------------------------
 
-    def _user_record(self, user_id: str | None) -> Record | None:
-        for user in self.org.users:
-            if user.user_id == user_id:
-                return {"Id": user.user_id, "Name": user.name, "Username": user.username}
-        return None
-
     def resolve(self, obj: ObjectDef, path: str) -> Column:
         parts = path.split(".")
         if len(parts) == 1:
@@ -128,23 +122,6 @@ class QueryEngine:
         if ref is None or not ref.visible:
             raise no_such_column(path, obj.name)
         ref_name = ref.name
-        if ref.reference_to == ["User"]:
-            field_name = {"id": "Id", "name": "Name", "username": "Username"}.get(parts[1].lower())
-            if field_name is None:
-                raise no_such_column(parts[1], "User")
-
-            def get_user(record: Record) -> Any:
-                user = self._user_record(record.get(ref_name))
-                return user.get(field_name) if user else None
-
-            return Column(
-                f"{ref.relationship_name}.{field_name}",
-                field_name,
-                ref.relationship_name,
-                ref_name,
-                get_user,
-                "id" if field_name == "Id" else "string",
-            )
         targets = [self.org.objects[t] for t in ref.reference_to if t in self.org.objects]
         target_field = None
         for target in targets:

@@ -8,6 +8,7 @@ sandbox, and it keeps a collections call well under a millisecond of fsync time)
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import threading
@@ -18,7 +19,8 @@ from typing import Any
 
 from .. import credentials
 from ..credentials import SettingsAndTokens
-from .org import OrgDef
+from . import soql
+from .org import OrgDef, UserDef
 
 Record = dict[str, Any]
 
@@ -42,6 +44,25 @@ CREATE TABLE IF NOT EXISTS bulk_jobs (
 """
 
 WINDOW_MINUTES = 24 * 60
+
+
+def user_record(user: UserDef, stamp: str, creator: str) -> Record:
+    """The User record of a user of the org file."""
+    first, _, last = user.name.rpartition(" ")
+    return {
+        "Id": user.user_id,
+        "Username": user.username,
+        "FirstName": first or None,
+        "LastName": last,
+        "Name": user.name,
+        "Email": user.email,
+        "IsActive": user.active,
+        "CreatedDate": stamp,
+        "CreatedById": creator,
+        "LastModifiedDate": stamp,
+        "LastModifiedById": creator,
+        "SystemModstamp": stamp,
+    }
 
 
 def unique_key(value: Any, case_sensitive: bool) -> str:
@@ -94,6 +115,16 @@ class Store(SettingsAndTokens):
             self._remember(record_id, sobject, record)
             if deleted_date:
                 self.deleted_dates[record_id] = deleted_date
+        self._seed_users()
+
+    def _seed_users(self) -> None:
+        """The org file's users become User records (once: later changes made through the
+        control API, such as a deactivation, are kept)."""
+        stamp = soql.format_datetime(dt.datetime.now(dt.UTC).replace(microsecond=0))
+        creator = self.org.user.user_id
+        missing = [u for u in self.org.users if u.user_id not in self.records]
+        if missing:
+            self.commit([("User", user_record(u, stamp, creator)) for u in missing], {})
 
     def _index(self, sobject: str, record: Record, add: bool) -> None:
         if record.get("IsDeleted"):

@@ -81,11 +81,16 @@ def _coerce_reference(f: FieldDef, value: Any, org: OrgDef, lookup: Lookup) -> s
         raise ApiError(
             "MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", [f.name]
         ) from exc
-    if f.reference_to == ["User"] or record_id.startswith("005"):
-        if record_id not in org.user_ids():
-            raise ApiError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
-        return record_id
     target = org.sobject_for_id(record_id)
+    if f.reference_to == ["User"] and target is not None and target.name == "User":
+        user = lookup(record_id)
+        if user is None:
+            raise ApiError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
+        if not user.get("IsActive"):
+            # Salesforce names no field here (its Apex form reads "...inactive user: []"), and
+            # refuses a deactivated user as owner whatever else the write changes.
+            raise ApiError("INACTIVE_OWNER_OR_USER", "operation performed with inactive user", [])
+        return record_id
     if target is None or target.name not in f.reference_to:
         raise ApiError(
             "FIELD_INTEGRITY_EXCEPTION",
