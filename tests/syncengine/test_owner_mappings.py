@@ -14,7 +14,7 @@ from tests.factories import IntegrationFactory
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("syncengine.migrations.0015_remote_owners")
+migration = importlib.import_module("syncengine.migrations.0016_remote_owners")
 OWNED = {"Account", "Contact", "Lead", "Opportunity", "Task"}
 
 

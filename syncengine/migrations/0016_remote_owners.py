@@ -41,7 +41,7 @@ def unmap_owner_id(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0010_owners"),
-        ("syncengine", "0014_echo_free_pulls"),
+        ("syncengine", "0015_sync_error_list_and_new_since_indexes"),
     ]
 
     operations = [
