@@ -11,7 +11,9 @@ onto the links (agreed values, dirty flags) and turns refusals into sync errors.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Coalesce
@@ -21,7 +23,6 @@ from crm.models import Record
 from syncengine.connectors.base import RemoteRow, WriteOutcome
 from syncengine.engine import echoes, errors, references, timeline
 from syncengine.engine.links import update_links
-from syncengine.engine.pull import outgoing
 from syncengine.engine.usable import PUSHING_RULES, UsableFields
 from syncengine.models import ObjectMapping, RecordLink, SyncError, SyncRule, SyncStage
 from syncengine.services.errors import resolve_record_errors
@@ -115,8 +116,9 @@ def _push_chunk(
     refs = references.local_refs(run, usable, list(records))
     payloads: list[tuple[RecordLink, dict]] = []
     done: list[RecordLink] = []  # nothing to send: skipped
+    sent = _sent_fields(run, om, usable)
     for link in links:
-        payload = _payload(run, om, usable, link, records[link.record_id], refs, new)
+        payload = _payload(run, om, usable, sent, link, records[link.record_id], refs, new)
         if payload:
             payloads.append((link, payload))
         else:
@@ -151,10 +153,38 @@ def _push_chunk(
     timeline.write(run, entries)
 
 
+class _SentField(NamedTuple):
+    """What a pushed field mapping sends, resolved once per chunk instead of per record."""
+
+    remote_field: str
+    prop: str
+    to_remote: Callable[[object], object]
+    prefer_remote: bool  # PREFER_REMOTE_UNLESS_BLANK: the remote's value wins while it has one
+
+
+def _sent_fields(run: CycleRunner, om: ObjectMapping, usable: UsableFields) -> list[_SentField]:
+    sent = []
+    for fm in usable.fields:
+        if fm.pk not in usable.pushable or fm.rule not in PUSHING_RULES:
+            continue
+        remote = om.remote_schema.get(fm.remote_field, {})
+        to_remote = partial(
+            run.codec.to_remote,
+            property_type=fm.property.type,
+            remote_type=remote.get("type", "string"),
+            value_map=fm.value_map,
+            picklist_values=remote.get("picklist", ()),
+        )
+        prefer_remote = fm.rule == SyncRule.PREFER_REMOTE_UNLESS_BLANK
+        sent.append(_SentField(fm.remote_field, fm.property.name, to_remote, prefer_remote))
+    return sent
+
+
 def _payload(
     run: CycleRunner,
     om: ObjectMapping,
     usable: UsableFields,
+    sent: list[_SentField],
     link: RecordLink,
     record: Record,
     refs: dict,
@@ -163,18 +193,17 @@ def _payload(
     """What one record sends: pushed fields that differ from the last agreed values (every
     non-blank one when new), references whose targets are in the remote, its Concord id."""
     payload: dict[str, object] = {}
-    for fm in usable.fields:
-        if fm.pk not in usable.pushable or fm.rule not in PUSHING_RULES:
-            continue
-        value = outgoing(run, om, fm, record.properties.get(fm.property.name))
-        agreed = link.agreed.get(fm.remote_field)
-        if fm.rule == SyncRule.PREFER_REMOTE_UNLESS_BLANK and agreed is not None:
+    properties, agreed_values = record.properties, link.agreed
+    for f in sent:
+        agreed = agreed_values.get(f.remote_field)
+        if f.prefer_remote and agreed is not None:
             continue  # the remote's value wins while it has one
+        value = f.to_remote(properties.get(f.prop))
         if new:
             if value is not None and value is not False:
-                payload[fm.remote_field] = value
+                payload[f.remote_field] = value
         elif value != agreed:
-            payload[fm.remote_field] = value
+            payload[f.remote_field] = value
     link.pending_references = False
     for ref in usable.refs:
         if ref.rule not in PUSHING_RULES or ref.remote_field not in om.remote_schema:
