@@ -61,7 +61,8 @@ def push(run: CycleRunner, om: ObjectMapping, *, new: bool) -> None:
         bulk = (
             run.remote.supports_bulk
             and (remaining is None or remaining > BULK_MIN_CALLS)
-            and links.count() > BULK_THRESHOLD
+            # Counted no further than the threshold: a large outbox is not counted in full.
+            and links[: BULK_THRESHOLD + 1].count() > BULK_THRESHOLD
         )
         size = BULK_JOB_SIZE if bulk else run.remote.batch_size
         last_pk = 0
@@ -112,13 +113,18 @@ def _push_chunk(
     bulk: bool = False,
 ) -> None:
     seqs = {link.pk: link.change_seq for link in links}
-    records = {r.pk: r for r in Record.objects.filter(pk__in=[link.record_id for link in links])}
-    refs = references.local_refs(run, usable, list(records))
+    # Only the values: the records' property_changes (a stamp per property) are not needed.
+    properties = dict(
+        Record.objects.filter(pk__in=[link.record_id for link in links]).values_list(
+            "pk", "properties"
+        )
+    )
+    refs = references.local_refs(run, usable, list(properties))
     payloads: list[tuple[RecordLink, dict]] = []
     done: list[RecordLink] = []  # nothing to send: skipped
     sent = _sent_fields(run, om, usable)
     for link in links:
-        payload = _payload(run, om, usable, sent, link, records[link.record_id], refs, new)
+        payload = _payload(run, om, usable, sent, link, properties[link.record_id], refs, new)
         if payload:
             payloads.append((link, payload))
         else:
@@ -186,14 +192,15 @@ def _payload(
     usable: UsableFields,
     sent: list[_SentField],
     link: RecordLink,
-    record: Record,
+    properties: dict,
     refs: dict,
     new: bool,
 ) -> dict[str, object]:
-    """What one record sends: pushed fields that differ from the last agreed values (every
-    non-blank one when new), references whose targets are in the remote, its Concord id."""
+    """What one record (its properties) sends: pushed fields that differ from the last agreed
+    values (every non-blank one when new), references whose targets are in the remote, its
+    Concord id."""
     payload: dict[str, object] = {}
-    properties, agreed_values = record.properties, link.agreed
+    agreed_values = link.agreed
     for f in sent:
         agreed = agreed_values.get(f.remote_field)
         if f.prefer_remote and agreed is not None:
@@ -208,16 +215,16 @@ def _payload(
     for ref in usable.refs:
         if ref.rule not in PUSHING_RULES or ref.remote_field not in om.remote_schema:
             continue
-        value = refs.get((ref.pk, record.pk))
+        value = refs.get((ref.pk, link.record_id))
         if value and value.startswith(references.UNSYNCED):
             target_id = int(value.removeprefix(references.UNSYNCED))
-            errors.blocked_by_association(run, om, ref, [record.pk], target_id)
+            errors.blocked_by_association(run, om, ref, [link.record_id], target_id)
             link.pending_references = True
             continue
         if value != link.agreed.get(ref.remote_field) and (value or not new):
             payload[ref.remote_field] = value
-    if usable.has_external_id and link.agreed.get(run.ext) != str(record.pk):
-        payload[run.ext] = str(record.pk)
+    if usable.has_external_id and link.agreed.get(run.ext) != str(link.record_id):
+        payload[run.ext] = str(link.record_id)
     return payload
 
 
