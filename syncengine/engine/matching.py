@@ -4,11 +4,7 @@ match keys (e.g. email for contacts, website domain then name for companies)."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
-
-from django.db import connection
-from django.db.models import QuerySet
 
 from crm.models import Record
 from syncengine.models import ObjectMapping, RecordLink
@@ -38,7 +34,7 @@ def match(run: CycleRunner, om: ObjectMapping, rows: dict[str, dict]) -> dict[st
         if not wanted:
             continue
         taken = {r.pk for r in records.values()}
-        for record in _having(candidates, prop, _case_variants(wanted)):
+        for record in candidates.filter(**{f"properties__{prop}__in": _case_variants(wanted)}):
             rid = wanted.get(_key(run, str(record.properties.get(prop, "")).lower(), how))
             if rid and rid not in records and record.pk not in taken:
                 records[rid] = record
@@ -58,20 +54,6 @@ def _by_concord_id(run: CycleRunner, om: ObjectMapping, rows: dict[str, dict]) -
         for record in Record.objects.filter(object_type=om.object_type, pk__in=list(by_concord_id)):
             records[by_concord_id[record.pk]] = record
     return records
-
-
-def _having(candidates: QuerySet[Record], prop: str, values: list[str]) -> QuerySet[Record]:
-    """The candidates whose property holds one of the values (exactly, as JSON strings)."""
-    if connection.vendor != "postgresql":
-        return candidates.filter(**{f"properties__{prop}__in": values})
-    # One jsonb parameter, not thousands of JSON-adapted ones (preparing those cost more than
-    # the lookup); the comparison stays jsonb = jsonb, so an index on `properties -> prop`
-    # (crm_record_email_idx) serves it.
-    return candidates.extra(
-        where=[f"({Record._meta.db_table}.properties -> %s) IN "
-               "(SELECT jsonb_array_elements(%s::jsonb))"],
-        params=[prop, json.dumps(values)],
-    )  # fmt: skip
 
 
 def _key(run: CycleRunner, value: object, how: str) -> str:
