@@ -181,7 +181,7 @@ def measure_changed_push(integration, ids: list[int]) -> None:
         f"sync push {CHANGED:,} changed contacts: {calls(c, 'push_updates')} API calls, "
         f"{CHANGED / wall:,.0f} records/s (target <= 7 calls, >= 1,000 records/s; the push "
         f"stage alone {CHANGED / (stage.ended_at - stage.started_at).total_seconds():,.0f} "
-        f"records/s, the rest of the cycle's {wall:.2f} s its pulls and empty stages)"
+        f"records/s; the cycle took {wall:.2f} s in all, the rest its pulls and idle stages)"
     )
 
 
