@@ -32,7 +32,7 @@ from syncengine.engine import (
     references,
     timeline,
 )
-from syncengine.engine.links import update_links
+from syncengine.engine.links import NewLink, create_links, update_links
 from syncengine.engine.matching import match
 from syncengine.engine.usable import UsableFields
 from syncengine.models import (
@@ -139,16 +139,18 @@ def _apply_pulled(
 
 def _normalized(run: CycleRunner, om: ObjectMapping, rows: list[RemoteRow]) -> dict:
     schema = om.remote_schema
-    return {
-        row.remote_id: (
-            {
-                name: run.codec.normalize_remote(value, schema.get(name, {}).get("type", "string"))
-                for name, value in row.values.items()
-            },
-            row.stamp,
-        )
-        for row in rows
-    }
+    types: dict[str, str] = {}  # field → remote type, looked up once per batch
+    normalize = run.codec.normalize_remote
+    out = {}
+    for row in rows:
+        values = {}
+        for name, value in row.values.items():
+            kind = types.get(name)
+            if kind is None:
+                kind = types[name] = schema.get(name, {}).get("type", "string")
+            values[name] = normalize(value, kind)
+        out[row.remote_id] = (values, row.stamp)
+    return out
 
 
 def _plan(
@@ -269,13 +271,18 @@ def outgoing(run: CycleRunner, om: ObjectMapping, fm: FieldMapping, value: objec
 def _to_local(run: CycleRunner, om: ObjectMapping, fm: FieldMapping, value: object) -> object:
     if owners.is_owner(fm):
         return run.owners.to_local(value)
+    prop = fm.property
     return run.codec.to_local(
         value,
-        property_type=fm.property.type,
+        property_type=prop.type,
         remote_type=om.remote_schema[fm.remote_field]["type"],
         value_map=fm.value_map,
-        options=[(o.value, o.label) for o in fm.property.options.all()],
+        # Only picklists read their options (prefetched, but listed anew on each call).
+        options=[(o.value, o.label) for o in prop.options.all()] if prop.type in _CHOICES else (),
     )
+
+
+_CHOICES = ("enumeration", "multiselect")
 
 
 def _to_local_values(
@@ -394,25 +401,11 @@ def _write_creates(
             errors.local_write_error(run, om, None, remote_id, item.errors)
             continue
         values, stamp = batch.rows[remote_id]
-        links.append(
-            RecordLink(
-                integration=run.integration,
-                object_mapping=om,
-                record_id=item.id,
-                remote_object=om.remote_object,
-                remote_id=remote_id,
-                agreed=dict(values),
-                # Known by its remote id: nothing to push (its external id is set with the
-                # first change Concord sends).
-                dirty=False,
-                remote_modstamp=stamp,
-                synced_at=now,
-            )
-        )
+        links.append(NewLink(item.id, remote_id, dict(values), stamp))
         stage.new += 1
         changes = [timeline.change(fields.get(n, ""), n, None, v) for n, v in props.items()]
         entries.append(timeline.changed(run, stage, PULLED, item.id, changes, created=True))
-    RecordLink.objects.bulk_create(links, batch_size=500)
+    create_links(om, links, now)
     # References of new records (e.g. a new Contact's AccountId) become associations.
     ref_changes = []
     for ref in usable.refs:

@@ -11,7 +11,9 @@ onto the links (agreed values, dirty flags) and turns refusals into sync errors.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Coalesce
@@ -21,9 +23,15 @@ from crm.models import Record
 from syncengine.connectors.base import RemoteRow, WriteOutcome
 from syncengine.engine import echoes, errors, owners, references, timeline
 from syncengine.engine.links import update_links
-from syncengine.engine.pull import outgoing
 from syncengine.engine.usable import PUSHING_RULES, UsableFields
-from syncengine.models import ObjectMapping, RecordLink, SyncError, SyncRule, SyncStage
+from syncengine.models import (
+    FieldMapping,
+    ObjectMapping,
+    RecordLink,
+    SyncError,
+    SyncRule,
+    SyncStage,
+)
 from syncengine.services.errors import resolve_record_errors
 
 if TYPE_CHECKING:
@@ -60,7 +68,8 @@ def push(run: CycleRunner, om: ObjectMapping, *, new: bool) -> None:
         bulk = (
             run.remote.supports_bulk
             and (remaining is None or remaining > BULK_MIN_CALLS)
-            and links.count() > BULK_THRESHOLD
+            # Counted no further than the threshold: a large outbox is not counted in full.
+            and links[: BULK_THRESHOLD + 1].count() > BULK_THRESHOLD
         )
         size = BULK_JOB_SIZE if bulk else run.remote.batch_size
         last_pk = 0
@@ -111,13 +120,21 @@ def _push_chunk(
     bulk: bool = False,
 ) -> None:
     seqs = {link.pk: link.change_seq for link in links}
-    records = {r.pk: r for r in Record.objects.filter(pk__in=[link.record_id for link in links])}
-    refs = references.local_refs(run, usable, list(records))
+    # Only the values: the records' property_changes (a stamp per property) are not needed.
+    properties = dict(
+        Record.objects.filter(pk__in=[link.record_id for link in links]).values_list(
+            "pk", "properties"
+        )
+    )
+    refs = references.local_refs(run, usable, list(properties))
     payloads: list[tuple[RecordLink, dict]] = []
     done: list[RecordLink] = []  # nothing to send: skipped
     unsendable = owners.Unsendable()
+    sent = _sent_fields(run, om, usable)
     for link in links:
-        payload = _payload(run, om, usable, link, records[link.record_id], refs, new, unsendable)
+        payload = _payload(
+            run, om, usable, sent, link, properties[link.record_id], refs, new, unsendable
+        )
         if payload:
             payloads.append((link, payload))
         else:
@@ -156,48 +173,85 @@ def _push_chunk(
     timeline.write(run, entries)
 
 
+class _SentField(NamedTuple):
+    """What a pushed field mapping sends, resolved once per chunk instead of per record."""
+
+    mapping: FieldMapping
+    remote_field: str
+    prop: str
+    to_remote: Callable[[object], object]
+    prefer_remote: bool  # PREFER_REMOTE_UNLESS_BLANK: the remote's value wins while it has one
+    owner: bool  # an owner: its user's Id, sent only when that user is active
+
+
+def _sent_fields(run: CycleRunner, om: ObjectMapping, usable: UsableFields) -> list[_SentField]:
+    sent = []
+    for fm in usable.fields:
+        if fm.pk not in usable.pushable or fm.rule not in PUSHING_RULES:
+            continue
+        owner = owners.is_owner(fm)
+        remote = om.remote_schema.get(fm.remote_field, {})
+        to_remote = (
+            run.owners.to_remote
+            if owner
+            else partial(
+                run.codec.to_remote,
+                property_type=fm.property.type,
+                remote_type=remote.get("type", "string"),
+                value_map=fm.value_map,
+                picklist_values=remote.get("picklist", ()),
+            )
+        )
+        prefer_remote = fm.rule == SyncRule.PREFER_REMOTE_UNLESS_BLANK
+        sent.append(
+            _SentField(fm, fm.remote_field, fm.property.name, to_remote, prefer_remote, owner)
+        )
+    return sent
+
+
 def _payload(
     run: CycleRunner,
     om: ObjectMapping,
     usable: UsableFields,
+    sent: list[_SentField],
     link: RecordLink,
-    record: Record,
+    properties: dict,
     refs: dict,
     new: bool,
     unsendable: owners.Unsendable,
 ) -> dict[str, object]:
-    """What one record sends: pushed fields that differ from the last agreed values (every
-    non-blank one when new), references whose targets are in the remote, its Concord id. An
-    owner is sent only as an active user (else noted in `unsendable`), never blank."""
+    """What one record (its properties) sends: pushed fields that differ from the last agreed
+    values (every non-blank one when new), references whose targets are in the remote, its
+    Concord id. An owner is sent only as an active user (else noted in `unsendable`), never
+    blank."""
     payload: dict[str, object] = {}
-    for fm in usable.fields:
-        if fm.pk not in usable.pushable or fm.rule not in PUSHING_RULES:
-            continue
-        value = outgoing(run, om, fm, record.properties.get(fm.property.name))
-        agreed = link.agreed.get(fm.remote_field)
-        if fm.rule == SyncRule.PREFER_REMOTE_UNLESS_BLANK and agreed is not None:
+    agreed_values = link.agreed
+    for f in sent:
+        agreed = agreed_values.get(f.remote_field)
+        if f.prefer_remote and agreed is not None:
             continue  # the remote's value wins while it has one
+        value = f.to_remote(properties.get(f.prop))
         if (new and (value is None or value is False)) or (not new and value == agreed):
             continue
-        if owners.is_owner(fm) and not run.owners.sendable(value):
+        if f.owner and not run.owners.sendable(value):
             if value is not None:
-                unsendable.add(fm, record.pk, value)
+                unsendable.add(f.mapping, link.record_id, value)
             continue
-        payload[fm.remote_field] = value
+        payload[f.remote_field] = value
     link.pending_references = False
     for ref in usable.refs:
         if ref.rule not in PUSHING_RULES or ref.remote_field not in om.remote_schema:
             continue
-        value = refs.get((ref.pk, record.pk))
+        value = refs.get((ref.pk, link.record_id))
         if value and value.startswith(references.UNSYNCED):
             target_id = int(value.removeprefix(references.UNSYNCED))
-            errors.blocked_by_association(run, om, ref, [record.pk], target_id)
+            errors.blocked_by_association(run, om, ref, [link.record_id], target_id)
             link.pending_references = True
             continue
         if value != link.agreed.get(ref.remote_field) and (value or not new):
             payload[ref.remote_field] = value
-    if usable.has_external_id and link.agreed.get(run.ext) != str(record.pk):
-        payload[run.ext] = str(record.pk)
+    if usable.has_external_id and link.agreed.get(run.ext) != str(link.record_id):
+        payload[run.ext] = str(link.record_id)
     return payload
 
 

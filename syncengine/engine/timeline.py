@@ -1,15 +1,17 @@
 """The records' sync timeline, written by the stages: what each batch changed or failed to.
 
-A stage collects one `SyncTimelineEntry` per record it changed (field by field, old → new) or
-failed on, and writes them with `write` in one COPY per batch (PostgreSQL), inside the batch's
-own transaction. Records read again unchanged get no row: they stay the stage's skipped count. The
-rows go with their stage when cycles are pruned (`cycles.prune_stages`).
+A stage collects one `Entry` per record it changed (field by field, old → new) or failed on,
+and writes them with `write` in one COPY per batch (PostgreSQL), inside the batch's own
+transaction. Entries are plain tuples, not model instances: a pull of 100,000 records makes
+100,000 of them, and a Django model's constructor cost more than the COPY that writes them.
+Records read again unchanged get no row: they stay the stage's skipped count. The rows go with
+their stage when cycles are pruned (`cycles.prune_stages`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.utils import timezone
 
@@ -21,6 +23,19 @@ if TYPE_CHECKING:
 
 Direction = SyncTimelineEntry.Direction
 Outcome = SyncTimelineEntry.Outcome
+
+
+class Entry(NamedTuple):
+    """One SyncTimelineEntry row to write."""
+
+    stage_id: int
+    integration_id: int
+    record_id: int
+    direction: str
+    outcome: str
+    changes: list[dict]
+    error_id: int | None = None
+    error_message: str = ""
 
 
 def change(field: str, prop: str, old: object, new: object) -> dict:
@@ -36,17 +51,17 @@ def changed(
     changes: list[dict],
     *,
     created: bool = False,
-) -> SyncTimelineEntry | None:
+) -> Entry | None:
     """The entry of a record the stage changed; None when nothing changed (no row)."""
     if not changes:
         return None
-    return SyncTimelineEntry(
-        stage=stage,
-        integration_id=run.integration.pk,
-        record_id=record_id,
-        direction=direction,
-        outcome=Outcome.CREATED if created else Outcome.UPDATED,
-        changes=changes,
+    return Entry(
+        stage.pk,
+        run.integration.pk,
+        record_id,
+        direction,
+        Outcome.CREATED if created else Outcome.UPDATED,
+        changes,
     )
 
 
@@ -56,16 +71,17 @@ def failed(
     direction: str,
     record_id: int,
     errors: Iterable[SyncError],
-) -> SyncTimelineEntry:
+) -> Entry:
     """The entry of a record the stage failed on, with the error(s) it recorded."""
     errors = list(errors)
-    return SyncTimelineEntry(
-        stage=stage,
-        integration_id=run.integration.pk,
-        record_id=record_id,
-        direction=direction,
-        outcome=Outcome.FAILED,
-        error=errors[0] if errors else None,
+    return Entry(
+        stage.pk,
+        run.integration.pk,
+        record_id,
+        direction,
+        Outcome.FAILED,
+        changes=[],
+        error_id=errors[0].pk if errors else None,
         error_message="; ".join(e.message for e in errors)[:5000]
         or "The remote refused the record without saying why.",
     )
@@ -82,7 +98,7 @@ def property_changes(
     ]
 
 
-def write(run: CycleRunner, entries: Iterable[SyncTimelineEntry | None]) -> None:
+def write(run: CycleRunner, entries: Iterable[Entry | None]) -> None:
     """Write a batch's entries: one COPY on PostgreSQL (one row per record per stage).
 
     A record met twice by one stage (read again in a later batch) keeps the later outcome: its
@@ -90,7 +106,7 @@ def write(run: CycleRunner, entries: Iterable[SyncTimelineEntry | None]) -> None
     if not run.timeline:
         return
     now = timezone.now()
-    by_record: dict[tuple[int, int], SyncTimelineEntry] = {}
+    by_record: dict[tuple[int, int], Entry] = {}
     for entry in entries:
         if entry is not None:
             by_record[(entry.stage_id, entry.record_id)] = entry

@@ -233,3 +233,23 @@ def test_api_starts_a_cycle_that_a_real_worker_runs(celery_worker_process, sandb
     )
     assert SyncCycle.objects.get(pk=cycle_id).status == "success"
     assert sandbox.count("Contact") == 1
+
+
+def test_the_lease_is_renewed_once_a_tenth_of_it_has_passed(integration, settings, monkeypatch):
+    settings.CONCORD_SYNC_LEASE_SECONDS = 100
+    cycle, _ = cycles.start_cycle(integration=integration)
+    claimed = cycles.claim_cycle(cycle_id=cycle.pk)
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock["now"])
+    run = runner.CycleRunner(claimed)
+    claimed_until = SyncCycle.objects.get(pk=cycle.pk).lease_until
+    # Stages and batches a few seconds after the claim leave the lease as the claim wrote it
+    clock["now"] += 9
+    run.renew_lease()
+    assert SyncCycle.objects.get(pk=cycle.pk).lease_until == claimed_until
+    # Once a tenth of the lease has passed, the next renewal writes it
+    clock["now"] += 1
+    run.renew_lease()
+    renewed = SyncCycle.objects.get(pk=cycle.pk).lease_until
+    assert renewed > claimed_until
+    assert renewed >= timezone.now() + dt.timedelta(seconds=99)

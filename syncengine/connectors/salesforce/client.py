@@ -43,7 +43,7 @@ from syncengine.connectors.base import (
     WriteOutcome,
 )
 from syncengine.connectors.interface import Account, Meter, TokenStore
-from syncengine.connectors.salesforce import contact_roles, mapping, reconcile, users
+from syncengine.connectors.salesforce import bulk_wait, contact_roles, mapping, reconcile, users
 from syncengine.connectors.salesforce import conversions as lead_conversions
 from syncengine.connectors.salesforce.mapping import soql_datetime, soql_id
 from syncengine.connectors.values import parse_remote_datetime
@@ -470,12 +470,12 @@ class SalesforceConnector:
             }
             for r in records
         ]
-        handler = getattr(self.sf.bulk2, remote_object)
+        handler = bulk_wait.with_short_polls(getattr(self.sf.bulk2, remote_object))
         try:
             if operation == "upsert":
-                jobs = self._call(handler.upsert, records=rows, external_id_field=key_field, wait=1)
+                jobs = self._call(handler.upsert, records=rows, external_id_field=key_field)
             else:
-                jobs = self._call(handler.update, records=rows, wait=1)
+                jobs = self._call(handler.update, records=rows)
             outcomes: dict[str, WriteOutcome] = {}
             for job in jobs:
                 ok = self._call(handler.get_successful_records, job["job_id"])
