@@ -23,6 +23,18 @@ def active_owner_ids(ids: Iterable[int]) -> set[int]:
     return set(Owner.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
 
 
+def known_owner_ids(ids: Iterable[int]) -> set[int]:
+    """The ids among `ids` that name an owner, active or not (one query, none for no ids)."""
+    wanted = {i for i in ids if isinstance(i, int)}
+    if not wanted:
+        return set()
+    return set(Owner.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def unknown_owner_refusal(owner_id: object) -> str:
+    return f"no owner with id {owner_id}"
+
+
 def owner_refusal(owner_id: object) -> str:
     """Why an owner value was refused, in the words a form or an API answer shows."""
     return f"no active owner with id {owner_id}"

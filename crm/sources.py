@@ -25,5 +25,10 @@ def integration_source(integration_id: int) -> str:
     return f"integration:{integration_id}"
 
 
+def is_integration_source(source: str) -> bool:
+    """A write by a sync: it copies what the remote holds."""
+    return source.startswith("integration:")
+
+
 def is_system_source(source: str) -> bool:
     return source.startswith(_SYSTEM_PREFIXES)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from crm import sources
 from crm.errors import CrmError, FieldErrors, ValueCode
 from crm.models import Property, Record
-from crm.owners import active_owner_ids, owner_refusal
+from crm.owners import active_owner_ids, known_owner_ids, owner_refusal, unknown_owner_refusal
 from crm.schema import Schema
 from crm.services.record_uniqueness import (
     CurrentRecord,
@@ -80,7 +80,9 @@ def plan_writes(
         for i, record_input in enumerate(inputs)
     ]
     _match_existing(schema, planned, inputs, mode, id_property, locked_properties or {})
-    check_owner_values(schema, planned)
+    # A sync copies the remote's owner as it is: a record owned by someone who has left
+    # (inactive in Salesforce, so in Concord) is still theirs.
+    check_owner_values(schema, planned, allow_inactive=sources.is_integration_source(source))
     _check_unique_values(schema, planned)
     plan = WritePlan(items=[p.item for p in planned], creates=[], updates=[])
     for p in planned:
@@ -241,8 +243,11 @@ def _match_by_key(
             p.matched_on = id_property
 
 
-def check_owner_values(schema: Schema, planned: Sequence[PlannedWrite]) -> None:
-    """Refuse an owner value naming no active owner: one query for the whole batch.
+def check_owner_values(
+    schema: Schema, planned: Sequence[PlannedWrite], *, allow_inactive: bool = False
+) -> None:
+    """Refuse an owner value naming no active owner (no owner at all, with `allow_inactive`):
+    one query for the whole batch.
 
     A record keeping the owner it has is left alone, so editing another property of a record
     whose owner has left (inactive) does not force a reassignment.
@@ -260,10 +265,12 @@ def check_owner_values(schema: Schema, planned: Sequence[PlannedWrite]) -> None:
     ]
     if not wanted:
         return
-    active = active_owner_ids(p.values[name] for p, name in wanted)
+    ids = (p.values[name] for p, name in wanted)
+    allowed = known_owner_ids(ids) if allow_inactive else active_owner_ids(ids)
     for p, name in wanted:
-        if p.values[name] not in active:
-            p.item.errors.add(name, owner_refusal(p.values[name]), code=ValueCode.NO_OWNER)
+        if p.values[name] not in allowed:
+            refusal = unknown_owner_refusal if allow_inactive else owner_refusal
+            p.item.errors.add(name, refusal(p.values[name]), code=ValueCode.NO_OWNER)
 
 
 def _check_unique_values(schema: Schema, planned: list[PlannedWrite]) -> None:

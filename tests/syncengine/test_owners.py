@@ -156,10 +156,12 @@ def test_owner_is_pushed_as_owner_id(integration, sandbox, run, contacts):
 def test_an_owner_without_an_active_user_is_an_error_and_the_rest_is_pushed(
     integration, sandbox, run, contacts, admin_client
 ):
-    # Given a synced contact owned by Sam, then reassigned in Concord to Fran (deactivated in
-    # Salesforce) with a new title, and another to an owner Salesforce has no user for
+    # Given a synced contact owned by Sam, then reassigned in Concord to Dana with a new title,
+    # Dana's Salesforce user deactivated meanwhile; and another to an owner Salesforce has no
+    # user for
+    dana_user = new_user(sandbox, email="dana.departing@example.com", name="Dana Departing")
     run()
-    sam, fran = owner_of(integration, SALES_USER), owner_of(integration, INACTIVE_USER)
+    sam, dana = owner_of(integration, SALES_USER), owner_of(integration, dana_user)
     stranger = Owner.objects.create(name="Stan Stranger", email="stan@elsewhere.example.com")
     contact = create_record(
         object_type=contacts,
@@ -167,7 +169,8 @@ def test_an_owner_without_an_active_user_is_an_error_and_the_rest_is_pushed(
         source="user",
     )
     run()
-    update_record(record=contact, properties={"owner": fran.pk, "jobtitle": "CFO"}, source="user")
+    update_record(record=contact, properties={"owner": dana.pk, "jobtitle": "CFO"}, source="user")
+    sandbox.update("User", dana_user, IsActive=False)
     other = create_record(
         object_type=contacts,
         properties={"lastname": "Strange", "email": "strange@x.com", "owner": stranger.pk},
@@ -188,7 +191,7 @@ def test_an_owner_without_an_active_user_is_an_error_and_the_rest_is_pushed(
     assert set(errors) == {contact.pk, other.pk}
     assert {e.category for e in errors.values()} == {"permissions"}
     assert errors[contact.pk].message.startswith(
-        "Fran Former <fran.former@example.com> is inactive in Salesforce"
+        "Dana Departing <dana.departing@example.com> is inactive in Salesforce"
     )
     assert errors[other.pk].message.startswith(
         "Stan Stranger <stan@elsewhere.example.com> is not a user in Salesforce"
@@ -371,3 +374,36 @@ def test_a_record_without_an_owner_takes_salesforces(integration, sandbox, run, 
     contact.refresh_from_db()
     assert contact.properties["owner"] == owner_of(integration, SALES_USER).pk
     assert sandbox.get("Contact", remote_id)["OwnerId"] == SALES_USER
+
+
+def test_a_record_owned_by_someone_who_left_is_pulled_with_that_owner(
+    integration, sandbox, run, contacts
+):
+    # Given a contact Sam owns in Salesforce, and Sam deactivated there afterwards (Salesforce
+    # keeps a deactivated user's records theirs)
+    remote_id = sandbox.create(
+        "Contact", LastName="Legacy", Email="legacy@x.com", OwnerId=SALES_USER
+    )
+    sandbox.update("User", SALES_USER, IsActive=False)
+    # When a cycle runs
+    cycle = run()
+    # Then the contact arrives owned by Sam, inactive in Concord too: a sync copies the owner
+    sam = owner_of(integration, SALES_USER)
+    assert not sam.is_active
+    record = RecordLink.objects.get(remote_id=remote_id).record
+    assert record.properties["owner"] == sam.pk
+    assert not SyncError.objects.filter(status="open").exists()
+    assert stage_of(cycle, "pull_updates", "Contact").failed == 0
+
+
+def test_a_person_cannot_give_a_record_to_an_owner_who_left(integration, sandbox, run, contacts):
+    run()
+    fran = owner_of(integration, INACTIVE_USER)
+    assert not fran.is_active
+    contact = create_record(
+        object_type=contacts, properties={"lastname": "Mine", "email": "mine@x.com"}, source="user"
+    )
+    with pytest.raises(Exception, match=f"owner: no active owner with id {fran.pk}"):
+        update_record(record=contact, properties={"owner": fran.pk}, source="user")
+    contact.refresh_from_db()
+    assert "owner" not in contact.properties
