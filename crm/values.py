@@ -64,14 +64,21 @@ def printable(text: str) -> str:
 
 def coerce_value(spec: PropertySpec, raw: object) -> object | None:
     """Return the stored form of `raw` for the property, or raise InvalidValue."""
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+    if raw is None:
         return None
     # Before any type's own checks: a URL validator, for one, lets a NUL through.
+    if type(raw) is str:  # the common case, checked once (every value of a bulk write)
+        if not raw or raw.isspace():  # what strip() removes is exactly what isspace() is
+            return None
+        if _UNSTORABLE_RE.search(raw) is not None:
+            raise InvalidValue(text_problem(raw))
+        return _COERCERS[spec.type](spec, raw)
+    if isinstance(raw, str) and raw.strip() == "":
+        return None
     for text in raw if isinstance(raw, list | tuple) else (raw,):
         if isinstance(text, str) and (problem := text_problem(text)):
             raise InvalidValue(problem)
-    coerce = _COERCERS[spec.type]
-    return coerce(spec, raw)
+    return _COERCERS[spec.type](spec, raw)
 
 
 def _text(spec: PropertySpec, raw: object) -> str:

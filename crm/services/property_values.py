@@ -19,7 +19,7 @@ from crm.errors import ValueCode
 from crm.models import ObjectType, Property, Record
 from crm.schema import Schema, load_schema_for_write
 from crm.services.record_apply import audit_updates, masked_change
-from crm.services.record_planning import ItemResult, validate_input
+from crm.services.record_planning import ItemResult, PropertyRules, validate_input
 from crm.services.records import RecordInput, WriteResult, write_records
 
 # The old value of each changed record comes back for the audit log, with its display names.
@@ -95,9 +95,16 @@ def _validate_values(
 ) -> tuple[list[ItemResult], dict[int, object]]:
     """Check and coerce each value as an update of that record would; valid ones by record id."""
     items, coerced = [], {}
+    rules = PropertyRules(schema, actor, source)
     for index, (pk, raw) in enumerate(values.items()):
         planned = validate_input(
-            schema, index, RecordInput(properties={name: raw}, id=pk), "update", actor, source
+            schema,
+            index,
+            RecordInput(properties={name: raw}, id=pk),
+            "update",
+            actor,
+            source,
+            rules=rules,
         )
         items.append(planned.item)
         if not planned.item.errors:

@@ -6,38 +6,45 @@ lookups go by chunks of values, never one query per record.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import QuerySet
 
-from crm.bulk_sql import is_postgresql
+from crm.bulk_sql import dump_json, is_postgresql
 from crm.models import ObjectType, Record
 from crm.schema import Schema
 
 # Values per `properties__<name>__in` lookup: long enough for a 5,000-record chunk in one query.
 LOOKUP_CHUNK = 5000
+_json_loads = json.JSONDecoder().decode
 
 
-@dataclass(frozen=True, slots=True)
-class CurrentRecord:
+class CurrentRecord(NamedTuple):
     """An active record as a write plans against it: its id and its properties, locked."""
 
+    # A named tuple, not a dataclass: a bulk write makes one per record it matches.
     pk: int
     properties: dict
 
 
-def current_records(queryset: QuerySet[Record]) -> list[CurrentRecord]:
-    """The queryset's records, locked, read as (id, properties) only.
-
-    A write merges its changes into the stored documents in the database (bulk_sql), so it
-    needs neither model instances nor the records' change stamps.
-    """
-    return [
-        CurrentRecord(pk, properties)
-        for pk, properties in locked(queryset).values_list("pk", "properties")
-    ]
+def active_records_by_id(
+    object_type: ObjectType, ids: Sequence[int], *, lock: bool
+) -> dict[int, dict]:
+    """{id: properties} of the active records of the object type among `ids`, optionally locked."""
+    if not ids:
+        return {}
+    if is_postgresql():
+        # Raw: the ORM's `pk__in` compiles one parameter per id, and its JSON field decodes
+        # through per-row converters; a batch of thousands of ids is one array here.
+        rows = _select_active(object_type, "r.id = ANY(%s)", [list(ids)], lock=lock)
+        return {pk: properties for pk, properties in rows}
+    queryset = Record.objects.filter(object_type=object_type, pk__in=ids, archived_at__isnull=True)
+    if lock:
+        queryset = locked(queryset)
+    return dict(queryset.values_list("pk", "properties"))
 
 
 def unique_names(schema: Schema) -> list[str]:
@@ -61,11 +68,24 @@ def records_by_unique_value(
     records: dict[object, CurrentRecord] = {}
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = values[start : start + LOOKUP_CHUNK]
-        queryset = Record.objects.filter(
-            object_type=object_type, archived_at__isnull=True, **{f"properties__{name}__in": chunk}
-        )
-        for record in current_records(queryset):
-            records[record.properties.get(name)] = record
+        if is_postgresql():
+            # The same expression as the property's index (crm_record_email_idx for email).
+            found = _select_active(
+                object_type,
+                "r.properties -> %s = ANY(%s::text[]::jsonb[])",
+                [name, [dump_json(value) for value in chunk]],
+                lock=True,
+            )
+        else:
+            found = locked(
+                Record.objects.filter(
+                    object_type=object_type,
+                    archived_at__isnull=True,
+                    **{f"properties__{name}__in": chunk},
+                )
+            ).values_list("pk", "properties")
+        for pk, properties in found:
+            records[properties.get(name)] = CurrentRecord(pk, properties)
     return records
 
 
@@ -89,3 +109,19 @@ def existing_unique_values(
 def locked(queryset: QuerySet[Record]) -> QuerySet[Record]:
     """The queryset locked for this transaction, where the database can lock rows."""
     return queryset.select_for_update() if connection.features.has_select_for_update else queryset
+
+
+def _select_active(
+    object_type: ObjectType, condition: str, params: list, *, lock: bool
+) -> list[tuple[int, dict]]:
+    """(id, properties) of the object type's active records meeting an SQL condition on `r`."""
+    table = connection.ops.quote_name(Record._meta.db_table)
+    sql = (
+        f"SELECT r.id, r.properties FROM {table} AS r "
+        f"WHERE r.object_type_id = %s AND r.archived_at IS NULL AND {condition}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql + (" FOR UPDATE" if lock else ""), [object_type.pk, *params])
+        rows = cursor.fetchall()
+    # Django reads jsonb as text (its JSON field decodes it); a raw cursor gets the text too.
+    return [(pk, _json_loads(properties)) for pk, properties in rows]
