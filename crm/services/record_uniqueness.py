@@ -72,8 +72,10 @@ def records_by_unique_value(
             # The same expression as the property's index (crm_record_email_idx for email).
             found = _select_active(
                 object_type,
-                "r.properties -> %s = ANY(%s::text[]::jsonb[])",
-                [name, [dump_json(value) for value in chunk]],
+                # One JSON document, not an array parameter: psycopg escapes arrays element
+                # by element.
+                "r.properties -> %s = ANY(ARRAY(SELECT jsonb_array_elements(%s::jsonb)))",
+                [name, dump_json(chunk)],
                 lock=True,
             )
         else:
