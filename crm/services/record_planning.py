@@ -71,11 +71,14 @@ def plan_writes(
     source: str,
     *,
     locked_properties: Mapping[int, dict] | None = None,
+    values_coerced: bool = False,
 ) -> WritePlan:
     """Validate every input, match the records it refers to, and compute what changes."""
     rules = PropertyRules(schema, actor, source)
     planned = [
-        validate_input(schema, i, record_input, mode, actor, source, rules=rules)
+        validate_input(
+            schema, i, record_input, mode, actor, source, rules=rules, coerced=values_coerced
+        )
         for i, record_input in enumerate(inputs)
     ]
     _match_existing(schema, planned, inputs, mode, id_property, locked_properties or {})
@@ -156,11 +159,13 @@ def validate_input(
     source: str,
     *,
     rules: PropertyRules | None = None,
+    coerced: bool = False,
 ) -> PlannedWrite:
     """Check one input's properties (known, writable, permitted) and coerce its values.
 
     `rules` (of the same schema, actor and source) carries the permission answers across the
-    inputs of a batch.
+    inputs of a batch. With `coerced` the values are already in their stored form, coerced
+    against this schema by the caller: they are checked like any other but not coerced again.
     """
     item = ItemResult(index=index, id=record_input.id)
     values: dict[str, object] = {}
@@ -178,6 +183,9 @@ def validate_input(
         spec, refusal = check(name)
         if refusal is not None:
             item.errors.add(name, refusal[0], code=refusal[1])
+            continue
+        if coerced:
+            values[name] = raw
             continue
         try:
             values[name] = coerce_value(spec, raw)
