@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from django.db import connection, models
 
-_JSON_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+# Compact, non-ASCII kept, and dates as text: the form every bulk statement sends JSON in.
+dump_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 def is_postgresql() -> bool:
@@ -50,7 +51,7 @@ def insert_rows(
                     if json_idx:
                         row = list(row)
                         for i in json_idx:
-                            row[i] = _JSON_DUMPS(row[i])
+                            row[i] = dump_json(row[i])
                     copy.write_row(row)
         return
     field_names = [c[:-3] + "_id" if c.endswith("_id") else c for c in columns]
@@ -79,7 +80,7 @@ def update_json_rows(
                 cursor.execute(
                     sql,
                     [
-                        _JSON_DUMPS(
+                        dump_json(
                             [
                                 {"id": pk, "p": props, "c": changes, "u": updated_at.isoformat()}
                                 for pk, props, changes, updated_at in chunk
@@ -93,7 +94,7 @@ def update_json_rows(
             f"UPDATE {table} SET properties = %s, property_changes = %s, updated_at = %s "
             "WHERE id = %s",
             [
-                (_JSON_DUMPS(p), _JSON_DUMPS(c), connection.ops.adapt_datetimefield_value(u), pk)
+                (dump_json(p), dump_json(c), connection.ops.adapt_datetimefield_value(u), pk)
                 for pk, p, c, u in rows
             ],
         )
@@ -126,9 +127,9 @@ def patch_json_rows(
             cursor.execute(
                 sql,
                 [
-                    _JSON_DUMPS(changes),
+                    dump_json(changes),
                     updated_at,
-                    _JSON_DUMPS([{"id": pk, "p": p, "d": list(d)} for pk, p, d in rows]),
+                    dump_json([{"id": pk, "p": p, "d": list(d)} for pk, p, d in rows]),
                 ],
             )
         return
@@ -136,7 +137,7 @@ def patch_json_rows(
     # stamp or a value must be replaced whole).
     names = sorted(changes)
     set_paths = ", ".join(["%s, json(%s)"] * len(names))
-    stamps = [arg for name in names for arg in (_json_path(name), _JSON_DUMPS(changes[name]))]
+    stamps = [arg for name in names for arg in (_json_path(name), dump_json(changes[name]))]
     with connection.cursor() as cursor:
         for pk, patch, cleared in rows:
             properties = "properties"
@@ -144,7 +145,7 @@ def patch_json_rows(
             if patch:
                 properties = f"json_set({properties}, {', '.join(['%s, json(%s)'] * len(patch))})"
                 for name, value in patch.items():
-                    params += [_json_path(name), _JSON_DUMPS(value)]
+                    params += [_json_path(name), dump_json(value)]
             if cleared:
                 properties = f"json_remove({properties}, {', '.join(['%s'] * len(cleared))})"
                 params += [_json_path(name) for name in cleared]

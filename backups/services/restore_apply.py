@@ -23,6 +23,7 @@ from backups.errors import BackupError, RestoreInProgress
 from backups.models import Backup, Restore, RestoreSavedValue
 from backups.services import two_factor
 from backups.services.restore_plan import (
+    RecordDiff,
     batched,
     check_writable,
     current_values,
@@ -32,14 +33,19 @@ from backups.services.restore_plan import (
 from crm import sources
 from crm.audit import record_audit
 from crm.bulk_sql import insert_rows
-from crm.schema import load_schema
+from crm.models import ObjectType
+from crm.schema import load_schema_for_write
+from crm.services.record_planning import ItemResult
 from crm.services.records import RecordInput, write_records
 from notifications.models import Notification
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)
 
-APPLY_BATCH_SIZE = 2000
+# Records per transaction: each batch pays a few fixed statements (the schema under its lock,
+# the change hooks' look-ups, the restore's progress), so it is as large as the record
+# services' own chunks (crm.services.record_uniqueness.LOOKUP_CHUNK).
+APPLY_BATCH_SIZE = 5000
 # A running restore whose worker has not finished a batch for this long is taken to be dead.
 STALE_AFTER = dt.timedelta(minutes=10)
 MAX_REPORTED_ERRORS = 50
@@ -159,29 +165,22 @@ def apply_restore(*, restore_id: int) -> Restore | None:
 
 def _apply_batches(restore: Restore) -> None:
     object_type = restore.object_type
-    schema = load_schema(object_type)
     properties = list(restore.properties)
     source = restore_source(restore)
     actor = restore.confirmed_by or restore.requested_by
     rows = iter_source_rows(restore, after_id=restore.last_record_id)
     for batch in batched(rows, APPLY_BATCH_SIZE):
         with transaction.atomic():
+            # Loaded under the writers' schema lock, as the record services load it: the
+            # values coerced against it below are the ones the write would coerce.
+            schema = load_schema_for_write(object_type)
             # Locked so the saved "before" values are exactly the ones the update replaces.
             current = current_values(object_type, [r for r, _ in batch], lock=True)
             diffs, missing = diff_records(schema, properties, batch, current)
-            result = write_records(
-                object_type=object_type,
-                inputs=[RecordInput(id=d.record_id, properties=d.raw) for d in diffs],
-                mode="update",
-                actor=actor,
-                source=source,
-                all_or_none=False,
-                # Read and locked just above: the write need not read them again.
-                locked_properties=current,
-            )
+            items = _write_diffs(object_type, diffs, current, actor, source)
             errors = []
             saved = []
-            for diff, item in zip(diffs, result.items, strict=True):
+            for diff, item in zip(diffs, items, strict=True):
                 if item.errors:
                     errors.append({"id": diff.record_id, "errors": item.errors})
                 elif item.action == "updated":
@@ -196,7 +195,7 @@ def _apply_batches(restore: Restore) -> None:
             )
             updated = len(saved)
             # The record services compare coerced values too; what they found equal is unchanged.
-            equal = sum(1 for item in result.items if item.action == "unchanged")
+            equal = sum(1 for item in items if item.action == "unchanged")
             Restore.objects.filter(pk=restore.pk).update(
                 last_record_id=batch[-1][0],
                 heartbeat_at=timezone.now(),
@@ -212,6 +211,46 @@ def _apply_batches(restore: Restore) -> None:
                     Restore.objects.filter(pk=restore.pk).update(
                         errors=restore.errors + errors[:room]
                     )
+
+
+def _write_diffs(
+    object_type: ObjectType, diffs: list[RecordDiff], current: dict, actor, source: str
+) -> list[ItemResult]:
+    """Write a batch's differing records through the record services; results in diff order.
+
+    Diffing coerced every value against the batch's schema already: records whose values all
+    passed are written as coerced, without a second coercion; a record holding a value no
+    longer valid (an option removed since the backup) goes through the full check, which
+    refuses it and says why.
+    """
+    items: dict[int, ItemResult] = {}
+    for coerced in (True, False):
+        group = [d for d in diffs if bool(d.invalid) is not coerced]
+        if not group:
+            continue
+        result = write_records(
+            object_type=object_type,
+            inputs=[
+                RecordInput(
+                    id=d.record_id,
+                    properties=(
+                        {name: after for name, (_, after) in d.changes.items()}
+                        if coerced
+                        else d.raw
+                    ),
+                )
+                for d in group
+            ],
+            mode="update",
+            actor=actor,
+            source=source,
+            all_or_none=False,
+            # Read and locked by the caller: the write need not read them again.
+            locked_properties=current,
+            values_coerced=coerced,
+        )
+        items.update(zip((d.record_id for d in group), result.items, strict=True))
+    return [items[d.record_id] for d in diffs]
 
 
 def _finish(restore: Restore, *, failed: str = "") -> None:

@@ -29,6 +29,7 @@ from crm.csv_writer import restore_cell
 from crm.models import ObjectType, Property, Record
 from crm.owners import active_owner_ids, owner_refusal
 from crm.schema import Schema, load_schema
+from crm.services.record_uniqueness import active_records_by_id
 from crm.values import InvalidValue, coerce_value
 
 SAMPLE_SIZE = 10
@@ -200,10 +201,8 @@ def _flag_gone_owners(schema: Schema, diffs: list[RecordDiff]) -> None:
 
 
 def current_values(object_type: ObjectType, ids: Sequence[int], *, lock: bool = False) -> dict:
-    queryset = Record.objects.filter(object_type=object_type, pk__in=ids, archived_at__isnull=True)
-    if lock:
-        queryset = queryset.select_for_update()
-    return dict(queryset.values_list("pk", "properties"))
+    """{id: properties} of the active records among `ids` (locked for the apply)."""
+    return active_records_by_id(object_type, ids, lock=lock)
 
 
 def compute_plan(restore: Restore) -> dict:

@@ -15,11 +15,17 @@ from django.utils import timezone
 
 from crm import hooks, sources
 from crm.bulk_sql import is_postgresql, update_json_rows
+from crm import sources
 from crm.errors import ValueCode
 from crm.models import ObjectType, Property, Record
 from crm.schema import Schema, load_schema_for_write
 from crm.services.record_apply import audit_updates, masked_change
-from crm.services.record_planning import ItemResult, check_owner_values, validate_input
+from crm.services.record_planning import (
+    ItemResult,
+    PropertyRules,
+    check_owner_values,
+    validate_input,
+)
 from crm.services.records import RecordInput, WriteResult, write_records
 
 # The old value of each changed record comes back for the audit log, with its display names.
@@ -94,13 +100,20 @@ def _validate_values(
     schema: Schema, name: str, values: Mapping[int, object], actor, source: str
 ) -> tuple[list[ItemResult], dict[int, object]]:
     """Check and coerce each value as an update of that record would; valid ones by record id."""
+    rules = PropertyRules(schema, actor, source)
     planned = [
         validate_input(
-            schema, index, RecordInput(properties={name: raw}, id=pk), "update", actor, source
+            schema,
+            index,
+            RecordInput(properties={name: raw}, id=pk),
+            "update",
+            actor,
+            source,
+            rules=rules,
         )
         for index, (pk, raw) in enumerate(values.items())
     ]
-    check_owner_values(schema, planned)
+    check_owner_values(schema, planned, allow_inactive=sources.is_integration_source(source))
     coerced = {p.item.id: p.values[name] for p in planned if not p.item.errors}
     return [p.item for p in planned], coerced
 

@@ -115,18 +115,20 @@ def _update(
     # stamps, and only the changed values travel (the database merges them into the stored
     # documents of the rows planning locked).
     by_changed: dict[frozenset[str], list[tuple[int, dict, list[str]]]] = defaultdict(list)
+    audited = []
     for p in updates:
-        patch = {name: p.values[name] for name in p.changed if p.values[name] is not None}
-        cleared = sorted(name for name in p.changed if p.values[name] is None)
+        values, before = p.values, p.existing.properties
+        names = sorted(p.changed)
+        patch = {name: values[name] for name in names if values[name] is not None}
+        cleared = [name for name in names if values[name] is None]
         by_changed[p.changed].append((p.existing.pk, patch, cleared))
+        diff = {
+            name: masked_change(before.get(name), values[name], name in sensitive) for name in names
+        }
+        audited.append((p.existing.pk, p.new_properties, diff))
     for changed, rows in by_changed.items():
         patch_json_rows(Record, rows, changes=dict.fromkeys(changed, stamp), updated_at=now)
-    audit_updates(
-        object_type,
-        [(p.existing.pk, p.new_properties, _diff(p, sensitive)) for p in updates],
-        actor,
-        source,
-    )
+    audit_updates(object_type, audited, actor, source)
 
 
 def _insert_records(object_type: ObjectType, rows: list[tuple[dict, dict]], now) -> list[int]:
@@ -154,14 +156,6 @@ def _insert_records(object_type: ObjectType, rows: list[tuple[dict, dict]], now)
     ]
     Record.objects.bulk_create(records, batch_size=500)
     return [r.pk for r in records]
-
-
-def _diff(p: PlannedWrite, sensitive: set[str]) -> dict[str, list]:
-    before = p.existing.properties
-    return {
-        name: masked_change(before.get(name), p.new_properties.get(name), name in sensitive)
-        for name in sorted(p.changed)
-    }
 
 
 def masked_change(before: object, after: object, sensitive: bool) -> list:

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Literal
 
 from crm import sources
 from crm.errors import CrmError, FieldErrors, ValueCode
-from crm.models import Property, Record
+from crm.models import Property
 from crm.owners import active_owner_ids, known_owner_ids, owner_refusal, unknown_owner_refusal
 from crm.schema import Schema
 from crm.services.record_uniqueness import (
     CurrentRecord,
-    current_records,
+    active_records_by_id,
     existing_unique_values,
     lock_unique_values,
     records_by_unique_value,
     unique_names,
 )
-from crm.values import InvalidValue, coerce_value
+from crm.values import InvalidValue, PropertySpec, coerce_value
 
 if TYPE_CHECKING:  # records.py builds on this module; it names RecordInput for annotations only
     from crm.services.records import RecordInput
@@ -73,10 +73,14 @@ def plan_writes(
     source: str,
     *,
     locked_properties: Mapping[int, dict] | None = None,
+    values_coerced: bool = False,
 ) -> WritePlan:
     """Validate every input, match the records it refers to, and compute what changes."""
+    rules = PropertyRules(schema, actor, source)
     planned = [
-        validate_input(schema, i, record_input, mode, actor, source)
+        validate_input(
+            schema, i, record_input, mode, actor, source, rules=rules, coerced=values_coerced
+        )
         for i, record_input in enumerate(inputs)
     ]
     _match_existing(schema, planned, inputs, mode, id_property, locked_properties or {})
@@ -113,10 +117,61 @@ def plan_writes(
     return plan
 
 
+# (the property's spec, None) if it may be written, else (None, (message, code)).
+RuleAnswer = tuple[PropertySpec, None] | tuple[None, tuple[str, ValueCode]]
+
+
+class PropertyRules:
+    """Whether an actor may write each property from a source, decided once per batch.
+
+    A bulk write names the same few properties in every input: their checks (known, writable,
+    permitted) are answered once, not once per value.
+    """
+
+    def __init__(self, schema: Schema, actor, source: str):
+        self._schema = schema
+        self._actor = actor
+        self._system = sources.is_system_source(source)
+        self._answers: dict[str, RuleAnswer] = {}
+
+    def check(self, name: str) -> RuleAnswer:
+        """May the property be written: its spec, or why not."""
+        answer = self._answers.get(name)
+        if answer is None:
+            answer = self._answers[name] = self._decide(name)
+        return answer
+
+    def _decide(self, name: str) -> RuleAnswer:
+        schema = self._schema
+        prop = schema.properties.get(name)
+        if prop is None:
+            message = f"unknown property of {schema.object_type.name}"
+            return None, (message, ValueCode.UNKNOWN_PROPERTY)
+        if prop.read_only and not self._system:
+            return None, ("is read-only", ValueCode.READ_ONLY)
+        if not schema.can_edit(self._actor, name):
+            message = "you do not have permission to edit this property"
+            return None, (message, ValueCode.FORBIDDEN)
+        return schema.specs[name], None
+
+
 def validate_input(
-    schema: Schema, index: int, record_input: RecordInput, mode: Mode, actor, source: str
+    schema: Schema,
+    index: int,
+    record_input: RecordInput,
+    mode: Mode,
+    actor,
+    source: str,
+    *,
+    rules: PropertyRules | None = None,
+    coerced: bool = False,
 ) -> PlannedWrite:
-    """Check one input's properties (known, writable, permitted) and coerce its values."""
+    """Check one input's properties (known, writable, permitted) and coerce its values.
+
+    `rules` (of the same schema, actor and source) carries the permission answers across the
+    inputs of a batch. With `coerced` the values are already in their stored form, coerced
+    against this schema by the caller: they are checked like any other but not coerced again.
+    """
     item = ItemResult(index=index, id=record_input.id)
     values: dict[str, object] = {}
     if not isinstance(record_input.properties, Mapping):
@@ -128,28 +183,17 @@ def validate_input(
         return PlannedWrite(item=item, values=values)
     if mode == "update" and record_input.id is None:
         item.errors.add("id", "is required to update a record", code=ValueCode.REQUIRED)
-    system = sources.is_system_source(source)
+    check = (rules or PropertyRules(schema, actor, source)).check
     for name, raw in record_input.properties.items():
-        prop = schema.properties.get(name)
-        if prop is None:
-            item.errors.add(
-                name,
-                f"unknown property of {schema.object_type.name}",
-                code=ValueCode.UNKNOWN_PROPERTY,
-            )
+        spec, refusal = check(name)
+        if refusal is not None:
+            item.errors.add(name, refusal[0], code=refusal[1])
             continue
-        if prop.read_only and not system:
-            item.errors.add(name, "is read-only", code=ValueCode.READ_ONLY)
-            continue
-        if not schema.can_edit(actor, name):
-            item.errors.add(
-                name,
-                "you do not have permission to edit this property",
-                code=ValueCode.FORBIDDEN,
-            )
+        if coerced:
+            values[name] = raw
             continue
         try:
-            values[name] = coerce_value(schema.specs[name], raw)
+            values[name] = coerce_value(spec, raw)
         except InvalidValue as exc:
             item.errors.add(name, str(exc), code=ValueCode.INVALID)
     return PlannedWrite(item=item, values=values)
@@ -195,14 +239,8 @@ def _match_by_id(
     found = {pk: CurrentRecord(pk, locked_properties[pk]) for pk in ids if pk in locked_properties}
     unread = ids - found.keys()
     if unread:
-        found.update(
-            (r.pk, r)
-            for r in current_records(
-                Record.objects.filter(
-                    object_type=object_type, pk__in=unread, archived_at__isnull=True
-                )
-            )
-        )
+        read = active_records_by_id(object_type, list(unread), lock=True)
+        found.update((pk, CurrentRecord(pk, properties)) for pk, properties in read.items())
     for p in by_id:
         if p.item.errors:
             continue

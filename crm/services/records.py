@@ -92,6 +92,7 @@ def write_records(
     all_or_none: bool = True,
     dry_run: bool = False,
     locked_properties: Mapping[int, dict] | None = None,
+    values_coerced: bool = False,
 ) -> WriteResult:
     """Create, update or upsert many records of one object type.
 
@@ -102,6 +103,11 @@ def write_records(
     `locked_properties` ({id: properties} of active records the caller read with a row lock
     in its open transaction, as a restore does to save what it replaces) spares updates by id
     reading those records again; ids not in it are read and locked as usual.
+    `values_coerced` says the inputs' values are already in their stored form: the caller
+    coerced every one with crm.values.coerce_value against the schema it loaded with
+    load_schema_for_write in the same open transaction (a restore does, to compare them with
+    today's). They are checked as usual (known, writable, permitted, unique) but not coerced
+    a second time; a value that failed the caller's coercion must not be passed this way.
     """
     sources.validate_source(source)
     with transaction.atomic():
@@ -109,7 +115,14 @@ def write_records(
         if id_property is not None:
             check_id_property(schema, id_property)
         plan = plan_writes(
-            schema, inputs, mode, id_property, actor, source, locked_properties=locked_properties
+            schema,
+            inputs,
+            mode,
+            id_property,
+            actor,
+            source,
+            locked_properties=locked_properties,
+            values_coerced=values_coerced,
         )
         failed = {item.index: item.errors for item in plan.items if item.errors}
         if failed and all_or_none:

@@ -158,6 +158,45 @@ def test_a_run_interrupted_mid_batch_resumes_without_repeating_a_write(
     assert sorted(RestoreSavedValue.objects.values_list("record_id", flat=True)) == sorted(ids)
 
 
+def test_in_one_batch_records_with_a_value_no_longer_valid_are_refused_and_the_others_written(
+    deals, staff_user
+):
+    # Given deals backed up with alternating stages, then all changed, and one of the backed-up
+    # stages no longer an option
+    stages = ["closedwon", "appointmentscheduled"] * 2
+    ids = create(
+        deals,
+        *[
+            {"dealname": f"Deal {i}", "amount": 100 * i, "dealstage": stage}
+            for i, stage in enumerate(stages, start=1)
+        ],
+    )
+    backup = make_backup(staff_user)
+    for pk in ids:
+        update(deals, pk, {"amount": 7, "dealstage": "closedlost"})
+    PropertyOption.objects.filter(property__object_type=deals, value="closedwon").delete()
+
+    # When the amounts and stages are restored
+    restore = run({"backup": backup, "ids": ids}, staff_user)
+
+    # Then the records whose backed-up values are all valid today get them back, and the others
+    # are refused whole, in id order, naming the invalid value
+    assert (restore.updated_count, restore.failed_count) == (2, 2)
+    assert [e["id"] for e in restore.errors] == [ids[0], ids[2]]
+    assert all(list(e["errors"]) == ["dealstage"] for e in restore.errors)
+    now = {r.pk: r.properties for r in Record.objects.filter(pk__in=ids)}
+    assert [(now[pk]["amount"], now[pk]["dealstage"]) for pk in ids] == [
+        (7, "closedlost"),
+        (200, "appointmentscheduled"),
+        (7, "closedlost"),
+        (400, "appointmentscheduled"),
+    ]
+    assert sorted(RestoreSavedValue.objects.values_list("record_id", flat=True)) == [
+        ids[1],
+        ids[3],
+    ]
+
+
 def test_a_value_no_longer_valid_is_refused_clearly_and_its_record_left_alone(
     mangled, staff_user, deals, captured_changes
 ):

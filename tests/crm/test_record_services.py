@@ -325,3 +325,37 @@ def test_set_property_values_refuses_bad_values_per_item(contacts):
     assert "'king' is not an option" in result.items[0].errors["lifecyclestage"][0]
     record.refresh_from_db()
     assert "lifecyclestage" not in record.properties
+
+
+def test_values_already_coerced_are_written_as_given_and_still_checked(contacts, user):
+    # Given a record, and values a caller already coerced against the schema (a restore does)
+    taken = create_record(
+        object_type=contacts, source=sources.API, properties={"email": "taken@example.com"}
+    )
+    record = create_record(
+        object_type=contacts, source=sources.API, properties={"email": "ada@example.com"}
+    )
+    other = create_record(object_type=contacts, source=sources.API, properties={})
+
+    # When they are written as coerced
+    result = write_records(
+        object_type=contacts,
+        mode="update",
+        source=sources.API,
+        actor=user,
+        all_or_none=False,
+        values_coerced=True,
+        inputs=[
+            RecordInput(id=record.pk, properties={"firstname": "Ada", "lastname": None}),
+            RecordInput(id=record.pk + 1000, properties={"firstname": "Nobody"}),
+            RecordInput(id=taken.pk, properties={"shoe_size": 44}),
+            RecordInput(id=other.pk, properties={"email": "taken@example.com"}),
+        ],
+    )
+
+    # Then the valid input is written, and the others refused as any write refuses them:
+    # an unknown record, an unknown property and a value another record holds
+    assert [item.action for item in result.items] == ["updated", None, None, None]
+    assert [list(item.errors) for item in result.items[1:]] == [["id"], ["shoe_size"], ["email"]]
+    record.refresh_from_db()
+    assert record.properties == {"email": "ada@example.com", "firstname": "Ada"}

@@ -194,7 +194,7 @@ def _bench_restore(contacts, backup) -> None:
     from backups.services import restore_apply, restore_plan
     from backups.services.restore_plan import iter_backup_rows
     from crm import sources
-    from crm.bulk_sql import _JSON_DUMPS
+    from crm.bulk_sql import dump_json
 
     values = TOTAL * len(RESTORED)
     _mangle(contacts)
@@ -228,7 +228,7 @@ def _bench_restore(contacts, backup) -> None:
         backup=backup, object_type_name="contacts", properties=RESTORED
     ):
         ids.append(record_id)
-        patches.append(_JSON_DUMPS({k: v for k, v in row.items() if v != ""}))
+        patches.append(dump_json({k: v for k, v in row.items() if v != ""}))
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
