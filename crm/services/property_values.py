@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from crm import hooks, sources
 from crm.bulk_sql import is_postgresql, update_json_rows
-from crm import sources
 from crm.errors import ValueCode
 from crm.models import ObjectType, Property, Record
 from crm.schema import Schema, load_schema_for_write
