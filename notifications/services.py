@@ -156,10 +156,10 @@ def send_sync_error_digests(
 ) -> list[DigestRun]:
     """Build, claim and email the digests of this frequency due to these users.
 
-    Returns the runs claimed (sent, empty or refused); a user whose digest is not due, or who may not
-    see sync errors, gets none. The work that does not depend on the recipient is done once
-    for the batch: a window's aggregates are read once, an integration's part of the email is
-    rendered once per window and time zone, and every email goes over one SMTP connection.
+    Returns the runs claimed (sent, empty or refused); a user whose digest is not due, or who
+    may not see sync errors, gets none. The work that does not depend on the recipient is done
+    once for the batch: a window's aggregates are read once, an integration's part of the email
+    is rendered once per window and time zone, and every email goes over one SMTP connection.
     The reads are a constant few for the whole batch and the claims one statement; the only
     query per digest is the update that records it sent (or refused) as soon as it is, so
     that a worker killed mid-batch never sends it twice. None is per error.
