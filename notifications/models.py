@@ -131,6 +131,9 @@ class DigestRun(models.Model):
         CLAIMED = "claimed", "Claimed"
         SENT = "sent", "Sent"
         EMPTY = "empty", "Nothing new"
+        # The mail server refused this digest (its recipient or the message): not retried, so
+        # one bad address cannot hold up the others; the next window is a new digest.
+        FAILED = "failed", "Refused by the mail server"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     frequency = models.CharField(max_length=20, choices=Frequency.choices)
@@ -142,6 +145,8 @@ class DigestRun(models.Model):
     resolved_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Why a failed digest was refused: the server's reply, for the operator.
+    failure = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-window_end", "-pk"]

@@ -25,6 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, RowNumber
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.selectors import list_users_with_permission
 from notifications.models import (
@@ -111,10 +112,28 @@ def get_last_run(*, user_id: int, frequency: str) -> DigestRun | None:
     return DigestRun.objects.filter(user_id=user_id, frequency=frequency).first()
 
 
+# A claim older than this belongs to a worker that died mid-batch (a batch takes seconds):
+# its digest is due again and may be claimed anew.
+CLAIM_TIMEOUT = dt.timedelta(minutes=15)
+
+
+def stale_claim_cutoff() -> dt.datetime:
+    """Claims made before this are abandoned (claims are stamped with the clock, not `now`)."""
+    return timezone.now() - CLAIM_TIMEOUT
+
+
+def _counted_runs():
+    """The runs that close their window: all but abandoned claims."""
+    return DigestRun.objects.exclude(
+        status=DigestRun.Status.CLAIMED, created_at__lt=stale_claim_cutoff()
+    )
+
+
 def last_digest_ends(*, user_ids: list[int], frequency: str) -> dict[int, dt.datetime]:
     """Each user's previous digest end of this frequency (one query for all of them)."""
     return dict(
-        DigestRun.objects.filter(user_id__in=user_ids, frequency=frequency)
+        _counted_runs()
+        .filter(user_id__in=user_ids, frequency=frequency)
         .values_list("user_id")
         .annotate(last=Max("window_end"))
         .values_list("user_id", "last")
@@ -142,7 +161,8 @@ def list_due_digests(*, now: dt.datetime) -> list[tuple[int, str]]:
     User = get_user_model()
     last_end = {
         f: Subquery(
-            DigestRun.objects.filter(user=OuterRef("pk"), frequency=f)
+            _counted_runs()
+            .filter(user=OuterRef("pk"), frequency=f)
             .order_by("-window_end")
             .values("window_end")[:1]
         )

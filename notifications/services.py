@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -153,14 +155,15 @@ class _Due:
 def send_sync_error_digests(
     *, user_ids: list[int], frequency: str, now: dt.datetime
 ) -> list[DigestRun]:
-    """Claim, build and email the digests of this frequency due to these users.
+    """Build, claim and email the digests of this frequency due to these users.
 
-    Returns the runs claimed (sent or empty); a user whose digest is not due, or who may not
-    see sync errors, gets none. The work that does not depend on the recipient is done once
-    for the batch: a window's aggregates are read once, an integration's part of the email is
-    rendered once per window and time zone, and every email goes over one SMTP connection.
-    The queries are a constant few for the whole batch (the claims are one statement), none
-    per digest or per error.
+    Returns the runs claimed (sent, empty or refused); a user whose digest is not due, or who
+    may not see sync errors, gets none. The work that does not depend on the recipient is done
+    once for the batch: a window's aggregates are read once, an integration's part of the email
+    is rendered once per window and time zone, and every email goes over one SMTP connection.
+    The reads are a constant few for the whole batch and the claims one statement; the only
+    query per digest is the update that records it sent (or refused) as soon as it is, so
+    that a worker killed mid-batch never sends it twice. None is per error.
     """
     dues = _due_digests(user_ids=user_ids, frequency=frequency, now=now)
     shared: dict[tuple[dt.datetime, dt.datetime], dict] = {}
@@ -186,19 +189,23 @@ def send_sync_error_digests(
         kept = [(due, digest) for due, digest in zip(dues, digests, strict=True) if digest.new]
     else:
         kept = list(zip(dues, digests, strict=True))
-    runs = _claim_all(frequency=frequency, dues=kept)
+    # Every message is built before anything is claimed: a failure here leaves no claim behind.
     mailer = DigestMailer()
-    outgoing = [
-        (
-            run,
-            mailer.message(
-                user=due.user,
-                setting=due.setting,
-                digest=digest,
-                token=unsubscribe_token(user=due.user),
-            ),
+    messages = [
+        mailer.message(
+            user=due.user,
+            setting=due.setting,
+            digest=digest,
+            token=unsubscribe_token(user=due.user),
         )
-        for (due, digest), run in zip(kept, runs, strict=True)
+        if digest.new or digest.resolved
+        else None
+        for due, digest in kept
+    ]
+    runs = _claim_all(frequency=frequency, dues=kept, stale_before=selectors.stale_claim_cutoff())
+    outgoing = [
+        (run, message)
+        for run, message in zip(runs, messages, strict=True)
         if run is not None and run.status == DigestRun.Status.CLAIMED
     ]
     _send_all(outgoing)
@@ -236,13 +243,14 @@ def _due_digests(*, user_ids: list[int], frequency: str, now: dt.datetime) -> li
 
 
 def _claim_all(
-    *, frequency: str, dues: list[tuple[_Due, selectors.Digest]]
+    *, frequency: str, dues: list[tuple[_Due, selectors.Digest]], stale_before: dt.datetime
 ) -> list[DigestRun | None]:
     """Claim each digest's window (None where another run holds it), in one statement.
 
     The claim is the row itself (unique per user, frequency and window start): a run that
-    finds the row there already does not send. An empty digest is recorded as such, so the
-    next window starts after it.
+    finds the row there already does not send, unless the row is a claim made before
+    `stale_before`, left by a worker that died mid-batch, which is taken over. An empty digest
+    is recorded as such, so the next window starts after it.
     """
     if not dues:
         return []
@@ -273,6 +281,7 @@ def _claim_all(
         "new_count",
         "resolved_count",
         "created_at",
+        "failure",
     ]
     fields = [DigestRun._meta.get_field(c.removesuffix("_id")) for c in columns]
     qn = connection.ops.quote_name
@@ -280,11 +289,20 @@ def _claim_all(
     params = [
         f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in fields
     ]
+    table = qn(DigestRun._meta.db_table)
+    # A taken-over claim gets this run's window end, counts and stamp, as a new row would.
+    retaken = [c for c in columns if c not in ("user_id", "frequency", "window_start")]
     sql = (
-        f"INSERT INTO {qn(DigestRun._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
-        f"VALUES {values} ON CONFLICT ({qn('user_id')}, {qn('frequency')}, "
-        f"{qn('window_start')}) DO NOTHING RETURNING {qn('id')}, {qn('user_id')}"
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES {values} "
+        f"ON CONFLICT ({qn('user_id')}, {qn('frequency')}, {qn('window_start')}) DO UPDATE SET "
+        f"{', '.join(f'{qn(c)} = EXCLUDED.{qn(c)}' for c in retaken)} "
+        f"WHERE {table}.{qn('status')} = %s AND {table}.{qn('created_at')} < %s "
+        f"RETURNING {qn('id')}, {qn('user_id')}"
     )
+    params += [
+        DigestRun.Status.CLAIMED.value,
+        DigestRun._meta.get_field("created_at").get_db_prep_save(stale_before, connection),
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         claimed = dict((user_id, pk) for pk, user_id in cursor.fetchall())
@@ -294,27 +312,95 @@ def _claim_all(
     return [row if row.pk is not None else None for row in rows]
 
 
-def _send_all(outgoing: list[tuple[DigestRun, EmailMultiAlternatives]]) -> None:
-    """Send the claimed digests over one connection, then mark them sent in one update.
+# The server refused this message (its recipient, its sender or its content) and said so;
+# the connection is still good for the next one. Anything else is the connection's failure.
+REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+# "Service not available, closing channel": smtplib raises it as a refusal of the message, but
+# the server has hung up, so it fails the connection, not the recipient.
+SERVER_CLOSING = 421
 
-    If a send fails, the digests sent before it are marked sent and the others' claims are
-    released, so that the task's retry sends exactly those.
+
+def _refusal(error: Exception) -> str | None:
+    """The server's reason when `error` refuses one message only; None for a connection error."""
+    if not isinstance(error, REFUSED):
+        return None
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = list(error.recipients.values())
+    else:
+        replies = [(error.smtp_code, error.smtp_error)]
+    if any(code == SERVER_CLOSING for code, _ in replies):
+        return None
+    return "; ".join(
+        f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+        for code, reply in replies
+    )
+
+
+def _send_all(outgoing: list[tuple[DigestRun, EmailMultiAlternatives]]) -> None:
+    """Send the claimed digests over one connection, marking each sent as soon as it is.
+
+    A message the server refuses (a bad address, say) is marked failed with the server's
+    reason and the batch goes on: retrying it would only be refused again. Any other error
+    (the connection failing, above all) releases the claims not yet sent and is raised, so
+    that the task's retry sends exactly those.
     """
     if not outgoing:
         return
-    sent: list[int] = []
+    done: set[int] = set()
     try:
-        with get_connection() as connection:
+        with _unflushed_commits(), get_connection() as smtp:
             for run, message in outgoing:
-                connection.send_messages([message])
-                sent.append(run.pk)
-    except Exception:
-        unsent = [run.pk for run, _ in outgoing if run.pk not in set(sent)]
+                try:
+                    smtp.send_messages([message])
+                except REFUSED as error:
+                    reason = _refusal(error)
+                    if reason is None:
+                        raise
+                    done.add(run.pk)
+                    _mark_failed(run, reason)
+                    continue
+                done.add(run.pk)
+                _mark_sent(run)
+    except BaseException:
+        # BaseException: a worker's time limit or shutdown must not leave claims behind either.
+        unsent = [run.pk for run, _ in outgoing if run.pk not in done]
         DigestRun.objects.filter(pk__in=unsent, status=DigestRun.Status.CLAIMED).delete()
         raise
+
+
+@contextmanager
+def _unflushed_commits():
+    """On PostgreSQL, let each run's mark commit without waiting for the disk.
+
+    A commit that waits for its WAL flush costs more than the mail it records; the mark is
+    still seen at once by every other worker (what stops a second send), and only a crash of
+    the database itself could lose the last few, whose digests would then go out again.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
     finally:
-        at = timezone.now()
-        DigestRun.objects.filter(pk__in=sent).update(status=DigestRun.Status.SENT, sent_at=at)
-        for run, _ in outgoing:
-            if run.pk in sent:
-                run.status, run.sent_at = DigestRun.Status.SENT, at
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def _mark_sent(run: DigestRun) -> None:
+    """Record the run sent (one update: a worker killed later does not send it again)."""
+    run.status, run.sent_at = DigestRun.Status.SENT, timezone.now()
+    DigestRun.objects.filter(pk=run.pk).update(status=run.status, sent_at=run.sent_at)
+
+
+def _mark_failed(run: DigestRun, reason: str) -> None:
+    """Record the run refused; its window is closed, so the next digest starts after it."""
+    logger.warning(
+        "Sync-error digest %s of user %s refused by the mail server: %s",
+        run.pk,
+        run.user_id,
+        reason,
+    )
+    run.status, run.failure = DigestRun.Status.FAILED, reason
+    DigestRun.objects.filter(pk=run.pk).update(status=run.status, failure=reason)

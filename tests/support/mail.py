@@ -7,10 +7,21 @@ from email import policy
 
 
 class Inbox:
-    """The aiosmtpd handler: keeps every message it receives."""
+    """The aiosmtpd handler: keeps every message it receives.
+
+    `refused` maps an address to the reply the server refuses it with ("550 5.1.1 No such
+    user"), as a real server refuses an unknown mailbox at RCPT.
+    """
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.refused: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return self.refused[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
