@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from crm import sources
 from crm.errors import CrmError, FieldErrors, ValueCode
 from crm.models import Property, Record
-from crm.owners import active_owner_ids, owner_refusal
+from crm.owners import active_owner_ids, existing_owner_ids, owner_refusal
 from crm.schema import Schema
 from crm.services.record_uniqueness import (
     CurrentRecord,
@@ -48,6 +48,7 @@ class PlannedWrite:
 
     item: ItemResult
     values: dict[str, object]  # coerced; None means clear
+    carried: frozenset[str] = frozenset()  # values moved from other records (RecordInput)
     existing: CurrentRecord | None = None
     new_properties: dict[str, object] | None = None
     changed: frozenset[str] = frozenset()
@@ -150,7 +151,7 @@ def validate_input(
             values[name] = coerce_value(schema.specs[name], raw)
         except InvalidValue as exc:
             item.errors.add(name, str(exc), code=ValueCode.INVALID)
-    return PlannedWrite(item=item, values=values)
+    return PlannedWrite(item=item, values=values, carried=record_input.carried)
 
 
 def check_id_property(schema: Schema, id_property: str) -> None:
@@ -245,7 +246,9 @@ def check_owner_values(schema: Schema, planned: Sequence[PlannedWrite]) -> None:
     """Refuse an owner value naming no active owner: one query for the whole batch.
 
     A record keeping the owner it has is left alone, so editing another property of a record
-    whose owner has left (inactive) does not force a reassignment.
+    whose owner has left (inactive) does not force a reassignment; so is an owner a merge
+    carries over from a merged record (`carried`): it is that record's existing assignment,
+    nothing is newly assigned. An id naming no owner at all is refused either way.
     """
     names = [n for n, p in schema.properties.items() if p.type == Property.Type.OWNER]
     if not names:
@@ -260,9 +263,10 @@ def check_owner_values(schema: Schema, planned: Sequence[PlannedWrite]) -> None:
     ]
     if not wanted:
         return
-    active = active_owner_ids(p.values[name] for p, name in wanted)
+    active = active_owner_ids(p.values[name] for p, name in wanted if name not in p.carried)
+    existing = existing_owner_ids(p.values[name] for p, name in wanted if name in p.carried)
     for p, name in wanted:
-        if p.values[name] not in active:
+        if p.values[name] not in (existing if name in p.carried else active):
             p.item.errors.add(name, owner_refusal(p.values[name]), code=ValueCode.NO_OWNER)
 
 
