@@ -7,10 +7,14 @@ names an active owner is asked once per batch of values, never once per record.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from crm.models import Owner, Record
+from crm.models import Owner, Property, Record
+
+if TYPE_CHECKING:
+    from crm.schema import Schema
 
 INACTIVE_SUFFIX = " (inactive)"
 
@@ -23,7 +27,7 @@ def active_owner_ids(ids: Iterable[int]) -> set[int]:
     return set(Owner.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
 
 
-def known_owner_ids(ids: Iterable[int]) -> set[int]:
+def existing_owner_ids(ids: Iterable[int]) -> set[int]:
     """The ids among `ids` that name an owner, active or not (one query, none for no ids)."""
     wanted = {i for i in ids if isinstance(i, int)}
     if not wanted:
@@ -32,6 +36,7 @@ def known_owner_ids(ids: Iterable[int]) -> set[int]:
 
 
 def unknown_owner_refusal(owner_id: object) -> str:
+    """Why an owner value that need not be active was refused: it names no owner at all."""
     return f"no owner with id {owner_id}"
 
 
@@ -71,6 +76,20 @@ OWNER_PARAM = "owner"
 OWNER_PROPERTY = "owner"
 ME = "me"
 NONE = "none"
+
+
+def can_filter_by_owner(schema: Schema, user) -> bool:
+    """Whether `user` may filter the object type's records by owner: it has an `owner` property
+    of the owner type, which the user may see. The type is checked, not only the name: a
+    property named `owner` of another type (made before owners existed, which migration 0010
+    leaves alone) holds no owner ids, and comparing its text with an id would match nothing.
+    """
+    prop = schema.properties.get(OWNER_PROPERTY)
+    return (
+        prop is not None
+        and prop.type == Property.Type.OWNER
+        and schema.can_view(user, OWNER_PROPERTY)
+    )
 
 
 def parse_owner_filter(value: str) -> int | str:

@@ -21,7 +21,7 @@ from crm.models import (
     SavedView,
 )
 from crm.owners import OWNER_PARAM, OWNER_PROPERTY
-from crm.schema import Schema
+from crm.schema import Schema, visible_property_ids
 from crm.usage import PropertyUsage
 from crm.values import InvalidValue, coerce_value
 from crm.view_queries import filtered_property_names, property_param
@@ -152,7 +152,7 @@ def list_saved_views(*, owner, object_type: ObjectType | None = None) -> QuerySe
 def saved_view_usages(prop: Property) -> list[PropertyUsage]:
     """The "Used in" provider: saved views filtering on `prop` (any owner's, each owner's own)."""
     mentions = Q(query__contains=property_param(prop.name) + "=")
-    if prop.name == OWNER_PROPERTY:
+    if prop.name == OWNER_PROPERTY and prop.type == Property.Type.OWNER:
         mentions |= Q(query__contains=OWNER_PARAM + "=")
     candidates = SavedView.objects.filter(mentions, object_type_id=prop.object_type_id).order_by(
         "name", "pk"
@@ -186,12 +186,20 @@ def get_owner_of_user(user) -> Owner | None:
     return Owner.objects.filter(user_id=user.pk).first()
 
 
-def count_owned_records(owner_ids: list[int]) -> dict[int, int]:
-    """How many active records (of every object type) each of these owners owns: one query."""
+def count_owned_records(owner_ids: list[int], user) -> dict[int, int]:
+    """How many active records each of these owners owns, counting only the object types whose
+    owner property `user` may see (a count must not tell what a restricted property hides)."""
     if not owner_ids:
         return {}
+    owner_properties = Property.objects.filter(name=OWNER_PROPERTY, type=Property.Type.OWNER)
+    visible = visible_property_ids(user, owner_properties)
+    type_ids = owner_properties.filter(pk__in=visible).values("object_type_id")
     rows = (
-        Record.objects.filter(archived_at__isnull=True, properties__owner__in=owner_ids)
+        Record.objects.filter(
+            archived_at__isnull=True,
+            object_type_id__in=type_ids,
+            properties__owner__in=owner_ids,
+        )
         .values("properties__owner")
         .annotate(n=Count("pk"))
         .order_by()

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from crm.errors import SavedViewError
 from crm.models import ObjectType, Property
-from crm.owners import OWNER_PARAM, OWNER_PROPERTY, describe_owner_filter
+from crm.owners import OWNER_PARAM, OWNER_PROPERTY, can_filter_by_owner, describe_owner_filter
 from crm.record_filters import get_record_filter
 from crm.schema import Schema, load_schema, option_labels
 
@@ -114,7 +114,7 @@ def _check_property_filter(name: str, value: str, *, schema: Schema, user) -> No
 
 
 def _check_owner_filter(value: str, *, schema: Schema, user) -> None:
-    if OWNER_PROPERTY not in schema.properties or not schema.can_view(user, OWNER_PROPERTY):
+    if not can_filter_by_owner(schema, user):
         raise SavedViewError(
             f"{schema.object_type.label_plural} have no property “owner” to filter on."
         )

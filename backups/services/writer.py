@@ -43,9 +43,10 @@ class WrittenBackup:
     counts: dict[str, int]
 
 
-# The owners records' `owner` values name (by id), so a backup reads on its own; crm reserves the
-# object type name "owners" so no object type's CSV takes this name.
-OWNERS_CSV = "owners.csv"
+# The owners records' `owner` values name (by id), so a backup reads on its own. Kept in a
+# folder: object type names are letters, digits and underscores, so no type's CSV (csv_name,
+# always at the top level) can take this path, not even a custom type named "owners".
+OWNERS_CSV = "_concord/owners.csv"
 OWNER_COLUMNS = ("id", "name", "email", "is_active")
 
 

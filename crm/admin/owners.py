@@ -41,7 +41,7 @@ class OwnerAdmin(admin.ModelAdmin):
         changelist = super().get_changelist_instance(request)
         # Counted for the page's owners in one query (the records column), not one per row.
         ids = [owner.pk for owner in changelist.result_list]
-        request._concord_owned = selectors.count_owned_records(ids)
+        request._concord_owned = selectors.count_owned_records(ids, request.user)
         return changelist
 
     def save_model(self, request, obj, form, change):

@@ -34,6 +34,7 @@ from crm.owners import (
     OWNER_PARAM,
     OWNER_PROPERTY,
     InvalidOwnerFilter,
+    can_filter_by_owner,
     narrow_by_owner,
     owner_names,
     show_owner,
@@ -289,12 +290,9 @@ class RecordAdmin(_SchemaAwareAdmin):
             and is_filterable(schema.properties[name])
             and schema.can_view(request.user, name)
         ]
-        owner = schema.properties.get(OWNER_PROPERTY)
         owner_filters = (
-            [_owner_filter(owner)]
-            if owner is not None
-            and owner.type == Property.Type.OWNER
-            and schema.can_view(request.user, owner.name)
+            [_owner_filter(schema.properties[OWNER_PROPERTY])]
+            if can_filter_by_owner(schema, request.user)
             else []
         )
         registered = [

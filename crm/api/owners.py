@@ -59,7 +59,9 @@ class OwnerViewSet(
 
     def _count_records(self, owners) -> None:
         self.get_serializer_context()  # makes _records_owned
-        self._records_owned.update(selectors.count_owned_records([o.pk for o in owners]))
+        self._records_owned.update(
+            selectors.count_owned_records([o.pk for o in owners], self.request.user)
+        )
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)

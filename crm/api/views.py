@@ -29,7 +29,7 @@ from crm.models import (
     Record,
     SavedView,
 )
-from crm.owners import OWNER_PARAM, OWNER_PROPERTY, InvalidOwnerFilter, narrow_by_owner
+from crm.owners import OWNER_PARAM, InvalidOwnerFilter, can_filter_by_owner, narrow_by_owner
 from crm.schema import PropertyAccess, load_property_access, load_schema
 from crm.services import associations as association_services
 from crm.services import merge as merge_services
@@ -312,10 +312,7 @@ class RecordViewSet(viewsets.ModelViewSet):
         return HttpResponse(body, content_type="application/json")
 
     def _narrow_by_owner(self, queryset, value: str):
-        schema = self.get_schema()
-        if OWNER_PROPERTY not in schema.properties or not schema.can_view(
-            self.request.user, OWNER_PROPERTY
-        ):
+        if not can_filter_by_owner(self.get_schema(), self.request.user):
             message = f"{self.get_object_type().label_plural} have no owner to filter on"
         else:
             try:

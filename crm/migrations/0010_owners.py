@@ -8,7 +8,12 @@ OWNER = {"name": "owner", "label": "Owner", "type": "owner", "group": "salesinfo
 
 
 def add_owner_property(apps, schema_editor):
-    """Every object type, standard or custom, gets the built-in `owner` property."""
+    """Every object type, standard or custom, gets the built-in `owner` property.
+
+    A type that already has a property named `owner` (of another type: made by staff before
+    owners existed) keeps it as it is, values and all: that type has no owner property, and
+    everything that reads owners checks the property's type, not only its name
+    (crm.owners.can_filter_by_owner, the write path's owner check, the owner counts)."""
     ObjectType = apps.get_model("crm", "ObjectType")
     Property = apps.get_model("crm", "Property")
     for object_type in ObjectType.objects.exclude(property_definitions__name="owner"):
@@ -18,6 +23,9 @@ def add_owner_property(apps, schema_editor):
 
 
 def remove_owner_property(apps, schema_editor):
+    # Only the owner-typed ones: that type did not exist before this migration, so these are
+    # exactly the properties the forward made, and an older `owner` property of another type
+    # stays.
     apps.get_model("crm", "Property").objects.filter(name="owner", type="owner").delete()
 
 

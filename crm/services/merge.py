@@ -72,12 +72,15 @@ def merge_records(
             merged_into=winner.pk,
         )
         # Filled after the losers are archived, so a unique value (an email) can move over.
+        # The values are the losers' own, carried over: an owner who has since been
+        # deactivated still owns what the merged record held, nothing is newly assigned.
         if outcome.filled:
             update_record(
                 record=winner,
                 properties={name: value for name, (_, value) in outcome.filled.items()},
                 actor=actor,
                 source=source,
+                carried=outcome.filled.keys(),
             )
         _audit(schema, winner, losers, outcome, actor, source)
     return Record.objects.select_related("object_type").get(pk=winner.pk)

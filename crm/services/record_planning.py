@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from crm import sources
 from crm.errors import CrmError, FieldErrors, ValueCode
 from crm.models import Property
-from crm.owners import active_owner_ids, known_owner_ids, owner_refusal, unknown_owner_refusal
+from crm.owners import active_owner_ids, existing_owner_ids, owner_refusal, unknown_owner_refusal
 from crm.schema import Schema
 from crm.services.record_uniqueness import (
     CurrentRecord,
@@ -48,6 +48,7 @@ class PlannedWrite:
 
     item: ItemResult
     values: dict[str, object]  # coerced; None means clear
+    carried: frozenset[str] = frozenset()  # values moved from other records (RecordInput)
     existing: CurrentRecord | None = None
     new_properties: dict[str, object] | None = None
     changed: frozenset[str] = frozenset()
@@ -196,7 +197,7 @@ def validate_input(
             values[name] = coerce_value(spec, raw)
         except InvalidValue as exc:
             item.errors.add(name, str(exc), code=ValueCode.INVALID)
-    return PlannedWrite(item=item, values=values)
+    return PlannedWrite(item=item, values=values, carried=record_input.carried)
 
 
 def check_id_property(schema: Schema, id_property: str) -> None:
@@ -284,11 +285,13 @@ def _match_by_key(
 def check_owner_values(
     schema: Schema, planned: Sequence[PlannedWrite], *, allow_inactive: bool = False
 ) -> None:
-    """Refuse an owner value naming no active owner (no owner at all, with `allow_inactive`):
-    one query for the whole batch.
+    """Refuse an owner value naming no active owner (no owner at all, with `allow_inactive`:
+    a sync copying the remote's owner): one query for the whole batch.
 
     A record keeping the owner it has is left alone, so editing another property of a record
-    whose owner has left (inactive) does not force a reassignment.
+    whose owner has left (inactive) does not force a reassignment; so is an owner a merge
+    carries over from a merged record (`carried`): it is that record's existing assignment,
+    nothing is newly assigned. An id naming no owner at all is refused either way.
     """
     names = [n for n, p in schema.properties.items() if p.type == Property.Type.OWNER]
     if not names:
@@ -303,11 +306,16 @@ def check_owner_values(
     ]
     if not wanted:
         return
-    ids = (p.values[name] for p, name in wanted)
-    allowed = known_owner_ids(ids) if allow_inactive else active_owner_ids(ids)
+
+    def may_be_inactive(p: PlannedWrite, name: str) -> bool:
+        return allow_inactive or name in p.carried
+
+    active = active_owner_ids(p.values[n] for p, n in wanted if not may_be_inactive(p, n))
+    existing = existing_owner_ids(p.values[n] for p, n in wanted if may_be_inactive(p, n))
     for p, name in wanted:
-        if p.values[name] not in allowed:
-            refusal = unknown_owner_refusal if allow_inactive else owner_refusal
+        lenient = may_be_inactive(p, name)
+        if p.values[name] not in (existing if lenient else active):
+            refusal = unknown_owner_refusal if lenient else owner_refusal
             p.item.errors.add(name, refusal(p.values[name]), code=ValueCode.NO_OWNER)
 
 

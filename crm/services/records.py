@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -42,6 +42,10 @@ class RecordInput:
 
     properties: Mapping[str, object]
     id: int | None = None
+    # Properties whose values are moved over from other records (a merge fills the winner's
+    # blanks from the losers), not newly chosen: an owner carried this way is an existing
+    # assignment and is kept even when that owner is inactive.
+    carried: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -67,12 +71,19 @@ def create_record(
 
 
 def update_record(
-    *, record: Record, properties: Mapping[str, object], actor=None, source: str
+    *,
+    record: Record,
+    properties: Mapping[str, object],
+    actor=None,
+    source: str,
+    carried: Collection[str] = (),
 ) -> Record:
-    """Update some properties of one record (a None or "" value clears a property)."""
+    """Update some properties of one record (a None or "" value clears a property).
+
+    `carried` names properties whose values come from other records (see RecordInput)."""
     _write_one(
         record.object_type,
-        RecordInput(properties=properties, id=record.pk),
+        RecordInput(properties=properties, id=record.pk, carried=frozenset(carried)),
         "update",
         actor,
         source,

@@ -27,7 +27,6 @@ EDITABLE_PROPERTY_FIELDS = (
     "read_only",
     "restricted",
 )
-RESERVED_OBJECT_TYPE_NAMES = frozenset({"owners"})
 # How many duplicate values or options in use an answer lists; the count says how many more.
 SHOWN = 20
 
@@ -44,11 +43,6 @@ def create_object_type(
 ) -> ObjectType:
     """Create a custom object type with a text property `name` that names its records."""
     _validate_name(name)
-    if name in RESERVED_OBJECT_TYPE_NAMES:
-        raise SchemaError(
-            f"{name!r} is reserved (a backup keeps its list of owners under that name)",
-            field="name",
-        )
     if ObjectType.objects.filter(name=name).exists():
         raise SchemaError(f"an object type named {name!r} already exists", field="name")
     object_type = ObjectType.objects.create(

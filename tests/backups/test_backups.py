@@ -35,7 +35,7 @@ def test_zip_holds_every_active_record_with_every_property(contacts, deals, staf
     # then one CSV per object type with active records, no file for the empty ones, and the
     # owners their owner values name
     files = read_zip(backup)
-    assert sorted(files) == ["contacts.csv", "deals.csv", "owners.csv"]
+    assert sorted(files) == ["_concord/owners.csv", "contacts.csv", "deals.csv"]
     assert backup.counts == {"contacts": 2, "deals": 1}
     names = list(
         contacts.property_definitions.order_by("display_order", "name").values_list(

@@ -1,15 +1,20 @@
-"""Owners in backups: each object's CSV holds its owner ids, owners.csv lists the owners, and a
+"""Owners in backups: each object's CSV holds its owner ids, _concord/owners.csv lists the owners
+(a path no object type's CSV can take), and a
 restore writes owner values back, refusing (and saying so in its plan) owners gone since."""
 
 from __future__ import annotations
+
+import io
+import zipfile
 
 import pytest
 
 from backups.models import Restore
 from backups.selectors import plan_sample
+from backups.services import backups as backup_services
 from backups.services import restore_apply, restore_plan
+from backups.services.writer import OWNERS_CSV
 from crm import sources
-from crm.errors import SchemaError
 from crm.models import Record
 from crm.services.owners import deactivate_owner
 from crm.services.schema import create_object_type
@@ -62,7 +67,7 @@ def test_a_backup_holds_owner_ids_and_the_owners(owned):
 
     ada, bob = owned["ada"], owned["bob"]
     assert {row["owner"] for row in files["contacts.csv"]} == {str(ada.pk)}
-    assert files["owners.csv"] == [
+    assert files[OWNERS_CSV] == [
         {"id": str(ada.pk), "name": "Ada", "email": "ada@example.com", "is_active": "true"},
         {"id": str(bob.pk), "name": "Bob", "email": "bob@example.com", "is_active": "true"},
     ]
@@ -112,8 +117,31 @@ def test_the_plan_page_lists_the_refused_values(owned, staff_user, client):
     assert f"no active owner with id {owned['ada'].pk}" in html
 
 
-def test_no_object_type_takes_the_owners_file_name(crm_schema):
-    with pytest.raises(SchemaError, match="reserved"):
-        create_object_type(
-            name="owners", label_singular="Owner", label_plural="Owners", source=sources.API
-        )
+def test_an_object_type_named_owners_keeps_its_own_csv(crm_schema, staff_user):
+    owners_type = create_object_type(
+        name="owners", label_singular="Owner", label_plural="Owners", source=sources.API
+    )
+    ada = OwnerFactory(name="Ada", email="ada@example.com")
+    (pk,) = create(owners_type, {"name": "Not an owner", "owner": ada.pk})
+    backup = make_backup(staff_user)
+
+    with backup_services.open_backup_file(backup=backup) as file:
+        names = zipfile.ZipFile(io.BytesIO(file.read())).namelist()
+    assert sorted(names) == [OWNERS_CSV, "owners.csv"]  # each once
+    files = read_zip(backup)
+    assert [row["name"] for row in files["owners.csv"]] == ["Not an owner"]
+    assert [row["email"] for row in files[OWNERS_CSV]] == ["ada@example.com"]
+
+    # Restoring the type reads its own records, not the list of owners
+    update(owners_type, pk, {"name": "Renamed"})
+    restore = restore_plan.plan_restore(
+        backup=backup,
+        object_type_name="owners",
+        properties=["name"],
+        actor=staff_user,
+        source=sources.USER,
+    )
+    assert restore.plan["properties"]["name"] == {"change": 1, "clear": 0, "invalid": 0}
+    assert plan_sample(restore=restore)[0]["changes"] == [
+        {"property": "name", "before": "Renamed", "after": "Not an owner"}
+    ]

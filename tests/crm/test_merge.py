@@ -7,11 +7,13 @@ import re
 import pytest
 
 from crm import hooks, sources
-from crm.errors import MergeError
+from crm.errors import MergeError, RecordValidationError
 from crm.models import Association, AssociationDefinition, AuditEvent, Record
 from crm.services.associations import associate_records
 from crm.services.merge import MAX_LOSERS, merge_records
-from crm.services.records import archive_records, create_record, restore_records
+from crm.services.owners import deactivate_owner
+from crm.services.records import archive_records, create_record, restore_records, update_record
+from tests.factories import OwnerFactory
 
 
 def _contact(contacts, **properties):
@@ -337,3 +339,59 @@ def test_admin_action_needs_two_records(staff_client, contacts, trio):
     )
     assert "Select from 2 to" in response.content.decode()
     assert not Record.objects.filter(archived_at__isnull=False).exists()
+
+
+@pytest.fixture
+def gone_owner_pair(contacts):
+    """A winner without an owner and a loser whose owner has since been deactivated."""
+    owner = OwnerFactory()
+    winner = _contact(contacts, firstname="Ada")
+    loser = _contact(contacts, firstname="Augusta", owner=owner.pk)
+    deactivate_owner(owner=owner, source=sources.USER)
+    return winner, loser, owner
+
+
+def test_merge_carries_over_an_owner_who_has_left(contacts, gone_owner_pair):
+    # The loser's owner is an existing assignment moved over, not a new one.
+    winner, loser, owner = gone_owner_pair
+    merged = merge_records(
+        object_type=contacts, winner_id=winner.pk, loser_ids=[loser.pk], source=sources.USER
+    )
+    assert merged.properties["owner"] == owner.pk
+    event = AuditEvent.objects.get(verb="merge", target_id=winner.pk)
+    assert event.detail["filled"]["owner"] == {"from": loser.pk, "value": owner.pk}
+
+
+def test_newly_giving_an_owner_who_has_left_is_still_refused(contacts, gone_owner_pair):
+    winner, _, owner = gone_owner_pair
+    with pytest.raises(RecordValidationError, match=f"no active owner with id {owner.pk}"):
+        update_record(record=winner, properties={"owner": owner.pk}, source=sources.USER)
+
+
+def test_api_merge_carries_over_an_owner_who_has_left(api_client, contacts, gone_owner_pair):
+    winner, loser, owner = gone_owner_pair
+    response = api_client.post(
+        f"{URL}merge/", {"winner": winner.pk, "losers": [loser.pk]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["properties"]["owner"] == owner.pk
+    loser.refresh_from_db()
+    assert loser.merged_into_id == winner.pk
+
+
+def test_admin_merge_carries_over_an_owner_who_has_left(staff_client, contacts, gone_owner_pair):
+    winner, loser, owner = gone_owner_pair
+    response = staff_client.post(
+        CHANGELIST,
+        {
+            "action": "merge_selected",
+            "_selected_action": [winner.pk, loser.pk],
+            "winner": winner.pk,
+            "fill_blanks": "on",
+            "post": "Merge",
+        },
+    )
+    assert response.status_code == 302
+    winner.refresh_from_db()
+    assert winner.properties["owner"] == owner.pk
+    assert Record.objects.get(pk=loser.pk).merged_into_id == winner.pk

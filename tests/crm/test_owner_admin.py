@@ -11,10 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm import sources
-from crm.models import AuditEvent, Owner, Record
+from crm.models import AuditEvent, Owner, Property, Record
 from crm.services.owners import deactivate_owner
 from crm.services.records import RecordInput, write_records
-from tests.factories import OwnerFactory
+from tests.factories import OwnerFactory, UserFactory
+from tests.support.roles import grant_role
 
 CHANGELIST = "/admin/crm/record/"
 OWNERS = "/admin/crm/owner/"
@@ -173,3 +174,27 @@ def test_merge_page_shows_owners_by_name(staff_client, contacts):
 
     row = re.search(r'data-property="owner">(.*?)</tr>', page.content.decode(), re.S).group(1)
     assert re.findall(r"<td>(.*?)</td>", row) == ["Ada Owner", "Bob Owner"]
+
+
+def test_owner_admin_counts_only_records_whose_owner_the_user_may_see(
+    client, staff_client, contacts, companies
+):
+    ada = OwnerFactory(name="Ada", email="ada@x.example")
+    seed(contacts, 2, [ada])
+    write_records(
+        object_type=companies,
+        mode="create",
+        source=sources.API,
+        inputs=[RecordInput({"name": "Acme", "owner": ada.pk})],
+    )
+    admin_user = grant_role(UserFactory(is_staff=True), "Admin")
+    Property.objects.filter(object_type=companies, name="owner").update(restricted=True)
+
+    def count_seen() -> str:
+        html = client.get(OWNERS).content.decode()
+        row = re.search(r"<tr>.*?ada@x\.example.*?</tr>", html, re.S).group()
+        return re.search(r'<td class="field-records_owned">(\d+)</td>', row).group(1)
+
+    assert count_seen() == "3"  # the superuser sees every owner property
+    client.force_login(admin_user)
+    assert count_seen() == "2"  # the companies' owner is restricted to others

@@ -9,8 +9,9 @@ from rest_framework.test import APIClient
 from crm import sources
 from crm.errors import SavedViewError
 from crm.models import Property
-from crm.services.records import RecordInput, write_records
+from crm.services.records import RecordInput, create_record, write_records
 from crm.services.saved_views import create_saved_view
+from crm.services.schema import create_object_type
 from crm.usage import list_property_usages
 from tests.factories import OwnerFactory, UserFactory
 from tests.support.roles import grant_role
@@ -113,3 +114,38 @@ def test_a_saved_view_keeps_owner_me_and_is_used_in_the_owner_property(user, con
 def test_a_saved_view_refuses_an_owner_that_is_not_one(user, contacts, query):
     with pytest.raises(SavedViewError, match="does not exist"):
         create_saved_view(owner=user, object_type=contacts, name="Bad", query=query)
+
+
+@pytest.fixture
+def text_owner_type(crm_schema):
+    """A custom type whose `owner` is a text property (made before owners existed, which
+    migration 0010 leaves as it is), with a record whose text looks like an owner id."""
+    projects = create_object_type(
+        name="projects", label_singular="Project", label_plural="Projects", source=sources.API
+    )
+    Property.objects.filter(object_type=projects, name="owner").update(type=Property.Type.TEXT)
+    owner = OwnerFactory()
+    create_record(
+        object_type=projects, properties={"name": "P", "owner": str(owner.pk)}, source=sources.API
+    )
+    return projects, owner
+
+
+@pytest.mark.parametrize("value", ["owner_id", "me", "none"])
+def test_api_owner_filter_on_an_owner_property_of_another_type_is_a_400(
+    api_client, text_owner_type, value
+):
+    _, owner = text_owner_type
+    wanted = owner.pk if value == "owner_id" else value
+    response = api_client.get("/api/v1/objects/projects/records/", {"owner": wanted})
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["owner"] == ["Projects have no owner to filter on"]
+
+
+def test_a_saved_view_refuses_the_owner_filter_on_an_owner_property_of_another_type(
+    user, text_owner_type
+):
+    projects, owner = text_owner_type
+    with pytest.raises(SavedViewError, match="no property “owner” to filter on"):
+        create_saved_view(owner=user, object_type=projects, name="P", query=f"owner={owner.pk}")

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm import sources
 from crm.errors import BatchValidationError, OwnerError, RecordValidationError, ValueCode
-from crm.models import AuditEvent, Owner, Record
+from crm.models import AuditEvent, Owner, Property, Record
 from crm.services import owners as owner_services
 from crm.services.property_values import set_property_values
 from crm.services.records import RecordInput, create_record, update_record, write_records
@@ -280,3 +280,19 @@ def test_owners_api_create_update_need_permission(api_client, staff_api_client, 
     assert patched.status_code == 200 and patched.json()["is_active"] is False
     assert Owner.objects.get().is_active is False
     assert AuditEvent.objects.filter(verb__in=["create_owner", "update_owner"]).count() == 2
+
+
+def test_owners_api_counts_only_records_whose_owner_the_user_may_see(
+    api_client, contacts, companies
+):
+    ada = OwnerFactory(name="Ada", email="ada@example.com")
+    contact(contacts, owner=ada.pk)
+    create_record(
+        object_type=companies, properties={"name": "Acme", "owner": ada.pk}, source=sources.API
+    )
+    # Companies' owner is restricted to people the user is not among
+    Property.objects.filter(object_type=companies, name="owner").update(restricted=True)
+
+    (listed,) = api_client.get(OWNERS).json()["results"]
+
+    assert listed["records_owned"] == 1  # the contact: the company's owner is not theirs to see
