@@ -97,6 +97,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
+                "default_permissions": (),
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("integration", "owner"), name="syncengine_remote_owner_unique_owner"

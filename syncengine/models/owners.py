@@ -25,6 +25,8 @@ class RemoteOwner(models.Model):
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # The engine's bookkeeping, shown through the owners it links; nobody edits it.
+        default_permissions = ()
         constraints = [
             models.UniqueConstraint(
                 fields=["integration", "owner"], name="syncengine_remote_owner_unique_owner"
