@@ -19,6 +19,9 @@ from crm.schema import Schema
 
 # Values per `properties__<name>__in` lookup: long enough for a 5,000-record chunk in one query.
 LOOKUP_CHUNK = 5000
+# Properties whose value has an expression index (crm_record_email_idx): many values are
+# looked up by one index probe each. Other properties' values are looked up by one hash join.
+INDEXED_PROPERTIES = frozenset({"email"})
 _json_loads = json.JSONDecoder().decode
 
 
@@ -75,42 +78,66 @@ def records_by_unique_value(
     object_type: ObjectType, name: str, values: list
 ) -> dict[object, CurrentRecord]:
     """The active records holding these values of a unique property, locked, by value."""
-    records: dict[object, CurrentRecord] = {}
+    return {
+        properties.get(name): CurrentRecord(pk, properties)
+        for pk, properties in _holders(object_type, name, values, lock=True)
+    }
+
+
+def active_records_holding(
+    object_type: ObjectType, name: str, values: list
+) -> list[tuple[int, dict]]:
+    """(id, properties) of the active records holding one of these values of a property."""
+    return _holders(object_type, name, values, lock=False)
+
+
+def _holders(
+    object_type: ObjectType, name: str, values: list, *, lock: bool
+) -> list[tuple[int, dict]]:
+    found: list[tuple[int, dict]] = []
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = values[start : start + LOOKUP_CHUNK]
         if is_postgresql():
-            found = _lock_by_unique_value_pg(object_type, name, chunk)
-        else:
-            found = locked(
-                Record.objects.filter(
-                    object_type=object_type,
-                    archived_at__isnull=True,
-                    **{f"properties__{name}__in": chunk},
-                )
-            ).values_list("pk", "properties")
-        for pk, properties in found:
-            records[properties.get(name)] = CurrentRecord(pk, properties)
-    return records
+            found += _holders_pg(object_type, name, chunk, lock=lock)
+            continue
+        queryset = Record.objects.filter(
+            object_type=object_type, archived_at__isnull=True, **{f"properties__{name}__in": chunk}
+        )
+        found += (locked(queryset) if lock else queryset).values_list("pk", "properties")
+    return found
 
 
-def _lock_by_unique_value_pg(object_type: ObjectType, name: str, values: list) -> list:
-    """(id, properties) of the active records holding these values, locked (PostgreSQL)."""
+def _holders_pg(
+    object_type: ObjectType, name: str, values: list, *, lock: bool
+) -> list[tuple[int, dict]]:
+    """(id, properties) of the active records holding these values, optionally locked."""
     table = connection.ops.quote_name(Record._meta.db_table)
-    # One index lookup per value (the expression of the property's index, crm_record_email_idx
-    # for email), with the object type and archived checks outside the lookup: statistics lag
-    # behind bulk loads, and with them in the lookup the planner once filtered every record of
-    # the type by thousands of values (half a minute per chunk). The values travel as one JSON
-    # document, as psycopg escapes array parameters element by element. The same lagging
-    # statistics overestimate the rows, which would start JIT compilation (half a second per
-    # chunk) for a query of index lookups: off for this statement only.
-    sql = (
-        "SELECT r.id, r.properties FROM jsonb_array_elements(%s::jsonb) AS v(key) "
-        "CROSS JOIN LATERAL ("
-        f"SELECT r.id, r.properties, r.object_type_id, r.archived_at FROM {table} AS r "
-        "WHERE r.properties -> %s = v.key OFFSET 0 FOR UPDATE) AS r "
-        "WHERE r.object_type_id = %s AND r.archived_at IS NULL"
-    )
+    # The values travel as one JSON document: psycopg escapes array parameters element by
+    # element.
+    if name in INDEXED_PROPERTIES:
+        # One index lookup per value, with the object type and archived checks outside the
+        # lookup: statistics lag behind bulk loads, and with them in the lookup the planner
+        # once filtered every record of the type by thousands of values (half a minute per
+        # chunk).
+        sql = (
+            "SELECT r.id, r.properties FROM jsonb_array_elements(%s::jsonb) AS v(key) "
+            "CROSS JOIN LATERAL ("
+            f"SELECT r.id, r.properties, r.object_type_id, r.archived_at FROM {table} AS r "
+            f"WHERE r.properties -> %s = v.key OFFSET 0{' FOR UPDATE' if lock else ''}) AS r "
+            "WHERE r.object_type_id = %s AND r.archived_at IS NULL"
+        )
+    else:
+        # No index on the value: one pass over the type's active records, each value looked
+        # up in a hash of the wanted ones (a lookup per value would read the table per value).
+        sql = (
+            "SELECT r.id, r.properties FROM jsonb_array_elements(%s::jsonb) AS v(key) "
+            f"JOIN {table} AS r ON r.properties -> %s = v.key "
+            "WHERE r.object_type_id = %s AND r.archived_at IS NULL"
+            f"{' FOR UPDATE OF r' if lock else ''}"
+        )
     with connection.cursor() as cursor:
+        # The same lagging statistics overestimate the rows, which would start JIT compilation
+        # (half a second per chunk) for a query of index lookups: off for this statement only.
         cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
         jit = cursor.fetchone()[0]
         cursor.execute(sql, [dump_json(values), name, object_type.pk])

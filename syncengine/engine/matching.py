@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crm.models import Record
+from crm.services.record_uniqueness import active_records_holding
 from syncengine.models import ObjectMapping, RecordLink
 
 if TYPE_CHECKING:
@@ -16,13 +17,6 @@ if TYPE_CHECKING:
 def match(run: CycleRunner, om: ObjectMapping, rows: dict[str, dict]) -> dict[str, RecordLink]:
     """Link remote records (id → normalized values) to Concord records; the links made."""
     records = _by_concord_id(run, om, rows)
-    candidates = Record.objects.filter(
-        object_type=om.object_type, archived_at__isnull=True
-    ).exclude(
-        pk__in=RecordLink.objects.filter(
-            integration=run.integration, remote_id__isnull=False
-        ).values("record_id")
-    )
     for prop, remote_field, how in run.codec.MATCH_KEYS.get(om.remote_object, []):
         wanted: dict[str, str] = {}
         for rid, values in rows.items():
@@ -34,12 +28,29 @@ def match(run: CycleRunner, om: ObjectMapping, rows: dict[str, dict]) -> dict[st
         if not wanted:
             continue
         taken = {r.pk for r in records.values()}
-        for record in candidates.filter(**{f"properties__{prop}__in": _case_variants(wanted)}):
+        for record in _unlinked_holders(run, om, prop, _case_variants(wanted)):
             rid = wanted.get(_key(run, str(record.properties.get(prop, "")).lower(), how))
             if rid and rid not in records and record.pk not in taken:
                 records[rid] = record
                 taken.add(record.pk)
     return {rid: _link(run, om, rid, record) for rid, record in records.items()}
+
+
+def _unlinked_holders(
+    run: CycleRunner, om: ObjectMapping, prop: str, values: list[str]
+) -> list[Record]:
+    """The active records of the mapping's type holding one of `values` in `prop` that no
+    remote record of this integration is linked to yet, in id order."""
+    # The values first (an index lookup each where the property has one), then which of the
+    # few records found are linked: the table's statistics lag behind a bulk load, and a single
+    # query excluding every linked record let the planner compare each of the type's records
+    # with every value and every link.
+    holders = [pk for pk, _ in active_records_holding(om.object_type, prop, values)]
+    linked = RecordLink.objects.filter(
+        integration=run.integration, remote_id__isnull=False, record_id__in=holders
+    ).values_list("record_id", flat=True)
+    unlinked = set(holders) - set(linked)
+    return list(Record.objects.filter(pk__in=unlinked).order_by("pk")) if unlinked else []
 
 
 def _by_concord_id(run: CycleRunner, om: ObjectMapping, rows: dict[str, dict]) -> dict:
