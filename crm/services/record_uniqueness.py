@@ -150,17 +150,12 @@ def existing_unique_values(
     object_type: ObjectType, name: str, values: list, exclude_ids: Sequence[int]
 ) -> dict[object, int]:
     """Which active record (outside `exclude_ids`) holds each of these values, by value."""
-    holders: dict[object, int] = {}
     exclude = set(exclude_ids)
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        chunk = values[start : start + LOOKUP_CHUNK]
-        rows = Record.objects.filter(
-            object_type=object_type, archived_at__isnull=True, **{f"properties__{name}__in": chunk}
-        ).values_list("pk", f"properties__{name}")
-        for pk, value in rows:
-            if pk not in exclude:
-                holders[value] = pk
-    return holders
+    return {
+        properties.get(name): pk
+        for pk, properties in active_records_holding(object_type, name, values)
+        if pk not in exclude
+    }
 
 
 def locked(queryset: QuerySet[Record]) -> QuerySet[Record]:

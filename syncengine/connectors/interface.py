@@ -48,6 +48,14 @@ class Meter(Protocol):
         """Store what the remote last reported about its limit."""
 
 
+class BulkWrite(Protocol):
+    """A write of many records that the remote works on after it was sent, while the engine
+    goes on (the engine sends the next one before it asks for this one's outcomes)."""
+
+    def outcomes(self) -> dict[str, WriteOutcome]:
+        """Wait for the write to end; outcomes by key value (missing: not processed)."""
+
+
 class TokenStore(Protocol):
     """Where a connector reads the integration's OAuth access token and renews it."""
 
@@ -105,7 +113,7 @@ class Connector(Protocol):
     # "stamp": pulls ask for changes since a time (the watermark); "cursor": they resume from
     # the token the previous pull answered (and report deletes with it).
     incremental: ClassVar[Incremental]
-    supports_bulk: ClassVar[bool]  # bulk_upsert / bulk_update / abort_open_jobs work
+    supports_bulk: ClassVar[bool]  # start_bulk_upsert / _update, abort_open_jobs work
     batch_size: ClassVar[int]  # records per upsert, update, create or delete call
     transient_codes: ClassVar[frozenset[str]]  # per-record codes worth sending again
     # object that the remote converts → the object it becomes (Lead → Contact)
@@ -193,13 +201,13 @@ class Connector(Protocol):
     def update(self, remote_object: str, rows: Sequence[RemoteRow]) -> list[WriteOutcome]:
         """Write changed values onto records by remote id."""
 
-    def bulk_upsert(
+    def start_bulk_upsert(
         self, remote_object: str, external_id_field: str, records: Sequence[dict]
-    ) -> dict[str, WriteOutcome]:
-        """Upsert many records in one job; outcomes by external id (missing: not processed)."""
+    ) -> BulkWrite:
+        """Send an upsert of many records as one job; its outcomes by external id."""
 
-    def bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> dict[str, WriteOutcome]:
-        """Update many records in one job; outcomes by remote id (missing: not processed)."""
+    def start_bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> BulkWrite:
+        """Send an update of many records as one job; its outcomes by remote id."""
 
     def abort_open_jobs(self, created_by: str) -> list[str]:
         """Abort bulk jobs a stopped worker left open; their ids."""

@@ -28,7 +28,7 @@ def match(run: CycleRunner, om: ObjectMapping, rows: dict[str, dict]) -> dict[st
         if not wanted:
             continue
         taken = {r.pk for r in records.values()}
-        for record in _unlinked_holders(run, om, prop, _case_variants(wanted)):
+        for record in _unlinked_holders(run, om, prop, _stored_forms(prop, wanted)):
             rid = wanted.get(_key(run, str(record.properties.get(prop, "")).lower(), how))
             if rid and rid not in records and record.pk not in taken:
                 records[rid] = record
@@ -90,8 +90,11 @@ def _link(run: CycleRunner, om: ObjectMapping, rid: str, record: Record) -> Reco
     return link
 
 
-def _case_variants(wanted: dict[str, str]) -> list[str]:
-    # JSON lookups compare exactly; stored values keep the case people typed.
+def _stored_forms(prop: str, wanted: dict[str, str]) -> list[str]:
+    """The forms the wanted keys may be stored in: JSON lookups compare exactly."""
+    if prop == "email":
+        return sorted(wanted)  # Concord stores emails lower-cased, as the keys are
+    # Other values keep the case people typed.
     values = set()
     for key in wanted:
         values.update({key, key.lower(), key.title(), key.upper(), f"www.{key}"})

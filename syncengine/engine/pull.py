@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 # this window each time (changes there are no-ops when nothing changed) and using >= (never >)
 # on the watermark means neither late nor equal timestamps are missed.
 OVERLAP = dt.timedelta(minutes=2)
-PULL_BATCH = 500
+PULL_BATCH = 2000
 PULLED = timeline.Direction.PULL
 LOOKUP_CHUNK = 5000  # remote ids per link lookup
 

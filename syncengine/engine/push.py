@@ -4,14 +4,15 @@
 way: the remote's bulk API for large stages when the connector supports one and the budget
 has room, else calls of the connector's batch size. `_payload` decides what one record sends
 (the fields whose rule pushes and whose value differs from the last agreed one, its
-references, its Concord id); `_send` sends a chunk; `_record_outcomes` writes the answers back
+references, its Concord id); `_send` sends a chunk (`_start_bulk` as a bulk job, the next
+one sent before the previous one's answers are written); `_settle` writes the answers back
 onto the links (agreed values, dirty flags) and turns refusals into sync errors.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from crm.models import Record
 from syncengine.connectors.base import RemoteRow, WriteOutcome
+from syncengine.connectors.interface import BulkWrite
 from syncengine.engine import echoes, errors, owners, references, timeline
 from syncengine.engine.links import update_links
 from syncengine.engine.usable import PUSHING_RULES, UsableFields
@@ -71,17 +73,59 @@ def push(run: CycleRunner, om: ObjectMapping, *, new: bool) -> None:
             # Counted no further than the threshold: a large outbox is not counted in full.
             and links[: BULK_THRESHOLD + 1].count() > BULK_THRESHOLD
         )
-        size = BULK_JOB_SIZE if bulk else run.remote.batch_size
-        last_pk = 0
-        while True:
-            chunk = list(links.filter(pk__gt=last_pk).order_by("pk")[:size])
-            if not chunk:
-                break
-            last_pk = chunk[-1].pk
-            _push_chunk(run, om, usable, chunk, new, stage, bulk=bulk)
-            run.renew_lease()
+        chunks = _chunks(links, BULK_JOB_SIZE if bulk else run.remote.batch_size)
         if bulk:
+            _push_bulk(run, om, usable, chunks, new, stage)
             stage.message = f"{stage.message} Sent through Bulk API 2.0.".lstrip()
+            return
+        for chunk in chunks:
+            prepared = _prepare(run, om, usable, chunk, new, stage)
+            outcomes = _send(run, om, prepared.payloads, new=new) if prepared.payloads else []
+            _settle(run, om, usable, prepared, outcomes, new, stage)
+            run.renew_lease()
+
+
+def _chunks(links, size: int) -> Iterator[list[RecordLink]]:
+    """The links to push in chunks of `size`, in id order (each read when it is wanted)."""
+    last_pk = 0
+    while chunk := list(links.filter(pk__gt=last_pk).order_by("pk")[:size]):
+        last_pk = chunk[-1].pk
+        yield chunk
+
+
+def _push_bulk(
+    run: CycleRunner,
+    om: ObjectMapping,
+    usable: UsableFields,
+    chunks: Iterator[list[RecordLink]],
+    new: bool,
+    stage: SyncStage,
+) -> None:
+    """Bulk jobs, each sent before the previous one's outcomes are written: the remote works
+    on one job while the engine writes the answers of the one before.
+
+    A record that references a record of its own object (an account's parent account) would
+    be prepared before the job creating its target had answered, and wait a cycle for the
+    reference: such mappings send one job at a time."""
+    overlap = not any(ref.target_id == om.pk for ref in usable.refs)
+    in_flight: list[tuple[_Prepared, BulkWrite | None]] = []
+
+    def settle_in_flight() -> None:
+        while in_flight:
+            _settle_bulk(run, om, usable, *in_flight.pop(), new, stage)
+
+    try:
+        for chunk in chunks:
+            prepared = _prepare(run, om, usable, chunk, new, stage)
+            job = _start_bulk(run, om, prepared.payloads, new=new) if prepared.payloads else None
+            settle_in_flight()
+            in_flight.append((prepared, job))
+            if not overlap:
+                settle_in_flight()
+            run.renew_lease()
+    finally:
+        # Also when a later job could not be sent: the answers of the one sent are kept.
+        settle_in_flight()
 
 
 def _links_to_push(run: CycleRunner, om: ObjectMapping, *, new: bool):
@@ -110,15 +154,23 @@ def _links_to_push(run: CycleRunner, om: ObjectMapping, *, new: bool):
     ).exclude(Exists(failed_for_good))
 
 
-def _push_chunk(
+class _Prepared(NamedTuple):
+    """A chunk of links ready to send: what each sends, and those with nothing to send."""
+
+    seqs: dict[int, int]  # link id → its change sequence when read (cleared only if unchanged)
+    payloads: list[tuple[RecordLink, dict]]
+    done: list[RecordLink]  # nothing to send: skipped, or blocked
+    unsendable: owners.Unsendable
+
+
+def _prepare(
     run: CycleRunner,
     om: ObjectMapping,
     usable: UsableFields,
     links: list[RecordLink],
     new: bool,
     stage: SyncStage,
-    bulk: bool = False,
-) -> None:
+) -> _Prepared:
     seqs = {link.pk: link.change_seq for link in links}
     # Only the values: the records' property_changes (a stamp per property) are not needed.
     properties = dict(
@@ -128,7 +180,7 @@ def _push_chunk(
     )
     refs = references.local_refs(run, usable, list(properties))
     payloads: list[tuple[RecordLink, dict]] = []
-    done: list[RecordLink] = []  # nothing to send: skipped
+    done: list[RecordLink] = []
     unsendable = owners.Unsendable()
     sent = _sent_fields(run, om, usable)
     for link in links:
@@ -146,9 +198,24 @@ def _push_chunk(
     )
     stage.failed += blocked
     stage.skipped += len(done) - blocked
-    outcomes = _send(run, om, payloads, new=new, bulk=bulk) if payloads else []
-    succeeded, failed, entries = _record_outcomes(run, om, usable, payloads, outcomes, new, stage)
-    saved = succeeded + done
+    return _Prepared(seqs, payloads, done, unsendable)
+
+
+def _settle(
+    run: CycleRunner,
+    om: ObjectMapping,
+    usable: UsableFields,
+    prepared: _Prepared,
+    outcomes: list[WriteOutcome | None],
+    new: bool,
+    stage: SyncStage,
+) -> None:
+    """Write a sent chunk's answers back: links, echo spans, errors, timeline."""
+    succeeded, failed, entries = _record_outcomes(
+        run, om, usable, prepared.payloads, outcomes, new, stage
+    )
+    saved = succeeded + prepared.done
+    seqs = prepared.seqs
     update_links(
         ["remote_id", "agreed", "synced_at", "pending_references", "clear_if_seq"],
         [
@@ -169,7 +236,7 @@ def _push_chunk(
         direction=SyncError.Direction.PUSH,
     )
     # After the resolution above: an owner still unsendable stays an open error.
-    unsendable.record(run, om)
+    prepared.unsendable.record(run, om)
     timeline.write(run, entries)
 
 
@@ -256,25 +323,45 @@ def _payload(
 
 
 def _send(
+    run: CycleRunner, om: ObjectMapping, payloads: list[tuple[RecordLink, dict]], *, new: bool
+) -> list[WriteOutcome | None]:
+    """One chunk to the remote in calls of its batch size; outcomes in payload order (None:
+    not processed, stays dirty)."""
+    if new:
+        return run.connector.upsert(om.remote_object, run.ext, [p for _, p in payloads])
+    rows = [RemoteRow(link.remote_id, p) for link, p in payloads]
+    return run.connector.update(om.remote_object, rows)
+
+
+def _start_bulk(
+    run: CycleRunner, om: ObjectMapping, payloads: list[tuple[RecordLink, dict]], *, new: bool
+) -> BulkWrite:
+    """One chunk to the remote as a bulk job, which works on it while the engine goes on."""
+    if new:
+        return run.connector.start_bulk_upsert(om.remote_object, run.ext, [p for _, p in payloads])
+    rows = [RemoteRow(link.remote_id, p) for link, p in payloads]
+    return run.connector.start_bulk_update(om.remote_object, rows)
+
+
+def _settle_bulk(
     run: CycleRunner,
     om: ObjectMapping,
-    payloads: list[tuple[RecordLink, dict]],
-    *,
+    usable: UsableFields,
+    prepared: _Prepared,
+    job: BulkWrite | None,
     new: bool,
-    bulk: bool,
-) -> list[WriteOutcome | None]:
-    """One chunk to the remote; outcomes in payload order (None: not processed, stays dirty)."""
-    connector = run.connector
-    if new and bulk:
-        by_key = connector.bulk_upsert(om.remote_object, run.ext, [p for _, p in payloads])
-        return [by_key.get(p[run.ext]) for _, p in payloads]
-    if new:
-        return connector.upsert(om.remote_object, run.ext, [p for _, p in payloads])
-    rows = [RemoteRow(link.remote_id, p) for link, p in payloads]
-    if bulk:
-        by_id = connector.bulk_update(om.remote_object, rows)
-        return [by_id.get(link.remote_id) for link, _ in payloads]
-    return connector.update(om.remote_object, rows)
+    stage: SyncStage,
+) -> None:
+    """Wait for a bulk job's answers (outcomes by external id when new, else by remote id)
+    and write them back."""
+    outcomes: list[WriteOutcome | None] = []
+    if job is not None:
+        by_key = job.outcomes()
+        outcomes = [
+            by_key.get(payload[run.ext] if new else link.remote_id)
+            for link, payload in prepared.payloads
+        ]
+    _settle(run, om, usable, prepared, outcomes, new, stage)
 
 
 def _record_outcomes(

@@ -44,7 +44,7 @@ from syncengine.connectors.base import (
 )
 from syncengine.connectors.google_contacts import errors as gerrors
 from syncengine.connectors.google_contacts import mapping as gm
-from syncengine.connectors.interface import Account, Meter, TokenStore
+from syncengine.connectors.interface import Account, BulkWrite, Meter, TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -363,13 +363,13 @@ class GoogleContactsConnector:
         """Never called: Google has no junction objects."""
         raise NotImplementedError("Google Contacts has no junction objects")
 
-    def bulk_upsert(
+    def start_bulk_upsert(
         self, remote_object: str, external_id_field: str, records: Sequence[dict]
-    ) -> dict[str, WriteOutcome]:
+    ) -> BulkWrite:
         """Never called: Google has no bulk API (`supports_bulk` is False)."""
         raise NotImplementedError("Google Contacts has no bulk API")
 
-    def bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> dict[str, WriteOutcome]:
+    def start_bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> BulkWrite:
         """Never called: Google has no bulk API (`supports_bulk` is False)."""
         raise NotImplementedError("Google Contacts has no bulk API")
 

@@ -6,6 +6,7 @@ or more of pure waiting even when the org had finished it in a tenth of one: on 
 sync that was a fifth of the engine's wall time. Looks here start after 50 ms and double up to
 a second, like the polling of simple-salesforce's own query jobs but from a much shorter start.
 Every look is an API call: a job done within a second costs about five, one of a minute ~65.
+The last look answers the job's counts too, so no further call asks for them.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def wait_for_ingest_job(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> str:
-    """Look at the job until it ends; its state (JobComplete), or SalesforceOperationError
-    when it failed, was aborted or outlasted the timeout (as simple-salesforce raises)."""
+) -> dict:
+    """Look at the job until it ends; the job as last seen (JobComplete, with its counts), or
+    SalesforceOperationError when it failed, was aborted or outlasted the timeout (as
+    simple-salesforce raises)."""
     deadline = clock() + TIMEOUT
     state = JobState.open
     for pause in poll_pauses():
@@ -52,17 +54,5 @@ def wait_for_ingest_job(
                 raise SalesforceOperationError(
                     f"Job failure. Response content: {job.get('errorMessage') or job}"
                 )
-            return state
+            return job
     raise SalesforceOperationError(f"Job timeout. Job status: {state}")
-
-
-def with_short_polls(handler):
-    """The simple-salesforce bulk handler of one object, its job waits made `wait_for_ingest_job`
-    (the handler is built anew for each job, so nothing else is changed)."""
-    client = handler._client  # simple-salesforce's per-object Bulk API 2.0 client
-
-    def wait_for_job(job_id: str, is_query: bool, wait: float = 0.0) -> str:
-        return wait_for_ingest_job(client.get_job, job_id)
-
-    client.wait_for_job = wait_for_job
-    return handler

@@ -10,10 +10,8 @@ never writes twice.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import email.utils
-import io
 import logging
 import random
 import re
@@ -23,7 +21,7 @@ from urllib.parse import quote
 
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
+from simple_salesforce.exceptions import SalesforceError
 
 from syncengine.connectors.base import (
     AuthError,
@@ -43,8 +41,10 @@ from syncengine.connectors.base import (
     WriteOutcome,
 )
 from syncengine.connectors.interface import Account, Meter, TokenStore
-from syncengine.connectors.salesforce import bulk_wait, contact_roles, mapping, reconcile, users
+from syncengine.connectors.salesforce import contact_roles, mapping, reconcile, users
 from syncengine.connectors.salesforce import conversions as lead_conversions
+from syncengine.connectors.salesforce.bulk_ingest import BulkWrite
+from syncengine.connectors.salesforce.errors import MAX_ATTEMPTS, TRANSIENT_CODES, only_transient
 from syncengine.connectors.salesforce.mapping import soql_datetime, soql_id
 from syncengine.connectors.values import parse_remote_datetime
 
@@ -52,13 +52,11 @@ logger = logging.getLogger(__name__)
 
 COLLECTION_SIZE = 200  # the sObject Collections maximum per call
 DEFAULT_API_VERSION = "62.0"
-MAX_ATTEMPTS = 4
 REQUEST_TIMEOUT = 60
 _LIMIT_RE = re.compile(r"api-usage=(\d+)/(\d+)")
 TRANSIENT_STATUS = {500, 502, 503, 504}
 # Per-record failures that go away by themselves (Salesforce's "intermittent" errors): the
 # record is sent again after a pause, and stays to be pushed if they outlast the retries.
-TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
 
 
 class MeteredSession(requests.Session):
@@ -426,77 +424,29 @@ class SalesforceConnector:
             f"composite/sobjects/{remote_object}/{external_id_field}", "PATCH", body, records
         )
 
-    def bulk_upsert(
+    def start_bulk_upsert(
         self, remote_object: str, external_id_field: str, records: Sequence[dict]
-    ) -> dict[str, WriteOutcome]:
-        """Upsert many records with one Bulk API 2.0 job; outcomes by external id value."""
-        return self._bulk(remote_object, "upsert", external_id_field, records)
+    ) -> BulkWrite:
+        """Send an upsert of many records as one Bulk API 2.0 job, which the org works on while
+        the caller goes on; `outcomes()` by external id value."""
+        return self._start_bulk(remote_object, "upsert", external_id_field, records)
 
-    def bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> dict[str, WriteOutcome]:
-        """Update many records with one Bulk API 2.0 job; outcomes by id."""
-        return self._bulk(remote_object, "update", "Id", [_by_id(row) for row in rows])
+    def start_bulk_update(self, remote_object: str, rows: Sequence[RemoteRow]) -> BulkWrite:
+        """Send an update of many records by id as one Bulk API 2.0 job; `outcomes()` by id."""
+        return self._start_bulk(remote_object, "update", "Id", [_by_id(row) for row in rows])
 
-    def _bulk(
+    def _start_bulk(
         self, remote_object: str, operation: str, key_field: str, records: Sequence[dict]
-    ) -> dict[str, WriteOutcome]:
-        # Records that failed transiently (a row lock, an unavailable server) go into a new job
-        # of their own after a pause, like the collections path resends them; what still
-        # fails after the last attempt is reported as failed (and stays dirty in the engine).
-        by_key = {_csv_value(r.get(key_field)): r for r in records}
-        outcomes = self._bulk_job(remote_object, operation, key_field, records)
-        for attempt in range(2, MAX_ATTEMPTS + 1):
-            retry = [
-                by_key[key]
-                for key, outcome in outcomes.items()
-                if key in by_key and not outcome.success and _only_transient(outcome)
-            ]
-            if not retry:
-                break
-            self.sleep(random.uniform(0, min(4.0, 0.25 * 2**attempt)))
-            outcomes.update(self._bulk_job(remote_object, operation, key_field, retry))
-        return outcomes
-
-    def _bulk_job(
-        self, remote_object: str, operation: str, key_field: str, records: Sequence[dict]
-    ) -> dict[str, WriteOutcome]:
-        # Result rows come back in no particular order: they are reconciled on the key column.
-        # Records in neither result file were not processed and are absent from the map.
-        columns = sorted({key for record in records for key in record})
-        rows = [
-            # A blank cell leaves a field as it is; "#N/A" clears it.
-            {
-                c: (_csv_value(r[c]) if r[c] is not None else "#N/A") if c in r else ""
-                for c in columns
-            }
-            for r in records
-        ]
-        handler = bulk_wait.with_short_polls(getattr(self.sf.bulk2, remote_object))
-        try:
-            if operation == "upsert":
-                jobs = self._call(handler.upsert, records=rows, external_id_field=key_field)
-            else:
-                jobs = self._call(handler.update, records=rows)
-            outcomes: dict[str, WriteOutcome] = {}
-            for job in jobs:
-                ok = self._call(handler.get_successful_records, job["job_id"])
-                for row in csv.DictReader(io.StringIO(ok or "")):
-                    outcomes[row.get(key_field) or row.get("sf__Id", "")] = WriteOutcome(
-                        success=True,
-                        remote_id=row.get("sf__Id"),
-                        created=row.get("sf__Created", "").lower() == "true",
-                    )
-                if int(job.get("numberRecordsFailed") or 0):
-                    failed = self._call(handler.get_failed_records, job["job_id"])
-                    for row in csv.DictReader(io.StringIO(failed or "")):
-                        outcomes[row.get(key_field) or row.get("sf__Id", "")] = WriteOutcome(
-                            success=False,
-                            remote_id=row.get("sf__Id") or None,
-                            errors=[_bulk_error(row.get("sf__Error", ""))],
-                        )
-        except SalesforceOperationError as exc:
-            # The job failed or timed out as a whole: retried next cycle (upserts are safe).
-            raise TransientError(f"Bulk API job for {remote_object} failed: {exc}") from exc
-        return outcomes
+    ) -> BulkWrite:
+        return BulkWrite(
+            self.sf,
+            self._call,
+            remote_object=remote_object,
+            operation=operation,
+            key_field=key_field,
+            records=records,
+            sleep=self.sleep,
+        )
 
     def update(self, remote_object: str, rows: Sequence[RemoteRow]) -> list[WriteOutcome]:
         """Update up to 200 records by id."""
@@ -541,7 +491,7 @@ class SalesforceConnector:
             for index, item in zip(pending, result, strict=False):
                 outcome = _outcome(item)
                 outcomes[index] = outcome
-                if not outcome.success and _only_transient(outcome) and attempt < MAX_ATTEMPTS:
+                if not outcome.success and only_transient(outcome) and attempt < MAX_ATTEMPTS:
                     retry.append(index)
             if not retry:
                 break
@@ -581,28 +531,6 @@ def _by_id(row: RemoteRow) -> dict:
     return {"Id": row.remote_id, **row.values}
 
 
-def _csv_value(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _bulk_error(text: str) -> RemoteError:
-    """`CODE:message:Field1,Field2 --` (messages may hold colons and newlines)."""
-    code, _, rest = text.partition(":")
-    rest = rest.rstrip().removesuffix("--").rstrip()
-    message, _, fields = rest.rpartition(":")
-    if not message:  # no field part
-        message, fields = rest, ""
-    return RemoteError(
-        code=code or "UNKNOWN",
-        message=message,
-        fields=tuple(f for f in fields.split(",") if f),
-    )
-
-
 def _outcome(item: dict) -> WriteOutcome:
     errors = [
         RemoteError(
@@ -618,7 +546,3 @@ def _outcome(item: dict) -> WriteOutcome:
         created=bool(item.get("created")),
         errors=errors,
     )
-
-
-def _only_transient(outcome: WriteOutcome) -> bool:
-    return bool(outcome.errors) and all(e.code in TRANSIENT_CODES for e in outcome.errors)

@@ -1,8 +1,15 @@
-"""Salesforce error codes → the eight sync-error categories of SPEC H-1."""
+"""Salesforce error codes: the eight sync-error categories of SPEC H-1, and which failures are
+worth sending again."""
 
 from __future__ import annotations
 
 from syncengine.codes import SyncErrorCode as Code
+from syncengine.connectors.base import WriteOutcome
+
+# Sends of one request, or of one record that failed transiently, before its failure stands.
+MAX_ATTEMPTS = 4
+# A record refused with only these is sent again after a pause (it stays dirty if they last).
+TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
 
 ASSOCIATIONS = "associations"
 CUSTOM_CODE = "custom_code"
@@ -72,3 +79,8 @@ def classify(code: str, *, reference: bool = True) -> str:
     if code == "MALFORMED_ID" and not reference:
         return OTHER
     return _BY_CODE.get(code, OTHER)
+
+
+def only_transient(outcome: WriteOutcome) -> bool:
+    """Whether a record's write failed for transient reasons only (worth sending again)."""
+    return bool(outcome.errors) and all(e.code in TRANSIENT_CODES for e in outcome.errors)
