@@ -77,6 +77,9 @@ class CycleRunner:
         self.crashed_push = False  # set by run(): a dead worker's push stage was found
         # Write each record's sync timeline (engine/timeline.py); off only to measure its cost.
         self.timeline: bool = settings.CONCORD_SYNC_TIMELINE
+        # The records each stage of this run has written a timeline row for (stages are this
+        # run's own): only those can already have one.
+        self.timeline_written: dict[int, set[int]] = {}
         # The remote's clock before this cycle created records, per object mapping (echoes.py).
         self.created_from: dict[int, dt.datetime | None] = {}
         self._owners: owners.OwnerDirectory | None = None

@@ -102,7 +102,9 @@ def write(run: CycleRunner, entries: Iterable[Entry | None]) -> None:
     """Write a batch's entries: one COPY on PostgreSQL (one row per record per stage).
 
     A record met twice by one stage (read again in a later batch) keeps the later outcome: its
-    earlier row is deleted first, through the (stage, record) unique index."""
+    earlier row is deleted first, through the (stage, record) unique index. Stages are the
+    run's own, so only a record the run wrote a row for can have one (a rolled-back batch's
+    records are looked for in vain, which is harmless)."""
     if not run.timeline:
         return
     now = timezone.now()
@@ -116,7 +118,11 @@ def write(run: CycleRunner, entries: Iterable[Entry | None]) -> None:
     for stage_id, record_id in by_record:
         by_stage.setdefault(stage_id, []).append(record_id)
     for stage_id, record_ids in by_stage.items():
-        SyncTimelineEntry.objects.filter(stage_id=stage_id, record_id__in=record_ids).delete()
+        written = run.timeline_written.setdefault(stage_id, set())
+        again = written.intersection(record_ids)
+        if again:
+            SyncTimelineEntry.objects.filter(stage_id=stage_id, record_id__in=again).delete()
+        written.update(record_ids)
     insert_rows(
         SyncTimelineEntry,
         _COLUMNS,

@@ -130,7 +130,7 @@ def _stage(integration, *, started_at) -> SyncStage:
 
 def _runner(integration):
     """What timeline.write reads of a cycle's runner."""
-    return SimpleNamespace(integration=integration, timeline=True)
+    return SimpleNamespace(integration=integration, timeline=True, timeline_written={})
 
 
 def test_one_row_per_record_per_stage_the_later_read_wins(integration, contacts):
