@@ -229,7 +229,7 @@ AXES_LOCKOUT_CALLABLE = "config.throttling.admin_lockout_response"
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every operation names the model permissions it needs; one it does not name is refused.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -30,7 +30,7 @@ from crm.models import (
     SavedView,
 )
 from crm.owners import OWNER_PARAM, InvalidOwnerFilter, can_filter_by_owner, narrow_by_owner
-from crm.schema import PropertyAccess, load_property_access, load_schema
+from crm.schema import PropertyAccess, load_object_type_with_access, load_schema
 from crm.services import associations as association_services
 from crm.services import merge as merge_services
 from crm.services import records as record_services
@@ -229,7 +229,13 @@ class RecordViewSet(viewsets.ModelViewSet):
 
     def get_object_type(self) -> ObjectType:
         if not hasattr(self, "_object_type"):
-            self._object_type = get_object_or_404(ObjectType, name=self.kwargs["object_type"])
+            # Who may see which property comes along: every answer about records needs it.
+            try:
+                self._object_type, self._access = load_object_type_with_access(
+                    self.kwargs["object_type"]
+                )
+            except ObjectType.DoesNotExist:
+                raise Http404("No ObjectType matches the given query.") from None
         return self._object_type
 
     def get_schema(self):
@@ -242,8 +248,7 @@ class RecordViewSet(viewsets.ModelViewSet):
         # them the whole schema is loaded already, and holds the same rules.
         if hasattr(self, "_schema"):
             return self._schema.access
-        if not hasattr(self, "_access"):
-            self._access = load_property_access(self.get_object_type())
+        self.get_object_type()
         return self._access
 
     def get_serializer_context(self):
