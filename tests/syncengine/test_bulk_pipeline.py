@@ -5,13 +5,16 @@ at a time (a record's target must be in the remote before the record is prepared
 from __future__ import annotations
 
 import pytest
+from simple_salesforce.bulk2 import _Bulk2Client
+from simple_salesforce.exceptions import SalesforceBulkV2LoadError
 
 from crm.models import AssociationDefinition
 from crm.services.records import RecordInput, write_records
 from syncengine.connectors.base import TransientError
 from syncengine.engine import push
 from syncengine.models import ObjectMapping, RecordLink, ReferenceMapping
-from tests.support.sync import stage_of
+from syncengine.services.integrations import build_connector
+from tests.support.sync import no_sleep, stage_of
 
 
 @pytest.fixture
@@ -123,3 +126,18 @@ def test_a_mapping_referencing_its_own_object_sends_one_job_at_a_time(
         ("settle", firsts[2]),
     ]
     assert sandbox.count("Contact") == 25
+
+
+def test_a_job_whose_upload_failed_is_aborted_not_left_open(integration, sandbox, monkeypatch):
+    # The records are sent again next cycle: a transient failure, as a failed job is.
+    def refused(self, job_id, data, content_url=None):
+        raise SalesforceBulkV2LoadError("Failed to upload job data. Error Code 500.")
+
+    monkeypatch.setattr(_Bulk2Client, "upload_job_data", refused)
+    connector = build_connector(integration=integration, sleep=no_sleep)
+
+    with pytest.raises(TransientError, match="Bulk API job for Contact failed"):
+        connector.start_bulk_upsert("Contact", "Concord_Id__c", [{"Concord_Id__c": "1"}])
+
+    jobs = connector.sf.restful("jobs/ingest")["records"]
+    assert [job["state"] for job in jobs] == ["Aborted"]

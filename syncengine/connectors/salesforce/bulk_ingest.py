@@ -86,9 +86,11 @@ class BulkWrite:
         try:
             self._call(self._client.upload_job_data, job_id, _csv(records))
             self._call(self._client.close_job, job_id)
-        except Exception:
+        except Exception as exc:
             # Never leave a job holding data open for a day (as simple-salesforce does).
             self._abort(job_id)
+            if isinstance(exc, SalesforceOperationError):
+                raise self._failed(exc) from exc
             raise
         return job_id
 
@@ -114,8 +116,11 @@ class BulkWrite:
                         errors=[bulk_error(row.get("sf__Error", ""))],
                     )
         except SalesforceOperationError as exc:
-            raise TransientError(f"Bulk API job for {self._remote_object} failed: {exc}") from exc
+            raise self._failed(exc) from exc
         return outcomes
+
+    def _failed(self, exc: SalesforceOperationError) -> TransientError:
+        return TransientError(f"Bulk API job for {self._remote_object} failed: {exc}")
 
     def _abort(self, job_id: str) -> None:
         try:
