@@ -10,7 +10,12 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from crm.services.records import create_record, update_record
+from crm.services.records import (
+    archive_records,
+    create_record,
+    purge_expired_records,
+    update_record,
+)
 from syncengine.engine import timeline
 from syncengine.engine.cycles import prune_stages
 from syncengine.models import RecordLink, SyncCycle, SyncError, SyncStage, SyncTimelineEntry
@@ -167,3 +172,21 @@ def test_rows_are_pruned_with_their_stages(integration, contacts):
     # Then the old stage's row went with it; the recent one stays
     assert list(SyncTimelineEntry.objects.values_list("stage_id", flat=True)) == [recent.pk]
     assert not SyncStage.objects.filter(pk=old.pk).exists()
+
+
+def test_a_purged_record_takes_its_rows_along(integration, contacts, settings):
+    # The database does not check the reference: the ORM's cascade removes the rows.
+    gone = create_record(object_type=contacts, properties={"lastname": "Gone"}, source="user")
+    kept = create_record(object_type=contacts, properties={"lastname": "Kept"}, source="user")
+    stage = _stage(integration, started_at=timezone.now())
+    run = _runner(integration)
+    change = timeline.change("LastName", "lastname", None, "x")
+    timeline.write(
+        run, [timeline.changed(run, stage, "pull", r.pk, [change]) for r in (gone, kept)]
+    )
+    archive_records(object_type=contacts, record_ids=[gone.pk], source="user")
+    settings.CONCORD_RECYCLE_BIN_DAYS = 0
+
+    assert purge_expired_records(now=timezone.now() + dt.timedelta(seconds=1)) == 1
+
+    assert list(SyncTimelineEntry.objects.values_list("record_id", flat=True)) == [kept.pk]
