@@ -59,7 +59,7 @@ class BulkWrite:
 
     def outcomes(self) -> dict[str, WriteOutcome]:
         """Wait for the job to end; the outcomes by key value, transient failures retried."""
-        by_key = {csv_value(r.get(self._key_field)): r for r in self._records}
+        by_key = {_csv_value(r.get(self._key_field)): r for r in self._records}
         outcomes = self._finish(self._job_id)
         for attempt in range(2, MAX_ATTEMPTS + 1):
             retry = [
@@ -113,7 +113,7 @@ class BulkWrite:
                     outcomes[row.get(self._key_field) or row.get("sf__Id", "")] = WriteOutcome(
                         success=False,
                         remote_id=row.get("sf__Id") or None,
-                        errors=[bulk_error(row.get("sf__Error", ""))],
+                        errors=[_bulk_error(row.get("sf__Error", ""))],
                     )
         except SalesforceOperationError as exc:
             raise self._failed(exc) from exc
@@ -139,13 +139,13 @@ def _csv(records: Sequence[dict]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(
-        [(csv_value(r[c]) if r[c] is not None else "#N/A") if c in r else "" for c in columns]
+        [(_csv_value(r[c]) if r[c] is not None else "#N/A") if c in r else "" for c in columns]
         for r in records
     )
     return out.getvalue()
 
 
-def csv_value(value: object) -> str:
+def _csv_value(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -153,7 +153,7 @@ def csv_value(value: object) -> str:
     return str(value)
 
 
-def bulk_error(text: str) -> RemoteError:
+def _bulk_error(text: str) -> RemoteError:
     """`CODE:message:Field1,Field2 --` (messages may hold colons and newlines)."""
     code, _, rest = text.partition(":")
     rest = rest.rstrip().removesuffix("--").rstrip()
