@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from syncengine import crypto
 from syncengine.connectors.base import AuthError
-from syncengine.models import FieldMapping, Integration, ObjectMapping
+from syncengine.models import FieldMapping, Integration, ObjectMapping, RecordLink
 from syncengine.services.integrations import build_connector, disconnect_integration
 from tests.support.salesforce_sandbox import (
     CLIENT_ID,
@@ -144,6 +144,37 @@ def test_connect_sandbox_command_is_idempotent(sandbox, crm_schema, capsys):
     assert (
         ObjectMapping.objects.filter(integration=integration, remote_object="Contact").count() == 1
     )
+
+
+def test_the_demo_team_gets_salesforce_users_so_its_records_push(sandbox, crm_schema, capsys):
+    from crm import sources
+    from crm.models import ObjectType
+    from crm.services.owners import create_owner
+    from crm.services.records import create_record
+    from syncengine.models import SyncError
+
+    ana = create_owner(name="Ana Ribeiro", email="ana@team.example.com", source=sources.SYSTEM)
+    left = create_owner(name="Lee Left", email="lee@team.example.com", source=sources.SYSTEM)
+    left.is_active = False
+    left.save()
+    contacts = ObjectType.objects.get(name="contacts")
+    record = create_record(
+        object_type=contacts,
+        properties={"email": "c@x.com", "lastname": "Owned", "owner": ana.pk},
+        source=sources.SYSTEM,
+    )
+    args = ["--instance-url", sandbox.url, "--ca-file", sandbox.ca_cert, "--team"]
+    for _ in range(2):  # the second run finds the users there already
+        call_command("connect_salesforce_sandbox", *args)
+    out = capsys.readouterr().out
+    assert "Added 1 Salesforce user(s)" in out and "Added 0 Salesforce user(s)" in out
+
+    run_cycle_now(Integration.objects.get())
+
+    assert not SyncError.objects.filter(status=SyncError.Status.OPEN).exists()
+    remote = sandbox.get("Contact", RecordLink.objects.get(record=record).remote_id)
+    owner = sandbox.get("User", remote["OwnerId"])
+    assert (owner["Email"], owner["Name"]) == ("ana@team.example.com", "Ana Ribeiro")
 
 
 def test_records_from_before_the_connection_are_pushed_by_the_first_cycle(sandbox, crm_schema):
