@@ -1,8 +1,9 @@
 """The pull stages: remote changes, deletes and conversions into Concord.
 
-Pull updates reads the rows changed since the watermark (or the cursor), in batches of 500:
-each batch links what it sees for the first time (`matching`), merges linked records field by
-field (`merge`), creates records for the rest, and moves the watermark, in one transaction.
+Pull updates reads the rows changed since the watermark (or the cursor), in batches of 2,000
+(a Salesforce query page): each batch links what it sees for the first time (`matching`),
+merges linked records field by field (`merge`), creates records for the rest, and moves the
+watermark, in one transaction.
 Pull deletes applies the mapping's pull delete rule to the records deleted remotely. Pull
 conversions relinks the records of a converted remote record (a Lead) to the record it became
 (a Contact), or merges them into that record's Concord record when Concord links it already
@@ -55,6 +56,8 @@ logger = logging.getLogger(__name__)
 # this window each time (changes there are no-ops when nothing changed) and using >= (never >)
 # on the watermark means neither late nor equal timestamps are missed.
 OVERLAP = dt.timedelta(minutes=2)
+# Rows per transaction: a query page, so a batch's fixed costs (its lookups, schema, commit)
+# are paid once per page (25 times for 50,000 rows instead of 100 at 500 a batch).
 PULL_BATCH = 2000
 PULLED = timeline.Direction.PULL
 LOOKUP_CHUNK = 5000  # remote ids per link lookup
