@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
 
 from config.throttling import TokenIpThrottle, TokenUsernameThrottle
-from crm.api import owners, views
+from crm.api import owners, saved_views, views
 
 router = DefaultRouter()
 router.register("object-types", views.ObjectTypeViewSet, basename="object-type")
@@ -21,7 +21,7 @@ router.register(
 )
 router.register("associations", views.AssociationViewSet, basename="association")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
-router.register("views", views.SavedViewViewSet, basename="saved-view")
+router.register("views", saved_views.SavedViewViewSet, basename="saved-view")
 router.register("owners", owners.OwnerViewSet, basename="owner")
 
 urlpatterns = [
