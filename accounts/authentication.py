@@ -49,7 +49,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        if hasattr(token, "permission_names"):
-            # ModelBackend.get_all_permissions' own per-request cache, in its own form.
+        if hasattr(token, "permission_names") and not token.user.is_superuser:
+            # ModelBackend.get_all_permissions' own per-request cache, in its own form. (A
+            # superuser holds every permission without asking, and ModelBackend lists them all.)
             token.user._perm_cache = set(token.permission_names)
         return (token.user, token)

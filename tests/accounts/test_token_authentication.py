@@ -37,6 +37,17 @@ def test_permissions_read_with_the_token_are_modelbackends(db):
     assert not authenticated.has_perm("crm.delete_record")
 
 
+def test_a_superuser_has_every_permission_as_modelbackend_says(db):
+    user = UserFactory(is_superuser=True)
+    token = Token.objects.create(user=user)
+
+    authenticated, _ = TokenAuthentication().authenticate_credentials(token.key)
+
+    fresh = type(user).objects.get(pk=user.pk)
+    assert authenticated.get_all_permissions() == ModelBackend().get_all_permissions(fresh)
+    assert len(authenticated.get_all_permissions()) == Permission.objects.count()
+
+
 def test_a_user_without_permissions_has_none(db):
     token = Token.objects.create(user=UserFactory())
 
