@@ -83,14 +83,16 @@ class BulkWrite:
             external_id_field=self._key_field if self._operation == "upsert" else None,
         )
         job_id = job["id"]
+        # A job that could not be filled or closed is aborted, never left holding data open
+        # for a day (simple-salesforce aborts it too).
         try:
             self._call(self._client.upload_job_data, job_id, _csv(records))
             self._call(self._client.close_job, job_id)
-        except Exception as exc:
-            # Never leave a job holding data open for a day (as simple-salesforce does).
+        except SalesforceOperationError as exc:
             self._abort(job_id)
-            if isinstance(exc, SalesforceOperationError):
-                raise self._failed(exc) from exc
+            raise self._failed(exc) from exc
+        except BaseException:
+            self._abort(job_id)
             raise
         return job_id
 
