@@ -6,11 +6,12 @@ each value is coerced, and which of them a given user may see or edit.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from crm.models import ObjectType, Property, PropertyOption, SyncPropertyConfig
 from crm.values import PropertySpec
@@ -86,13 +87,25 @@ def _user_group_ids(user: User) -> set[int]:
     return cached
 
 
-def load_schema(object_type: ObjectType) -> Schema:
-    """Load every property of the object type with its options and restrictions."""
-    props = list(
-        Property.objects.filter(object_type=object_type).prefetch_related(
-            Prefetch("options", queryset=PropertyOption.objects.order_by("display_order", "pk"))
-        )
-    )
+def load_schema(
+    object_type: ObjectType,
+    *,
+    names: Collection[str] | None = None,
+    access: PropertyAccess | None = None,
+) -> Schema:
+    """Load every property of the object type with its options and restrictions.
+
+    With `names`, only those properties (a list filtered on two properties needs neither the
+    other definitions nor their options), and options only for the types that have them;
+    `access`, when the caller loaded it already, is used instead of being read again. Such a
+    schema knows just those properties: a property outside `names` is unknown to it.
+    """
+    options = Prefetch("options", queryset=PropertyOption.objects.order_by("display_order", "pk"))
+    if names is None:
+        props = list(Property.objects.filter(object_type=object_type).prefetch_related(options))
+    else:
+        props = list(Property.objects.filter(object_type=object_type, name__in=set(names)))
+        prefetch_related_objects([p for p in props if p.has_options], options)
     specs = {
         p.name: PropertySpec(
             name=p.name,
@@ -105,7 +118,9 @@ def load_schema(object_type: ObjectType) -> Schema:
         object_type=object_type,
         properties={p.name: p for p in props},
         specs=specs,
-        access=_access([(p.pk, p.name, p.sensitive, p.restricted) for p in props]),
+        access=access
+        if access is not None
+        else _access([(p.pk, p.name, p.sensitive, p.restricted) for p in props]),
     )
 
 
