@@ -91,3 +91,32 @@ def test_skipped_counts_only_records_whose_mapped_fields_did_not_change(
     pulled = stage_of(cycle, "pull_updates", "Contact")
     # Then it is skipped, and nothing failed
     assert (pulled.skipped, pulled.failed, pulled.updated) == (1, 0, 0)
+
+
+def test_records_re_read_unchanged_are_skipped_without_reading_their_properties(
+    integration, sandbox, run, contacts
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Given contacts pulled from Salesforce, one of them then edited there
+    for i in range(3):
+        sandbox.create("Contact", LastName=f"Same {i}", Email=f"same{i}@x.com")
+    run()
+    edited = RecordLink.objects.get(record__properties__email="same1@x.com")
+    sandbox.update("Contact", edited.remote_id, LastName="Edited")
+    # When the next cycle re-reads all three (the overlap window)
+    with CaptureQueriesContext(connection) as queries:
+        cycle = run()
+    # Then the two unchanged are skipped and only the edited record's values are read
+    pulled = stage_of(cycle, "pull_updates", "Contact")
+    assert (pulled.skipped, pulled.updated) == (2, 1)
+    edited.record.refresh_from_db()
+    assert edited.record.properties["lastname"] == "Edited"
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"crm_record"."properties"' in q["sql"]
+    ]
+    assert not any("syncengine_recordlink" in sql for sql in reads), reads
+    assert any(str(edited.record_id) in sql for sql in reads), reads
