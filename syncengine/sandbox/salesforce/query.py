@@ -236,15 +236,14 @@ class QueryEngine:
         order = [
             (self._resolve_at(obj, item.path, text, query).get, item) for item in query.order_by
         ]
+        matches = None if query.where is None else soql.compile_condition(query.where, getters.get)
         with self.store.lock:
             candidates = list(self.store.iter_sobject(obj.name))
         rows = []
         for record in candidates:
             if record.get("IsDeleted") and not include_deleted:
                 continue
-            if query.where is not None and not soql.evaluate(
-                query.where, lambda path, record=record: getters[path](record)
-            ):
+            if matches is not None and not matches(record):
                 continue
             rows.append(record)
         for get, item in reversed(order):

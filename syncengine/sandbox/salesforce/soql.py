@@ -17,6 +17,7 @@ validation rules and trigger conditions can reuse this one small expression lang
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -498,6 +499,39 @@ def _compare(left: Any, op: str, right: Any) -> bool:
         return False
 
 
+_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+
+
+def _against_literal(op: str, right: Any) -> Callable[[Any], bool]:
+    """``_compare(value, op, right)`` for a literal ``right``, its side prepared once: text
+    values, the usual case, skip `_comparable`'s questions; any other value goes through it."""
+    if not isinstance(right, str):
+        return lambda value: _compare(value, op, right)
+    compare = _OPERATORS[op]
+    if isinstance(right, IdValue):
+        key = str(right)
+        return lambda value: (
+            compare(value, key) if type(value) is str else _compare(value, op, right)
+        )
+    lowered, date_only = right.lower(), len(right) == 10
+
+    def test(value: Any) -> bool:
+        if type(value) is not str:
+            return _compare(value, op, right)
+        if date_only and len(value) > 10 and value[4] == "-" and value[10] == "T":
+            value = value[:10]  # a datetime field against a date literal: its date part
+        return compare(value.lower(), lowered)
+
+    return test
+
+
 def like_to_regex(pattern: str) -> re.Pattern[str]:
     parts = []
     for char in pattern:
@@ -512,28 +546,47 @@ def like_to_regex(pattern: str) -> re.Pattern[str]:
 
 def evaluate(condition: Condition, get: Getter) -> bool:
     """True when a record (seen through ``get(path)``) satisfies the condition."""
+    return compile_condition(condition, lambda path: lambda _record: get(path))(None)
+
+
+def compile_condition(
+    condition: Condition, reader: Callable[[str], Callable[[Any], Any]]
+) -> Callable[[Any], bool]:
+    """The condition as one function of a record, given each path's reader (``reader(path)``
+    returns a function of a record). A query tests every record of its object: walking the
+    condition's tree for each one cost a pull over 20,000 contacts a third of a second."""
     if isinstance(condition, BoolOp):
+        parts = [compile_condition(part, reader) for part in condition.parts]
         if condition.op == "AND":
-            return all(evaluate(part, get) for part in condition.parts)
-        return any(evaluate(part, get) for part in condition.parts)
+            return lambda record: all(part(record) for part in parts)
+        return lambda record: any(part(record) for part in parts)
     if isinstance(condition, Not):
-        return not evaluate(condition.part, get)
-    value = get(condition.path)
+        part = compile_condition(condition.part, reader)
+        return lambda record: not part(record)
+    read = reader(condition.path)
+    if isinstance(condition, Compare) and isinstance(condition.operand, FieldRef):
+        read_other, op = reader(condition.operand.path), condition.op
+        return lambda record: _compare(read(record), op, read_other(record))
+    test = _value_test(condition)
+    return lambda record: test(read(record))
+
+
+def _value_test(condition: Condition) -> Callable[[Any], bool]:
+    """Whether a field's value satisfies a condition on that field and literals."""
     if isinstance(condition, Compare):
-        operand = condition.operand
-        right = get(operand.path) if isinstance(operand, FieldRef) else operand.value
-        return _compare(value, condition.op, right)
+        return _against_literal(condition.op, condition.operand.value)
     if isinstance(condition, InList):
-        found = any(_compare(value, "=", literal.value) for literal in condition.values)
-        return found != condition.negated
+        literals, negated = [literal.value for literal in condition.values], condition.negated
+        return lambda value: any(_compare(value, "=", v) for v in literals) != negated
     if isinstance(condition, Like):
-        matched = value is not None and bool(like_to_regex(condition.pattern).match(str(value)))
-        return matched != condition.negated
+        regex, negated = like_to_regex(condition.pattern), condition.negated
+        return lambda value: (value is not None and bool(regex.match(str(value)))) != negated
     if isinstance(condition, IsBlank):
-        return value is None or value == ""
+        return lambda value: value is None or value == ""
     if isinstance(condition, Regex):
         # Like Salesforce's REGEX(): the whole value must match; blank values never match.
-        return value not in (None, "") and re.fullmatch(condition.pattern, str(value)) is not None
+        pattern = re.compile(condition.pattern)
+        return lambda value: value not in (None, "") and pattern.fullmatch(str(value)) is not None
     raise TypeError(condition)
 
 

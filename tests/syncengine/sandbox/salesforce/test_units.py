@@ -45,6 +45,52 @@ def test_soql_where_evaluation_with_and_or_in_like_and_dates() -> None:
     assert soql.evaluate(condition, {**record, "Name": "Zeta"}.get) is False
 
 
+VALUES = [
+    None,
+    "",
+    "acme",
+    "ACME",
+    "2024-01-15",
+    "2024-01-15T10:00:00.000+0000",
+    "2024-01-16T00:00:00.000+0000",
+    "001000000000001AAA",
+    True,
+    False,
+    0,
+    5,
+    5.5,
+    "5",
+]
+LITERALS = ["acme", "Acme", "2024-01-15", "2024-01-15T10:00:00.000+0000",
+            soql.IdValue("001000000000001AAA"), "5", 5, 5.5, True, None]  # fmt: skip
+
+
+@pytest.mark.parametrize("op", ["=", "!=", "<", ">", "<=", ">="])
+def test_compiled_comparisons_with_a_literal_decide_as_the_generic_comparison(op) -> None:
+    # A query compiles its condition once; the comparison it prepares for a literal must
+    # answer as _compare does for every kind of value a record holds.
+    for literal in LITERALS:
+        test = soql._against_literal(op, literal)
+        for value in VALUES:
+            assert test(value) == soql._compare(value, op, literal), (value, op, literal)
+
+
+def test_a_compiled_condition_reads_each_record_through_its_paths_readers() -> None:
+    condition = soql.parse_condition(
+        "Email LIKE '%@acme.com' AND NOT (Title = 'Intern' OR Score__c > Floor__c)"
+        " AND Phone != null AND Region__c IN ('EU', 'US')"
+    )
+    matches = soql.compile_condition(condition, lambda path: lambda record: record.get(path))
+    record = {"Email": "ada@ACME.com", "Title": "CTO", "Score__c": 3, "Floor__c": 5,
+              "Phone": "1", "Region__c": "eu"}  # fmt: skip
+    assert matches(record) is True
+    assert matches({**record, "Title": "intern"}) is False
+    assert matches({**record, "Score__c": 6}) is False
+    assert matches({**record, "Phone": None}) is False
+    assert matches({**record, "Region__c": "APAC"}) is False
+    assert matches({**record, "Email": "ada@acme.co"}) is False
+
+
 def test_soql_syntax_errors_raise() -> None:
     with pytest.raises(soql.SoqlSyntaxError):
         soql.parse_query("SELECT FROM Account")
