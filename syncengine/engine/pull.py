@@ -75,6 +75,7 @@ class _Batch:
     ref_changes: list[tuple[ReferenceMapping, int, str | None]] = field(default_factory=list)
     restore_ids: list[int] = field(default_factory=list)
     resumed: list[RecordLink] = field(default_factory=list)  # dormant links back in the filter
+    restamped: list[RecordLink] = field(default_factory=list)  # unchanged, with a newer stamp
 
 
 def pull_updates(run: CycleRunner, om: ObjectMapping) -> None:
@@ -131,6 +132,11 @@ def _apply_pulled(
                 object_type=om.object_type, record_ids=batch.restore_ids, source=run.source
             )
         merged, entries = _write_updates(run, om, usable, batch.updates, stage)
+        now = timezone.now()
+        update_links(
+            ["remote_modstamp", "synced_at"],
+            [(link.pk, link.remote_modstamp, now) for link in batch.restamped],
+        )
         entries += _write_creates(run, om, usable, batch, stage)
         refs = references.apply_ref_changes(run, om, batch.ref_changes)
         _count_merged(stage, merged, refs)
@@ -183,11 +189,16 @@ def _plan(
         if _in_recycle_bin(link) and link.record_id not in batch.restore_ids:
             stage.skipped += 1
             continue
-        if link.remote_modstamp == stamp and merge.unchanged(values, link.agreed):
-            # Re-read in the overlap window with the values it was merged with: nothing to
-            # do (Concord-side changes travel through the dirty flag). The stamp alone
-            # proves nothing: Salesforce stamps whole seconds, so a second edit in the
-            # second of a pulled one keeps its stamp and shows only in the values.
+        if merge.unchanged(values, link.agreed):
+            # Read with the values it was last merged with: nothing to merge (Concord-side
+            # changes travel through the dirty flag). A re-read in the overlap window, or
+            # Concord's own update read back: that one comes with a newer stamp, which is
+            # kept. (The stamp alone proves nothing: Salesforce stamps whole seconds, so a
+            # second edit in the second of a pulled one keeps its stamp and shows only in
+            # the values.)
+            if link.remote_modstamp != stamp:
+                link.remote_modstamp = stamp
+                batch.restamped.append(link)
             stage.skipped += 1
             continue
         to_merge.append((link, values, stamp))

@@ -3,7 +3,11 @@ is failed, and "skipped" only counts records whose mapped fields did not change.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.models import AssociationDefinition
@@ -96,9 +100,6 @@ def test_skipped_counts_only_records_whose_mapped_fields_did_not_change(
 def test_records_re_read_unchanged_are_skipped_without_reading_their_properties(
     integration, sandbox, run, contacts
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     # Given contacts pulled from Salesforce, one of them then edited there
     for i in range(3):
         sandbox.create("Contact", LastName=f"Same {i}", Email=f"same{i}@x.com")
@@ -120,3 +121,27 @@ def test_records_re_read_unchanged_are_skipped_without_reading_their_properties(
     ]
     assert not any("syncengine_recordlink" in sql for sql in reads), reads
     assert any(str(edited.record_id) in sql for sql in reads), reads
+
+
+def test_a_remote_edit_to_no_mapped_field_keeps_its_stamp_without_a_merge(
+    integration, sandbox, run, contacts
+):
+    # Given a contact pulled from Salesforce
+    remote_id = sandbox.create("Contact", LastName="Same", Email="same@x.com")
+    run()
+    link = RecordLink.objects.get(remote_id=remote_id)
+    # When someone edits a field Concord does not map, a second later, which moves its stamp
+    later = link.remote_modstamp + dt.timedelta(seconds=2)
+    sandbox.control("POST", "clock", json={"held_at": later.isoformat()})
+    sandbox.update("Contact", remote_id, Department="Research")
+    sandbox.control("DELETE", "clock")
+    with CaptureQueriesContext(connection) as queries:
+        cycle = run()
+    # Then the record is skipped, its new stamp is kept and nothing was merged or written
+    pulled = stage_of(cycle, "pull_updates", "Contact")
+    assert (pulled.skipped, pulled.updated, pulled.failed) == (1, 0, 0)
+    after = RecordLink.objects.get(pk=link.pk)
+    assert after.remote_modstamp > link.remote_modstamp
+    assert after.agreed == link.agreed
+    assert after.record.properties == link.record.properties
+    assert not [q for q in queries.captured_queries if '"crm_record"."properties"' in q["sql"]]
