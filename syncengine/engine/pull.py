@@ -75,7 +75,8 @@ class _Batch:
     ref_changes: list[tuple[ReferenceMapping, int, str | None]] = field(default_factory=list)
     restore_ids: list[int] = field(default_factory=list)
     resumed: list[RecordLink] = field(default_factory=list)  # dormant links back in the filter
-    restamped: list[RecordLink] = field(default_factory=list)  # unchanged, with a newer stamp
+    # Unchanged, with a newer stamp or back from the recycle bin: only the link is written.
+    restamped: list[RecordLink] = field(default_factory=list)
 
 
 def pull_updates(run: CycleRunner, om: ObjectMapping) -> None:
@@ -134,8 +135,8 @@ def _apply_pulled(
         merged, entries = _write_updates(run, om, usable, batch.updates, stage)
         now = timezone.now()
         update_links(
-            ["remote_modstamp", "synced_at"],
-            [(link.pk, link.remote_modstamp, now) for link in batch.restamped],
+            ["remote_modstamp", "remote_deleted_at", "synced_at"],
+            [(link.pk, link.remote_modstamp, None, now) for link in batch.restamped],
         )
         entries += _write_creates(run, om, usable, batch, stage)
         refs = references.apply_ref_changes(run, om, batch.ref_changes)
@@ -183,7 +184,8 @@ def _plan(
             # Back in the filter: synced again from here, its changes on both sides since it
             # left merged against the values last agreed, like any others.
             batch.resumed.append(link)
-        if link.remote_deleted_at is not None:
+        undeleted = link.remote_deleted_at is not None
+        if undeleted:
             batch.restore_ids.append(link.record_id)
             link.remote_deleted_at = None
         if _in_recycle_bin(link) and link.record_id not in batch.restore_ids:
@@ -193,10 +195,10 @@ def _plan(
             # Read with the values it was last merged with: nothing to merge (Concord-side
             # changes travel through the dirty flag). A re-read in the overlap window, or
             # Concord's own update read back: that one comes with a newer stamp, which is
-            # kept. (The stamp alone proves nothing: Salesforce stamps whole seconds, so a
-            # second edit in the second of a pulled one keeps its stamp and shows only in
-            # the values.)
-            if link.remote_modstamp != stamp:
+            # kept, as is an undelete. (The stamp alone proves nothing: Salesforce stamps
+            # whole seconds, so a second edit in the second of a pulled one keeps its stamp
+            # and shows only in the values.)
+            if undeleted or link.remote_modstamp != stamp:
                 link.remote_modstamp = stamp
                 batch.restamped.append(link)
             stage.skipped += 1

@@ -364,6 +364,23 @@ def _settle_bulk(
     _settle(run, om, usable, prepared, outcomes, new, stage)
 
 
+def _left_blank(om: ObjectMapping, usable: UsableFields, payload: dict) -> dict:
+    """What the remote holds for the pushed fields a record was created without: nothing, or
+    false for a checkbox (never null in Salesforce). Agreed like the values sent, so that a
+    pull reading the record back (after Concord's later update of it, say) finds the values
+    agreed and has nothing to merge."""
+    schema = om.remote_schema
+    blank = {
+        fm.remote_field: False if schema[fm.remote_field].get("type") == "boolean" else None
+        for fm in usable.fields
+        if fm.pk in usable.pushable and fm.rule in PUSHING_RULES and fm.remote_field in schema
+    }
+    for ref in usable.refs:  # associations not sent: their reference fields are empty
+        if ref.rule in PUSHING_RULES and ref.remote_field in schema:
+            blank[ref.remote_field] = None
+    return {name: value for name, value in blank.items() if name not in payload}
+
+
 def _record_outcomes(
     run: CycleRunner,
     om: ObjectMapping,
@@ -394,8 +411,11 @@ def _record_outcomes(
                 timeline.changed(run, stage, PUSHED, link.record_id, changes, created=created)
             )
             link.remote_id = outcome.remote_id or link.remote_id
-            defaulted = owners.defaulted_on_create(run, usable, payload) if created else {}
-            link.agreed = {**link.agreed, **defaulted, **payload}
+            if created:
+                defaulted = owners.defaulted_on_create(run, usable, payload)
+                link.agreed = {**_left_blank(om, usable, payload), **defaulted, **payload}
+            else:
+                link.agreed = {**link.agreed, **payload}
             link.synced_at = now
             succeeded.append(link)
             if new and outcome.created:

@@ -92,6 +92,57 @@ def test_an_edit_by_someone_else_after_the_push_is_pulled(
     assert contacts.records.get(pk=ids[0]).properties["jobtitle"] == "Head of Echoes"
 
 
+def test_concords_update_read_back_merges_nothing(integration, sandbox, run, contacts, pulled_rows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Given contacts Concord created in Salesforce without most fields (they stay blank there)
+    ids = pushed_contacts(contacts, run)
+    run()
+    link = RecordLink.objects.get(record_id=ids[0])
+    assert link.agreed["Phone"] is None and link.agreed["AccountId"] is None
+    # And one of them updated in Concord and pushed
+    update_record(
+        record=contacts.records.get(pk=ids[0]), properties={"jobtitle": "CTO"}, source="user"
+    )
+    assert stage_of(run(), "push_updates", "Contact").updated == 1
+    # When the next cycle reads that update back (Concord's own: it may hide someone's edit)
+    pulled_rows.clear()
+    with CaptureQueriesContext(connection) as queries:
+        cycle = run()
+    # Then it is read (with those created in its second), holds the values agreed, and
+    # nothing is merged or written
+    [read] = pulled_rows
+    assert read >= 1
+    pulled = stage_of(cycle, "pull_updates", "Contact")
+    assert (pulled.skipped, pulled.updated) == (read, 0)
+    assert not [q for q in queries.captured_queries if '"crm_record"."properties"' in q["sql"]]
+    assert RecordLink.objects.get(pk=link.pk).remote_modstamp is not None  # the stamp read
+
+
+def test_a_new_records_blank_fields_are_agreed_as_the_remote_holds_them():
+    fields = [
+        SimpleNamespace(pk=1, rule="two_way", remote_field="Phone"),
+        SimpleNamespace(pk=2, rule="always_concord", remote_field="HasOptedOutOfEmail"),
+        SimpleNamespace(pk=3, rule="two_way", remote_field="LastName"),
+        SimpleNamespace(pk=4, rule="two_way", remote_field="Department"),  # not writable
+        SimpleNamespace(pk=5, rule="two_way", remote_field="Gone__c"),  # left the schema
+        SimpleNamespace(pk=6, rule="always_remote", remote_field="Title"),  # pulled only
+    ]
+    refs = [
+        SimpleNamespace(rule="two_way", remote_field="AccountId"),
+        SimpleNamespace(rule="pull", remote_field="ReportsToId"),  # pulled only
+    ]
+    usable = SimpleNamespace(fields=fields, pushable={1, 2, 3, 5, 6}, refs=refs)
+    schema = {"Phone": {"type": "phone"}, "HasOptedOutOfEmail": {"type": "boolean"},
+              "LastName": {"type": "string"}, "Department": {"type": "string"},
+              "Title": {"type": "string"},
+              "AccountId": {"type": "reference"}, "ReportsToId": {"type": "reference"}}  # fmt: skip
+    om = SimpleNamespace(remote_schema=schema)
+    blanks = push_module._left_blank(om, usable, {"LastName": "Echo"})
+    assert blanks == {"Phone": None, "HasOptedOutOfEmail": False, "AccountId": None}
+
+
 def test_an_edit_made_between_the_pull_and_concords_update_is_read_next_time(
     integration, sandbox, run, contacts, pulled_rows, monkeypatch
 ):
