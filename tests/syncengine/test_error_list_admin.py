@@ -185,15 +185,17 @@ def test_a_page_runs_a_pinned_set_of_queries_none_over_every_error(client, staff
     # and their count (exact below the estimate's threshold), the sidebar's object types and
     # the bell (unread notifications, the cards' kept counts with the user's visits, the
     # errors new since a visit): no query per row, and the only ones over the errors are the
-    # page (LIMIT), its count and one index range since the visit
+    # page (LIMIT), its count and one index range since the visit. PostgreSQL asks its planner
+    # for the count first (an exact count follows below the threshold); SQLite only counts.
     queries = [q["sql"] for q in captured.captured_queries]
     over_errors = [q for q in queries if 'FROM "syncengine_syncerror"' in q]
+    estimate = [q for q in over_errors if q.startswith("EXPLAIN")]
+    assert len(estimate) == (1 if connection.vendor == "postgresql" else 0)
     assert len(cl.result_list) == 10 and "10 sync errors" in html
-    assert len(queries) == 11
-    assert len(over_errors) == 4
-    assert over_errors[0].endswith("LIMIT 51")
-    assert over_errors[1].startswith("EXPLAIN") and over_errors[2].startswith("SELECT COUNT(*)")
-    assert '"first_seen_at" >' in over_errors[3] and '"integration_id" = ' in over_errors[3]
+    assert len(queries) == 10 + len(estimate)
+    page_rows, count, since_visit = [q for q in over_errors if q not in estimate]
+    assert page_rows.endswith("LIMIT 51") and count.startswith("SELECT COUNT(*)")
+    assert '"first_seen_at" >' in since_visit and '"integration_id" = ' in since_visit
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"])
