@@ -33,6 +33,7 @@ from backups.services.restore_plan import (
 from crm import sources
 from crm.audit import record_audit
 from crm.bulk_sql import insert_rows
+from crm.gc_pause import collector_paused
 from crm.models import ObjectType
 from crm.schema import load_schema_for_write
 from crm.services.record_planning import ItemResult
@@ -170,7 +171,7 @@ def _apply_batches(restore: Restore) -> None:
     actor = restore.confirmed_by or restore.requested_by
     rows = iter_source_rows(restore, after_id=restore.last_record_id)
     for batch in batched(rows, APPLY_BATCH_SIZE):
-        with transaction.atomic():
+        with transaction.atomic(), collector_paused():
             # Loaded under the writers' schema lock, as the record services load it: the
             # values coerced against it below are the ones the write would coerce.
             schema = load_schema_for_write(object_type)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from crm import sources
 from crm.errors import BatchValidationError, CrmError, RecordValidationError
+from crm.gc_pause import collector_paused
 from crm.models import ObjectType, Record
 from crm.schema import load_schema_for_write
 from crm.services.record_apply import apply_plan, audit_and_announce
@@ -121,7 +122,7 @@ def write_records(
     a second time; a value that failed the caller's coercion must not be passed this way.
     """
     sources.validate_source(source)
-    with transaction.atomic():
+    with transaction.atomic(), collector_paused():
         schema = load_schema_for_write(object_type)
         if id_property is not None:
             check_id_property(schema, id_property)
