@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crm.gc_pause import collector_paused
 from crm.models import Record
 from crm.services.records import RecordInput, archive_records, restore_records, write_records
 from syncengine.connectors.base import RemoteRow
@@ -125,7 +126,7 @@ def _apply_pulled(
 ) -> None:
     # Records, links and the watermark commit together: a crash re-pulls the whole batch
     # and finds nothing half-linked (no duplicate Concord records).
-    with transaction.atomic():
+    with transaction.atomic(), collector_paused():
         batch = _plan(run, om, usable, rows, stage)
         dormant.resume(batch.resumed, stage)
         if batch.restore_ids:
