@@ -20,15 +20,16 @@ register = template.Library()
 
 @register.filter
 def short_time(value: dt.datetime | None) -> str:
-    if not value:
-        return ""
-    local = timezone.localtime(value)
-    return f"{local.day} {str(MONTHS_3[local.month]).title()} {local:%H:%M}"
+    local = _local(value)
+    return f"{local.day} {str(MONTHS_3[local.month]).title()} {local:%H:%M}" if local else ""
 
 
 @register.filter
 def full_time(value: dt.datetime | None) -> str:
-    if not value:
-        return ""
-    local = timezone.localtime(value)
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+    local = _local(value)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}" if local else ""
+
+
+def _local(value: dt.datetime | None) -> dt.datetime | None:
+    """The time in the current time zone; None for no time ("" or None, as templates pass)."""
+    return timezone.localtime(value) if value else None
