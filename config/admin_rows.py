@@ -83,7 +83,11 @@ def _plain_field(opts, name: str) -> models.Field | None:
         field = opts.get_field(name)
     except FieldDoesNotExist:
         return None
-    return None if field.is_relation or not field.concrete else field
+    return field if _is_plain(field) else None
+
+
+def _is_plain(field) -> bool:
+    return not field.is_relation and field.concrete
 
 
 def _columns(cl) -> list[_Column] | None:
@@ -108,7 +112,7 @@ def _covered(cl, name) -> bool:
         field = cl.model._meta.get_field(name)
     except FieldDoesNotExist:
         return callable(getattr(cl.model_admin, name, None))
-    return _plain_field(cl.model._meta, name) is field
+    return _is_plain(field)  # a relation shows its related object: Django's
 
 
 def _change_url(cl) -> Callable[[object], str] | None:
