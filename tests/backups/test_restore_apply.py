@@ -2,6 +2,7 @@
 audit events and change-hook announcements as any other write, resumable mid-run."""
 
 import datetime as dt
+import gc
 
 import pytest
 from django.utils import timezone
@@ -221,3 +222,19 @@ def test_a_value_no_longer_valid_is_refused_clearly_and_its_record_left_alone(
     assert not AuditEvent.objects.filter(verb="update", source=source).exists()
     assert not [e for e in captured_changes if e.source == source]
     assert not RestoreSavedValue.objects.exists()
+
+
+def test_a_batch_is_read_compared_and_written_with_the_garbage_collector_paused(
+    mangled, staff_user, monkeypatch
+):
+    collecting = []
+    diff_records = restore_apply.diff_records
+
+    def watching(*args, **kwargs):
+        collecting.append(gc.isenabled())
+        return diff_records(*args, **kwargs)
+
+    monkeypatch.setattr(restore_apply, "diff_records", watching)
+    restore = run(mangled, staff_user)
+    assert restore.status == Restore.Status.DONE and restore.updated_count == 5
+    assert collecting == [False] and gc.isenabled()
