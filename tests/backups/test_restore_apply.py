@@ -12,6 +12,7 @@ from backups.services import restore_apply, restore_plan
 from crm import hooks, sources
 from crm.models import AuditEvent, PropertyOption, Record
 from tests.support.backups import create, make_backup, update
+from tests.support.collector import collector_states
 
 
 class WorkerLost(BaseException):
@@ -227,14 +228,7 @@ def test_a_value_no_longer_valid_is_refused_clearly_and_its_record_left_alone(
 def test_a_batch_is_read_compared_and_written_with_the_garbage_collector_paused(
     mangled, staff_user, monkeypatch
 ):
-    collecting = []
-    diff_records = restore_apply.diff_records
-
-    def watching(*args, **kwargs):
-        collecting.append(gc.isenabled())
-        return diff_records(*args, **kwargs)
-
-    monkeypatch.setattr(restore_apply, "diff_records", watching)
+    collecting = collector_states(monkeypatch, restore_apply, "diff_records")
     restore = run(mangled, staff_user)
     assert restore.status == Restore.Status.DONE and restore.updated_count == 5
     assert collecting == [False] and gc.isenabled()

@@ -10,6 +10,7 @@ import pytest
 
 from crm.gc_pause import collector_paused
 from crm.services import records
+from tests.support.collector import collector_states
 
 
 def test_the_collector_is_paused_for_the_block_and_back_after_it():
@@ -45,14 +46,7 @@ def test_a_process_that_turned_the_collector_off_keeps_it_off():
 
 @pytest.mark.django_db
 def test_a_bulk_write_plans_and_applies_with_the_collector_paused(contacts, monkeypatch):
-    seen = []
-    apply_plan = records.apply_plan
-
-    def watching(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return apply_plan(*args, **kwargs)
-
-    monkeypatch.setattr(records, "apply_plan", watching)
+    seen = collector_states(monkeypatch, records, "apply_plan")
     result = records.write_records(
         object_type=contacts,
         inputs=[records.RecordInput(properties={"firstname": f"Ada {i}"}) for i in range(3)],

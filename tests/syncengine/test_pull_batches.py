@@ -9,6 +9,7 @@ import pytest
 
 from crm.models import Record
 from syncengine.engine import pull
+from tests.support.collector import collector_states
 
 pytestmark = pytest.mark.django_db
 
@@ -16,14 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_a_pulled_batch_is_planned_and_written_with_the_collector_paused(
     integration, sandbox, run, contacts, monkeypatch
 ):
-    collecting = []
-    plan = pull._plan
-
-    def watching(*args, **kwargs):
-        collecting.append(gc.isenabled())
-        return plan(*args, **kwargs)
-
-    monkeypatch.setattr(pull, "_plan", watching)
+    collecting = collector_states(monkeypatch, pull, "_plan")
     sandbox.create("Contact", LastName="Pulled", Email="pulled@x.com")
 
     run()
